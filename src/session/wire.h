@@ -1,0 +1,102 @@
+/* p2pvpn wire format: every datagram on the daemon's UDP socket (and every
+ * frame on a TCP path) starts with a 4-byte header whose first byte names the
+ * message type and whose next three bytes are zero. STUN messages share the
+ * socket: their second byte is never zero for the methods we use and they
+ * carry the magic cookie at offset 4 (RFC 8489 section 5), so
+ * wire_is_stun() tells them apart. All multi-byte fields are little-endian
+ * unless noted; structs are read with memcpy, never cast onto the buffer.
+ *
+ *  Handshake initiation (148 bytes), Noise IKpsk2 message 1:
+ *   0      1      4            8                40              88            116    132    148
+ *   | type | 0 0 0 | sender idx | ephemeral (32) | static (32+16) | tai64n(12+16) | mac1 | mac2 |
+ *
+ *  Handshake response (92 bytes), Noise IKpsk2 message 2:
+ *   | type | 0 0 0 | sender idx | receiver idx | ephemeral (32) | empty (0+16) | mac1 | mac2 |
+ *
+ *  Data (16 + n + 16 bytes; n is the inner packet padded to a multiple of 16):
+ *   | type | 0 0 0 | receiver idx | counter (u64) | ChaCha20-Poly1305(inner packet) + tag |
+ *
+ * mac1 = BLAKE2b-128(key = BLAKE2b-256("mac1----" || receiver static public),
+ * the message up to mac1). mac2 is reserved for a cookie mechanism and is
+ * zero. */
+#pragma once
+#include <assert.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum wire_type {
+	WIRE_HANDSHAKE_INIT = 1,
+	WIRE_HANDSHAKE_RESP = 2,
+	WIRE_COOKIE_REPLY = 3, /* reserved */
+	WIRE_DATA = 4,
+	WIRE_PROBE = 5,	 /* path probes (punch/) */
+	WIRE_RENDEZVOUS = 6, /* peer <-> rendezvous signalling (rendezvous/proto.h) */
+	WIRE_RELAY = 7,	 /* frames relayed by the rendezvous */
+	WIRE_TYPE_MAX = 8,
+};
+
+enum {
+	WIRE_HEADER_LEN = 4,
+	WIRE_MAC_LEN = 16,
+	WIRE_TAG_LEN = 16,
+	WIRE_INIT_LEN = 148,
+	WIRE_RESP_LEN = 92,
+	WIRE_DATA_HEADER_LEN = 16,
+	WIRE_DATA_MIN_LEN = WIRE_DATA_HEADER_LEN + WIRE_TAG_LEN,
+	WIRE_PAD = 16,
+	STUN_MAGIC_COOKIE = 0x2112A442,
+};
+
+struct wire_init {
+	uint8_t type;
+	uint8_t reserved[3];
+	uint32_t sender_index;
+	uint8_t ephemeral[32];
+	uint8_t enc_static[32 + 16];
+	uint8_t enc_timestamp[12 + 16];
+	uint8_t mac1[WIRE_MAC_LEN];
+	uint8_t mac2[WIRE_MAC_LEN];
+} __attribute__((packed));
+
+struct wire_resp {
+	uint8_t type;
+	uint8_t reserved[3];
+	uint32_t sender_index;
+	uint32_t receiver_index;
+	uint8_t ephemeral[32];
+	uint8_t enc_empty[16];
+	uint8_t mac1[WIRE_MAC_LEN];
+	uint8_t mac2[WIRE_MAC_LEN];
+} __attribute__((packed));
+
+struct wire_data_header {
+	uint8_t type;
+	uint8_t reserved[3];
+	uint32_t receiver_index;
+	uint64_t counter;
+} __attribute__((packed));
+
+static_assert(sizeof(struct wire_init) == WIRE_INIT_LEN, "initiation is 148 bytes");
+static_assert(sizeof(struct wire_resp) == WIRE_RESP_LEN, "response is 92 bytes");
+static_assert(sizeof(struct wire_data_header) == WIRE_DATA_HEADER_LEN, "data header is 16 bytes");
+
+/* True when the datagram looks like STUN (RFC 8489 section 5: top two bits
+ * zero, length a multiple of 4 matching the datagram, magic cookie). */
+static inline bool wire_is_stun(const uint8_t *p, size_t len)
+{
+	if (len < 20 || (p[0] & 0xC0) != 0)
+		return false;
+	if (p[4] != 0x21 || p[5] != 0x12 || p[6] != 0xA4 || p[7] != 0x42)
+		return false;
+	return (size_t)((p[2] << 8) | p[3]) + 20 == len;
+}
+
+/* The message type of a p2pvpn datagram, or 0 when the header is malformed
+ * (reserved bytes not zero, unknown type, too short). */
+static inline unsigned wire_type_of(const uint8_t *p, size_t len)
+{
+	if (len < WIRE_HEADER_LEN || p[1] || p[2] || p[3] || p[0] == 0 || p[0] >= WIRE_TYPE_MAX)
+		return 0;
+	return p[0];
+}
