@@ -1,0 +1,150 @@
+/* SIGHUP: re-read the configuration and move the running interface to it.
+ * The new file is validated completely before anything changes; a bad file
+ * is logged and the running configuration kept. Peers whose section did not
+ * change keep their sessions (cfg_peer_equal); changed peers are rebuilt,
+ * removed ones torn down, new ones added. The interface name and control
+ * socket cannot change without a restart (the TUN would have to be
+ * recreated, dropping every tunnel), so such a change is refused with a
+ * warning and the rest applied. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include <sodium.h>
+
+#include "daemon/daemon.h"
+#include "util/log.h"
+#include "util/time.h"
+
+static struct peer *take_unchanged(struct daemon *d, const struct cfg_peer *want)
+{
+	for (size_t i = 0; i < d->n_peers; i++) {
+		struct peer *p = d->peers[i];
+		if (p && cfg_peer_equal(&p->cfg, want)) {
+			d->peers[i] = NULL;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+static int swap_udp(struct daemon *d, uint16_t port)
+{
+	struct udp_sock s;
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 2 /* EV_UDP */ };
+	int ret = udp_open(&s, port);
+
+	if (ret < 0)
+		return ret;
+	epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->udp.fd, NULL);
+	udp_close(&d->udp);
+	d->udp = s;
+	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->udp.fd, &ev) < 0 ? -errno : 0;
+}
+
+static void rebuild_peers(struct daemon *d, struct cfg_daemon *nc, bool identity_changed)
+{
+	struct peer **next = calloc(nc->n_peers ? nc->n_peers : 1, sizeof(*next));
+	size_t n = 0, kept = 0, added = 0, removed = 0;
+
+	if (!next) {
+		log_error("%s: reload: out of memory, peers unchanged", d->cfg.ifname);
+		return;
+	}
+	for (size_t i = 0; i < nc->n_peers; i++) {
+		struct peer *p = identity_changed ? NULL : take_unchanged(d, &nc->peers[i]);
+		if (p) {
+			sess_timers_set_keepalive(&p->timers, nc->keepalive_s, time_now_ms());
+			next[n++] = p;
+			kept++;
+		}
+	}
+	/* Tear down what leaves before adding, so a prefix that moves from one
+	 * peer to another is free when the new owner claims it. */
+	for (size_t i = 0; i < d->n_peers; i++) {
+		if (!d->peers[i])
+			continue;
+		log_info("%s: peer %s removed", d->cfg.ifname, d->peers[i]->name);
+		peer_remove_routes(d, d->peers[i]);
+		peer_free(d, d->peers[i]);
+		removed++;
+	}
+	free(d->peers);
+	d->peers = next;
+	d->n_peers = n;
+	for (size_t i = 0; i < nc->n_peers; i++) {
+		struct peer *p;
+		bool present = false;
+
+		for (size_t j = 0; j < kept; j++)
+			present |= strcmp(next[j]->name, nc->peers[i].name) == 0;
+		if (present)
+			continue;
+		p = peer_new(d, &nc->peers[i]);
+		if (!p) {
+			log_error("%s: peer %s: cannot add: %s", d->cfg.ifname, nc->peers[i].name,
+				  strerror(errno));
+			continue;
+		}
+		next[d->n_peers++] = p;
+		if (peer_add_routes(d, p) < 0)
+			log_warn("%s: peer %s: routes incomplete", d->cfg.ifname, p->name);
+		log_info("%s: peer %s added", d->cfg.ifname, p->name);
+		added++;
+		if (p->has_endpoint)
+			peer_send_initiation(d, p, time_now_ms(), false);
+	}
+	log_info("%s: reloaded: %zu peers kept, %zu added, %zu removed", d->cfg.ifname, kept,
+		 added, removed);
+}
+
+void daemon_reload(struct daemon *d)
+{
+	struct cfg_errors errs = { 0 };
+	struct cfg_daemon nc;
+	bool identity_changed;
+
+	memset(&nc, 0, sizeof(nc));
+	if (!cfg_load_daemon(d->config_path, &nc, &errs)) {
+		for (size_t i = 0; i < errs.n; i++)
+			log_error("%s", errs.msgs[i]);
+		log_error("%s: reload failed, keeping the running configuration", d->cfg.ifname);
+		cfg_errors_free(&errs);
+		return;
+	}
+	if (strcmp(nc.ifname, d->cfg.ifname) != 0 ||
+	    strcmp(nc.control_socket, d->cfg.control_socket) != 0) {
+		log_warn("%s: interface name and control socket change only on restart",
+			 d->cfg.ifname);
+		memcpy(nc.ifname, d->cfg.ifname, sizeof(nc.ifname));
+		memcpy(nc.control_socket, d->cfg.control_socket, sizeof(nc.control_socket));
+	}
+	log_set_level(nc.log_level);
+	if (nc.listen_port != d->cfg.listen_port) {
+		int ret = swap_udp(d, nc.listen_port);
+		if (ret < 0) {
+			log_error("%s: UDP port %u: %s; keeping port %u", d->cfg.ifname,
+				  nc.listen_port, strerror(-ret), d->cfg.listen_port);
+			nc.listen_port = d->cfg.listen_port;
+		}
+	}
+	if (nc.mtu != d->cfg.mtu && nl_link_set_mtu(&d->nl, d->tun.ifindex, nc.mtu) < 0) {
+		log_error("%s: mtu %u refused, keeping %u", d->cfg.ifname, nc.mtu, d->cfg.mtu);
+		nc.mtu = d->cfg.mtu;
+	}
+	(void)daemon_apply_addresses(d, &d->cfg, &nc);
+	identity_changed = sodium_memcmp(nc.private_key, d->cfg.private_key, 32) != 0;
+	if (identity_changed) {
+		struct hs_identity id;
+		if (hs_identity_init(&id, nc.private_key)) {
+			hs_identity_cleanup(&d->id);
+			d->id = id;
+			sodium_memzero(&id, sizeof(id));
+			log_info("%s: private key changed, all sessions restart", d->cfg.ifname);
+		}
+	}
+	rebuild_peers(d, &nc, identity_changed);
+	cfg_daemon_free(&d->cfg);
+	d->cfg = nc;
+}
