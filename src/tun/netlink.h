@@ -6,7 +6,9 @@
  * Order for bringing up the tunnel: nl_link_set_mtu, nl_addr_add, then
  * nl_link_set_up, then nl_route_add (the kernel refuses a route through a
  * link that is down). Addresses are raw network-order bytes: 4 for AF_INET,
- * 16 for AF_INET6. Prefix bits past plen are ignored (treated as zero). */
+ * 16 for AF_INET6. All calls return 0 or -errno (-EINVAL for ifindex <= 0 or
+ * a prefix length too long for the family, -EAFNOSUPPORT for another family,
+ * else the kernel's answer). */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
@@ -72,7 +74,8 @@ int nl_addr_del(struct nl_sock *nl, int ifindex, int family, const uint8_t *addr
 int nl_addr_dump(struct nl_sock *nl, nl_addr_fn *fn, void *ctx);
 
 /* Adds a device route dst/plen through the link in the main table
- * (protocol static, scope link). -EEXIST if the same route exists. */
+ * (protocol static, scope link); bits of dst past plen are ignored. -EEXIST if
+ * the same route exists, -ENETDOWN if the link is down. */
 int nl_route_add(struct nl_sock *nl, int ifindex, int family, const uint8_t *dst, uint8_t plen);
 /* Removes a route added by nl_route_add; -ESRCH if there is none. */
 int nl_route_del(struct nl_sock *nl, int ifindex, int family, const uint8_t *dst, uint8_t plen);
