@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""Small helpers for lab tests: pull p2pvpn datagrams out of a pcap and send
+raw datagrams. Standard library only.
+
+  pcaptool.py extract PCAP TYPE [SRC_IP]   hex of the first UDP payload whose
+                                           first byte is TYPE (and source SRC_IP)
+  pcaptool.py count PCAP TYPE [SRC_IP]     how many such payloads
+  pcaptool.py send HOST PORT HEX [HEX...]  send each hex string as one datagram
+"""
+import socket
+import struct
+import sys
+
+
+def udp_payloads(path):
+    data = open(path, "rb").read()
+    magic = struct.unpack("<I", data[:4])[0]
+    endian = "<" if magic in (0xA1B2C3D4, 0xA1B23C4D) else ">"
+    linktype = struct.unpack(endian + "I", data[20:24])[0]
+    off = 24
+    while off + 16 <= len(data):
+        _, _, incl, _ = struct.unpack(endian + "IIII", data[off:off + 16])
+        pkt = data[off + 16:off + 16 + incl]
+        off += 16 + incl
+        if linktype == 1:  # Ethernet
+            if len(pkt) < 14 or pkt[12:14] != b"\x08\x00":
+                continue
+            ip = pkt[14:]
+        elif linktype in (101, 228):  # raw IPv4
+            ip = pkt
+        elif linktype == 113:  # Linux cooked
+            ip = pkt[16:]
+        else:
+            continue
+        if len(ip) < 20 or ip[0] >> 4 != 4 or ip[9] != 17:
+            continue
+        ihl = (ip[0] & 15) * 4
+        src = socket.inet_ntoa(ip[12:16])
+        yield src, ip[ihl + 8:]
+
+
+def matching(path, typ, src):
+    for s, payload in udp_payloads(path):
+        if payload and payload[0] == typ and (src is None or s == src):
+            yield payload
+
+
+def main(argv):
+    if len(argv) >= 3 and argv[0] in ("extract", "count"):
+        src = argv[3] if len(argv) > 3 else None
+        found = list(matching(argv[1], int(argv[2]), src))
+        if argv[0] == "count":
+            print(len(found))
+            return 0
+        if not found:
+            return 1
+        print(found[0].hex())
+        return 0
+    if len(argv) >= 4 and argv[0] == "send":
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for h in argv[3:]:
+            s.sendto(bytes.fromhex(h), (argv[1], int(argv[2])))
+        return 0
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Hostile input against a running peer (SECURITY-NOTES section 6, items 1-9):
+#
+#   a 192.0.2.11 ---+--- b 192.0.2.12 (the target) ---+--- m 192.0.2.66
+#   peer of b           knows a only                    unknown to b
+#
+# Proves: replayed data and replayed initiations are dropped; an initiation
+# properly made by a key b does not know gets no answer; malformed and
+# truncated datagrams get no answer and do not disturb the tunnel; an inner
+# packet with a source outside the sender's allowed_ips is dropped.
+PREFIX=p2sec$$
+source "$(dirname "$0")/peers.sh"
+TOOL="python3 $(dirname "$0")/pcaptool.py"
+
+lab_switch
+lab_host a 192.0.2.11
+lab_host b 192.0.2.12
+lab_host m 192.0.2.66
+for n in a b m; do lab_keys $n; done
+lab_conf a "10.77.0.1/24"
+lab_conf b "10.77.0.2/24"
+lab_conf m "10.77.0.66/24"
+lab_peer a b "10.77.0.2/32" 192.0.2.12:51820
+lab_peer b a "10.77.0.1/32" 192.0.2.11:51820
+lab_peer m b "10.77.0.2/32" 192.0.2.12:51820
+
+# Raw control request, to read b's drop counters.
+drops() {
+	printf 'show\n\n' | socat -t 2 - "UNIX-CONNECT:$WORK/b.sock" | sed -n "s/^drop_$1=//p" | head -1
+}
+rx_packets() { nsq b cat /sys/class/net/p2p0/statistics/rx_packets; }
+b_sent_to() { tcpdump -r "$1" -n "src host 192.0.2.12 and dst host $2" 2>/dev/null | wc -l; }
+
+nsq b tcpdump -i eth0 -U -w "$WORK/b1.pcap" udp > /dev/null 2>&1 &
+TCPDUMP=$!
+sleep 1
+lab_start a
+lab_start b
+check "a pings b" wait_ping a 10.77.0.2 10
+
+# An initiation from a key b does not know: m is a real p2pvpnd that knows
+# b's key, so its initiations are well formed; b must stay silent.
+lab_start m
+sleep 3
+kill $TCPDUMP; wait $TCPDUMP 2>/dev/null || true
+check "m's initiations reached b" test "$($TOOL count "$WORK/b1.pcap" 1 192.0.2.66)" -ge 1
+check "b sent nothing to the unknown key" test "$(b_sent_to "$WORK/b1.pcap" 192.0.2.66)" = 0
+check "b counted the unknown key" test "$(drops handshake-unknown-key)" -ge 1
+lab_stop m
+
+# Replays: a data packet and an initiation from a, captured above.
+data=$($TOOL extract "$WORK/b1.pcap" 4 192.0.2.11)
+init=$($TOOL extract "$WORK/b1.pcap" 1 192.0.2.11)
+nsq b tcpdump -i eth0 -U -w "$WORK/b2.pcap" udp > /dev/null 2>&1 &
+TCPDUMP=$!
+sleep 1
+before=$(rx_packets)
+nsx m $TOOL send 192.0.2.12 51820 "$data" "$data" "$init"
+sleep 1
+check "replayed data packet not delivered" test "$(rx_packets)" = "$before"
+check "replayed data counted as replay" test "$(drops data-replay)" -ge 2
+check "replayed initiation counted as replay" test "$(drops handshake-replay)" -ge 1
+
+# Malformed datagrams (item 1): sizes 0-4, bad types, reserved bytes, each
+# handshake size +-1, a data packet with a flipped tag bit, garbage.
+flip_last() { python3 -c "import sys; b=bytearray.fromhex(sys.argv[1]); b[-1]^=1; print(b.hex())" "$1"; }
+bad=(00 01 010000 01000000 00000000 05000000 ff000000 01010000
+	"$(head -c 147 /dev/zero | xxd -p -c 1000 | sed 's/^00/01/')"
+	"$(head -c 149 /dev/zero | xxd -p -c 1000 | sed 's/^00/01/')"
+	"$(head -c 148 /dev/urandom | xxd -p -c 1000 | sed 's/^../01/')"
+	"$(head -c 91 /dev/zero | xxd -p -c 1000 | sed 's/^00/02/')"
+	"$(head -c 92 /dev/urandom | xxd -p -c 1000 | sed 's/^../02/')"
+	"$(head -c 31 /dev/zero | xxd -p -c 1000 | sed 's/^00/04/')"
+	"$(flip_last "$data")"
+	"$(head -c 1400 /dev/urandom | xxd -p -c 4000)")
+nsx m $TOOL send 192.0.2.12 51820 "${bad[@]}"
+# Low-order ephemeral keys in an otherwise copied initiation (item 5).
+for point in 0000000000000000000000000000000000000000000000000000000000000000 \
+	0100000000000000000000000000000000000000000000000000000000000000 \
+	e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800 \
+	5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157 \
+	ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f \
+	edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f \
+	eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f; do
+	nsq m $TOOL send 192.0.2.12 51820 "${init:0:16}${point}${init:80}"
+done
+sleep 2
+kill $TCPDUMP; wait $TCPDUMP 2>/dev/null || true
+check "no answer to anything m sent" test "$(b_sent_to "$WORK/b2.pcap" 192.0.2.66)" = 0
+check "b counted malformed datagrams" test "$(drops malformed)" -ge 5
+check "b counted invalid handshakes" test "$(drops handshake-invalid)" -ge 5
+check "b counted the tampered data packet" test "$(drops data-invalid)" -ge 1
+check "b is still running" kill -0 "${PID[b]}"
+check "tunnel still works after the garbage" wait_ping a 10.77.0.2 5
+
+# Forged inner source (item 9): a sends through the tunnel from an address
+# that is not in its allowed_ips on b.
+nsx a ip addr add 10.77.0.9/32 dev p2p0
+before=$(rx_packets)
+nsx a ping -c 3 -i 0.2 -W 1 -I 10.77.0.9 10.77.0.2 > /dev/null || true
+check "forged source not delivered" test "$(rx_packets)" = "$before"
+check "forged source counted" test "$(drops inner-source)" -ge 3
+finish
