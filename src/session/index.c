@@ -92,6 +92,11 @@ void *sess_index_lookup(const struct sess_index_table *t, uint32_t index, unsign
 	return e->ptr;
 }
 
+bool sess_index_contains(const struct sess_index_table *t, uint32_t index)
+{
+	return find(t, index) != NULL;
+}
+
 int sess_index_replace(struct sess_index_table *t, uint32_t index, enum sess_index_kind kind,
 		       void *owner, void *ptr)
 {

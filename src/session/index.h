@@ -44,6 +44,8 @@ uint32_t sess_index_alloc(struct sess_index_table *t, enum sess_index_kind kind,
  * *owner is set when owner is not NULL and the index was found. */
 void *sess_index_lookup(const struct sess_index_table *t, uint32_t index, unsigned kinds,
 			void **owner);
+/* True when index is allocated, whatever it points at (even NULL). */
+bool sess_index_contains(const struct sess_index_table *t, uint32_t index);
 /* Repoints a live index, keeping the number (a handshake's index becomes its
  * keypair's, as the peer already uses it): 0, or -ENOENT if not allocated. */
 int sess_index_replace(struct sess_index_table *t, uint32_t index, enum sess_index_kind kind,

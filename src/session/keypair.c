@@ -218,7 +218,7 @@ int sess_peer_install(struct sess_peer *sp, const uint8_t send_key[SESS_KEY_LEN]
 {
 	struct sess_keypair *kp;
 
-	if (sp->table && !sess_index_lookup(sp->table, local_index, SESS_INDEX_ANY, NULL))
+	if (sp->table && !sess_index_contains(sp->table, local_index))
 		return -ENOENT;
 
 	/* Same transitions as WireGuard noise.c add_new_keypair(). */
