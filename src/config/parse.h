@@ -24,7 +24,7 @@ enum {
 bool cfg_parse_prefix(const char *s, bool allow_host_bits, struct cfg_prefix *out)
 	__attribute__((warn_unused_result));
 /* Parses a numeric "a.b.c.d:PORT" or "[IPv6]:PORT", port 1-65535; out is
- * zeroed first. Host names are refused here (see cfg_resolve_endpoint). */
+ * left untouched on failure. Host names are refused (see cfg_resolve_endpoint). */
 bool cfg_parse_endpoint(const char *s, struct sockaddr_storage *out)
 	__attribute__((warn_unused_result));
 /* Parses a bare IPv4 or IPv6 address (no port, no brackets); port left 0. */
@@ -53,3 +53,6 @@ bool cfg_prefix_contains(const struct cfg_prefix *outer, const struct cfg_prefix
 bool cfg_prefix_overlaps(const struct cfg_prefix *a, const struct cfg_prefix *b);
 /* True when both hold the same family, address and port. */
 bool cfg_endpoint_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
+/* True for an address a packet can be sent to: not unspecified, multicast
+ * or broadcast, and with a non-zero port. */
+bool cfg_endpoint_is_unicast(const struct sockaddr_storage *ss);
