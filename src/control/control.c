@@ -236,7 +236,7 @@ static int wait_fd(int fd, short events, uint64_t deadline_ms)
 
 /* Reads until the request's empty line: returns its length (terminator
  * included), or -EINVAL for anything that cannot become a request, however
- * it fails: EOF, overflow, a NUL byte, the deadline. */
+ * it fails: EOF, overflow, a control byte, the deadline. */
 static ssize_t read_request(int fd, char *buf, uint64_t deadline_ms)
 {
 	size_t len = 0;
@@ -253,8 +253,11 @@ static ssize_t read_request(int fd, char *buf, uint64_t deadline_ms)
 		}
 		if (n <= 0)
 			return -EINVAL;
-		if (memchr(buf + len, '\0', (size_t)n))
-			return -EINVAL;
+		/* A byte no request may hold (NUL, CR, any control but the
+		 * newline) ends it now rather than at the deadline. */
+		for (size_t i = len; i < len + (size_t)n; i++)
+			if (buf[i] != '\n' && !is_value_char(buf[i]))
+				return -EINVAL;
 		/* A leading empty line is a request without a command; look no
 		 * further. Otherwise the end is the first "\n\n". */
 		if (buf[0] == '\n')
