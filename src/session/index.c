@@ -73,7 +73,7 @@ uint32_t sess_index_alloc(struct sess_index_table *t, enum sess_index_kind kind,
 			continue;
 		for (i = home(t, index); t->slots[i].index; i = (i + 1) & t->mask)
 			;
-		t->slots[i] = (struct sess_index_entry){ index, kind, owner, ptr };
+		t->slots[i] = (struct sess_index_entry){index, kind, owner, ptr};
 		t->count++;
 		return index;
 	}

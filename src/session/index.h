@@ -27,9 +27,9 @@ struct sess_index_entry {
 
 struct sess_index_table {
 	struct sess_index_entry *slots;
-	size_t mask;	/* slot count - 1; the slot count is a power of two */
+	size_t mask; /* slot count - 1; the slot count is a power of two */
 	size_t count;
-	size_t max;	/* entries allowed: half the slots */
+	size_t max; /* entries allowed: half the slots */
 };
 
 /* Allocates room for max_entries live indexes (the only allocation); 0 or -ENOMEM/-EINVAL. */

@@ -130,7 +130,7 @@ int sess_encrypt(struct sess_keypair *kp, uint8_t *inner, size_t inner_len, uint
 	put_le64(hdr + 8, n);
 	make_nonce(nonce, n);
 	ret = crypto_aead_chacha20poly1305_ietf_encrypt_detached(
-		inner, inner + padded, NULL, inner, padded, NULL, 0, NULL, nonce, kp->send_key);
+	    inner, inner + padded, NULL, inner, padded, NULL, 0, NULL, nonce, kp->send_key);
 	if (ret != 0)
 		return -EINVAL;
 	*pkt_len = SESS_HEADROOM + padded + WIRE_TAG_LEN;
@@ -166,8 +166,8 @@ int sess_decrypt(struct sess_keypair *kp, uint8_t *pkt, size_t len, uint64_t now
 	clen = len - WIRE_DATA_MIN_LEN;
 	make_nonce(nonce, n);
 	if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(
-		    pkt + SESS_HEADROOM, NULL, pkt + SESS_HEADROOM, clen, pkt + SESS_HEADROOM + clen,
-		    NULL, 0, nonce, kp->recv_key) != 0)
+		pkt + SESS_HEADROOM, NULL, pkt + SESS_HEADROOM, clen, pkt + SESS_HEADROOM + clen,
+		NULL, 0, nonce, kp->recv_key) != 0)
 		return -EBADMSG;
 
 	/* Authenticated: only now may the packet move the window. */
@@ -189,7 +189,8 @@ static void drop(struct sess_peer *sp, struct sess_keypair **slot)
 	*slot = NULL;
 	if (!kp)
 		return;
-	if (sp->table && sess_index_lookup(sp->table, kp->local_index, SESS_INDEX_KEYPAIR, NULL) == kp)
+	if (sp->table &&
+	    sess_index_lookup(sp->table, kp->local_index, SESS_INDEX_KEYPAIR, NULL) == kp)
 		sess_index_free(sp->table, kp->local_index);
 	sess_keypair_wipe(kp);
 }
@@ -257,7 +258,7 @@ int sess_peer_install(struct sess_peer *sp, const uint8_t send_key[SESS_KEY_LEN]
 
 struct sess_keypair *sess_peer_find(struct sess_peer *sp, uint32_t local_index)
 {
-	struct sess_keypair *slots[] = { sp->current, sp->previous, sp->next };
+	struct sess_keypair *slots[] = {sp->current, sp->previous, sp->next};
 
 	if (local_index == 0)
 		return NULL;

@@ -43,7 +43,7 @@ enum {
 	SESS_KEEPALIVE_TIMEOUT_MS = 10 * 1000,
 	/* Receive side, initiator: rekey while the peer can still answer in time. */
 	SESS_RECV_REKEY_AFTER_TIME_MS =
-		SESS_REJECT_AFTER_TIME_MS - SESS_KEEPALIVE_TIMEOUT_MS - SESS_REKEY_TIMEOUT_MS,
+	    SESS_REJECT_AFTER_TIME_MS - SESS_KEEPALIVE_TIMEOUT_MS - SESS_REKEY_TIMEOUT_MS,
 };
 
 #define SESS_REKEY_AFTER_MESSAGES (1ULL << 60)
@@ -52,7 +52,7 @@ enum {
 struct sess_keypair {
 	uint8_t send_key[SESS_KEY_LEN];
 	uint8_t recv_key[SESS_KEY_LEN];
-	uint64_t send_counter; /* next nonce; never reaches SESS_REJECT_AFTER_MESSAGES on the wire */
+	uint64_t send_counter; /* next nonce; stops at SESS_REJECT_AFTER_MESSAGES, never wraps */
 	struct replay_window replay;
 	uint64_t created_ms;
 	uint32_t local_index;  /* what the peer puts in packets to us */
@@ -101,7 +101,7 @@ int sess_decrypt(struct sess_keypair *kp, uint8_t *pkt, size_t len, uint64_t now
 /* Parses a data packet's header: true with the receiver index when pkt is a
  * well-formed data packet of at least WIRE_DATA_MIN_LEN bytes. */
 bool sess_data_parse_index(const uint8_t *pkt, size_t len, uint32_t *receiver_index)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* The keypairs of one peer. Keypairs live inside the struct (no allocation);
  * current/previous/next point into store. When a table is given, each keypair's

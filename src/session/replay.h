@@ -20,8 +20,8 @@ enum {
 #define REPLAY_REJECT_AFTER_MESSAGES (UINT64_MAX - (uint64_t)REPLAY_WINDOW_SIZE - 1)
 
 struct replay_window {
-	uint64_t next;			/* highest counter accepted + 1; 0 = none yet */
-	uint64_t bitmap[REPLAY_WORDS];	/* bit (c + 1) % 8192 set = counter c seen */
+	uint64_t next;		       /* highest counter accepted + 1; 0 = none yet */
+	uint64_t bitmap[REPLAY_WORDS]; /* bit (c + 1) % 8192 set = counter c seen */
 };
 
 /* Empties the window: every counter below the limit is acceptable again. */
@@ -29,7 +29,7 @@ void replay_init(struct replay_window *w);
 /* Read-only pre-check, cheap enough to run before the AEAD: false when the
  * counter is at/over the limit, more than W below the highest, or already seen. */
 bool replay_check(const struct replay_window *w, uint64_t counter)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* Checks and records the counter; call only after the AEAD tag verified, so a
  * forged packet can never move the window. True when the packet is fresh. */
 bool replay_accept(struct replay_window *w, uint64_t counter) __attribute__((warn_unused_result));

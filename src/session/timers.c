@@ -206,11 +206,11 @@ static unsigned expired_persistent_keepalive(struct sess_timers *t, uint64_t now
 unsigned sess_timers_expire(struct sess_timers *t, uint64_t now_ms)
 {
 	static unsigned (*const handlers[SESS_TIMER_COUNT])(struct sess_timers *, uint64_t) = {
-		[SESS_TIMER_RETRANSMIT] = expired_retransmit,
-		[SESS_TIMER_SEND_KEEPALIVE] = expired_send_keepalive,
-		[SESS_TIMER_NEW_HANDSHAKE] = expired_new_handshake,
-		[SESS_TIMER_ZERO_KEYS] = expired_zero_keys,
-		[SESS_TIMER_PERSISTENT_KEEPALIVE] = expired_persistent_keepalive,
+	    [SESS_TIMER_RETRANSMIT] = expired_retransmit,
+	    [SESS_TIMER_SEND_KEEPALIVE] = expired_send_keepalive,
+	    [SESS_TIMER_NEW_HANDSHAKE] = expired_new_handshake,
+	    [SESS_TIMER_ZERO_KEYS] = expired_zero_keys,
+	    [SESS_TIMER_PERSISTENT_KEEPALIVE] = expired_persistent_keepalive,
 	};
 	unsigned actions = 0;
 

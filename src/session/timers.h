@@ -15,18 +15,17 @@
  *  - persistent keepalive: every keepalive_s (config; 0 = off) after the last
  *    authenticated packet in either direction, to hold NAT mappings open.
  *
- * Who calls what (daemon):
- *  - an initiation built (and sent, or tried):  on_handshake_initiated + on_authenticated_sent
- *  - a response sent (we are the responder):    on_authenticated_sent + on_session_derived
- *  - a valid response consumed (initiator):     on_authenticated_received + on_session_derived
- *                                               + on_handshake_complete, then send a keepalive
- *  - a valid initiation consumed:               on_authenticated_received
- *  - a data packet sent:                        on_authenticated_sent (+ on_data_sent unless a keepalive)
- *  - a data packet decrypted:                   on_authenticated_received (+ on_data_received unless
- *                                               a keepalive); on_handshake_complete when
- *                                               sess_peer_on_received() returned true
- *  - wants a handshake for its own reasons (no keypair, rekey due):
- *                                               sess_timers_request_handshake() */
+ * Who calls what (daemon), per event:
+ *  - initiation built (sent or tried): on_handshake_initiated, on_authenticated_sent
+ *  - response sent (we respond):       on_authenticated_sent, on_session_derived
+ *  - valid response consumed:          on_authenticated_received, on_session_derived,
+ *                                      on_handshake_complete; then send a keepalive
+ *  - valid initiation consumed:        on_authenticated_received
+ *  - data packet sent:                 on_authenticated_sent; on_data_sent unless empty
+ *  - data packet decrypted:            on_authenticated_received; on_data_received unless
+ *                                      empty; on_handshake_complete when
+ *                                      sess_peer_on_received() returned true
+ *  - a handshake wanted (no keypair, rekey due): sess_timers_request_handshake() */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
@@ -34,8 +33,8 @@
 enum {
 	SESS_REKEY_TIMEOUT_JITTER_MAX_MS = 334, /* jitter is drawn from [0, 334) */
 	SESS_REKEY_ATTEMPT_TIME_MS = 90 * 1000,
-	SESS_MAX_TIMER_HANDSHAKES = 90 / 5, /* REKEY_ATTEMPT_TIME / REKEY_TIMEOUT = 18 */
-	SESS_NEW_HANDSHAKE_TIMEOUT_MS = 15 * 1000, /* KEEPALIVE_TIMEOUT + REKEY_TIMEOUT */
+	SESS_MAX_TIMER_HANDSHAKES = 90 / 5,	    /* REKEY_ATTEMPT_TIME / REKEY_TIMEOUT = 18 */
+	SESS_NEW_HANDSHAKE_TIMEOUT_MS = 15 * 1000,  /* KEEPALIVE_TIMEOUT + REKEY_TIMEOUT */
 	SESS_ZERO_KEYS_TIMEOUT_MS = 3 * 180 * 1000, /* REJECT_AFTER_TIME * 3 */
 };
 
@@ -81,7 +80,7 @@ void sess_timers_stop(struct sess_timers *t);
  * starts a new series of attempts; true when an initiation may go out now
  * (none in the last REKEY_TIMEOUT), false to wait for the running one. */
 bool sess_timers_request_handshake(struct sess_timers *t, uint64_t now_ms)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* An initiation was sent: arms the retransmit timer. */
 void sess_timers_on_handshake_initiated(struct sess_timers *t, uint64_t now_ms);
 /* The handshake finished (initiator: response consumed; responder: first data

@@ -22,12 +22,11 @@ enum {
 	MTU = 1420,
 };
 
-static const uint8_t key_ir[32] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
-				    17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32 };
-static const uint8_t key_ri[32] = { 0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7,
-				    0xa8, 0xa9, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf,
-				    0xb0, 0xb1, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7,
-				    0xb8, 0xb9, 0xba, 0xbb, 0xbc, 0xbd, 0xbe, 0xbf };
+static const uint8_t key_ir[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16,
+				   17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
+static const uint8_t key_ri[32] = {0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa,
+				   0xab, 0xac, 0xad, 0xae, 0xaf, 0xb0, 0xb1, 0xb2, 0xb3, 0xb4, 0xb5,
+				   0xb6, 0xb7, 0xb8, 0xb9, 0xba, 0xbb, 0xbc, 0xbd, 0xbe, 0xbf};
 
 struct pkt {
 	uint8_t buf[SESS_HEADROOM + MTU + SESS_TAILROOM];
@@ -86,7 +85,7 @@ static int open_copy(struct sess_keypair *kp, const struct pkt *pk, size_t len, 
 /* A data packet sealed by hand, for counters sess_encrypt refuses to use. */
 static size_t seal_raw(uint8_t *out, const uint8_t key[32], uint32_t index, uint64_t counter)
 {
-	uint8_t nonce[12] = { 0 };
+	uint8_t nonce[12] = {0};
 
 	out[0] = WIRE_DATA, out[1] = out[2] = out[3] = 0;
 	for (int k = 0; k < 4; k++)
@@ -105,7 +104,7 @@ static void test_sess_encrypt_round_trip(void **state)
 	struct pkt pk;
 	uint8_t *inner;
 	size_t inner_len;
-	uint8_t nonce[12] = { 0 };
+	uint8_t nonce[12] = {0};
 	uint8_t plain[112];
 
 	assert_int_equal(seal(&p->i, &pk, 100, T0), 0);
@@ -138,7 +137,7 @@ static void test_sess_encrypt_round_trip(void **state)
 	assert_memory_equal(pk.buf + 8, "\x08\x07\x06\x05\x04\x03\x02\x01", 8);
 	memcpy(nonce + 4, "\x08\x07\x06\x05\x04\x03\x02\x01", 8);
 	assert_int_equal(crypto_aead_chacha20poly1305_ietf_decrypt_detached(
-				 plain, NULL, pk.buf + 16, 112, pk.buf + 128, NULL, 0, nonce, key_ir),
+			     plain, NULL, pk.buf + 16, 112, pk.buf + 128, NULL, 0, nonce, key_ir),
 			 0);
 	assert_int_equal(plain[1], 8);
 
@@ -148,7 +147,7 @@ static void test_sess_encrypt_round_trip(void **state)
 
 static void test_sess_encrypt_padding(void **state)
 {
-	static const size_t lens[] = { 1, 15, 16, 17, 31, 32, 33, 1419, MTU };
+	static const size_t lens[] = {1, 15, 16, 17, 31, 32, 33, 1419, MTU};
 	struct pair *p = *state;
 	struct pkt pk;
 	uint8_t *inner;
@@ -354,12 +353,10 @@ static void test_sess_decrypt_expired_key(void **state)
 	/* The same authentic packet: 1 ms too late it is dropped, window unmoved. */
 	assert_int_equal(open_copy(&p->r, &pk, pk.len, T0 + SESS_REJECT_AFTER_TIME_MS, &inner_len),
 			 -EKEYEXPIRED);
-	assert_int_equal(open_copy(&p->r, &pk, pk.len, T0 + 3600 * 1000, &inner_len),
-			 -EKEYEXPIRED);
+	assert_int_equal(open_copy(&p->r, &pk, pk.len, T0 + 3600 * 1000, &inner_len), -EKEYEXPIRED);
 	assert_false(p->r.can_send);
-	assert_int_equal(open_copy(&p->r, &pk, pk.len, T0 + SESS_REJECT_AFTER_TIME_MS - 1,
-				   &inner_len),
-			 0);
+	assert_int_equal(
+	    open_copy(&p->r, &pk, pk.len, T0 + SESS_REJECT_AFTER_TIME_MS - 1, &inner_len), 0);
 	/* Sending stops at the same age. */
 	assert_int_equal(seal(&p->i, &pk, 10, T0 + SESS_REJECT_AFTER_TIME_MS), -EKEYEXPIRED);
 	/* A clock behind the keypair's birth counts as age 0, not as ancient. */
@@ -566,7 +563,7 @@ static void test_sess_peer_install_rotation(void **state)
 static void test_sess_peer_lastminute_rekey(void **state)
 {
 	struct sess_peer *sp = calloc(1, sizeof(*sp));
-	uint8_t k[32] = { 7 };
+	uint8_t k[32] = {7};
 
 	assert_non_null(sp);
 	sess_peer_init(sp, NULL, NULL);
@@ -651,21 +648,21 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_sess_encrypt_round_trip),
-		T(test_sess_encrypt_padding),
-		T(test_sess_encrypt_keepalive),
-		T(test_sess_decrypt_tampered),
-		T(test_sess_decrypt_truncated),
-		T(test_sess_decrypt_duplicate),
-		T(test_sess_decrypt_unknown_index),
-		T(test_sess_encrypt_counter_limit),
-		T(test_sess_decrypt_expired_key),
-		T(test_sess_encrypt_responder_before_confirm),
-		T(test_sess_keypair_needs_rekey),
-		T(test_sess_keypair_wipe),
-		cmocka_unit_test(test_sess_peer_install_rotation),
-		cmocka_unit_test(test_sess_peer_lastminute_rekey),
-		cmocka_unit_test(test_sess_index_alloc_full_and_free),
+	    T(test_sess_encrypt_round_trip),
+	    T(test_sess_encrypt_padding),
+	    T(test_sess_encrypt_keepalive),
+	    T(test_sess_decrypt_tampered),
+	    T(test_sess_decrypt_truncated),
+	    T(test_sess_decrypt_duplicate),
+	    T(test_sess_decrypt_unknown_index),
+	    T(test_sess_encrypt_counter_limit),
+	    T(test_sess_decrypt_expired_key),
+	    T(test_sess_encrypt_responder_before_confirm),
+	    T(test_sess_keypair_needs_rekey),
+	    T(test_sess_keypair_wipe),
+	    cmocka_unit_test(test_sess_peer_install_rotation),
+	    cmocka_unit_test(test_sess_peer_lastminute_rekey),
+	    cmocka_unit_test(test_sess_index_alloc_full_and_free),
 	};
 #undef T
 

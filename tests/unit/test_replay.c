@@ -134,7 +134,8 @@ static bool skip_value(struct json *j)
 		if (eat(j, '}'))
 			return true;
 		do {
-			if (!parse_string(j, key, sizeof(key)) || !eat(j, ':') || !parse_value(j, &v))
+			if (!parse_string(j, key, sizeof(key)) || !eat(j, ':') ||
+			    !parse_value(j, &v))
 				return false;
 		} while (eat(j, ','));
 		return eat(j, '}');
@@ -241,7 +242,7 @@ static bool parse_constants(struct json *j, struct vectors *vec)
 
 static bool parse_vectors(const char *text, size_t len, struct vectors *vec)
 {
-	struct json j = { text, text + len };
+	struct json j = {text, text + len};
 	char key[MAX_STR];
 	struct jvalue v;
 
@@ -453,10 +454,10 @@ static void test_replay_check_read_only(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_replay_accept_vectors),
-		cmocka_unit_test(test_replay_accept_counter_limit),
-		cmocka_unit_test(test_replay_accept_far_jump),
-		cmocka_unit_test(test_replay_check_read_only),
+	    cmocka_unit_test(test_replay_accept_vectors),
+	    cmocka_unit_test(test_replay_accept_counter_limit),
+	    cmocka_unit_test(test_replay_accept_far_jump),
+	    cmocka_unit_test(test_replay_check_read_only),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

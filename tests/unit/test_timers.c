@@ -296,16 +296,16 @@ static void test_sess_timers_seed_repeatable(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sess_timers_init_nothing_armed),
-		cmocka_unit_test(test_sess_timers_expire_retransmit_then_give_up),
-		cmocka_unit_test(test_sess_timers_on_handshake_complete_stops_retransmit),
-		cmocka_unit_test(test_sess_timers_request_handshake_spacing),
-		cmocka_unit_test(test_sess_timers_on_data_received_keepalive),
-		cmocka_unit_test(test_sess_timers_on_data_sent_new_handshake),
-		cmocka_unit_test(test_sess_timers_on_session_derived_zero_keys),
-		cmocka_unit_test(test_sess_timers_persistent_keepalive),
-		cmocka_unit_test(test_sess_timers_expire_together),
-		cmocka_unit_test(test_sess_timers_seed_repeatable),
+	    cmocka_unit_test(test_sess_timers_init_nothing_armed),
+	    cmocka_unit_test(test_sess_timers_expire_retransmit_then_give_up),
+	    cmocka_unit_test(test_sess_timers_on_handshake_complete_stops_retransmit),
+	    cmocka_unit_test(test_sess_timers_request_handshake_spacing),
+	    cmocka_unit_test(test_sess_timers_on_data_received_keepalive),
+	    cmocka_unit_test(test_sess_timers_on_data_sent_new_handshake),
+	    cmocka_unit_test(test_sess_timers_on_session_derived_zero_keys),
+	    cmocka_unit_test(test_sess_timers_persistent_keepalive),
+	    cmocka_unit_test(test_sess_timers_expire_together),
+	    cmocka_unit_test(test_sess_timers_seed_repeatable),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
