@@ -12,7 +12,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-enum { MAX_INPUT = 65536, MUTATIONS = 2000 };
+enum { FUZZ_INPUT_MAX = 65536, MUTATIONS = 2000 };
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
@@ -26,7 +26,7 @@ static uint64_t rng(void)
 
 static void mutate_and_run(const uint8_t *seed, size_t len)
 {
-	static uint8_t buf[MAX_INPUT + 16];
+	static uint8_t buf[FUZZ_INPUT_MAX + 16];
 
 	for (int i = 0; i < MUTATIONS; i++) {
 		size_t n = len;
@@ -44,7 +44,7 @@ static void mutate_and_run(const uint8_t *seed, size_t len)
 				buf[rng() % n] = (uint8_t[]){ 0, 1, 0x7f, 0x80, 0xff }[rng() % 5];
 			break;
 		case 3: /* grow with random bytes */
-			for (int k = 0; k < 8 && n < MAX_INPUT; k++)
+			for (int k = 0; k < 8 && n < FUZZ_INPUT_MAX; k++)
 				buf[n++] = (uint8_t)rng();
 			break;
 		}
@@ -54,7 +54,7 @@ static void mutate_and_run(const uint8_t *seed, size_t len)
 
 static int run_file(const char *path)
 {
-	static uint8_t buf[MAX_INPUT];
+	static uint8_t buf[FUZZ_INPUT_MAX];
 	FILE *f = fopen(path, "rb");
 	size_t n;
 
