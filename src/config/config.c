@@ -226,10 +226,10 @@ static void add_rendezvous(struct load *l, const char *item)
 }
 
 static void set_uint(struct load *l, const char *value, unsigned min, unsigned max,
-		     const char *what, unsigned *out)
+		     const char *what, const char *unit, unsigned *out)
 {
 	if (!cfg_parse_uint(value, min, max, out))
-		cfg_reader_reject(&l->r, value, "bad %s (expected %u to %u)", what, min, max);
+		cfg_reader_reject(&l->r, value, "bad %s (expected %u to %u%s)", what, min, max, unit);
 }
 
 static void on_interface_key(struct load *l, enum iface_key k, const char *value)
@@ -268,10 +268,10 @@ static void on_interface_key(struct load *l, enum iface_key k, const char *value
 			cfg_reader_reject(&l->r, value, "bad port (expected 1 to 65535)");
 		break;
 	case K_MTU:
-		set_uint(l, value, 576, 65535, "MTU", &d->mtu);
+		set_uint(l, value, 576, 65535, "MTU", "", &d->mtu);
 		break;
 	case K_KEEPALIVE:
-		set_uint(l, value, 0, 3600, "keepalive (seconds; 0 = off)", &d->keepalive_s);
+		set_uint(l, value, 0, 3600, "keepalive", " seconds, 0 = off", &d->keepalive_s);
 		break;
 	case K_RENDEZVOUS:
 		for_each_item(l, value, "meeting points as HOST:PORT, comma-separated",
