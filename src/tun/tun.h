@@ -47,8 +47,8 @@ int tun_open(struct tun_dev *dev, const char *name) __attribute__((warn_unused_r
  * call twice and on a dev whose tun_open failed. */
 void tun_close(struct tun_dev *dev);
 /* Reads one IP packet into buf: its length, or -1 with errno (EAGAIN when none
- * is queued). buf should hold TUN_PACKET_MAX bytes; a shorter buffer may lose
- * the end of a large packet. */
+ * is queued). The kernel silently cuts a packet longer than len, so buf must
+ * hold the link MTU (TUN_PACKET_MAX fits any MTU). */
 ssize_t tun_read(struct tun_dev *dev, uint8_t *buf, size_t len);
 /* Writes one IP packet (delivered to the host's stack as received on the
  * interface): len, or -1 with errno (EINVAL for a packet the kernel refuses). */
