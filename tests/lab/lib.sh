@@ -61,6 +61,7 @@ lab_bg() {
 	else
 		ip netns exec "$ns" "$@" >"$log" 2>&1 </dev/null &
 	fi
+	# shellcheck disable=SC2034 # read by the caller
 	LAB_BG_PID=$!
 }
 

@@ -51,7 +51,7 @@
 # tests/lab/README.md for one line per type.
 
 NL_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=tests/lab/lib.sh
+# shellcheck source=lib.sh
 . "$NL_DIR/lib.sh"
 
 NL_NAT_TYPES="full-cone restricted-cone port-restricted symmetric-seq symmetric-random udp-blocked"
@@ -206,6 +206,9 @@ EOF
 }
 
 # --- building blocks (run by "natlab.sh __build" under set -e) ---
+# natlab_up passes them, in the environment: _nl_p (prefix), _nl_wan (the WAN
+# router's namespace), _nl_sd (state directory), _nl_hairpin, _nl_timeout.
+_nl_p=${_nl_p:-} _nl_wan=${_nl_wan:-} _nl_sd=${_nl_sd:-}
 
 _nl_mkns() {
 	lab_run root ip netns add "$1"
