@@ -15,19 +15,19 @@
 
 static const char *const drop_names[DROP_REASON_MAX] = {
 	[DROP_MALFORMED] = "malformed",
-	[DROP_STUN_UNHANDLED] = "stun-unhandled",
-	[DROP_HANDSHAKE_INVALID] = "handshake-invalid",
-	[DROP_HANDSHAKE_UNKNOWN_KEY] = "handshake-unknown-key",
-	[DROP_HANDSHAKE_REPLAY] = "handshake-replay",
-	[DROP_HANDSHAKE_FLOOD] = "handshake-flood",
-	[DROP_DATA_UNKNOWN_INDEX] = "data-unknown-index",
-	[DROP_DATA_INVALID] = "data-invalid",
-	[DROP_DATA_REPLAY] = "data-replay",
-	[DROP_DATA_EXPIRED] = "data-expired",
-	[DROP_INNER_MALFORMED] = "inner-malformed",
-	[DROP_INNER_SOURCE] = "inner-source",
-	[DROP_NO_ROUTE] = "no-route",
-	[DROP_NO_ENDPOINT] = "no-endpoint",
+	[DROP_STUN_UNHANDLED] = "stun_unhandled",
+	[DROP_HANDSHAKE_INVALID] = "handshake_invalid",
+	[DROP_HANDSHAKE_UNKNOWN_KEY] = "handshake_unknown_key",
+	[DROP_HANDSHAKE_REPLAY] = "handshake_replay",
+	[DROP_HANDSHAKE_FLOOD] = "handshake_flood",
+	[DROP_DATA_UNKNOWN_INDEX] = "data_unknown_index",
+	[DROP_DATA_INVALID] = "data_invalid",
+	[DROP_DATA_REPLAY] = "data_replay",
+	[DROP_DATA_EXPIRED] = "data_expired",
+	[DROP_INNER_MALFORMED] = "inner_malformed",
+	[DROP_INNER_SOURCE] = "inner_source",
+	[DROP_NO_ROUTE] = "no_route",
+	[DROP_NO_ENDPOINT] = "no_endpoint",
 };
 
 const char *drop_reason_str(enum drop_reason why)

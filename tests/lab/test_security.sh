@@ -45,7 +45,7 @@ sleep 3
 kill $TCPDUMP; wait $TCPDUMP 2>/dev/null || true
 check "m's initiations reached b" test "$($TOOL count "$WORK/b1.pcap" 1 192.0.2.66)" -ge 1
 check "b sent nothing to the unknown key" test "$(b_sent_to "$WORK/b1.pcap" 192.0.2.66)" = 0
-check "b counted the unknown key" test "$(drops handshake-unknown-key)" -ge 1
+check "b counted the unknown key" test "$(drops handshake_unknown_key)" -ge 1
 lab_stop m
 
 # Replays: a data packet and an initiation from a, captured above.
@@ -58,8 +58,8 @@ before=$(rx_packets)
 nsx m $TOOL send 192.0.2.12 51820 "$data" "$data" "$init"
 sleep 1
 check "replayed data packet not delivered" test "$(rx_packets)" = "$before"
-check "replayed data counted as replay" test "$(drops data-replay)" -ge 2
-check "replayed initiation counted as replay" test "$(drops handshake-replay)" -ge 1
+check "replayed data counted as replay" test "$(drops data_replay)" -ge 2
+check "replayed initiation counted as replay" test "$(drops handshake_replay)" -ge 1
 
 # Malformed datagrams (item 1): sizes 0-4, bad types, reserved bytes, each
 # handshake size +-1, a data packet with a flipped tag bit, garbage.
@@ -88,8 +88,8 @@ sleep 2
 kill $TCPDUMP; wait $TCPDUMP 2>/dev/null || true
 check "no answer to anything m sent" test "$(b_sent_to "$WORK/b2.pcap" 192.0.2.66)" = 0
 check "b counted malformed datagrams" test "$(drops malformed)" -ge 5
-check "b counted invalid handshakes" test "$(drops handshake-invalid)" -ge 5
-check "b counted the tampered data packet" test "$(drops data-invalid)" -ge 1
+check "b counted invalid handshakes" test "$(drops handshake_invalid)" -ge 5
+check "b counted the tampered data packet" test "$(drops data_invalid)" -ge 1
 check "b is still running" kill -0 "${PID[b]}"
 check "tunnel still works after the garbage" wait_ping a 10.77.0.2 5
 
@@ -99,5 +99,5 @@ nsx a ip addr add 10.77.0.9/32 dev p2p0
 before=$(rx_packets)
 nsx a ping -c 3 -i 0.2 -W 1 -I 10.77.0.9 10.77.0.2 > /dev/null || true
 check "forged source not delivered" test "$(rx_packets)" = "$before"
-check "forged source counted" test "$(drops inner-source)" -ge 3
+check "forged source counted" test "$(drops inner_source)" -ge 3
 finish
