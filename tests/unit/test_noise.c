@@ -51,10 +51,12 @@ static char *read_text(const char *path, size_t *len)
 	char *buf;
 
 	assert_non_null(f);
-	buf = malloc(1 << 20);
+	buf = malloc((1 << 20) + 1);
 	assert_non_null(buf);
 	*len = fread(buf, 1, 1 << 20, f);
 	fclose(f);
+	assert_true(*len > 0 && *len < (1 << 20));
+	buf[*len] = '\0'; /* strstr below */
 	return buf;
 }
 
