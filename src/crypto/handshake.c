@@ -208,8 +208,8 @@ int hs_consume_initiation(const struct hs_identity *id, const uint8_t *msg, size
 	if (ret == 0)
 		ret = noise_read_message(&p->noise, msg + offsetof(struct wire_init, ephemeral),
 					 INIT_NOISE_LEN, p->timestamp, sizeof(p->timestamp), &plen);
-	if (ret == 0 && (plen != HS_TAI64N_LEN || !noise_handshake_remote_static(&p->noise,
-										   p->rs_pub)))
+	if (ret == 0 &&
+	    (plen != HS_TAI64N_LEN || !noise_handshake_remote_static(&p->noise, p->rs_pub)))
 		ret = -EBADMSG;
 	if (ret < 0) {
 		hs_pending_cleanup(p);

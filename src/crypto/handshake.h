@@ -30,9 +30,9 @@ enum {
 /* Where a peer's handshake stands (WireGuard's noise_handshake_state). */
 enum hs_state {
 	HS_STATE_NONE = 0,
-	HS_STATE_INIT_SENT,     /* initiator: waiting for the response */
+	HS_STATE_INIT_SENT,	/* initiator: waiting for the response */
 	HS_STATE_INIT_CONSUMED, /* responder: initiation accepted, response not yet made */
-	HS_STATE_RESP_SENT,     /* responder: complete, keys ready */
+	HS_STATE_RESP_SENT,	/* responder: complete, keys ready */
 	HS_STATE_RESP_CONSUMED, /* initiator: complete, keys ready */
 };
 
@@ -47,9 +47,9 @@ struct hs_identity {
 struct hs_peer {
 	uint8_t rs_pub[HS_KEY_LEN];
 	uint8_t psk[HS_KEY_LEN];
-	uint8_t mac1_key[HS_KEY_LEN]; /* BLAKE2b-256("mac1----" || rs_pub) */
+	uint8_t mac1_key[HS_KEY_LEN];	       /* BLAKE2b-256("mac1----" || rs_pub) */
 	uint8_t last_timestamp[HS_TAI64N_LEN]; /* greatest accepted TAI64N */
-	uint64_t last_init_ms;                 /* when that initiation was accepted */
+	uint64_t last_init_ms;		       /* when that initiation was accepted */
 	bool has_last_init;
 	enum hs_state state;
 	uint32_t local_index;  /* our index for this handshake (we receive on it) */
@@ -59,16 +59,16 @@ struct hs_peer {
 
 /* An initiation that authenticated but is not yet bound to a peer. */
 struct hs_pending {
-	uint8_t rs_pub[HS_KEY_LEN];           /* the initiator's static public key */
-	uint8_t timestamp[HS_TAI64N_LEN];     /* its TAI64N */
-	uint32_t sender_index;                /* its index (host order) */
+	uint8_t rs_pub[HS_KEY_LEN];	  /* the initiator's static public key */
+	uint8_t timestamp[HS_TAI64N_LEN]; /* its TAI64N */
+	uint32_t sender_index;		  /* its index (host order) */
 	struct noise_handshake noise;
 };
 
 /* Loads our static private key; false (identity wiped) when it gives no
  * usable public key. */
 bool hs_identity_init(struct hs_identity *id, const uint8_t priv[HS_KEY_LEN])
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* Wipes the identity. */
 void hs_identity_cleanup(struct hs_identity *id);
 
@@ -76,7 +76,7 @@ void hs_identity_cleanup(struct hs_identity *id);
  * a low-order rs_pub or for our own public key. */
 bool hs_peer_init(struct hs_peer *peer, const struct hs_identity *id,
 		  const uint8_t rs_pub[HS_KEY_LEN], const uint8_t psk[HS_KEY_LEN])
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* Forgets any handshake in progress (keys, indices); timestamps are kept so
  * a replay stays a replay. */
 void hs_peer_reset(struct hs_peer *peer);
@@ -126,7 +126,7 @@ int hs_peer_derive_keys(struct hs_peer *peer, uint8_t send_key[HS_KEY_LEN],
 /* The receiver index of a response-sized message (host order), so the caller
  * can find the peer before hs_consume_response; false on a wrong length/type. */
 bool hs_response_receiver_index(const uint8_t *msg, size_t len, uint32_t *index)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* mac1 = BLAKE2b-128(key, msg[0..len)) as placed in both handshake messages. */
 void hs_mac1(const uint8_t key[HS_KEY_LEN], const uint8_t *msg, size_t len,
 	     uint8_t out[WIRE_MAC_LEN]);

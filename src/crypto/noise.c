@@ -33,21 +33,21 @@ struct pattern {
 };
 
 static const struct pattern patterns[] = {
-	{ "N", "", "s", { "e es" } },
-	{ "K", "s", "s", { "e es ss" } },
-	{ "X", "", "s", { "e es s ss" } },
-	{ "NN", "", "", { "e", "e ee" } },
-	{ "NK", "", "s", { "e es", "e ee" } },
-	{ "NX", "", "", { "e", "e ee s es" } },
-	{ "XN", "", "", { "e", "e ee", "s se" } },
-	{ "XK", "", "s", { "e es", "e ee", "s se" } },
-	{ "XX", "", "", { "e", "e ee s es", "s se" } },
-	{ "KN", "s", "", { "e", "e ee se" } },
-	{ "KK", "s", "s", { "e es ss", "e ee se" } },
-	{ "KX", "s", "", { "e", "e ee se s es" } },
-	{ "IN", "", "", { "e s", "e ee se" } },
-	{ "IK", "", "s", { "e es s ss", "e ee se" } },
-	{ "IX", "", "", { "e s", "e ee se s es" } },
+    {"N", "", "s", {"e es"}},
+    {"K", "s", "s", {"e es ss"}},
+    {"X", "", "s", {"e es s ss"}},
+    {"NN", "", "", {"e", "e ee"}},
+    {"NK", "", "s", {"e es", "e ee"}},
+    {"NX", "", "", {"e", "e ee s es"}},
+    {"XN", "", "", {"e", "e ee", "s se"}},
+    {"XK", "", "s", {"e es", "e ee", "s se"}},
+    {"XX", "", "", {"e", "e ee s es", "s se"}},
+    {"KN", "s", "", {"e", "e ee se"}},
+    {"KK", "s", "s", {"e es ss", "e ee se"}},
+    {"KX", "s", "", {"e", "e ee se s es"}},
+    {"IN", "", "", {"e s", "e ee se"}},
+    {"IK", "", "s", {"e es s ss", "e ee se"}},
+    {"IX", "", "", {"e s", "e ee se s es"}},
 };
 
 /* ---- CipherState (section 5.1) ---- */
@@ -106,7 +106,7 @@ int noise_cipher_decrypt(struct noise_cipher *c, const uint8_t *ad, size_t ad_le
 
 void noise_cipher_rekey(struct noise_cipher *c)
 {
-	uint8_t zeros[NOISE_KEY_LEN] = { 0 };
+	uint8_t zeros[NOISE_KEY_LEN] = {0};
 	uint8_t out[NOISE_KEY_LEN + NOISE_TAG_LEN];
 	uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
 
@@ -136,7 +136,7 @@ void noise_hmac(uint8_t out[NOISE_HASH_LEN], const uint8_t *key, size_t key_len,
 		const uint8_t *data, size_t data_len)
 {
 	crypto_generichash_blake2b_state st;
-	uint8_t block[BLAKE2B_BLOCK_LEN] = { 0 };
+	uint8_t block[BLAKE2B_BLOCK_LEN] = {0};
 	uint8_t inner[NOISE_HASH_LEN];
 
 	/* RFC 2104: a key longer than a block is hashed first. */
@@ -254,8 +254,8 @@ static void symmetric_init(struct noise_symmetric *sym, const char *name, size_t
 	if (len <= NOISE_HASH_LEN)
 		memcpy(sym->h, name, len);
 	else
-		crypto_generichash_blake2b(sym->h, NOISE_HASH_LEN, (const uint8_t *)name, len,
-					   NULL, 0);
+		crypto_generichash_blake2b(sym->h, NOISE_HASH_LEN, (const uint8_t *)name, len, NULL,
+					   0);
 	memcpy(sym->ck, sym->h, NOISE_HASH_LEN);
 }
 
@@ -266,8 +266,8 @@ static int parse_tokens(const char *s, uint8_t *row, size_t cap)
 	static const struct {
 		const char *word;
 		enum token t;
-	} words[] = { { "e", T_E },   { "s", T_S },   { "ee", T_EE }, { "es", T_ES },
-		      { "se", T_SE }, { "ss", T_SS }, { "psk", T_PSK } };
+	} words[] = {{"e", T_E},   {"s", T_S},	 {"ee", T_EE},	{"es", T_ES},
+		     {"se", T_SE}, {"ss", T_SS}, {"psk", T_PSK}};
 	size_t n = 0;
 
 	while (*s) {
@@ -363,8 +363,8 @@ static int parse_name(struct noise_handshake *hs, const char *name, const struct
 
 		if (strlen(pt->name) != i || strncmp(pt->name, p, i) != 0)
 			continue;
-		for (hs->n_messages = 0; hs->n_messages < NOISE_MAX_MESSAGES &&
-					 pt->msgs[hs->n_messages];
+		for (hs->n_messages = 0;
+		     hs->n_messages < NOISE_MAX_MESSAGES && pt->msgs[hs->n_messages];
 		     hs->n_messages++)
 			if (parse_tokens(pt->msgs[hs->n_messages], hs->tokens[hs->n_messages],
 					 NOISE_MAX_TOKENS) < 0)
@@ -425,7 +425,7 @@ int noise_handshake_init(struct noise_handshake *hs, const char *protocol_name, 
 	}
 	if (*pre_theirs) {
 		/* Section 9: a low-order known key would make its DH output public. */
-		uint8_t one[NOISE_DH_LEN] = { 9 }, out[NOISE_DH_LEN];
+		uint8_t one[NOISE_DH_LEN] = {9}, out[NOISE_DH_LEN];
 		bool low = crypto_scalarmult(out, one, rs_pub) != 0;
 
 		sodium_memzero(out, sizeof(out));

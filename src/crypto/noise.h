@@ -19,7 +19,7 @@ enum {
 	NOISE_PSK_LEN = 32,
 	NOISE_MAX_MSG_LEN = 65535,
 	NOISE_MAX_MESSAGES = 3, /* the longest supported pattern (XX, IX, KX...) */
-	NOISE_MAX_TOKENS = 8,   /* tokens of one message, psk tokens included */
+	NOISE_MAX_TOKENS = 8,	/* tokens of one message, psk tokens included */
 	NOISE_MAX_PSKS = 4,
 };
 
@@ -89,7 +89,7 @@ int noise_handshake_split(const struct noise_handshake *hs, struct noise_cipher 
 void noise_handshake_hash(const struct noise_handshake *hs, uint8_t out[NOISE_HASH_LEN]);
 /* Copies the peer's static public key; false while it is not known. */
 bool noise_handshake_remote_static(const struct noise_handshake *hs, uint8_t out[NOISE_DH_LEN])
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* Wipes every key and hash in hs. */
 void noise_handshake_cleanup(struct noise_handshake *hs);
 

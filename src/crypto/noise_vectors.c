@@ -58,7 +58,7 @@ static int new_node(struct jdoc *d, enum jtype type)
 		d->nodes = nn;
 		d->cap = cap;
 	}
-	d->nodes[d->n] = (struct jnode){ .type = type, .child = -1, .next = -1 };
+	d->nodes[d->n] = (struct jnode){.type = type, .child = -1, .next = -1};
 	return (int)d->n++;
 }
 
@@ -307,10 +307,9 @@ static int side_init(const struct jdoc *d, int v, const char *prefix, bool initi
 			n_psks++;
 		}
 	}
-	ret = noise_handshake_init(&sd->hs, name, initiator, prologue, prologue_len,
-				   has_s ? s : NULL, has_rs ? rs : NULL,
-				   n_psks ? (const uint8_t(*)[NOISE_PSK_LEN])psks : NULL, n_psks,
-				   has_e ? e : NULL);
+	ret = noise_handshake_init(
+	    &sd->hs, name, initiator, prologue, prologue_len, has_s ? s : NULL, has_rs ? rs : NULL,
+	    n_psks ? (const uint8_t(*)[NOISE_PSK_LEN])psks : NULL, n_psks, has_e ? e : NULL);
 	*reason = ret == -EPROTONOSUPPORT ? "protocol not implemented" : "handshake init failed";
 out:
 	sodium_memzero(s, sizeof(s));
@@ -348,9 +347,9 @@ static int run_message(const struct jdoc *d, int m, size_t i, struct side *snd, 
 		ret = noise_write_message(&snd->hs, b->payload, plen, b->out, MAX_BUF, &olen);
 	} else {
 		olen = plen + NOISE_TAG_LEN;
-		ret = olen > MAX_BUF ? -EMSGSIZE
-				     : noise_cipher_encrypt(&snd->send, NULL, 0, b->payload, plen,
-							    b->out);
+		ret = olen > MAX_BUF
+			  ? -EMSGSIZE
+			  : noise_cipher_encrypt(&snd->send, NULL, 0, b->payload, plen, b->out);
 	}
 	if (ret < 0) {
 		snprintf(why, why_len, "message %zu: write failed: %s", i, strerror(-ret));
@@ -376,9 +375,8 @@ static int run_message(const struct jdoc *d, int m, size_t i, struct side *snd, 
 }
 
 /* Runs one vector on two fresh sides; returns 1 pass, 0 skip, -1 fail. */
-static int run_vector(const struct jdoc *d, int v, struct side *si, struct side *sr,
-		      struct bufs *b, const char **name_out, int *name_len, char *why,
-		      size_t why_len)
+static int run_vector(const struct jdoc *d, int v, struct side *si, struct side *sr, struct bufs *b,
+		      const char **name_out, int *name_len, char *why, size_t why_len)
 {
 	char name[256];
 	const char *reason;
@@ -461,8 +459,8 @@ static void report_line(FILE *report, int r, const char *name, int name_len, con
 int noise_vectors_run_json(const char *text, size_t len, FILE *report,
 			   struct noise_vectors_result *res)
 {
-	struct jdoc d = { .p = text, .end = text + len };
-	struct bufs b = { malloc(MAX_BUF), malloc(MAX_BUF), malloc(MAX_BUF), malloc(MAX_BUF) };
+	struct jdoc d = {.p = text, .end = text + len};
+	struct bufs b = {malloc(MAX_BUF), malloc(MAX_BUF), malloc(MAX_BUF), malloc(MAX_BUF)};
 	struct side *sides = calloc(2, sizeof(*sides));
 	int root, vecs, ret = -EINVAL;
 
@@ -482,8 +480,8 @@ int noise_vectors_run_json(const char *text, size_t len, FILE *report,
 		char why[160] = "";
 		const char *name;
 		int name_len;
-		int r = run_vector(&d, v, &sides[0], &sides[1], &b, &name, &name_len, why,
-				   sizeof(why));
+		int r =
+		    run_vector(&d, v, &sides[0], &sides[1], &b, &name, &name_len, why, sizeof(why));
 
 		report_line(report, r, name, name_len, why);
 		if (r > 0)

@@ -24,7 +24,7 @@ static struct hs_peer resp_peer; /* at the responder, for the initiator */
 
 static void setup(void)
 {
-	uint8_t k[32], ts[12] = { 0x40 };
+	uint8_t k[32], ts[12] = {0x40};
 	struct wire_init m;
 
 	if (sodium_init() < 0)

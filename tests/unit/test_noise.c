@@ -23,18 +23,23 @@
 #define VECTORS P2PVPN_VECTORS_DIR "/noise-snow.json"
 
 static const uint8_t low_order[7][32] = {
-	{ 0 },
-	{ 1 },
-	{ 0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3, 0xfa, 0xf1, 0x9f, 0xc4, 0x6a,
-	  0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32, 0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16, 0x5f, 0x49, 0xb8, 0x00 },
-	{ 0x5f, 0x9c, 0x95, 0xbc, 0xa3, 0x50, 0x8c, 0x24, 0xb1, 0xd0, 0xb1, 0x55, 0x9c, 0x83, 0xef, 0x5b,
-	  0x04, 0x44, 0x5c, 0xc4, 0x58, 0x1c, 0x8e, 0x86, 0xd8, 0x22, 0x4e, 0xdd, 0xd0, 0x9f, 0x11, 0x57 },
-	{ 0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-	  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f },
-	{ 0xed, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-	  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f },
-	{ 0xee, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-	  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f },
+    {0},
+    {1},
+    {0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3,
+     0xfa, 0xf1, 0x9f, 0xc4, 0x6a, 0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32,
+     0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16, 0x5f, 0x49, 0xb8, 0x00},
+    {0x5f, 0x9c, 0x95, 0xbc, 0xa3, 0x50, 0x8c, 0x24, 0xb1, 0xd0, 0xb1,
+     0x55, 0x9c, 0x83, 0xef, 0x5b, 0x04, 0x44, 0x5c, 0xc4, 0x58, 0x1c,
+     0x8e, 0x86, 0xd8, 0x22, 0x4e, 0xdd, 0xd0, 0x9f, 0x11, 0x57},
+    {0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f},
+    {0xed, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f},
+    {0xee, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f},
 };
 
 static void hex(const char *s, uint8_t *out, size_t len)
@@ -111,8 +116,13 @@ static void test_noise_vectors_tampered(void **state)
 static void test_noise_vectors_bad_json(void **state)
 {
 	static const char *const bad[] = {
-		"", "{", "[]", "{\"vectors\": 5}", "{\"vectors\": [", "{\"vectors\": []} x",
-		"{\"vectors\": [{\"protocol_name\": \"Noise_NN_25519_ChaChaPoly_BLAKE2b\"",
+	    "",
+	    "{",
+	    "[]",
+	    "{\"vectors\": 5}",
+	    "{\"vectors\": [",
+	    "{\"vectors\": []} x",
+	    "{\"vectors\": [{\"protocol_name\": \"Noise_NN_25519_ChaChaPoly_BLAKE2b\"",
 	};
 	struct noise_vectors_result r;
 	char deep[200];
@@ -227,7 +237,7 @@ static void test_noise_cipher_nonce_exhaustion(void **state)
 static void test_noise_cipher_failed_decrypt_keeps_n(void **state)
 {
 	struct noise_cipher tx, rx;
-	uint8_t ad[4] = { 1, 2, 3, 4 }, pt[32], ct[32 + 16], out[32];
+	uint8_t ad[4] = {1, 2, 3, 4}, pt[32], ct[32 + 16], out[32];
 
 	(void)state;
 	keyed_cipher(&tx, 7);
@@ -236,10 +246,10 @@ static void test_noise_cipher_failed_decrypt_keeps_n(void **state)
 	assert_int_equal(noise_cipher_encrypt(&tx, ad, sizeof(ad), pt, sizeof(pt), ct), 0);
 	/* Nonce is 4 zero bytes || LE64(7): a libsodium decrypt agrees. */
 	{
-		uint8_t nonce[12] = { 0, 0, 0, 0, 7 };
+		uint8_t nonce[12] = {0, 0, 0, 0, 7};
 
 		assert_int_equal(crypto_aead_chacha20poly1305_ietf_decrypt(
-					 out, NULL, NULL, ct, sizeof(ct), ad, sizeof(ad), nonce, tx.k),
+				     out, NULL, NULL, ct, sizeof(ct), ad, sizeof(ad), nonce, tx.k),
 				 0);
 		assert_memory_equal(out, pt, sizeof(pt));
 	}
@@ -295,8 +305,8 @@ static void party_new(struct party *p)
 
 /* Runs name to completion between two fresh sides and checks both agree;
  * returns the first error (or 0). Payload i is "msg" + i. */
-static int run_pattern(const char *name, const uint8_t (*psk_i)[32],
-		       const uint8_t (*psk_r)[32], size_t n_psks)
+static int run_pattern(const char *name, const uint8_t (*psk_i)[32], const uint8_t (*psk_r)[32],
+		       size_t n_psks)
 {
 	static const uint8_t prologue[] = "prologue";
 	struct noise_handshake i, r;
@@ -370,12 +380,11 @@ static void test_noise_all_patterns(void **state)
 		const char *name;
 		int messages;
 	} base[] = {
-		{ "N", 1 },  { "K", 1 },  { "X", 1 },  { "NN", 2 }, { "NK", 2 },
-		{ "NX", 2 }, { "XN", 3 }, { "XK", 3 }, { "XX", 3 }, { "KN", 2 },
-		{ "KK", 2 }, { "KX", 2 }, { "IN", 2 }, { "IK", 2 }, { "IX", 2 },
+	    {"N", 1},  {"K", 1},  {"X", 1},  {"NN", 2}, {"NK", 2}, {"NX", 2}, {"XN", 3}, {"XK", 3},
+	    {"XX", 3}, {"KN", 2}, {"KK", 2}, {"KX", 2}, {"IN", 2}, {"IK", 2}, {"IX", 2},
 	};
-	static const char *const mods[] = { "", "psk0", "psk1", "psk2", "psk3", "psk0+psk1",
-					    "psk0+psk2", "psk1+psk2+psk3" };
+	static const char *const mods[] = {"",	   "psk0",	"psk1",	     "psk2",
+					   "psk3", "psk0+psk1", "psk0+psk2", "psk1+psk2+psk3"};
 	uint8_t psks[4][32], other[4][32];
 	unsigned runs = 0;
 
@@ -408,9 +417,9 @@ static void test_noise_all_patterns(void **state)
 						 -EPROTONOSUPPORT);
 				continue;
 			}
-			assert_int_equal(run_pattern(name, n_psks ? psks : NULL,
-						     n_psks ? psks : NULL, n_psks),
-					 0);
+			assert_int_equal(
+			    run_pattern(name, n_psks ? psks : NULL, n_psks ? psks : NULL, n_psks),
+			    0);
 			/* Failure case: any differing psk breaks the handshake. */
 			if (n_psks)
 				assert_int_equal(run_pattern(name, psks, other, n_psks), -EBADMSG);
@@ -425,35 +434,35 @@ static void test_noise_all_patterns(void **state)
 static void test_noise_handshake_init_rejects(void **state)
 {
 	static const char *const bad_names[] = {
-		"",
-		"Noise_",
-		"Noise_NN",
-		"Noise_NN_25519_AESGCM_SHA256",
-		"Noise_NN_448_ChaChaPoly_BLAKE2b",
-		"Noise_NN_25519_ChaChaPoly_BLAKE2s",
-		"Noise_NN_25519_ChaChaPoly_BLAKE2b_",
-		"noise_NN_25519_ChaChaPoly_BLAKE2b",
-		"Noise_ZZ_25519_ChaChaPoly_BLAKE2b",
-		"Noise_XXX_25519_ChaChaPoly_BLAKE2b",
-		"Noise_NX1_25519_ChaChaPoly_BLAKE2b",        /* deferred: not implemented */
-		"Noise_XXfallback_25519_ChaChaPoly_BLAKE2b", /* fallback: not implemented */
-		"Noise_NNpsk_25519_ChaChaPoly_BLAKE2b",
-		"Noise_NNpsk3_25519_ChaChaPoly_BLAKE2b",
-		"Noise_NNpsk00_25519_ChaChaPoly_BLAKE2b",
-		"Noise_NNpsk0+psk0_25519_ChaChaPoly_BLAKE2b",
-		"Noise_NNpsk0+_25519_ChaChaPoly_BLAKE2b",
-		"Noise_NN+psk0_25519_ChaChaPoly_BLAKE2b",
-		"Noise_NNPSK0_25519_ChaChaPoly_BLAKE2b",
+	    "",
+	    "Noise_",
+	    "Noise_NN",
+	    "Noise_NN_25519_AESGCM_SHA256",
+	    "Noise_NN_448_ChaChaPoly_BLAKE2b",
+	    "Noise_NN_25519_ChaChaPoly_BLAKE2s",
+	    "Noise_NN_25519_ChaChaPoly_BLAKE2b_",
+	    "noise_NN_25519_ChaChaPoly_BLAKE2b",
+	    "Noise_ZZ_25519_ChaChaPoly_BLAKE2b",
+	    "Noise_XXX_25519_ChaChaPoly_BLAKE2b",
+	    "Noise_NX1_25519_ChaChaPoly_BLAKE2b",	 /* deferred: not implemented */
+	    "Noise_XXfallback_25519_ChaChaPoly_BLAKE2b", /* fallback: not implemented */
+	    "Noise_NNpsk_25519_ChaChaPoly_BLAKE2b",
+	    "Noise_NNpsk3_25519_ChaChaPoly_BLAKE2b",
+	    "Noise_NNpsk00_25519_ChaChaPoly_BLAKE2b",
+	    "Noise_NNpsk0+psk0_25519_ChaChaPoly_BLAKE2b",
+	    "Noise_NNpsk0+_25519_ChaChaPoly_BLAKE2b",
+	    "Noise_NN+psk0_25519_ChaChaPoly_BLAKE2b",
+	    "Noise_NNPSK0_25519_ChaChaPoly_BLAKE2b",
 	};
 	struct noise_handshake hs;
-	uint8_t s[32], psk[2][32] = { { 1 } };
+	uint8_t s[32], psk[2][32] = {{1}};
 
 	(void)state;
 	key_generate(s);
 	for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++)
-		assert_int_equal(noise_handshake_init(&hs, bad_names[i], true, NULL, 0, s, s, NULL, 0,
-						      NULL),
-				 -EPROTONOSUPPORT);
+		assert_int_equal(
+		    noise_handshake_init(&hs, bad_names[i], true, NULL, 0, s, s, NULL, 0, NULL),
+		    -EPROTONOSUPPORT);
 	/* Missing keys the pattern needs. */
 	assert_int_equal(noise_handshake_init(&hs, "Noise_IK_25519_ChaChaPoly_BLAKE2b", true, NULL,
 					      0, s, NULL, NULL, 0, NULL),
@@ -467,8 +476,9 @@ static void test_noise_handshake_init_rejects(void **state)
 			 -EINVAL);
 	/* Each low-order point as a known remote static. */
 	for (size_t i = 0; i < 7; i++)
-		assert_int_equal(noise_handshake_init(&hs, "Noise_NK_25519_ChaChaPoly_BLAKE2b", true,
-						      NULL, 0, NULL, low_order[i], NULL, 0, NULL),
+		assert_int_equal(noise_handshake_init(&hs, "Noise_NK_25519_ChaChaPoly_BLAKE2b",
+						      true, NULL, 0, NULL, low_order[i], NULL, 0,
+						      NULL),
 				 -EKEYREJECTED);
 	/* Success case, and a psk missing at its token is refused. */
 	assert_int_equal(noise_handshake_init(&hs, "Noise_NNpsk0_25519_ChaChaPoly_BLAKE2b", true,
@@ -478,13 +488,15 @@ static void test_noise_handshake_init_rejects(void **state)
 		uint8_t out[128];
 		size_t len;
 
-		assert_int_equal(noise_write_message(&hs, NULL, 0, out, sizeof(out), &len), -ENOKEY);
+		assert_int_equal(noise_write_message(&hs, NULL, 0, out, sizeof(out), &len),
+				 -ENOKEY);
 		assert_false(noise_handshake_is_my_turn(&hs));
 	}
 	/* The most psks a supported name can carry. */
-	assert_int_equal(noise_handshake_init(&hs, "Noise_XXpsk0+psk1+psk2+psk3_25519_ChaChaPoly_BLAKE2b",
-					      true, NULL, 0, s, NULL, NULL, 0, NULL),
-			 0);
+	assert_int_equal(
+	    noise_handshake_init(&hs, "Noise_XXpsk0+psk1+psk2+psk3_25519_ChaChaPoly_BLAKE2b", true,
+				 NULL, 0, s, NULL, NULL, 0, NULL),
+	    0);
 	noise_handshake_cleanup(&hs);
 }
 
@@ -514,8 +526,8 @@ static void test_noise_read_low_order_ephemeral(void **state)
 		assert_int_equal(noise_read_message(&i, msg, 48, out, sizeof(out), &olen), -EPROTO);
 
 		/* IK message 1: e, es -> the responder's es DH with a low-order e. */
-		assert_int_equal(noise_handshake_init(&r, "Noise_IK_25519_ChaChaPoly_BLAKE2b", false,
-						      NULL, 0, rs_priv, NULL, NULL, 0, NULL),
+		assert_int_equal(noise_handshake_init(&r, "Noise_IK_25519_ChaChaPoly_BLAKE2b",
+						      false, NULL, 0, rs_priv, NULL, NULL, 0, NULL),
 				 0);
 		assert_int_equal(noise_handshake_init(&i, "Noise_IK_25519_ChaChaPoly_BLAKE2b", true,
 						      NULL, 0, is_priv, rs_pub, NULL, 0, NULL),
@@ -529,8 +541,8 @@ static void test_noise_read_low_order_ephemeral(void **state)
 	assert_int_equal(noise_handshake_init(&r, "Noise_IK_25519_ChaChaPoly_BLAKE2b", false, NULL,
 					      0, rs_priv, NULL, NULL, 0, NULL),
 			 0);
-	assert_int_equal(noise_handshake_init(&i, "Noise_IK_25519_ChaChaPoly_BLAKE2b", true, NULL, 0,
-					      is_priv, rs_pub, NULL, 0, NULL),
+	assert_int_equal(noise_handshake_init(&i, "Noise_IK_25519_ChaChaPoly_BLAKE2b", true, NULL,
+					      0, is_priv, rs_pub, NULL, 0, NULL),
 			 0);
 	assert_int_equal(noise_write_message(&i, NULL, 0, msg, sizeof(msg), &len), 0);
 	assert_int_equal(noise_read_message(&r, msg, len, out, sizeof(out), &olen), 0);
@@ -545,8 +557,8 @@ static void test_noise_message_lengths(void **state)
 	size_t len, olen;
 
 	(void)state;
-	assert_int_equal(noise_handshake_init(&i, "Noise_NN_25519_ChaChaPoly_BLAKE2b", true, NULL, 0,
-					      NULL, NULL, NULL, 0, NULL),
+	assert_int_equal(noise_handshake_init(&i, "Noise_NN_25519_ChaChaPoly_BLAKE2b", true, NULL,
+					      0, NULL, NULL, NULL, 0, NULL),
 			 0);
 	/* Too small a buffer: -EMSGSIZE and the state is untouched. */
 	saved = i;
@@ -555,17 +567,17 @@ static void test_noise_message_lengths(void **state)
 	assert_int_equal(noise_write_message(&i, big, 10, msg, 42, &len), 0);
 	assert_int_equal(len, 42);
 	/* Short message: refused; a fresh responder reads the real one. */
-	assert_int_equal(noise_handshake_init(&r, "Noise_NN_25519_ChaChaPoly_BLAKE2b", false, NULL, 0,
-					      NULL, NULL, NULL, 0, NULL),
+	assert_int_equal(noise_handshake_init(&r, "Noise_NN_25519_ChaChaPoly_BLAKE2b", false, NULL,
+					      0, NULL, NULL, NULL, 0, NULL),
 			 0);
 	assert_int_equal(noise_read_message(&r, msg, 31, out, sizeof(out), &olen), -EBADMSG);
-	assert_int_equal(noise_handshake_init(&r, "Noise_NN_25519_ChaChaPoly_BLAKE2b", false, NULL, 0,
-					      NULL, NULL, NULL, 0, NULL),
+	assert_int_equal(noise_handshake_init(&r, "Noise_NN_25519_ChaChaPoly_BLAKE2b", false, NULL,
+					      0, NULL, NULL, NULL, 0, NULL),
 			 0);
 	/* Payload larger than the caller's buffer. */
 	assert_int_equal(noise_read_message(&r, msg, len, out, 9, &olen), -EMSGSIZE);
-	assert_int_equal(noise_handshake_init(&r, "Noise_NN_25519_ChaChaPoly_BLAKE2b", false, NULL, 0,
-					      NULL, NULL, NULL, 0, NULL),
+	assert_int_equal(noise_handshake_init(&r, "Noise_NN_25519_ChaChaPoly_BLAKE2b", false, NULL,
+					      0, NULL, NULL, NULL, 0, NULL),
 			 0);
 	assert_int_equal(noise_read_message(&r, msg, len, out, sizeof(out), &olen), 0);
 	assert_int_equal(olen, 10);
@@ -575,18 +587,17 @@ static void test_noise_message_lengths(void **state)
 	assert_int_equal(noise_read_message(&i, msg, 47, out, sizeof(out), &olen), -EBADMSG);
 	assert_false(noise_handshake_is_complete(&i));
 	/* A message over 65535 bytes cannot be written. */
-	assert_int_equal(noise_handshake_init(&i, "Noise_NN_25519_ChaChaPoly_BLAKE2b", true, NULL, 0,
-					      NULL, NULL, NULL, 0, NULL),
+	assert_int_equal(noise_handshake_init(&i, "Noise_NN_25519_ChaChaPoly_BLAKE2b", true, NULL,
+					      0, NULL, NULL, NULL, 0, NULL),
 			 0);
 	{
 		static uint8_t huge[70000], huge_out[70100];
 
-		assert_int_equal(noise_write_message(&i, huge, 65535 - 31, huge_out,
-						     sizeof(huge_out), &len),
-				 -EMSGSIZE);
-		assert_int_equal(noise_write_message(&i, huge, 65535 - 32, huge_out,
-						     sizeof(huge_out), &len),
-				 0);
+		assert_int_equal(
+		    noise_write_message(&i, huge, 65535 - 31, huge_out, sizeof(huge_out), &len),
+		    -EMSGSIZE);
+		assert_int_equal(
+		    noise_write_message(&i, huge, 65535 - 32, huge_out, sizeof(huge_out), &len), 0);
 		assert_int_equal(len, 65535);
 	}
 	/* Split before completion is refused. */
@@ -598,18 +609,18 @@ static void test_noise_message_lengths(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_noise_vectors_file),
-		cmocka_unit_test(test_noise_vectors_tampered),
-		cmocka_unit_test(test_noise_vectors_bad_json),
-		cmocka_unit_test(test_noise_hmac_known_answer),
-		cmocka_unit_test(test_noise_hkdf_known_answer),
-		cmocka_unit_test(test_noise_cipher_nonce_exhaustion),
-		cmocka_unit_test(test_noise_cipher_failed_decrypt_keeps_n),
-		cmocka_unit_test(test_noise_cipher_rekey),
-		cmocka_unit_test(test_noise_all_patterns),
-		cmocka_unit_test(test_noise_handshake_init_rejects),
-		cmocka_unit_test(test_noise_read_low_order_ephemeral),
-		cmocka_unit_test(test_noise_message_lengths),
+	    cmocka_unit_test(test_noise_vectors_file),
+	    cmocka_unit_test(test_noise_vectors_tampered),
+	    cmocka_unit_test(test_noise_vectors_bad_json),
+	    cmocka_unit_test(test_noise_hmac_known_answer),
+	    cmocka_unit_test(test_noise_hkdf_known_answer),
+	    cmocka_unit_test(test_noise_cipher_nonce_exhaustion),
+	    cmocka_unit_test(test_noise_cipher_failed_decrypt_keeps_n),
+	    cmocka_unit_test(test_noise_cipher_rekey),
+	    cmocka_unit_test(test_noise_all_patterns),
+	    cmocka_unit_test(test_noise_handshake_init_rejects),
+	    cmocka_unit_test(test_noise_read_low_order_ephemeral),
+	    cmocka_unit_test(test_noise_message_lengths),
 	};
 
 	if (sodium_init() < 0)
