@@ -103,7 +103,9 @@ int hs_consume_initiation(const struct hs_identity *id, const uint8_t *msg, size
  * (-EALREADY, replay), and a second initiation within
  * HS_MIN_INITIATION_INTERVAL_MS of the last accepted one (-EBUSY, flood);
  * the peer changes only on 0 (then HS_STATE_INIT_CONSUMED). p is wiped either
- * way. */
+ * way. An initiator whose wall clock went back is refused until its clock
+ * passes the last accepted timestamp; keep the peer (not a fresh one) across
+ * reloads so that replays stay refused. */
 int hs_accept_initiation(struct hs_peer *peer, struct hs_pending *p, uint64_t now_ms);
 /* Wipes a pending initiation that will not be accepted. */
 void hs_pending_cleanup(struct hs_pending *p);
