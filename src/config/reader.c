@@ -24,17 +24,22 @@
 enum { READER_NONE = -1, READER_SKIP = -2 };
 enum { SHOWN_VALUE_MAX = 100, PEER_NAME_MAX = 63 };
 
-/* Appends an already formatted message, or only counts it past the cap. */
+static void show(const char *value, char *buf, size_t size);
+
+/* Appends an already formatted message, or only counts it past the cap. The
+ * key is shown through show(): an unknown key name is file text too. */
 static void add(struct cfg_reader *r, int line, const char *key, const char *what)
 {
-	char where[32] = "";
+	char where[32] = "", shown[SHOWN_VALUE_MAX];
 
 	r->n_errors++;
 	if (r->n_kept >= CFG_READER_MAX_ERRORS)
 		return;
 	if (line > 0)
 		snprintf(where, sizeof(where), ":%d", line);
-	if (cfg_errors_add(r->errs, "%s%s: %s%s%s", r->file, where, key ? key : "",
+	if (key)
+		show(key, shown, sizeof(shown));
+	if (cfg_errors_add(r->errs, "%s%s: %s%s%s", r->file, where, key ? shown : "",
 			   key ? ": " : "", what))
 		r->n_kept++;
 }
