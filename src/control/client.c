@@ -22,7 +22,7 @@
 
 static int wait_fd(int fd, short events, uint64_t deadline_ms)
 {
-	struct pollfd pfd = { .fd = fd, .events = events };
+	struct pollfd pfd = {.fd = fd, .events = events};
 
 	for (;;) {
 		uint64_t now = time_now_ms();
@@ -42,9 +42,9 @@ static int wait_fd(int fd, short events, uint64_t deadline_ms)
  * room in a busy server's backlog (a non-blocking connect would just fail). */
 static int connect_to(const char *path, uint64_t timeout_ms)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	struct timeval tv = { .tv_sec = (time_t)(timeout_ms / 1000),
-			      .tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000 };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct timeval tv = {.tv_sec = (time_t)(timeout_ms / 1000),
+			     .tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000};
 	int fd, ret;
 
 	if (strlen(path) >= sizeof(sun.sun_path))

@@ -26,6 +26,8 @@ static_assert(CTL_PATH_MAX == sizeof(((struct sockaddr_un *)0)->sun_path), "sun_
 
 enum { LISTEN_BACKLOG = 16 };
 
+static struct log_ratelimit accept_rl;
+
 static bool is_command_char(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
@@ -161,7 +163,7 @@ static int clear_stale(const struct sockaddr_un *sun)
 
 int ctl_server_open(struct ctl_server *srv, const char *path)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	mode_t old_mask;
 	int ret, fd = -1;
 
@@ -218,7 +220,7 @@ void ctl_server_close(struct ctl_server *srv)
 /* Waits until fd is ready for events or the deadline passes: 0 or -ETIMEDOUT. */
 static int wait_fd(int fd, short events, uint64_t deadline_ms)
 {
-	struct pollfd pfd = { .fd = fd, .events = events };
+	struct pollfd pfd = {.fd = fd, .events = events};
 
 	for (;;) {
 		uint64_t now = time_now_ms();
@@ -353,12 +355,9 @@ static void serve(int fd, ctl_request_fn fn, void *ctx)
 	char *buf = malloc(CTL_REQUEST_MAX);
 	char *reply = NULL;
 	size_t reply_len = 0;
-	ssize_t req_len = -ENOMEM;
 
 	if (buf)
-		req_len = read_request(fd, buf, deadline_ms);
-	if (buf)
-		reply = build_reply(buf, req_len, fn, ctx, &reply_len);
+		reply = build_reply(buf, read_request(fd, buf, deadline_ms), fn, ctx, &reply_len);
 	if (reply)
 		send_all(fd, reply, reply_len, deadline_ms);
 	else
@@ -375,7 +374,9 @@ void ctl_server_handle(struct ctl_server *srv, ctl_request_fn fn, void *ctx)
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			if (errno != EAGAIN)
+			/* EMFILE and the like leave the client queued and the fd
+			 * readable, so the loop calls again at once: rate-limit. */
+			if (errno != EAGAIN && log_ratelimit_ok(&accept_rl, time_now_ms()))
 				log_errno(LOG_LEVEL_WARN, "control socket %s: accept", srv->path);
 			return;
 		}

@@ -26,14 +26,14 @@
 #define CTL_SOCKET_DIR "/run/p2pvpn"
 
 enum {
-	CTL_REQUEST_MAX = 4096, /* bytes of one request, its empty line included */
-	CTL_TIMEOUT_MS = 500,	/* a client's whole exchange with the server */
+	CTL_REQUEST_MAX = 4096,	  /* bytes of one request, its empty line included */
+	CTL_TIMEOUT_MS = 500,	  /* a client's whole exchange with the server */
 	CTL_CLIENTS_PER_CALL = 4, /* accepted by one ctl_server_handle() call */
-	CTL_COMMAND_MAX = 32,	/* command length + NUL */
-	CTL_KEY_MAX = 32,	/* key length + NUL */
-	CTL_VALUE_MAX = 256,	/* value length + NUL */
-	CTL_PAIRS_MAX = 16,	/* key=value lines in one request */
-	CTL_PATH_MAX = 108,	/* sizeof(sun_path), NUL included */
+	CTL_COMMAND_MAX = 32,	  /* command length + NUL */
+	CTL_KEY_MAX = 32,	  /* key length + NUL */
+	CTL_VALUE_MAX = 256,	  /* value length + NUL */
+	CTL_PAIRS_MAX = 16,	  /* key=value lines in one request */
+	CTL_PATH_MAX = 108,	  /* sizeof(sun_path), NUL included */
 };
 
 struct ctl_pair {
@@ -60,7 +60,7 @@ struct ctl_server {
 /* Parses one whole request, buf[0..len) ending in its empty line; false on
  * any deviation from the grammar above (req is then unspecified). */
 bool ctl_request_parse(const char *buf, size_t len, struct ctl_request *req)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* The value of the first pair named key, or NULL when there is none. */
 const char *ctl_request_get(const struct ctl_request *req, const char *key);
 
