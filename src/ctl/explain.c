@@ -3,7 +3,7 @@
  * shows is exactly what the daemon reported, in the daemon's order. */
 #include "ctl/explain.h"
 
-const char *const ctl_explain_block_keys[] = { "peer", NULL };
+const char *const ctl_explain_block_keys[] = {"peer", NULL};
 
 static void put_key(FILE *f, const char *key, bool colour)
 {

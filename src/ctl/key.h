@@ -11,4 +11,4 @@ void ctl_key_generate(char out[KEY_B64_LEN + 1]);
  * whitespace, CRLF included, is ignored) and writes its base64 public key
  * into out. False when text is not exactly one valid key. */
 bool ctl_key_public(const char *text, size_t len, char out[KEY_B64_LEN + 1])
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));

@@ -41,12 +41,11 @@ static int cmd_genkey(const struct command *cmd, int argc, char **argv);
 static int cmd_pubkey(const struct command *cmd, int argc, char **argv);
 
 static const struct command commands[] = {
-	{ "show", cmd_show, "[-s SOCKET] [--json]",
-	  "Shows interfaces and peers: state, path, RTT, transfer" },
-	{ "explain", cmd_explain, "PEER [-s SOCKET]",
-	  "Explains why a peer's path is (not) direct" },
-	{ "genkey", cmd_genkey, "", "Writes a new private key to stdout" },
-	{ "pubkey", cmd_pubkey, "", "Reads a private key from stdin, writes its public key" },
+    {"show", cmd_show, "[-s SOCKET] [--json]",
+     "Shows interfaces and peers: state, path, RTT, transfer"},
+    {"explain", cmd_explain, "PEER [-s SOCKET]", "Explains why a peer's path is (not) direct"},
+    {"genkey", cmd_genkey, "", "Writes a new private key to stdout"},
+    {"pubkey", cmd_pubkey, "", "Reads a private key from stdin, writes its public key"},
 };
 
 static void usage(FILE *f)
@@ -58,10 +57,11 @@ static void usage(FILE *f)
 		snprintf(synopsis, sizeof(synopsis), "%s %s", commands[i].name, commands[i].args);
 		fprintf(f, "  %-28s %s\n", synopsis, commands[i].help);
 	}
-	fprintf(f, "\nWithout -s, show and explain use the control sockets in %s/ (with no\n"
-		   "command, show). show --json prints one JSON object for one interface and\n"
-		   "a JSON array of them when several daemons answer. Each command takes\n"
-		   "--help. Also: %s --version.\n",
+	fprintf(f,
+		"\nWithout -s, show and explain use the control sockets in %s/ (with no\n"
+		"command, show). show --json prints one JSON object for one interface and\n"
+		"a JSON array of them when several daemons answer. Each command takes\n"
+		"--help. Also: %s --version.\n",
 		CTL_SOCKET_DIR, prog);
 }
 
@@ -70,8 +70,8 @@ static void cmd_usage(const struct command *cmd, FILE *f)
 	fprintf(f, "Usage: %s %s %s\n", prog, cmd->name, cmd->args);
 }
 
-__attribute__((format(printf, 2, 3))) static int misuse(const struct command *cmd,
-							 const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int misuse(const struct command *cmd, const char *fmt,
+							...)
 {
 	va_list ap;
 
@@ -97,10 +97,10 @@ static int parse_opts(const struct command *cmd, int argc, char **argv, const ch
 		      bool *json, bool allow_json)
 {
 	static const struct option long_opts[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"socket", required_argument, NULL, 's'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -277,8 +277,9 @@ static int cmd_explain(const struct command *cmd, int argc, char **argv)
 	if (find_sockets(socket, &paths, &n) < 0)
 		return 1;
 	if (n > 1) {
-		fprintf(stderr, "%s: several p2pvpnd are running (%s/); choose one with -s SOCKET\n",
-			prog, CTL_SOCKET_DIR);
+		fprintf(stderr,
+			"%s: several p2pvpnd are running (%s/); choose one with -s SOCKET\n", prog,
+			CTL_SOCKET_DIR);
 		ret = 1;
 		goto out;
 	}
@@ -371,7 +372,7 @@ int main(int argc, char **argv)
 	}
 	if (argc == 1) {
 		/* As wg: no command means show everything. */
-		static char *show_argv[] = { "show", NULL };
+		static char *show_argv[] = {"show", NULL};
 		return cmd_show(&commands[0], 1, show_argv);
 	}
 	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||

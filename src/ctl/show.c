@@ -17,7 +17,7 @@
 #define CYAN "\x1b[36m"
 #define RESET "\x1b[0m"
 
-const char *const ctl_show_block_keys[] = { "interface", "peer", NULL };
+const char *const ctl_show_block_keys[] = {"interface", "peer", NULL};
 
 /* A non-empty value of b, or NULL: empty means unknown in the protocol. */
 static const char *get(const struct ctl_block *b, const char *key)
@@ -78,7 +78,7 @@ static void unit(FILE *f, const char *u, bool colour)
 
 void ctl_show_bytes(FILE *f, uint64_t bytes, bool colour)
 {
-	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
+	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};
 	double v = (double)bytes;
 	unsigned i = 0;
 
@@ -101,9 +101,11 @@ void ctl_show_age(FILE *f, uint64_t age_s, bool colour)
 	static const struct {
 		const char *name;
 		uint64_t s;
-	} parts[] = { { "year", 365 * 24 * 3600ull }, { "day", 24 * 3600 },
-		      { "hour", 3600 },		  { "minute", 60 },
-		      { "second", 1 } };
+	} parts[] = {{"year", 365 * 24 * 3600ull},
+		     {"day", 24 * 3600},
+		     {"hour", 3600},
+		     {"minute", 60},
+		     {"second", 1}};
 	bool first = true;
 
 	if (age_s == 0) {
@@ -256,7 +258,7 @@ static void json_u64(struct json_obj *o, const char *name, const char *value, ui
 
 static void json_interface(FILE *f, const struct ctl_block *b, int depth)
 {
-	struct json_obj o = { f, depth + 2, true };
+	struct json_obj o = {f, depth + 2, true};
 
 	fputc('{', f);
 	json_str(&o, "name", get(b, "interface"));
@@ -268,7 +270,7 @@ static void json_interface(FILE *f, const struct ctl_block *b, int depth)
 
 static void json_peer(FILE *f, const struct ctl_block *b, int depth)
 {
-	struct json_obj o = { f, depth + 2, true };
+	struct json_obj o = {f, depth + 2, true};
 	uint64_t age_ms;
 	double rtt;
 
@@ -295,7 +297,7 @@ static void json_peer(FILE *f, const struct ctl_block *b, int depth)
 
 void ctl_show_json(FILE *f, const struct ctl_reply *r, int indent)
 {
-	struct json_obj o = { f, indent + 2, true };
+	struct json_obj o = {f, indent + 2, true};
 	const struct ctl_block *iface = NULL;
 	size_t n_peers = 0;
 

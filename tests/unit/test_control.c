@@ -77,14 +77,14 @@ static int teardown(void **state)
 
 static void wait_readable(int fd)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
 
 	assert_int_equal(poll(&pfd, 1, 3000), 1);
 }
 
 static int raw_connect(const char *path)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	assert_true(fd >= 0);
@@ -99,7 +99,7 @@ static char *read_all(int fd)
 {
 	static char buf[8192];
 	size_t len = 0;
-	struct timeval tv = { .tv_sec = 3 };
+	struct timeval tv = {.tv_sec = 3};
 
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	for (;;) {
@@ -117,8 +117,8 @@ static char *read_all(int fd)
 /* One exchange driven by hand: connect, send data (then half-close when
  * shut_wr, else stay silent), let the server handle it, return the reply
  * and the time the server spent. */
-static char *raw_exchange(struct fixture *fx, const char *data, size_t len, bool shut_wr,
-			  void *ctx, uint64_t *spent_ms)
+static char *raw_exchange(struct fixture *fx, const char *data, size_t len, bool shut_wr, void *ctx,
+			  uint64_t *spent_ms)
 {
 	int fd = raw_connect(fx->path);
 	uint64_t t0;
@@ -175,34 +175,34 @@ static void test_ctl_request_parse_table(void **state)
 		const char *in;
 		bool ok;
 	} cases[] = {
-		/* 1 */ { "show\n\n", true },
-		/* 2 */ { "explain\npeer=bob\n\n", true },
-		/* 3 */ { "explain\npeer=\n\n", true },		  /* empty value */
-		/* 4 */ { "explain\npeer=a=b c\n\n", true },	  /* '=' in value */
-		/* 5 */ { "x\nk=1\nk=2\n\n", true },		  /* repeated key */
-		/* 6 */ { "\n\n", false },			  /* no command */
-		/* 7 */ { "\n", false },
-		/* 8 */ { "", false },
-		/* 9 */ { "show\n", false },			  /* unterminated */
-		/* 10 */ { "show", false },
-		/* 11 */ { "SHOW\n\n", false },			  /* command charset */
-		/* 12 */ { "show me\n\n", false },
-		/* 13 */ { "show\r\n\r\n", false },		  /* CRLF is not a line end */
-		/* 14 */ { "show\nnoequals\n\n", false },
-		/* 15 */ { "show\n=v\n\n", false },		  /* empty key */
-		/* 16 */ { "show\nK=v\n\n", false },		  /* key charset */
-		/* 17 */ { "show\nk=\x01\n\n", false },		  /* control byte */
-		/* 18 */ { "show\nk=\x7f\n\n", false },
-		/* 19 */ { "show\n\nk=v\n\n", false },		  /* empty line inside */
-		/* 20 */ { "show\nk=v\n\n\n", false },		  /* bytes after the end */
-		/* 21 */ { "0123456789012345678901234567890\n\n", true }, /* 31 bytes */
-		/* 22 */ { "01234567890123456789012345678901\n\n", false },
-		/* 23 */ { "x\nk234567890123456789012345678901=v\n\n", true }, /* key 31 */
-		/* 24 */ { "x\nk2345678901234567890123456789012=v\n\n", false },
-		/* 25 */ { max_value, true },  /* value CTL_VALUE_MAX - 1 */
-		/* 26 */ { long_value, false }, /* value CTL_VALUE_MAX */
-		/* 27 */ { many, true },	 /* CTL_PAIRS_MAX pairs */
-		/* 28 */ { too_many, false },	 /* one more */
+	    /* 1 */ {"show\n\n", true},
+	    /* 2 */ {"explain\npeer=bob\n\n", true},
+	    /* 3 */ {"explain\npeer=\n\n", true},      /* empty value */
+	    /* 4 */ {"explain\npeer=a=b c\n\n", true}, /* '=' in value */
+	    /* 5 */ {"x\nk=1\nk=2\n\n", true},	       /* repeated key */
+	    /* 6 */ {"\n\n", false},		       /* no command */
+	    /* 7 */ {"\n", false},
+	    /* 8 */ {"", false},
+	    /* 9 */ {"show\n", false}, /* unterminated */
+	    /* 10 */ {"show", false},
+	    /* 11 */ {"SHOW\n\n", false}, /* command charset */
+	    /* 12 */ {"show me\n\n", false},
+	    /* 13 */ {"show\r\n\r\n", false}, /* CRLF is not a line end */
+	    /* 14 */ {"show\nnoequals\n\n", false},
+	    /* 15 */ {"show\n=v\n\n", false},	  /* empty key */
+	    /* 16 */ {"show\nK=v\n\n", false},	  /* key charset */
+	    /* 17 */ {"show\nk=\x01\n\n", false}, /* control byte */
+	    /* 18 */ {"show\nk=\x7f\n\n", false},
+	    /* 19 */ {"show\n\nk=v\n\n", false},		    /* empty line inside */
+	    /* 20 */ {"show\nk=v\n\n\n", false},		    /* bytes after the end */
+	    /* 21 */ {"0123456789012345678901234567890\n\n", true}, /* 31 bytes */
+	    /* 22 */ {"01234567890123456789012345678901\n\n", false},
+	    /* 23 */ {"x\nk234567890123456789012345678901=v\n\n", true}, /* key 31 */
+	    /* 24 */ {"x\nk2345678901234567890123456789012=v\n\n", false},
+	    /* 25 */ {max_value, true},	  /* value CTL_VALUE_MAX - 1 */
+	    /* 26 */ {long_value, false}, /* value CTL_VALUE_MAX */
+	    /* 27 */ {many, true},	  /* CTL_PAIRS_MAX pairs */
+	    /* 28 */ {too_many, false},	  /* one more */
 	};
 	struct ctl_request req;
 	int n;
@@ -224,7 +224,8 @@ static void test_ctl_request_parse_table(void **state)
 		bool ok = ctl_request_parse(cases[i].in, strlen(cases[i].in), &req);
 
 		if (ok != cases[i].ok)
-			fail_msg("case %zu: '%s' %s", i + 1, cases[i].in, ok ? "accepted" : "refused");
+			fail_msg("case %zu: '%s' %s", i + 1, cases[i].in,
+				 ok ? "accepted" : "refused");
 	}
 	/* NUL bytes, which strlen() above cannot carry. */
 	assert_false(ctl_request_parse("sh\0w\n\n", 7, &req));
@@ -291,8 +292,8 @@ static void test_ctl_server_open_live_refused(void **state)
 {
 	struct fixture *fx = *state;
 	struct ctl_server second;
-	struct calls calls = { .body = "interface=p2p0\n" };
-	struct client_job job = { .request = "show\n\n" };
+	struct calls calls = {.body = "interface=p2p0\n"};
+	struct client_job job = {.request = "show\n\n"};
 	uint64_t t0;
 
 	assert_int_equal(ctl_server_open(&fx->srv, fx->path), 0);
@@ -315,7 +316,7 @@ static void test_ctl_server_open_live_refused(void **state)
 static void test_ctl_server_open_stale_replaced(void **state)
 {
 	struct fixture *fx = *state;
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	char file[128];
 	struct stat st;
 	struct ctl_server other;
@@ -349,8 +350,8 @@ static void test_ctl_server_open_stale_replaced(void **state)
 static void test_ctl_server_handle_round_trip(void **state)
 {
 	struct fixture *fx = *state;
-	struct calls calls = { .body = "interface=p2p0\nlisten_port=51820\npeer=bob\n" };
-	struct client_job job = { .request = "explain\npeer=bob\n\n" };
+	struct calls calls = {.body = "interface=p2p0\nlisten_port=51820\npeer=bob\n"};
+	struct client_job job = {.request = "explain\npeer=bob\n\n"};
 
 	assert_int_equal(ctl_server_open(&fx->srv, fx->path), 0);
 	client_exchange(fx, &job, &calls);
@@ -358,8 +359,7 @@ static void test_ctl_server_handle_round_trip(void **state)
 	assert_string_equal(calls.last.command, "explain");
 	assert_string_equal(ctl_request_get(&calls.last, "peer"), "bob");
 	assert_int_equal(job.ret, 0);
-	assert_string_equal(job.reply,
-			    "interface=p2p0\nlisten_port=51820\npeer=bob\nerrno=0\n\n");
+	assert_string_equal(job.reply, "interface=p2p0\nlisten_port=51820\npeer=bob\nerrno=0\n\n");
 	assert_int_equal(job.len, strlen(job.reply));
 	free(job.reply);
 
@@ -382,7 +382,7 @@ static void test_ctl_server_handle_round_trip(void **state)
 static void test_ctl_server_handle_request_size_edge(void **state)
 {
 	struct fixture *fx = *state;
-	struct calls calls = { 0 };
+	struct calls calls = {0};
 	char *req = malloc(CTL_REQUEST_MAX + 1);
 	char *reply;
 
@@ -436,20 +436,20 @@ static void test_ctl_server_handle_malformed(void **state)
 		size_t len;
 		bool shut_wr;
 	} cases[] = {
-		/* 1 */ { "", 0, true },		  /* hangs up at once */
-		/* 2 */ { "\n", 1, false },		  /* empty request */
-		/* 3 */ { "\n\n", 2, false },
-		/* 4 */ { "show", 4, true },		  /* EOF mid-line */
-		/* 5 */ { "show\n", 5, true },		  /* EOF before the empty line */
-		/* 6 */ { five_kib, sizeof(five_kib), true }, /* overlong */
-		/* 7 */ { "sh\0w\n\n", 7, false },	  /* NUL byte */
-		/* 8 */ { "show\nk=\0\n\n", 10, false },
-		/* 9 */ { "\x80\xff\x01\n\n", 5, false }, /* binary */
-		/* 10 */ { "show\nbogus\n\n", 12, false },
-		/* 11 */ { "show\r\n\r\n", 8, false }, /* CR: refused before any end */
-		/* 12 */ { "show\n\x1b[2J", 9, false },
+	    /* 1 */ {"", 0, true},    /* hangs up at once */
+	    /* 2 */ {"\n", 1, false}, /* empty request */
+	    /* 3 */ {"\n\n", 2, false},
+	    /* 4 */ {"show", 4, true},			/* EOF mid-line */
+	    /* 5 */ {"show\n", 5, true},		/* EOF before the empty line */
+	    /* 6 */ {five_kib, sizeof(five_kib), true}, /* overlong */
+	    /* 7 */ {"sh\0w\n\n", 7, false},		/* NUL byte */
+	    /* 8 */ {"show\nk=\0\n\n", 10, false},
+	    /* 9 */ {"\x80\xff\x01\n\n", 5, false}, /* binary */
+	    /* 10 */ {"show\nbogus\n\n", 12, false},
+	    /* 11 */ {"show\r\n\r\n", 8, false}, /* CR: refused before any end */
+	    /* 12 */ {"show\n\x1b[2J", 9, false},
 	};
-	struct calls calls = { 0 };
+	struct calls calls = {0};
 
 	/* Printable throughout, so only its length can be what is wrong. */
 	memset(five_kib, 'v', sizeof(five_kib));
@@ -457,8 +457,8 @@ static void test_ctl_server_handle_malformed(void **state)
 	assert_int_equal(ctl_server_open(&fx->srv, fx->path), 0);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		uint64_t spent;
-		char *reply = raw_exchange(fx, cases[i].data, cases[i].len, cases[i].shut_wr,
-					   &calls, &spent);
+		char *reply =
+		    raw_exchange(fx, cases[i].data, cases[i].len, cases[i].shut_wr, &calls, &spent);
 
 		if (strcmp(reply, "errno=22\n\n") != 0)
 			fail_msg("case %zu: reply '%s'", i + 1, reply);
@@ -472,8 +472,8 @@ static void test_ctl_server_handle_malformed(void **state)
 static void test_ctl_server_handle_slow_client_bounded(void **state)
 {
 	struct fixture *fx = *state;
-	struct calls calls = { 0 };
-	struct client_job job = { .request = "show\n\n" };
+	struct calls calls = {0};
+	struct client_job job = {.request = "show\n\n"};
 	uint64_t spent;
 	char *reply;
 
@@ -500,7 +500,7 @@ static void test_ctl_server_handle_slow_client_bounded(void **state)
 static void test_ctl_server_handle_clients_per_call(void **state)
 {
 	struct fixture *fx = *state;
-	struct calls calls = { 0 };
+	struct calls calls = {0};
 	int fds[CTL_CLIENTS_PER_CALL + 1];
 	struct pollfd pfd;
 
@@ -512,7 +512,7 @@ static void test_ctl_server_handle_clients_per_call(void **state)
 	ctl_server_handle(&fx->srv, record, &calls);
 	assert_int_equal(calls.n, CTL_CLIENTS_PER_CALL);
 	/* The last one waits its turn, and the fd still says so. */
-	pfd = (struct pollfd){ .fd = fx->srv.fd, .events = POLLIN };
+	pfd = (struct pollfd){.fd = fx->srv.fd, .events = POLLIN};
 	assert_int_equal(poll(&pfd, 1, 0), 1);
 	ctl_server_handle(&fx->srv, record, &calls);
 	assert_int_equal(calls.n, CTL_CLIENTS_PER_CALL + 1);
@@ -528,7 +528,7 @@ static void test_ctl_server_handle_clients_per_call(void **state)
 static void test_ctl_client_request_errors(void **state)
 {
 	struct fixture *fx = *state;
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	char big[CTL_REQUEST_MAX + 8];
 	char *reply = NULL;
 	size_t len;
@@ -561,20 +561,20 @@ static void test_ctl_client_request_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ctl_request_parse_table),
-		cmocka_unit_test(test_ctl_request_get_first_pair),
-		cmocka_unit_test_setup_teardown(test_ctl_server_open_mode_0600, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ctl_server_open_live_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ctl_server_open_stale_replaced, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ctl_server_handle_round_trip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ctl_server_handle_request_size_edge, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_ctl_server_handle_malformed, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ctl_server_handle_slow_client_bounded, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_ctl_server_handle_clients_per_call, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_ctl_client_request_errors, setup, teardown),
+	    cmocka_unit_test(test_ctl_request_parse_table),
+	    cmocka_unit_test(test_ctl_request_get_first_pair),
+	    cmocka_unit_test_setup_teardown(test_ctl_server_open_mode_0600, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ctl_server_open_live_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ctl_server_open_stale_replaced, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ctl_server_handle_round_trip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ctl_server_handle_request_size_edge, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_ctl_server_handle_malformed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ctl_server_handle_slow_client_bounded, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_ctl_server_handle_clients_per_call, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_ctl_client_request_errors, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

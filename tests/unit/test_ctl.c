@@ -63,13 +63,13 @@ static const char sample_down[] = "interface=p2p1\n"
 				  "errno=0\n\n";
 
 /* Runs fn's output into a string; free() it. */
-#define CAPTURE(out, call)                                                                   \
-	do {                                                                                 \
-		size_t cap_len_;                                                             \
-		FILE *f = open_memstream(&(out), &cap_len_);                                 \
-		assert_non_null(f);                                                          \
-		call;                                                                        \
-		assert_int_equal(fclose(f), 0);                                              \
+#define CAPTURE(out, call)                                                                         \
+	do {                                                                                       \
+		size_t cap_len_;                                                                   \
+		FILE *f = open_memstream(&(out), &cap_len_);                                       \
+		assert_non_null(f);                                                                \
+		call;                                                                              \
+		assert_int_equal(fclose(f), 0);                                                    \
 	} while (0)
 
 static void parse_ok(const char *text, const char *const *keys, struct ctl_reply *r)
@@ -115,21 +115,21 @@ static void test_ctl_reply_parse_blocks(void **state)
 static void test_ctl_reply_parse_malformed(void **state)
 {
 	static const char *const bad[] = {
-		/* 1 */ "",
-		/* 2 */ "interface=p2p0\n", /* truncated: no status */
-		/* 3 */ "interface=p2p0\nerrno=0\n", /* no final empty line */
-		/* 4 */ "errno=0",
-		/* 5 */ "errno=\n\n",
-		/* 6 */ "errno=x\n\n",
-		/* 7 */ "errno=-1\n\n",
-		/* 8 */ "errno=2147483648\n\n", /* over INT_MAX */
-		/* 9 */ "errno=0\n\nmore=1\n", /* bytes after the end */
-		/* 10 */ "errno=0\n\n\n",
-		/* 11 */ "noequals\nerrno=0\n\n",
-		/* 12 */ "=v\nerrno=0\n\n", /* empty key */
-		/* 13 */ "Key=v\nerrno=0\n\n",
-		/* 14 */ "a=1\n\nerrno=0\n\n", /* empty line inside */
-		/* 15 */ "a=1\r\nerrno=0\r\n\r\n",
+	    /* 1 */ "",
+	    /* 2 */ "interface=p2p0\n",		 /* truncated: no status */
+	    /* 3 */ "interface=p2p0\nerrno=0\n", /* no final empty line */
+	    /* 4 */ "errno=0",
+	    /* 5 */ "errno=\n\n",
+	    /* 6 */ "errno=x\n\n",
+	    /* 7 */ "errno=-1\n\n",
+	    /* 8 */ "errno=2147483648\n\n", /* over INT_MAX */
+	    /* 9 */ "errno=0\n\nmore=1\n",  /* bytes after the end */
+	    /* 10 */ "errno=0\n\n\n",
+	    /* 11 */ "noequals\nerrno=0\n\n",
+	    /* 12 */ "=v\nerrno=0\n\n", /* empty key */
+	    /* 13 */ "Key=v\nerrno=0\n\n",
+	    /* 14 */ "a=1\n\nerrno=0\n\n", /* empty line inside */
+	    /* 15 */ "a=1\r\nerrno=0\r\n\r\n",
 	};
 	struct ctl_reply r;
 
@@ -154,16 +154,16 @@ static void test_ctl_show_bytes_units(void **state)
 		uint64_t in;
 		const char *out;
 	} cases[] = {
-		/* 1 */ { 0, "0 B" },
-		/* 2 */ { 1023, "1023 B" },
-		/* 3 */ { 1024, "1.00 KiB" },
-		/* 4 */ { 1234, "1.21 KiB" },
-		/* 5 */ { 5678, "5.54 KiB" },
-		/* 6 */ { 1048575, "1024.00 KiB" }, /* rounds up, unit stays */
-		/* 7 */ { 1048576, "1.00 MiB" },
-		/* 8 */ { 1073741824ull * 3 / 2, "1.50 GiB" },
-		/* 9 */ { 1099511627776ull, "1.00 TiB" },
-		/* 10 */ { UINT64_MAX, "16777216.00 TiB" }, /* no unit past TiB */
+	    /* 1 */ {0, "0 B"},
+	    /* 2 */ {1023, "1023 B"},
+	    /* 3 */ {1024, "1.00 KiB"},
+	    /* 4 */ {1234, "1.21 KiB"},
+	    /* 5 */ {5678, "5.54 KiB"},
+	    /* 6 */ {1048575, "1024.00 KiB"}, /* rounds up, unit stays */
+	    /* 7 */ {1048576, "1.00 MiB"},
+	    /* 8 */ {1073741824ull * 3 / 2, "1.50 GiB"},
+	    /* 9 */ {1099511627776ull, "1.00 TiB"},
+	    /* 10 */ {UINT64_MAX, "16777216.00 TiB"}, /* no unit past TiB */
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -189,14 +189,14 @@ static void test_ctl_show_age_parts(void **state)
 		uint64_t in;
 		const char *out;
 	} cases[] = {
-		/* 1 */ { 0, "Now" },
-		/* 2 */ { 1, "1 second ago" },
-		/* 3 */ { 12, "12 seconds ago" },
-		/* 4 */ { 60, "1 minute ago" },
-		/* 5 */ { 61, "1 minute, 1 second ago" },
-		/* 6 */ { 3723, "1 hour, 2 minutes, 3 seconds ago" },
-		/* 7 */ { 2 * 86400 + 1, "2 days, 1 second ago" },
-		/* 8 */ { 365 * 86400ull, "1 year ago" },
+	    /* 1 */ {0, "Now"},
+	    /* 2 */ {1, "1 second ago"},
+	    /* 3 */ {12, "12 seconds ago"},
+	    /* 4 */ {60, "1 minute ago"},
+	    /* 5 */ {61, "1 minute, 1 second ago"},
+	    /* 6 */ {3723, "1 hour, 2 minutes, 3 seconds ago"},
+	    /* 7 */ {2 * 86400 + 1, "2 days, 1 second ago"},
+	    /* 8 */ {365 * 86400ull, "1 year ago"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -255,9 +255,9 @@ static void test_ctl_show_text_layout(void **state)
 static void test_ctl_show_text_hostile_values(void **state)
 {
 	static const char text[] = "interface=p2p0\n"
-				   "listen_port=70000\n"   /* out of range */
+				   "listen_port=70000\n"	 /* out of range */
 				   "peer=evil\x1b]0;owned\x07\n" /* terminal escapes */
-				   "rtt_ms=1e3\n"	   /* not a plain decimal */
+				   "rtt_ms=1e3\n"		 /* not a plain decimal */
 				   "last_handshake_ms=-5\n"
 				   "rx_bytes=12\n"
 				   "tx_bytes=18446744073709551616\n" /* 2^64 */
@@ -356,19 +356,20 @@ static void test_ctl_json_string_escapes(void **state)
 		const char *in;
 		const char *out;
 	} cases[] = {
-		/* 1 */ { "", "\"\"" },
-		/* 2 */ { "bob", "\"bob\"" },
-		/* 3 */ { "\"\\/", "\"\\\"\\\\/\"" },
-		/* 4 */ { "\n\r\t\b\x1f", "\"\\n\\r\\t\\u0008\\u001f\"" },
-		/* 5 */ { "\x7f", "\"\\u007f\"" },
-		/* 6 */ { "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", /* 2, 3, 4 bytes */
-			  "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"" },
-		/* 7 */ { "\xc0\x80", "\"\\ufffd\\ufffd\"" },	     /* overlong NUL */
-		/* 8 */ { "\xe0\x80\xaf", "\"\\ufffd\\ufffd\\ufffd\"" }, /* overlong '/' */
-		/* 9 */ { "\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"" }, /* surrogate */
-		/* 10 */ { "\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"" }, /* > U+10FFFF */
-		/* 11 */ { "\xe2\x82", "\"\\ufffd\\ufffd\"" }, /* truncated at the end */
-		/* 12 */ { "a\xffz", "\"a\\ufffdz\"" },
+	    /* 1 */ {"", "\"\""},
+	    /* 2 */ {"bob", "\"bob\""},
+	    /* 3 */ {"\"\\/", "\"\\\"\\\\/\""},
+	    /* 4 */ {"\n\r\t\b\x1f", "\"\\n\\r\\t\\u0008\\u001f\""},
+	    /* 5 */ {"\x7f", "\"\\u007f\""},
+	    /* 6 */
+	    {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", /* 2, 3, 4 bytes */
+	     "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\""},
+	    /* 7 */ {"\xc0\x80", "\"\\ufffd\\ufffd\""},			       /* overlong NUL */
+	    /* 8 */ {"\xe0\x80\xaf", "\"\\ufffd\\ufffd\\ufffd\""},	       /* overlong '/' */
+	    /* 9 */ {"\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\""},	       /* surrogate */
+	    /* 10 */ {"\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\""}, /* > U+10FFFF */
+	    /* 11 */ {"\xe2\x82", "\"\\ufffd\\ufffd\""}, /* truncated at the end */
+	    /* 12 */ {"a\xffz", "\"a\\ufffdz\""},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -427,19 +428,19 @@ static void test_ctl_key_public_trims(void **state)
 		size_t len;
 		bool ok;
 	} cases[] = {
-		/* 1 */ { priv, 44, true },
-		/* 2 */ { priv "\n", 45, true },
-		/* 3 */ { priv "\r\n", 46, true },
-		/* 4 */ { priv " \t\r\n\n", 49, true },
-		/* 5 */ { " " priv, 45, false }, /* leading space */
-		/* 6 */ { priv, 43, false },	  /* one character short */
-		/* 7 */ { priv "A", 45, false },
-		/* 8 */ { priv "\n" priv "\n", 90, false }, /* two keys */
-		/* 9 */ { priv "\0\n", 46, false },	   /* a NUL is not whitespace */
-		/* 10 */ { "cD8C6qZDLI+OwW6TMogpP76kF2s0pDlbwU8fPHeOeE\0=", 44, false },
-		/* 11 */ { "cD8C6qZDLI+OwW6TMogpP76kF2s0pDlbwU8fPHeOe!U=", 44, false },
-		/* 12 */ { "", 0, false },
-		/* 13 */ { "\n", 1, false },
+	    /* 1 */ {priv, 44, true},
+	    /* 2 */ {priv "\n", 45, true},
+	    /* 3 */ {priv "\r\n", 46, true},
+	    /* 4 */ {priv " \t\r\n\n", 49, true},
+	    /* 5 */ {" " priv, 45, false}, /* leading space */
+	    /* 6 */ {priv, 43, false},	   /* one character short */
+	    /* 7 */ {priv "A", 45, false},
+	    /* 8 */ {priv "\n" priv "\n", 90, false}, /* two keys */
+	    /* 9 */ {priv "\0\n", 46, false},	      /* a NUL is not whitespace */
+	    /* 10 */ {"cD8C6qZDLI+OwW6TMogpP76kF2s0pDlbwU8fPHeOeE\0=", 44, false},
+	    /* 11 */ {"cD8C6qZDLI+OwW6TMogpP76kF2s0pDlbwU8fPHeOe!U=", 44, false},
+	    /* 12 */ {"", 0, false},
+	    /* 13 */ {"\n", 1, false},
 	};
 	char pub[KEY_B64_LEN + 1];
 
@@ -475,7 +476,7 @@ static void test_ctl_key_generate_valid(void **state)
 
 static void make_socket(const char *path)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 
 	assert_true(fd >= 0);
@@ -528,19 +529,19 @@ static void test_ctl_socket_list_sorted(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_ctl_reply_parse_blocks),
-		cmocka_unit_test(test_ctl_reply_parse_malformed),
-		cmocka_unit_test(test_ctl_show_bytes_units),
-		cmocka_unit_test(test_ctl_show_age_parts),
-		cmocka_unit_test(test_ctl_show_text_layout),
-		cmocka_unit_test(test_ctl_show_text_hostile_values),
-		cmocka_unit_test(test_ctl_show_json_object),
-		cmocka_unit_test(test_ctl_show_json_nulls),
-		cmocka_unit_test(test_ctl_json_string_escapes),
-		cmocka_unit_test(test_ctl_explain_text_layout),
-		cmocka_unit_test(test_ctl_key_public_trims),
-		cmocka_unit_test(test_ctl_key_generate_valid),
-		cmocka_unit_test(test_ctl_socket_list_sorted),
+	    cmocka_unit_test(test_ctl_reply_parse_blocks),
+	    cmocka_unit_test(test_ctl_reply_parse_malformed),
+	    cmocka_unit_test(test_ctl_show_bytes_units),
+	    cmocka_unit_test(test_ctl_show_age_parts),
+	    cmocka_unit_test(test_ctl_show_text_layout),
+	    cmocka_unit_test(test_ctl_show_text_hostile_values),
+	    cmocka_unit_test(test_ctl_show_json_object),
+	    cmocka_unit_test(test_ctl_show_json_nulls),
+	    cmocka_unit_test(test_ctl_json_string_escapes),
+	    cmocka_unit_test(test_ctl_explain_text_layout),
+	    cmocka_unit_test(test_ctl_key_public_trims),
+	    cmocka_unit_test(test_ctl_key_generate_valid),
+	    cmocka_unit_test(test_ctl_socket_list_sorted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
