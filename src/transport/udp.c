@@ -46,7 +46,7 @@ static void from_wire(struct sockaddr_storage *addr)
 
 static int open_family(struct udp_sock *s, int family, uint16_t port)
 {
-	int one = 1, zero = 0;
+	int ret, zero = 0;
 	int bufsz = 4 << 20;
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -69,10 +69,9 @@ static int open_family(struct udp_sock *s, int family, uint16_t port)
 		sin->sin_port = htons(port);
 		len = sizeof(*sin);
 	}
-	/* SO_REUSEADDR lets the TCP simultaneous-open sockets share the port
-	 * number; bigger buffers absorb bursts between two wake-ups. Failures
-	 * to grow buffers are harmless, so they are ignored. */
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* No SO_REUSEADDR: on UDP it would let a second daemon bind the same
+	 * port and steal half the datagrams. Bigger buffers absorb bursts
+	 * between two wake-ups; failing to grow them is harmless. */
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
 	if (bind(fd, (struct sockaddr *)&ss, len) < 0)
@@ -85,9 +84,9 @@ static int open_family(struct udp_sock *s, int family, uint16_t port)
 	s->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
 	return 0;
 fail:
-	one = -errno;
+	ret = -errno;
 	close(fd);
-	return one;
+	return ret;
 }
 
 int udp_open(struct udp_sock *s, uint16_t port)

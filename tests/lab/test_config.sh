@@ -58,20 +58,20 @@ check "good config passes --check" "$BUILD/p2pvpnd" --check -c "$C"
 good | sed 's/^mtu.*//; s/^name = p2p0/name = p2p0\nmtux = 1420/' > "$C"
 expect_bad "unknown key" "$C:3: mtux"
 good | sed "s/^public_key = .*/public_key = not-base64!!/" > "$C"
-expect_bad "bad base64 public key" "$C:9: public_key"
+expect_bad "bad base64 public key" "$C:8: public_key"
 good | sed "s/^public_key = .*/public_key = ${PUB_B:0:40}/" > "$C"
-expect_bad "short public key" "$C:9: public_key"
+expect_bad "short public key" "$C:8: public_key"
 good | sed "s#^allowed_ips = .*#allowed_ips = 10.77.0.2/33#" > "$C"
-expect_bad "bad CIDR" "$C:10: allowed_ips"
+expect_bad "bad CIDR" "$C:9: allowed_ips"
 good | sed "s#^address = .*#address = 10.77.0.300/24#" > "$C"
 expect_bad "bad interface address" "$C:3: address"
 { good; printf '\n[peer "b"]\npublic_key = %s\nallowed_ips = 10.77.0.3/32\n' "$(pub a)"; } > "$C"
-expect_bad "duplicate peer name" "$C:12:"
+expect_bad "duplicate peer name" "$C:11:"
 { good; printf '\n[peer "c"]\npublic_key = %s\nallowed_ips = 10.77.0.3/32\n' "$PUB_B"; } > "$C"
-expect_bad "duplicate public key" "$C:13: public_key"
+expect_bad "duplicate public key" "$C:12: public_key"
 lab_keys c
 { good; printf '\n[peer "c"]\npublic_key = %s\nallowed_ips = 10.77.0.0/30\n' "$(pub c)"; } > "$C"
-expect_bad "overlapping allowed_ips" "$C:14: allowed_ips"
+expect_bad "overlapping allowed_ips" "$C:13: allowed_ips"
 good | grep -v private_key_file > "$C"
 expect_bad "missing private key" "private_key"
 chmod 0644 "$WORK/a.key"
@@ -83,7 +83,7 @@ expect_bad "bad private key" "$C:4: private_key"
 good | sed "s#^private_key_file = .*#private_key_file = $WORK/nonexistent.key#" > "$C"
 expect_bad "missing key file" "$WORK/nonexistent.key"
 good | sed "s#^\[peer \"b\"\]#[peer \"b\"]\nendpoint = 192.0.2.12#" > "$C"
-expect_bad "endpoint without port" "$C:9: endpoint"
+expect_bad "endpoint without port" "$C:8: endpoint"
 good | sed "s#^name = p2p0#name = this-name-is-far-too-long#" > "$C"
 expect_bad "interface name too long" "$C:2: name"
 expect_out=$("$BUILD/p2pvpnd" --check -c "$WORK/does-not-exist.conf" 2>&1) || true
@@ -95,7 +95,7 @@ check "private key value not echoed" bash -c "! grep -qF '${KEY:0:20}' <<< \"\$1
 
 # Valid config, failing start: the UDP port is taken. Nothing may remain.
 good > "$C"
-nsq a socat -u UDP4-RECV:51820,reuseaddr /dev/null &
+nsq a socat -u UDP4-RECV:51820 /dev/null &
 SOCAT=$!
 sleep 0.3
 rc=0

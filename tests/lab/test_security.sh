@@ -21,7 +21,9 @@ lab_conf a "10.77.0.1/24"
 lab_conf b "10.77.0.2/24"
 lab_conf m "10.77.0.66/24"
 lab_peer a b "10.77.0.2/32" 192.0.2.12:51820
-lab_peer b a "10.77.0.1/32" 192.0.2.11:51820
+# b has no endpoint for a: only a initiates, so every initiation of a in the
+# capture is one b accepted, and a replay of it must be refused.
+lab_peer b a "10.77.0.1/32"
 lab_peer m b "10.77.0.2/32" 192.0.2.12:51820
 
 # Raw control request, to read b's drop counters.
