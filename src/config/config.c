@@ -40,30 +40,30 @@ enum iface_key {
 enum peer_key { P_PUBLIC_KEY, P_ALLOWED_IPS, P_ENDPOINT, P_PRESHARED_KEY, N_PEER_KEYS };
 
 static const struct cfg_reader_key iface_keys[N_IFACE_KEYS] = {
-	[K_NAME] = { "name", false },
-	[K_ADDRESS] = { "address", false },
-	[K_PRIVATE_KEY] = { "private_key", true },
-	[K_PRIVATE_KEY_FILE] = { "private_key_file", false },
-	[K_LISTEN_PORT] = { "listen_port", false },
-	[K_MTU] = { "mtu", false },
-	[K_KEEPALIVE] = { "keepalive", false },
-	[K_RENDEZVOUS] = { "rendezvous", false },
-	[K_RENDEZVOUS_KEY] = { "rendezvous_key", false },
-	[K_RELAY] = { "relay", false },
-	[K_CONTROL_SOCKET] = { "control_socket", false },
-	[K_LOG_LEVEL] = { "log_level", false },
+    [K_NAME] = {"name", false},
+    [K_ADDRESS] = {"address", false},
+    [K_PRIVATE_KEY] = {"private_key", true},
+    [K_PRIVATE_KEY_FILE] = {"private_key_file", false},
+    [K_LISTEN_PORT] = {"listen_port", false},
+    [K_MTU] = {"mtu", false},
+    [K_KEEPALIVE] = {"keepalive", false},
+    [K_RENDEZVOUS] = {"rendezvous", false},
+    [K_RENDEZVOUS_KEY] = {"rendezvous_key", false},
+    [K_RELAY] = {"relay", false},
+    [K_CONTROL_SOCKET] = {"control_socket", false},
+    [K_LOG_LEVEL] = {"log_level", false},
 };
 
 static const struct cfg_reader_key peer_keys[N_PEER_KEYS] = {
-	[P_PUBLIC_KEY] = { "public_key", false },
-	[P_ALLOWED_IPS] = { "allowed_ips", false },
-	[P_ENDPOINT] = { "endpoint", false },
-	[P_PRESHARED_KEY] = { "preshared_key", true },
+    [P_PUBLIC_KEY] = {"public_key", false},
+    [P_ALLOWED_IPS] = {"allowed_ips", false},
+    [P_ENDPOINT] = {"endpoint", false},
+    [P_PRESHARED_KEY] = {"preshared_key", true},
 };
 
 static const struct cfg_reader_section sections[] = {
-	[SEC_INTERFACE] = { "interface", false, iface_keys, N_IFACE_KEYS },
-	[SEC_PEER] = { "peer", true, peer_keys, N_PEER_KEYS },
+    [SEC_INTERFACE] = {"interface", false, iface_keys, N_IFACE_KEYS},
+    [SEC_PEER] = {"peer", true, peer_keys, N_PEER_KEYS},
 };
 
 /* Where each peer key was set, for messages about the whole file. */
@@ -76,8 +76,8 @@ struct load {
 	unsigned flags;
 	struct cfg_daemon d;
 	struct cfg_keys_private pk;
-	int interface_line;       /* first [interface] header, 0 if none */
-	int line[N_IFACE_KEYS];   /* where each interface key was set */
+	int interface_line;	   /* first [interface] header, 0 if none */
+	int line[N_IFACE_KEYS];	   /* where each interface key was set */
 	struct peer_lines *plines; /* parallel to d.peers */
 	size_t cap_peers;
 	struct cfg_peer *peer; /* section being read, NULL after a failed allocation */
@@ -142,8 +142,9 @@ static void add_address(struct load *l, const char *item)
 	struct cfg_prefix p;
 
 	if (!cfg_parse_prefix(item, true, &p)) {
-		cfg_reader_reject(&l->r, item, "bad address (expected ADDRESS/LENGTH, e.g. "
-					       "10.77.0.1/24 or fd77::1/64)");
+		cfg_reader_reject(&l->r, item,
+				  "bad address (expected ADDRESS/LENGTH, e.g. "
+				  "10.77.0.1/24 or fd77::1/64)");
 		return;
 	}
 	for (size_t i = 0; i < l->d.n_addresses; i++) {
@@ -170,13 +171,14 @@ static void add_allowed_ip(struct load *l, const char *item)
 			cfg_prefix_to_string(&p, net, sizeof(net));
 			cfg_reader_reject(&l->r, item, "host bits set (expected %s)", net);
 		} else {
-			cfg_reader_reject(&l->r, item, "bad prefix (expected ADDRESS/LENGTH, e.g. "
-						       "10.77.0.2/32 or fd77::/64)");
+			cfg_reader_reject(&l->r, item,
+					  "bad prefix (expected ADDRESS/LENGTH, e.g. "
+					  "10.77.0.2/32 or fd77::/64)");
 		}
 		return;
 	}
-	if (l->peer && !push((void **)&l->peer->allowed_ips, &l->peer->n_allowed_ips,
-			     sizeof(p), &p))
+	if (l->peer &&
+	    !push((void **)&l->peer->allowed_ips, &l->peer->n_allowed_ips, sizeof(p), &p))
 		oom(l);
 }
 
@@ -189,18 +191,21 @@ static bool parse_endpoint(struct load *l, const char *item, struct sockaddr_sto
 	if (cfg_parse_endpoint(item, out)) {
 		if (cfg_endpoint_is_unicast(out))
 			return true;
-		cfg_reader_reject(&l->r, item,
-				  "not a unicast address (expected an address packets can be sent to)");
+		cfg_reader_reject(
+		    &l->r, item,
+		    "not a unicast address (expected an address packets can be sent to)");
 		return false;
 	}
 	if (!cfg_parse_hostport(item)) {
-		cfg_reader_reject(&l->r, item, "bad endpoint (expected ADDRESS:PORT, HOST:PORT or "
-					       "[IPv6]:PORT, port 1 to 65535)");
+		cfg_reader_reject(&l->r, item,
+				  "bad endpoint (expected ADDRESS:PORT, HOST:PORT or "
+				  "[IPv6]:PORT, port 1 to 65535)");
 		return false;
 	}
 	if (l->flags & CFG_LOAD_NUMERIC) {
-		cfg_reader_reject(&l->r, item, "host names are not resolved here (expected a "
-					       "numeric ADDRESS:PORT)");
+		cfg_reader_reject(&l->r, item,
+				  "host names are not resolved here (expected a "
+				  "numeric ADDRESS:PORT)");
 		return false;
 	}
 	rc = cfg_resolve_endpoint(item, out);
@@ -229,7 +234,8 @@ static void set_uint(struct load *l, const char *value, unsigned min, unsigned m
 		     const char *what, const char *unit, unsigned *out)
 {
 	if (!cfg_parse_uint(value, min, max, out))
-		cfg_reader_reject(&l->r, value, "bad %s (expected %u to %u%s)", what, min, max, unit);
+		cfg_reader_reject(&l->r, value, "bad %s (expected %u to %u%s)", what, min, max,
+				  unit);
 }
 
 static void on_interface_key(struct load *l, enum iface_key k, const char *value)
@@ -288,8 +294,9 @@ static void on_interface_key(struct load *l, enum iface_key k, const char *value
 		if (value[0] == '/' && strlen(value) < sizeof(d->control_socket))
 			snprintf(d->control_socket, sizeof(d->control_socket), "%s", value);
 		else
-			cfg_reader_reject(&l->r, value, "bad socket path (expected an absolute path "
-							"shorter than %zu bytes)",
+			cfg_reader_reject(&l->r, value,
+					  "bad socket path (expected an absolute path "
+					  "shorter than %zu bytes)",
 					  sizeof(d->control_socket));
 		break;
 	case K_LOG_LEVEL:
@@ -398,10 +405,10 @@ static void on_section(void *ctx, size_t section, const char *name)
 }
 
 static const struct cfg_reader_ops ops = {
-	.sections = sections,
-	.n_sections = sizeof(sections) / sizeof(sections[0]),
-	.on_section = on_section,
-	.on_key = on_key,
+    .sections = sections,
+    .n_sections = sizeof(sections) / sizeof(sections[0]),
+    .on_section = on_section,
+    .on_key = on_key,
 };
 
 static bool has_ipv6_address(const struct cfg_daemon *d)
@@ -419,12 +426,12 @@ static void check_interface(struct load *l)
 	struct cfg_reader *r = &l->r;
 
 	if (!l->interface_line) {
-		cfg_reader_error(r, 0, NULL, "missing [interface] section (expected one, with at "
-					     "least address and private_key)");
+		cfg_reader_error(r, 0, NULL,
+				 "missing [interface] section (expected one, with at "
+				 "least address and private_key)");
 		return;
 	}
-	(void)cfg_keys_private_finish(r, &l->pk, l->interface_line, "[interface]",
-				      d->public_key);
+	(void)cfg_keys_private_finish(r, &l->pk, l->interface_line, "[interface]", d->public_key);
 	memcpy(d->private_key, l->pk.key, sizeof(d->private_key));
 	if (!l->line[K_ADDRESS])
 		cfg_reader_error(r, l->interface_line, "[interface]",
@@ -483,8 +490,9 @@ static void check_peer(struct load *l, size_t j)
 
 	snprintf(where, sizeof(where), "[peer \"%s\"]", p->name);
 	if (!pl->key[P_PUBLIC_KEY])
-		cfg_reader_error(&l->r, p->line, where, "missing public_key (expected the peer's "
-							"public key)");
+		cfg_reader_error(&l->r, p->line, where,
+				 "missing public_key (expected the peer's "
+				 "public key)");
 	if (!pl->key[P_ALLOWED_IPS])
 		cfg_reader_error(&l->r, p->line, where,
 				 "missing allowed_ips (expected the tunnel addresses routed to "

@@ -35,33 +35,33 @@ struct cfg_peer {
 	char name[CFG_NAME_MAX];
 	uint8_t public_key[CFG_KEY_LEN];
 	bool has_psk;
-	uint8_t psk[CFG_KEY_LEN]; /* all zero when !has_psk (Noise IKpsk2 default) */
+	uint8_t psk[CFG_KEY_LEN];	/* all zero when !has_psk (Noise IKpsk2 default) */
 	struct cfg_prefix *allowed_ips; /* network prefixes, host bits clear, >= 1 */
 	size_t n_allowed_ips;
 	bool has_endpoint;
 	struct sockaddr_storage endpoint; /* AF_INET or AF_INET6, port set */
-	int line;                         /* line of the section header */
+	int line;			  /* line of the section header */
 };
 
 /* The whole of /etc/p2pvpn.conf, defaults filled in. */
 struct cfg_daemon {
-	char path[CFG_PATH_MAX];     /* file name used in messages */
-	char ifname[CFG_IFNAME_MAX]; /* default "p2p0" */
+	char path[CFG_PATH_MAX];      /* file name used in messages */
+	char ifname[CFG_IFNAME_MAX];  /* default "p2p0" */
 	struct cfg_prefix *addresses; /* interface addresses, host bits kept, >= 1 */
 	size_t n_addresses;
 	uint8_t private_key[CFG_KEY_LEN];
-	uint8_t public_key[CFG_KEY_LEN]; /* derived from private_key */
-	uint16_t listen_port;            /* default 51820 */
-	unsigned mtu;                    /* default 1420 */
-	unsigned keepalive_s;            /* default 20, 0 = off */
+	uint8_t public_key[CFG_KEY_LEN];     /* derived from private_key */
+	uint16_t listen_port;		     /* default 51820 */
+	unsigned mtu;			     /* default 1420 */
+	unsigned keepalive_s;		     /* default 20, 0 = off */
 	struct sockaddr_storage *rendezvous; /* meeting points, in file order */
 	size_t n_rendezvous;
 	bool has_rendezvous_key; /* always true when n_rendezvous > 0 */
 	uint8_t rendezvous_key[CFG_KEY_LEN];
-	bool relay;                          /* default yes */
+	bool relay;			     /* default yes */
 	char control_socket[CFG_SOCKET_MAX]; /* default /run/p2pvpn/<ifname>.sock */
-	enum log_level log_level;            /* default info */
-	struct cfg_peer *peers;              /* in file order */
+	enum log_level log_level;	     /* default info */
+	struct cfg_peer *peers;		     /* in file order */
 	size_t n_peers;
 };
 
@@ -69,14 +69,14 @@ struct cfg_daemon {
  * be released with cfg_daemon_free. False: *out is untouched and errs has at
  * least one message appended. Host names in endpoints are resolved. */
 bool cfg_load_daemon(const char *path, struct cfg_daemon *out, struct cfg_errors *errs)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* As cfg_load_daemon, reading an open stream; name is used in messages. */
 bool cfg_load_daemon_stream(FILE *in, const char *name, unsigned flags, struct cfg_daemon *out,
 			    struct cfg_errors *errs) __attribute__((warn_unused_result));
 /* As cfg_load_daemon_stream, from a NUL-terminated string. */
 bool cfg_load_daemon_string(const char *name, const char *text, unsigned flags,
 			    struct cfg_daemon *out, struct cfg_errors *errs)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* Frees what a successful load allocated and wipes every key; leaves *cfg zeroed. */
 void cfg_daemon_free(struct cfg_daemon *cfg);
 /* The peer called name, or NULL. */

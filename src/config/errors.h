@@ -12,7 +12,7 @@ struct cfg_errors {
 
 /* Appends one formatted message; false when memory ran out (the message is lost). */
 bool cfg_errors_add(struct cfg_errors *errs, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* Prints every message, one a line, in the order found. */
 void cfg_errors_print(const struct cfg_errors *errs, FILE *out);
 /* Frees the messages and leaves errs empty and reusable. */

@@ -90,7 +90,8 @@ static bool decode_key_text(uint8_t *buf, size_t len, uint8_t key[32], char *why
 	ok = key_from_base64(text, key);
 	sodium_memzero(text, sizeof(text));
 	if (!ok)
-		snprintf(why, why_len, "key file is not valid base64 (expected a 44-character key)");
+		snprintf(why, why_len,
+			 "key file is not valid base64 (expected a 44-character key)");
 	return ok;
 }
 
@@ -153,8 +154,9 @@ void cfg_keys_private_set(struct cfg_reader *r, struct cfg_keys_private *pk, boo
 
 	/* Two sources could disagree; refuse rather than pick one silently. */
 	if (pk->line) {
-		cfg_reader_reject(r, value, "%s is already set on line %d (expected only one of "
-					    "private_key and private_key_file)",
+		cfg_reader_reject(r, value,
+				  "%s is already set on line %d (expected only one of "
+				  "private_key and private_key_file)",
 				  pk->from, pk->line);
 		return;
 	}
@@ -167,15 +169,16 @@ void cfg_keys_private_set(struct cfg_reader *r, struct cfg_keys_private *pk, boo
 	} else {
 		pk->ok = key_from_base64(value, pk->key);
 		if (!pk->ok)
-			cfg_reader_reject(r, value, "bad key (expected 44 characters of base64, "
-						    "as from p2pvpnctl genkey)");
+			cfg_reader_reject(r, value,
+					  "bad key (expected 44 characters of base64, "
+					  "as from p2pvpnctl genkey)");
 	}
 	if (!pk->ok)
 		sodium_memzero(pk->key, sizeof(pk->key));
 }
 
-bool cfg_keys_private_finish(struct cfg_reader *r, struct cfg_keys_private *pk,
-			     int section_line, const char *section, uint8_t pub[32])
+bool cfg_keys_private_finish(struct cfg_reader *r, struct cfg_keys_private *pk, int section_line,
+			     const char *section, uint8_t pub[32])
 {
 	if (!pk->line) {
 		cfg_reader_error(r, section_line, section,

@@ -11,7 +11,7 @@
 
 /* The private key of [interface] or [rendezvous] while a file is read. */
 struct cfg_keys_private {
-	int line;         /* where private_key or private_key_file was set; 0 if not */
+	int line;	  /* where private_key or private_key_file was set; 0 if not */
 	const char *from; /* which of the two keys set it */
 	bool ok;
 	uint8_t key[32];
@@ -27,10 +27,10 @@ void cfg_keys_private_set(struct cfg_reader *r, struct cfg_keys_private *pk, boo
 			  const char *value);
 /* At the end of the file: reports a missing key against the section header
  * and derives pub. True when pk holds a usable key. */
-bool cfg_keys_private_finish(struct cfg_reader *r, struct cfg_keys_private *pk,
-			     int section_line, const char *section, uint8_t pub[32]);
+bool cfg_keys_private_finish(struct cfg_reader *r, struct cfg_keys_private *pk, int section_line,
+			     const char *section, uint8_t pub[32]);
 /* Reads a private key file: an absolute path, a regular file with no group or
  * other permissions, 44 base64 characters and an optional "\n" or "\r\n".
  * On false, why says what is wrong in a form that names nothing secret. */
 bool cfg_keys_read_file(const char *path, uint8_t key[32], char *why, size_t why_len)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));

@@ -38,8 +38,8 @@ bool cfg_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
 
 bool cfg_parse_bool(const char *s, bool *out)
 {
-	static const char *const yes[] = { "yes", "true", "on", "1" };
-	static const char *const no[] = { "no", "false", "off", "0" };
+	static const char *const yes[] = {"yes", "true", "on", "1"};
+	static const char *const no[] = {"no", "false", "off", "0"};
 
 	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
 		if (!strcasecmp(s, yes[i])) {
@@ -74,7 +74,7 @@ bool cfg_parse_prefix(const char *s, bool allow_host_bits, struct cfg_prefix *ou
 {
 	char buf[ADDR_TEXT_MAX];
 	const char *slash = strchr(s, '/');
-	struct cfg_prefix p = { 0 };
+	struct cfg_prefix p = {0};
 	unsigned plen, max;
 
 	if (!copy_part(buf, sizeof(buf), s, slash ? (size_t)(slash - s) : strlen(s)))
@@ -228,9 +228,9 @@ bool cfg_parse_hostport(const char *s)
 int cfg_resolve_endpoint(const char *s, struct sockaddr_storage *out)
 {
 	struct addrinfo hints = {
-		.ai_family = AF_UNSPEC,
-		.ai_socktype = SOCK_DGRAM,
-		.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG,
+	    .ai_family = AF_UNSPEC,
+	    .ai_socktype = SOCK_DGRAM,
+	    .ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG,
 	};
 	struct addrinfo *res = NULL;
 	char host[HOST_TEXT_MAX], portstr[8];

@@ -22,19 +22,19 @@ enum {
 /* Parses "ADDR/LEN" (or a bare ADDR as a host prefix). Without
  * allow_host_bits a prefix with bits set past LEN is refused. */
 bool cfg_parse_prefix(const char *s, bool allow_host_bits, struct cfg_prefix *out)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* Parses a numeric "a.b.c.d:PORT" or "[IPv6]:PORT", port 1-65535; out is
  * left untouched on failure. Host names are refused (see cfg_resolve_endpoint). */
 bool cfg_parse_endpoint(const char *s, struct sockaddr_storage *out)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* Parses a bare IPv4 or IPv6 address (no port, no brackets); port left 0. */
 bool cfg_parse_address(const char *s, struct sockaddr_storage *out)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* Parses yes/no (also true/false, on/off, 1/0; any case). */
 bool cfg_parse_bool(const char *s, bool *out) __attribute__((warn_unused_result));
 /* Parses a decimal integer in [min, max]: no sign, no spaces, no leading zeros. */
 bool cfg_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* True when s is a name the kernel accepts for a network interface. */
 bool cfg_parse_ifname(const char *s) __attribute__((warn_unused_result));
 /* True for "HOST:PORT" with a syntactically valid DNS name and port. */

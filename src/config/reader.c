@@ -143,10 +143,11 @@ static int match_section(struct cfg_reader *r, const char *inner, char *name, si
 			;
 		end = q[0] == '"' ? strchr(q + 1, '"') : NULL;
 		if (!end || end[1] != '\0' || !valid_peer_name(q + 1, (size_t)(end - q - 1))) {
-			cfg_reader_error(r, r->line, NULL,
-					 "bad section name (expected [%s \"NAME\"] with NAME 1 to %d "
-					 "letters, digits, '.', '_' or '-')",
-					 s->name, PEER_NAME_MAX);
+			cfg_reader_error(
+			    r, r->line, NULL,
+			    "bad section name (expected [%s \"NAME\"] with NAME 1 to %d "
+			    "letters, digits, '.', '_' or '-')",
+			    s->name, PEER_NAME_MAX);
 			return -2;
 		}
 		snprintf(name, name_size, "%.*s", (int)(end - q - 1), q + 1);
@@ -243,14 +244,20 @@ static char *next_line(char *str, int num, void *stream)
 	}
 	if (*p == '\0' || *p == ';' || *p == '#')
 		return str;
+	/* inih would strip a byte order mark from line 1 once more. */
+	if (r->line == 1 && !strncmp(p, "\xef\xbb\xbf", 3)) {
+		cfg_reader_error(r, r->line, NULL, "second byte order mark (expected text)");
+		return str;
+	}
 	if (*p == '[') {
 		section_line(r, p);
 		return str;
 	}
 	/* The line is not quoted back: it could be a pasted key. */
 	if (!is_pair(p) || *p == '=' || *p == ':') {
-		cfg_reader_error(r, r->line, NULL,
-				 "syntax error (expected 'key = value', a [section] or a ; comment)");
+		cfg_reader_error(
+		    r, r->line, NULL,
+		    "syntax error (expected 'key = value', a [section] or a ; comment)");
 		return str;
 	}
 	memcpy(str, p, strlen(p) + 1);
@@ -268,7 +275,8 @@ static int on_pair(void *user, const char *section, const char *name, const char
 	if (r->section == READER_SKIP)
 		return 1; /* the header was already reported; one message is enough */
 	if (r->section == READER_NONE) {
-		cfg_reader_error(r, r->line, name, "key outside any section (expected it under [%s])",
+		cfg_reader_error(r, r->line, name,
+				 "key outside any section (expected it under [%s])",
 				 r->ops->sections[0].name);
 		return 1;
 	}

@@ -39,11 +39,11 @@ struct cfg_reader_ops {
 };
 
 struct cfg_reader {
-	const char *file;        /* name shown in messages */
+	const char *file;	 /* name shown in messages */
 	struct cfg_errors *errs; /* messages are appended here */
-	size_t n_errors;         /* errors found, kept or not: the verdict */
-	size_t n_kept;           /* errors with a message in errs */
-	int line;                /* line being handled, from 1 */
+	size_t n_errors;	 /* errors found, kept or not: the verdict */
+	size_t n_kept;		 /* errors with a message in errs */
+	int line;		 /* line being handled, from 1 */
 	/* Private to reader.c. */
 	const struct cfg_reader_ops *ops;
 	void *ctx;
@@ -63,10 +63,10 @@ void cfg_reader_parse(struct cfg_reader *r, FILE *in, const struct cfg_reader_op
 /* Records "FILE:LINE: KEY: WHAT" (no "KEY: " when key is NULL, no ":LINE"
  * when line is 0). */
 void cfg_reader_error(struct cfg_reader *r, int line, const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 /* From on_key: records "FILE:LINE: KEY: WHAT: 'VALUE'" for the key being
  * handled, with the value hidden when the key is secret. */
 void cfg_reader_reject(struct cfg_reader *r, const char *value, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Adds the "N more errors" line if messages were dropped; call once at the end. */
 void cfg_reader_finish(struct cfg_reader *r);

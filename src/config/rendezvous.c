@@ -29,19 +29,19 @@ enum rdv_key {
 };
 
 static const struct cfg_reader_key rdv_keys[N_RDV_KEYS] = {
-	[K_LISTEN] = { "listen", false },
-	[K_ALTERNATE_ADDRESS] = { "alternate_address", false },
-	[K_PRIVATE_KEY] = { "private_key", true },
-	[K_PRIVATE_KEY_FILE] = { "private_key_file", false },
-	[K_RELAY] = { "relay", false },
-	[K_OPEN] = { "open", false },
+    [K_LISTEN] = {"listen", false},
+    [K_ALTERNATE_ADDRESS] = {"alternate_address", false},
+    [K_PRIVATE_KEY] = {"private_key", true},
+    [K_PRIVATE_KEY_FILE] = {"private_key_file", false},
+    [K_RELAY] = {"relay", false},
+    [K_OPEN] = {"open", false},
 };
 
-static const struct cfg_reader_key peer_keys[] = { { "public_key", false } };
+static const struct cfg_reader_key peer_keys[] = {{"public_key", false}};
 
 static const struct cfg_reader_section sections[] = {
-	[SEC_RENDEZVOUS] = { "rendezvous", false, rdv_keys, N_RDV_KEYS },
-	[SEC_PEER] = { "peer", true, peer_keys, 1 },
+    [SEC_RENDEZVOUS] = {"rendezvous", false, rdv_keys, N_RDV_KEYS},
+    [SEC_PEER] = {"peer", true, peer_keys, 1},
 };
 
 struct load {
@@ -50,7 +50,7 @@ struct load {
 	struct cfg_keys_private pk;
 	int section_line;     /* first [rendezvous] header, 0 if none */
 	int line[N_RDV_KEYS]; /* where each [rendezvous] key was set */
-	int *key_lines;       /* where each peer's public_key was set, parallel to c.peers */
+	int *key_lines;	      /* where each peer's public_key was set, parallel to c.peers */
 	size_t cap_peers;
 	struct cfg_rendezvous_peer *peer; /* section being read, or NULL */
 };
@@ -67,14 +67,16 @@ static void on_rendezvous_key(struct load *l, enum rdv_key k, const char *value)
 	switch (k) {
 	case K_LISTEN:
 		if (!cfg_parse_endpoint(value, &c->listen))
-			cfg_reader_reject(&l->r, value, "bad listen address (expected ADDRESS:PORT, "
-							"e.g. 0.0.0.0:3478 or [::]:3478)");
+			cfg_reader_reject(&l->r, value,
+					  "bad listen address (expected ADDRESS:PORT, "
+					  "e.g. 0.0.0.0:3478 or [::]:3478)");
 		break;
 	case K_ALTERNATE_ADDRESS:
 		c->has_alternate = cfg_parse_address(value, &c->alternate);
 		if (!c->has_alternate)
-			cfg_reader_reject(&l->r, value, "bad address (expected a second IP address "
-							"of this host, without a port)");
+			cfg_reader_reject(&l->r, value,
+					  "bad address (expected a second IP address "
+					  "of this host, without a port)");
 		break;
 	case K_PRIVATE_KEY:
 	case K_PRIVATE_KEY_FILE:
@@ -164,10 +166,10 @@ static void on_section(void *ctx, size_t section, const char *name)
 }
 
 static const struct cfg_reader_ops ops = {
-	.sections = sections,
-	.n_sections = sizeof(sections) / sizeof(sections[0]),
-	.on_section = on_section,
-	.on_key = on_key,
+    .sections = sections,
+    .n_sections = sizeof(sections) / sizeof(sections[0]),
+    .on_section = on_section,
+    .on_key = on_key,
 };
 
 static uint16_t port_of(const struct sockaddr_storage *ss)
@@ -211,8 +213,9 @@ static void check_all(struct load *l)
 	struct cfg_rendezvous *c = &l->c;
 
 	if (!l->section_line) {
-		cfg_reader_error(&l->r, 0, NULL, "missing [rendezvous] section (expected one, with "
-						 "at least private_key)");
+		cfg_reader_error(&l->r, 0, NULL,
+				 "missing [rendezvous] section (expected one, with "
+				 "at least private_key)");
 		return;
 	}
 	(void)cfg_keys_private_finish(&l->r, &l->pk, l->section_line, "[rendezvous]",
@@ -221,9 +224,9 @@ static void check_all(struct load *l)
 	check_alternate(l);
 	/* A closed meeting point with no keys would refuse everyone. */
 	if (!c->open && c->n_peers == 0)
-		cfg_reader_error(&l->r, l->line[K_OPEN] ? l->line[K_OPEN] : l->section_line,
-				 "open", "no but no peer is listed (expected open = yes or at "
-					 "least one [peer \"NAME\"] with its public_key)");
+		cfg_reader_error(&l->r, l->line[K_OPEN] ? l->line[K_OPEN] : l->section_line, "open",
+				 "no but no peer is listed (expected open = yes or at "
+				 "least one [peer \"NAME\"] with its public_key)");
 	for (size_t j = 0; j < c->n_peers; j++) {
 		const struct cfg_rendezvous_peer *p = &c->peers[j];
 		char where[80];
@@ -318,7 +321,7 @@ void cfg_rendezvous_free(struct cfg_rendezvous *cfg)
 }
 
 const struct cfg_rendezvous_peer *cfg_rendezvous_find_key(const struct cfg_rendezvous *cfg,
-							   const uint8_t key[32])
+							  const uint8_t key[32])
 {
 	for (size_t i = 0; i < cfg->n_peers; i++)
 		if (!sodium_memcmp(cfg->peers[i].public_key, key, 32))

@@ -24,8 +24,8 @@ struct cfg_rendezvous {
 	struct sockaddr_storage alternate; /* same family as listen, port = listen's */
 	uint8_t private_key[32];
 	uint8_t public_key[32]; /* derived from private_key */
-	bool relay;             /* default yes */
-	bool open;              /* default no: only the peers below may register */
+	bool relay;		/* default yes */
+	bool open;		/* default no: only the peers below may register */
 	struct cfg_rendezvous_peer *peers;
 	size_t n_peers;
 };
@@ -34,18 +34,16 @@ struct cfg_rendezvous {
  * be released with cfg_rendezvous_free. False: *out is untouched and errs has
  * at least one message appended. */
 bool cfg_load_rendezvous(const char *path, struct cfg_rendezvous *out, struct cfg_errors *errs)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* As cfg_load_rendezvous, reading an open stream; name is used in messages.
  * Every address in this file is numeric, so nothing is ever resolved. */
 bool cfg_load_rendezvous_stream(FILE *in, const char *name, struct cfg_rendezvous *out,
-				struct cfg_errors *errs)
-	__attribute__((warn_unused_result));
+				struct cfg_errors *errs) __attribute__((warn_unused_result));
 /* As cfg_load_rendezvous_stream, from a NUL-terminated string. */
 bool cfg_load_rendezvous_string(const char *name, const char *text, struct cfg_rendezvous *out,
-				struct cfg_errors *errs)
-	__attribute__((warn_unused_result));
+				struct cfg_errors *errs) __attribute__((warn_unused_result));
 /* Frees the peer list and wipes the private key; leaves *cfg zeroed. */
 void cfg_rendezvous_free(struct cfg_rendezvous *cfg);
 /* The admitted peer with this public key, or NULL. */
 const struct cfg_rendezvous_peer *cfg_rendezvous_find_key(const struct cfg_rendezvous *cfg,
-							   const uint8_t key[32]);
+							  const uint8_t key[32]);

@@ -37,47 +37,47 @@ enum { MAX_LINES = 64 };
 
 /* A complete, valid daemon config; line numbers are those of the array. */
 static const char *const daemon_lines[] = {
-	NULL,
-	/*  1 */ "[interface]",
-	/*  2 */ "name = p2p0",
-	/*  3 */ "address = 10.77.0.1/24, fd77::1/64",
-	/*  4 */ "private_key = " OUR_PRIV,
-	/*  5 */ "listen_port = 51821",
-	/*  6 */ "mtu = 1400",
-	/*  7 */ "keepalive = 25",
-	/*  8 */ "rendezvous = 203.0.113.10:3478, [2001:db8::10]:3478",
-	/*  9 */ "rendezvous_key = " RDV_PUB,
-	/* 10 */ "relay = no",
-	/* 11 */ "control_socket = /run/p2pvpn/test.sock",
-	/* 12 */ "log_level = debug",
-	/* 13 */ "",
-	/* 14 */ "[peer \"bob\"]",
-	/* 15 */ "public_key = " BOB_PUB,
-	/* 16 */ "allowed_ips = 10.77.0.2/32, fd77::2/128",
-	/* 17 */ "endpoint = 198.51.100.7:51820",
-	/* 18 */ "preshared_key = " PSK,
-	/* 19 */ "",
-	/* 20 */ "[peer \"carol\"]",
-	/* 21 */ "public_key = " CAROL_PUB,
-	/* 22 */ "allowed_ips = 10.77.0.3/32, 10.78.0.0/16",
-	/* 23 */ "endpoint = [2001:db8::7]:51820",
+    NULL,
+    /*  1 */ "[interface]",
+    /*  2 */ "name = p2p0",
+    /*  3 */ "address = 10.77.0.1/24, fd77::1/64",
+    /*  4 */ "private_key = " OUR_PRIV,
+    /*  5 */ "listen_port = 51821",
+    /*  6 */ "mtu = 1400",
+    /*  7 */ "keepalive = 25",
+    /*  8 */ "rendezvous = 203.0.113.10:3478, [2001:db8::10]:3478",
+    /*  9 */ "rendezvous_key = " RDV_PUB,
+    /* 10 */ "relay = no",
+    /* 11 */ "control_socket = /run/p2pvpn/test.sock",
+    /* 12 */ "log_level = debug",
+    /* 13 */ "",
+    /* 14 */ "[peer \"bob\"]",
+    /* 15 */ "public_key = " BOB_PUB,
+    /* 16 */ "allowed_ips = 10.77.0.2/32, fd77::2/128",
+    /* 17 */ "endpoint = 198.51.100.7:51820",
+    /* 18 */ "preshared_key = " PSK,
+    /* 19 */ "",
+    /* 20 */ "[peer \"carol\"]",
+    /* 21 */ "public_key = " CAROL_PUB,
+    /* 22 */ "allowed_ips = 10.77.0.3/32, 10.78.0.0/16",
+    /* 23 */ "endpoint = [2001:db8::7]:51820",
 };
 enum { DAEMON_LINES = sizeof(daemon_lines) / sizeof(daemon_lines[0]) - 1 };
 
 static const char *const rdv_lines[] = {
-	NULL,
-	/*  1 */ "[rendezvous]",
-	/*  2 */ "listen = 203.0.113.10:3478",
-	/*  3 */ "alternate_address = 203.0.113.11",
-	/*  4 */ "private_key = " RDV_PRIV,
-	/*  5 */ "relay = yes",
-	/*  6 */ "open = no",
-	/*  7 */ "",
-	/*  8 */ "[peer \"alice\"]",
-	/*  9 */ "public_key = " OUR_PUB,
-	/* 10 */ "",
-	/* 11 */ "[peer \"bob\"]",
-	/* 12 */ "public_key = " BOB_PUB,
+    NULL,
+    /*  1 */ "[rendezvous]",
+    /*  2 */ "listen = 203.0.113.10:3478",
+    /*  3 */ "alternate_address = 203.0.113.11",
+    /*  4 */ "private_key = " RDV_PRIV,
+    /*  5 */ "relay = yes",
+    /*  6 */ "open = no",
+    /*  7 */ "",
+    /*  8 */ "[peer \"alice\"]",
+    /*  9 */ "public_key = " OUR_PUB,
+    /* 10 */ "",
+    /* 11 */ "[peer \"bob\"]",
+    /* 12 */ "public_key = " BOB_PUB,
 };
 enum { RDV_LINES = sizeof(rdv_lines) / sizeof(rdv_lines[0]) - 1 };
 
@@ -131,7 +131,7 @@ static bool load_daemon_text(const char *text, struct cfg_daemon *d, struct cfg_
 
 static void assert_daemon_loads(const char *text, struct cfg_daemon *d)
 {
-	struct cfg_errors errs = { 0 };
+	struct cfg_errors errs = {0};
 
 	if (!load_daemon_text(text, d, &errs)) {
 		fprintf(stderr, "config refused:\n%s---\n", text);
@@ -152,31 +152,31 @@ static void test_cfg_parse_prefix_table(void **state)
 		bool ok;
 		const char *canon;
 	} t[] = {
-		/*  1 */ { "10.0.0.0/8", false, true, "10.0.0.0/8" },
-		/*  2 */ { "10.0.0.1/8", false, false, NULL },
-		/*  3 */ { "10.0.0.1/8", true, true, "10.0.0.1/8" },
-		/*  4 */ { "10.0.0.1", false, true, "10.0.0.1/32" },
-		/*  5 */ { "0.0.0.0/0", false, true, "0.0.0.0/0" },
-		/*  6 */ { "10.0.0.0/33", true, false, NULL },
-		/*  7 */ { "10.0.0.0/08", true, false, NULL },
-		/*  8 */ { "10.0.0.0/", true, false, NULL },
-		/*  9 */ { "10.0.0.256/32", true, false, NULL },
-		/* 10 */ { "fd77::/64", false, true, "fd77::/64" },
-		/* 11 */ { "fd77::1/64", false, false, NULL },
-		/* 12 */ { "fd77::1", false, true, "fd77::1/128" },
-		/* 13 */ { "fd77::/129", true, false, NULL },
-		/* 14 */ { "fe80::1%eth0/64", true, false, NULL },
-		/* 15 */ { "", true, false, NULL },
-		/* 16 */ { "10.0.0.0/-1", true, false, NULL },
-		/* 17 */ { "10.0.0.128/25", false, true, "10.0.0.128/25" },
-		/* 18 */ { "10.0.0.129/25", false, false, NULL },
-		/* 19 */ { " 10.0.0.0/8", true, false, NULL },
+	    /*  1 */ {"10.0.0.0/8", false, true, "10.0.0.0/8"},
+	    /*  2 */ {"10.0.0.1/8", false, false, NULL},
+	    /*  3 */ {"10.0.0.1/8", true, true, "10.0.0.1/8"},
+	    /*  4 */ {"10.0.0.1", false, true, "10.0.0.1/32"},
+	    /*  5 */ {"0.0.0.0/0", false, true, "0.0.0.0/0"},
+	    /*  6 */ {"10.0.0.0/33", true, false, NULL},
+	    /*  7 */ {"10.0.0.0/08", true, false, NULL},
+	    /*  8 */ {"10.0.0.0/", true, false, NULL},
+	    /*  9 */ {"10.0.0.256/32", true, false, NULL},
+	    /* 10 */ {"fd77::/64", false, true, "fd77::/64"},
+	    /* 11 */ {"fd77::1/64", false, false, NULL},
+	    /* 12 */ {"fd77::1", false, true, "fd77::1/128"},
+	    /* 13 */ {"fd77::/129", true, false, NULL},
+	    /* 14 */ {"fe80::1%eth0/64", true, false, NULL},
+	    /* 15 */ {"", true, false, NULL},
+	    /* 16 */ {"10.0.0.0/-1", true, false, NULL},
+	    /* 17 */ {"10.0.0.128/25", false, true, "10.0.0.128/25"},
+	    /* 18 */ {"10.0.0.129/25", false, false, NULL},
+	    /* 19 */ {" 10.0.0.0/8", true, false, NULL},
 	};
 	char buf[CFG_PREFIX_STRLEN];
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		struct cfg_prefix p = { .plen = 99 };
+		struct cfg_prefix p = {.plen = 99};
 		bool ok = cfg_parse_prefix(t[i].s, t[i].host_bits, &p);
 
 		if (ok != t[i].ok)
@@ -222,27 +222,27 @@ static void test_cfg_parse_endpoint_table(void **state)
 		const char *s;
 		const char *canon; /* NULL: refused */
 	} t[] = {
-		/*  1 */ { "198.51.100.7:51820", "198.51.100.7:51820" },
-		/*  2 */ { "[2001:db8::7]:1", "[2001:db8::7]:1" },
-		/*  3 */ { "198.51.100.7:65535", "198.51.100.7:65535" },
-		/*  4 */ { "198.51.100.7:65536", NULL },
-		/*  5 */ { "198.51.100.7:0", NULL },
-		/*  6 */ { "198.51.100.7", NULL },
-		/*  7 */ { "198.51.100.7:", NULL },
-		/*  8 */ { "2001:db8::7:51820", NULL }, /* IPv6 needs brackets */
-		/*  9 */ { "[2001:db8::7]51820", NULL },
-		/* 10 */ { "[198.51.100.7]:1", NULL },
-		/* 11 */ { "host.example:80", NULL }, /* names are never resolved here */
-		/* 12 */ { "[fe80::1%eth0]:51820", NULL },
-		/* 13 */ { "198.51.100.07:1", NULL },
-		/* 14 */ { "198.51.100.7:+80", NULL },
-		/* 15 */ { "", NULL },
+	    /*  1 */ {"198.51.100.7:51820", "198.51.100.7:51820"},
+	    /*  2 */ {"[2001:db8::7]:1", "[2001:db8::7]:1"},
+	    /*  3 */ {"198.51.100.7:65535", "198.51.100.7:65535"},
+	    /*  4 */ {"198.51.100.7:65536", NULL},
+	    /*  5 */ {"198.51.100.7:0", NULL},
+	    /*  6 */ {"198.51.100.7", NULL},
+	    /*  7 */ {"198.51.100.7:", NULL},
+	    /*  8 */ {"2001:db8::7:51820", NULL}, /* IPv6 needs brackets */
+	    /*  9 */ {"[2001:db8::7]51820", NULL},
+	    /* 10 */ {"[198.51.100.7]:1", NULL},
+	    /* 11 */ {"host.example:80", NULL}, /* names are never resolved here */
+	    /* 12 */ {"[fe80::1%eth0]:51820", NULL},
+	    /* 13 */ {"198.51.100.07:1", NULL},
+	    /* 14 */ {"198.51.100.7:+80", NULL},
+	    /* 15 */ {"", NULL},
 	};
 	char buf[CFG_ENDPOINT_STRLEN];
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		struct sockaddr_storage ss = { .ss_family = AF_UNIX };
+		struct sockaddr_storage ss = {.ss_family = AF_UNIX};
 		bool ok = cfg_parse_endpoint(t[i].s, &ss);
 
 		if (ok != (t[i].canon != NULL))
@@ -375,7 +375,7 @@ static void test_cfg_load_daemon_defaults(void **state)
 	static const char no_address[] = "[interface]\n"
 					 "private_key = " OUR_PRIV "\n";
 	struct cfg_daemon d;
-	struct cfg_errors errs = { 0 };
+	struct cfg_errors errs = {0};
 
 	(void)state;
 	assert_daemon_loads(minimal, &d);
@@ -413,21 +413,21 @@ static void test_cfg_load_daemon_good_variants(void **state)
 		int line;
 		const char *repl;
 	} t[] = {
-		/*  1 */ { 2, "name = p2p0 ; inline comment" },
-		/*  2 */ { 2, "   name = p2p0" },
-		/*  3 */ { 2, "name=p2p0" },
-		/*  4 */ { 2, "name: p2p0" },
-		/*  5 */ { 13, "# a comment" },
-		/*  6 */ { 13, "; a comment" },
-		/*  7 */ { 10, "relay = YES" },
-		/*  8 */ { 14, "[ peer  \"bob\" ]" },
-		/*  9 */ { 14, "[peer \"bob\"]   ; the laptop" },
-		/* 10 */ { 6, "mtu = 1280" },
-		/* 11 */ { 7, "keepalive = 0" },
-		/* 12 */ { 17, "endpoint = [::ffff:198.51.100.7]:51820" },
-		/* 13 */ { 16, "allowed_ips = 10.77.0.2/32,fd77::2/128" },
-		/* 14 */ { 1, "\xef\xbb\xbf[interface]" }, /* UTF-8 byte order mark */
-		/* 15 */ { 11, "control_socket = /tmp/p2p.sock" },
+	    /*  1 */ {2, "name = p2p0 ; inline comment"},
+	    /*  2 */ {2, "   name = p2p0"},
+	    /*  3 */ {2, "name=p2p0"},
+	    /*  4 */ {2, "name: p2p0"},
+	    /*  5 */ {13, "# a comment"},
+	    /*  6 */ {13, "; a comment"},
+	    /*  7 */ {10, "relay = YES"},
+	    /*  8 */ {14, "[ peer  \"bob\" ]"},
+	    /*  9 */ {14, "[peer \"bob\"]   ; the laptop"},
+	    /* 10 */ {6, "mtu = 1280"},
+	    /* 11 */ {7, "keepalive = 0"},
+	    /* 12 */ {17, "endpoint = [::ffff:198.51.100.7]:51820"},
+	    /* 13 */ {16, "allowed_ips = 10.77.0.2/32,fd77::2/128"},
+	    /* 14 */ {1, "\xef\xbb\xbf[interface]"}, /* UTF-8 byte order mark */
+	    /* 15 */ {11, "control_socket = /tmp/p2p.sock"},
 	};
 
 	(void)state;
@@ -448,149 +448,188 @@ static const struct {
 	const char *repl; /* "" deletes the line's content */
 	const char *msg;  /* a fragment of one message, file and line included */
 } daemon_bad[] = {
-	/*  1 */ { 2, "name = this-name-is-too-long",
-		   "test.conf:2: name: bad interface name (expected 1 to 15 characters, no '/', "
-		   "':' or white space): 'this-name-is-too-long'" },
-	/*  2 */ { 2, "name = a/b", "test.conf:2: name: bad interface name" },
-	/*  3 */ { 2, "name = a b", "test.conf:2: name: bad interface name (expected 1 to 15 "
-				"characters, no '/', ':' or white space): 'a b'" },
-	/*  4 */ { 3, "address = 10.77.0.300/24",
-		   "test.conf:3: address: bad address (expected ADDRESS/LENGTH, e.g. 10.77.0.1/24 "
-		   "or fd77::1/64): '10.77.0.300/24'" },
-	/*  5 */ { 3, "address = 10.77.0.1/33", "test.conf:3: address: bad address" },
-	/*  6 */ { 3, "address = 10.77.0.1/24,, fd77::1/64",
-		   "test.conf:3: address: empty item in list (expected tunnel addresses" },
-	/*  7 */ { 3, "", "test.conf:1: [interface]: missing address" },
-	/*  8 */ { 4, "private_key = abc",
-		   "test.conf:4: private_key: bad key (expected 44 characters of base64, as from "
-		   "p2pvpnctl genkey): '<hidden>'" },
-	/*  9 */ { 4, "private_key = gNZa//nUov3vcwQUjuwF2fd86dohmRhe0bGjTelRrWA",
-		   "test.conf:4: private_key: bad key (expected 44 characters of base64, as from "
-		   "p2pvpnctl genkey): '<hidden>'" },
-	/* 10 */ { 4, "", "test.conf:1: [interface]: missing private_key or private_key_file" },
-	/* 11 */ { 5, "listen_port = 0",
-		   "test.conf:5: listen_port: bad port (expected 1 to 65535): '0'" },
-	/* 12 */ { 5, "listen_port = 65536", "test.conf:5: listen_port: bad port" },
-	/* 13 */ { 5, "listen_port = 51820x", "test.conf:5: listen_port: bad port" },
-	/* 14 */ { 6, "mtu = 575", "test.conf:6: mtu: bad MTU (expected 576 to 65535): '575'" },
-	/* 15 */ { 6, "mtu = 1279",
-		   "test.conf:6: mtu: too small for an IPv6 address (expected 1280 to 65535): "
-		   "'1279'" },
-	/* 16 */ { 7, "keepalive = 3601",
-		   "test.conf:7: keepalive: bad keepalive (expected 0 to 3600 seconds, 0 = off): "
-		   "'3601'" },
-	/* 17 */ { 7, "keepalive = -1", "test.conf:7: keepalive: bad keepalive" },
-	/* 18 */ { 8, "rendezvous = 203.0.113.10",
-		   "test.conf:8: rendezvous: bad endpoint (expected ADDRESS:PORT, HOST:PORT or "
-		   "[IPv6]:PORT, port 1 to 65535): '203.0.113.10'" },
-	/* 19 */ { 8, "rendezvous = 2001:db8::10:3478",
-		   "test.conf:8: rendezvous: bad endpoint" },
-	/* 20 */ { 8, "rendezvous = rdv.example.net:3478",
-		   "test.conf:8: rendezvous: host names are not resolved here (expected a numeric "
-		   "ADDRESS:PORT): 'rdv.example.net:3478'" },
-	/* 21 */ { 8, "rendezvous = 203.0.113.10:0", "test.conf:8: rendezvous: bad endpoint" },
-	/* 22 */ { 8, "", "test.conf:9: rendezvous_key: set without rendezvous" },
-	/* 23 */ { 9, "", "test.conf:8: rendezvous: set without rendezvous_key" },
-	/* 24 */ { 9, "rendezvous_key = " LOW_ORDER_KEY,
-		   "test.conf:9: rendezvous_key: low-order public key (expected a real X25519 "
-		   "key): '" LOW_ORDER_KEY "'" },
-	/* 25 */ { 10, "relay = maybe",
-		   "test.conf:10: relay: bad yes/no (expected yes or no): 'maybe'" },
-	/* 26 */ { 11, "control_socket = run/p2p.sock",
-		   "test.conf:11: control_socket: bad socket path (expected an absolute path "
-		   "shorter than 108 bytes): 'run/p2p.sock'" },
-	/* 27 */ { 12, "log_level = verbose",
-		   "test.conf:12: log_level: bad log level (expected error, warn, info or debug): "
-		   "'verbose'" },
-	/* 28 */ { 12, "name = p2p1",
-		   "test.conf:12: name: duplicate key (first set on line 2): 'p2p1'" },
-	/* 29 */ { 12, "colour = blue",
-		   "test.conf:12: colour: unknown key in [interface] (expected one of: name, "
-		   "address, private_key, private_key_file, listen_port" },
-	/* 30 */ { 12, "private_key = " RDV_PRIV,
-		   "test.conf:12: private_key: duplicate key (first set on line 4): '<hidden>'" },
-	/* 31 */ { 12, "private_key_file = /nonexistent/key",
-		   "test.conf:12: private_key_file: private_key is already set on line 4 "
-		   "(expected only one of private_key and private_key_file): '/nonexistent/key'" },
-	/* 32 */ { 14, "[peer \"bob\"", "test.conf:14: section header without ']'" },
-	/* 33 */ { 14, "[peer bob]",
-		   "test.conf:14: bad section name (expected [peer \"NAME\"] with NAME 1 to 63 "
-		   "letters, digits, '.', '_' or '-')" },
-	/* 34 */ { 14, "[peers \"bob\"]",
-		   "test.conf:14: unknown section (expected [interface] or [peer \"NAME\"]): "
-		   "'[peers \"bob\"]'" },
-	/* 35 */ { 14, "[peer \"carol\"]",
-		   "test.conf:20: duplicate peer name (first defined on line 14; expected each "
-		   "name once): '[peer \"carol\"]'" },
-	/* 36 */ { 15, "public_key = " OUR_PUB,
-		   "test.conf:15: public_key: this is the interface's own public key (expected the "
-		   "peer's)" },
-	/* 37 */ { 15, "public_key = " CAROL_PUB,
-		   "test.conf:21: public_key: same key as peer \"bob\" (line 15; expected one peer "
-		   "a key)" },
-	/* 38 */ { 15, "public_key = " ZERO_KEY,
-		   "test.conf:15: public_key: low-order public key" },
-	/* 39 */ { 15, "public_key = T0pSmDWroAW/emnPND/TTf8hwmyDqIehI+BeCkgL5BI",
-		   "test.conf:15: public_key: bad key (expected 44 characters of base64): "
-		   "'T0pSmDWroAW/emnPND/TTf8hwmyDqIehI+BeCkgL5BI'" },
-	/* 40 */ { 15, "", "test.conf:14: [peer \"bob\"]: missing public_key" },
-	/* 41 */ { 16, "", "test.conf:14: [peer \"bob\"]: missing allowed_ips" },
-	/* 42 */ { 16, "allowed_ips = 10.77.0.2/24",
-		   "test.conf:16: allowed_ips: host bits set (expected 10.77.0.0/24): "
-		   "'10.77.0.2/24'" },
-	/* 43 */ { 16, "allowed_ips = fd77::1/64",
-		   "test.conf:16: allowed_ips: host bits set (expected fd77::/64): 'fd77::1/64'" },
-	/* 44 */ { 16, "allowed_ips = 10.77.0.0/24",
-		   "test.conf:22: allowed_ips: 10.77.0.3/32 overlaps 10.77.0.0/24 of peer \"bob\" "
-		   "(line 16; expected each address routed to one peer)" },
-	/* 45 */ { 16, "allowed_ips = 10.78.1.0/24",
-		   "test.conf:22: allowed_ips: 10.78.0.0/16 overlaps 10.78.1.0/24 of peer \"bob\"" },
-	/* 46 */ { 22, "allowed_ips = fd77::/64",
-		   "test.conf:22: allowed_ips: fd77::/64 overlaps fd77::2/128 of peer \"bob\" (line "
-		   "16;" },
-	/* 47 */ { 22, "allowed_ips =", "test.conf:22: allowed_ips: empty list (expected" },
-	/* 48 */ { 17, "endpoint = 198.51.100.7", "test.conf:17: endpoint: bad endpoint" },
-	/* 49 */ { 17, "endpoint = 0.0.0.0:51820",
-		   "test.conf:17: endpoint: not a unicast address (expected an address packets can "
-		   "be sent to): '0.0.0.0:51820'" },
-	/* 50 */ { 17, "endpoint = [ff02::1]:51820", "test.conf:17: endpoint: not a unicast" },
-	/* 51 */ { 17, "endpoint = [fe80::1%eth0]:51820", "test.conf:17: endpoint: bad endpoint" },
-	/* 52 */ { 18, "preshared_key = short",
-		   "test.conf:18: preshared_key: bad key (expected 44 characters of base64): "
-		   "'<hidden>'" },
-	/* 53 */ { 19, "garbage line",
-		   "test.conf:19: syntax error (expected 'key = value', a [section] or a ; "
-		   "comment)" },
-	/* 54 */ { 19, "    continued", "test.conf:19: syntax error" },
-	/* 55 */ { 19, "= value", "test.conf:19: syntax error" },
-	/* 56 */ { 13, "[interfaces]", "test.conf:13: unknown section (expected [interface] or "
-					"[peer \"NAME\"]): '[interfaces]'" },
-	/* 57 */ { 1, "[interface] extra",
-		   "test.conf:1: text after the section header (expected only a ; comment)" },
-	/* 58 */ { 1, "; no header",
-		   "test.conf:2: name: key outside any section (expected it under [interface])" },
-	/* 59 */ { 20, "[interface]",
-		   "test.conf:20: duplicate section (first on line 1; expected one [interface])" },
-	/* 60 */ { 20, "[interface]", "test.conf:21: public_key: unknown key in [interface]" },
-	/* 61 */ { 21, "endpoint = 192.0.2.1:1",
-		   "test.conf:23: endpoint: duplicate key (first set on line 21): "
-		   "'[2001:db8::7]:51820'" },
-	/* 62 */ { 12, "priv_key = " RDV_PRIV, "test.conf:12: priv_key: unknown key" },
-	/* 63 */ { 10, "relay = \x1b[31mred", "test.conf:10: relay: bad yes/no (expected yes or "
-					      "no): '?[31mred'" },
-	/* 64 */ { 14, "[peer \"b\x01ob\"]", "test.conf:14: bad section name" },
-	/* 65 */ { 14, "[peer \"" "a123456789a123456789a123456789a123456789a123456789a123456789a123"
-		   "\"]", "test.conf:14: bad section name" },
-	/* 66 */ { 2, "name = ..", "test.conf:2: name: bad interface name" },
+    /*  1 */ {2, "name = this-name-is-too-long",
+	      "test.conf:2: name: bad interface name (expected 1 to 15 characters, no '/', "
+	      "':' or white space): 'this-name-is-too-long'"},
+    /*  2 */ {2, "name = a/b", "test.conf:2: name: bad interface name"},
+    /*  3 */
+    {2, "name = a b",
+     "test.conf:2: name: bad interface name (expected 1 to 15 "
+     "characters, no '/', ':' or white space): 'a b'"},
+    /*  4 */
+    {3, "address = 10.77.0.300/24",
+     "test.conf:3: address: bad address (expected ADDRESS/LENGTH, e.g. 10.77.0.1/24 "
+     "or fd77::1/64): '10.77.0.300/24'"},
+    /*  5 */ {3, "address = 10.77.0.1/33", "test.conf:3: address: bad address"},
+    /*  6 */
+    {3, "address = 10.77.0.1/24,, fd77::1/64",
+     "test.conf:3: address: empty item in list (expected tunnel addresses"},
+    /*  7 */ {3, "", "test.conf:1: [interface]: missing address"},
+    /*  8 */
+    {4, "private_key = abc",
+     "test.conf:4: private_key: bad key (expected 44 characters of base64, as from "
+     "p2pvpnctl genkey): '<hidden>'"},
+    /*  9 */
+    {4, "private_key = gNZa//nUov3vcwQUjuwF2fd86dohmRhe0bGjTelRrWA",
+     "test.conf:4: private_key: bad key (expected 44 characters of base64, as from "
+     "p2pvpnctl genkey): '<hidden>'"},
+    /* 10 */ {4, "", "test.conf:1: [interface]: missing private_key or private_key_file"},
+    /* 11 */
+    {5, "listen_port = 0", "test.conf:5: listen_port: bad port (expected 1 to 65535): '0'"},
+    /* 12 */ {5, "listen_port = 65536", "test.conf:5: listen_port: bad port"},
+    /* 13 */ {5, "listen_port = 51820x", "test.conf:5: listen_port: bad port"},
+    /* 14 */ {6, "mtu = 575", "test.conf:6: mtu: bad MTU (expected 576 to 65535): '575'"},
+    /* 15 */
+    {6, "mtu = 1279",
+     "test.conf:6: mtu: too small for an IPv6 address (expected 1280 to 65535): "
+     "'1279'"},
+    /* 16 */
+    {7, "keepalive = 3601",
+     "test.conf:7: keepalive: bad keepalive (expected 0 to 3600 seconds, 0 = off): "
+     "'3601'"},
+    /* 17 */ {7, "keepalive = -1", "test.conf:7: keepalive: bad keepalive"},
+    /* 18 */
+    {8, "rendezvous = 203.0.113.10",
+     "test.conf:8: rendezvous: bad endpoint (expected ADDRESS:PORT, HOST:PORT or "
+     "[IPv6]:PORT, port 1 to 65535): '203.0.113.10'"},
+    /* 19 */ {8, "rendezvous = 2001:db8::10:3478", "test.conf:8: rendezvous: bad endpoint"},
+    /* 20 */
+    {8, "rendezvous = rdv.example.net:3478",
+     "test.conf:8: rendezvous: host names are not resolved here (expected a numeric "
+     "ADDRESS:PORT): 'rdv.example.net:3478'"},
+    /* 21 */ {8, "rendezvous = 203.0.113.10:0", "test.conf:8: rendezvous: bad endpoint"},
+    /* 22 */ {8, "", "test.conf:9: rendezvous_key: set without rendezvous"},
+    /* 23 */ {9, "", "test.conf:8: rendezvous: set without rendezvous_key"},
+    /* 24 */
+    {9, "rendezvous_key = " LOW_ORDER_KEY,
+     "test.conf:9: rendezvous_key: low-order public key (expected a real X25519 "
+     "key): '" LOW_ORDER_KEY "'"},
+    /* 25 */ {10, "relay = maybe", "test.conf:10: relay: bad yes/no (expected yes or no): 'maybe'"},
+    /* 26 */
+    {11, "control_socket = run/p2p.sock",
+     "test.conf:11: control_socket: bad socket path (expected an absolute path "
+     "shorter than 108 bytes): 'run/p2p.sock'"},
+    /* 27 */
+    {12, "log_level = verbose",
+     "test.conf:12: log_level: bad log level (expected error, warn, info or debug): "
+     "'verbose'"},
+    /* 28 */ {12, "name = p2p1", "test.conf:12: name: duplicate key (first set on line 2): 'p2p1'"},
+    /* 29 */
+    {12, "colour = blue",
+     "test.conf:12: colour: unknown key in [interface] (expected one of: name, "
+     "address, private_key, private_key_file, listen_port"},
+    /* 30 */
+    {12, "private_key = " RDV_PRIV,
+     "test.conf:12: private_key: duplicate key (first set on line 4): '<hidden>'"},
+    /* 31 */
+    {12, "private_key_file = /nonexistent/key",
+     "test.conf:12: private_key_file: private_key is already set on line 4 "
+     "(expected only one of private_key and private_key_file): '/nonexistent/key'"},
+    /* 32 */ {14, "[peer \"bob\"", "test.conf:14: section header without ']'"},
+    /* 33 */
+    {14, "[peer bob]",
+     "test.conf:14: bad section name (expected [peer \"NAME\"] with NAME 1 to 63 "
+     "letters, digits, '.', '_' or '-')"},
+    /* 34 */
+    {14, "[peers \"bob\"]",
+     "test.conf:14: unknown section (expected [interface] or [peer \"NAME\"]): "
+     "'[peers \"bob\"]'"},
+    /* 35 */
+    {14, "[peer \"carol\"]",
+     "test.conf:20: duplicate peer name (first defined on line 14; expected each "
+     "name once): '[peer \"carol\"]'"},
+    /* 36 */
+    {15, "public_key = " OUR_PUB,
+     "test.conf:15: public_key: this is the interface's own public key (expected the "
+     "peer's)"},
+    /* 37 */
+    {15, "public_key = " CAROL_PUB,
+     "test.conf:21: public_key: same key as peer \"bob\" (line 15; expected one peer "
+     "a key)"},
+    /* 38 */ {15, "public_key = " ZERO_KEY, "test.conf:15: public_key: low-order public key"},
+    /* 39 */
+    {15, "public_key = T0pSmDWroAW/emnPND/TTf8hwmyDqIehI+BeCkgL5BI",
+     "test.conf:15: public_key: bad key (expected 44 characters of base64): "
+     "'T0pSmDWroAW/emnPND/TTf8hwmyDqIehI+BeCkgL5BI'"},
+    /* 40 */ {15, "", "test.conf:14: [peer \"bob\"]: missing public_key"},
+    /* 41 */ {16, "", "test.conf:14: [peer \"bob\"]: missing allowed_ips"},
+    /* 42 */
+    {16, "allowed_ips = 10.77.0.2/24",
+     "test.conf:16: allowed_ips: host bits set (expected 10.77.0.0/24): "
+     "'10.77.0.2/24'"},
+    /* 43 */
+    {16, "allowed_ips = fd77::1/64",
+     "test.conf:16: allowed_ips: host bits set (expected fd77::/64): 'fd77::1/64'"},
+    /* 44 */
+    {16, "allowed_ips = 10.77.0.0/24",
+     "test.conf:22: allowed_ips: 10.77.0.3/32 overlaps 10.77.0.0/24 of peer \"bob\" "
+     "(line 16; expected each address routed to one peer)"},
+    /* 45 */
+    {16, "allowed_ips = 10.78.1.0/24",
+     "test.conf:22: allowed_ips: 10.78.0.0/16 overlaps 10.78.1.0/24 of peer \"bob\""},
+    /* 46 */
+    {22, "allowed_ips = fd77::/64",
+     "test.conf:22: allowed_ips: fd77::/64 overlaps fd77::2/128 of peer \"bob\" (line "
+     "16;"},
+    /* 47 */ {22, "allowed_ips =", "test.conf:22: allowed_ips: empty list (expected"},
+    /* 48 */ {17, "endpoint = 198.51.100.7", "test.conf:17: endpoint: bad endpoint"},
+    /* 49 */
+    {17, "endpoint = 0.0.0.0:51820",
+     "test.conf:17: endpoint: not a unicast address (expected an address packets can "
+     "be sent to): '0.0.0.0:51820'"},
+    /* 50 */ {17, "endpoint = [ff02::1]:51820", "test.conf:17: endpoint: not a unicast"},
+    /* 51 */ {17, "endpoint = [fe80::1%eth0]:51820", "test.conf:17: endpoint: bad endpoint"},
+    /* 52 */
+    {18, "preshared_key = short",
+     "test.conf:18: preshared_key: bad key (expected 44 characters of base64): "
+     "'<hidden>'"},
+    /* 53 */
+    {19, "garbage line",
+     "test.conf:19: syntax error (expected 'key = value', a [section] or a ; "
+     "comment)"},
+    /* 54 */ {19, "    continued", "test.conf:19: syntax error"},
+    /* 55 */ {19, "= value", "test.conf:19: syntax error"},
+    /* 56 */
+    {13, "[interfaces]",
+     "test.conf:13: unknown section (expected [interface] or "
+     "[peer \"NAME\"]): '[interfaces]'"},
+    /* 57 */
+    {1, "[interface] extra",
+     "test.conf:1: text after the section header (expected only a ; comment)"},
+    /* 58 */
+    {1, "; no header",
+     "test.conf:2: name: key outside any section (expected it under [interface])"},
+    /* 59 */
+    {20, "[interface]",
+     "test.conf:20: duplicate section (first on line 1; expected one [interface])"},
+    /* 60 */ {20, "[interface]", "test.conf:21: public_key: unknown key in [interface]"},
+    /* 61 */
+    {21, "endpoint = 192.0.2.1:1",
+     "test.conf:23: endpoint: duplicate key (first set on line 21): "
+     "'[2001:db8::7]:51820'"},
+    /* 62 */ {12, "priv_key = " RDV_PRIV, "test.conf:12: priv_key: unknown key"},
+    /* 63 */
+    {10, "relay = \x1b[31mred",
+     "test.conf:10: relay: bad yes/no (expected yes or "
+     "no): '?[31mred'"},
+    /* 64 */ {14, "[peer \"b\x01ob\"]", "test.conf:14: bad section name"},
+    /* 65 */
+    {14,
+     "[peer \""
+     "a123456789a123456789a123456789a123456789a123456789a123456789a123"
+     "\"]",
+     "test.conf:14: bad section name"},
+    /* 66 */ {2, "name = ..", "test.conf:2: name: bad interface name"},
 };
 
 static void test_cfg_load_daemon_bad_table(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < sizeof(daemon_bad) / sizeof(daemon_bad[0]); i++) {
-		char *text = join(daemon_lines, DAEMON_LINES, daemon_bad[i].line, daemon_bad[i].repl);
+		char *text =
+		    join(daemon_lines, DAEMON_LINES, daemon_bad[i].line, daemon_bad[i].repl);
 		struct cfg_daemon d;
-		struct cfg_errors errs = { 0 };
+		struct cfg_errors errs = {0};
 
 		memset(&d, 0x5a, sizeof(d));
 		if (load_daemon_text(text, &d, &errs))
@@ -625,29 +664,29 @@ static void test_cfg_load_daemon_peer_name_limit(void **state)
 
 static void test_cfg_load_daemon_all_errors_at_once(void **state)
 {
-	static const char text[] = "[interface]\n"           /* 1 */
-				   "name = bad/name\n"        /* 2 */
-				   "address = 10.77.0.1/24\n" /* 3 */
-				   "mtu = 99\n"               /* 4 */
-				   "relay = perhaps\n"        /* 5 */
-				   "wat = 1\n"                /* 6 */
-				   "[peer \"x\"]\n"           /* 7 */
+	static const char text[] = "[interface]\n"		 /* 1 */
+				   "name = bad/name\n"		 /* 2 */
+				   "address = 10.77.0.1/24\n"	 /* 3 */
+				   "mtu = 99\n"			 /* 4 */
+				   "relay = perhaps\n"		 /* 5 */
+				   "wat = 1\n"			 /* 6 */
+				   "[peer \"x\"]\n"		 /* 7 */
 				   "allowed_ips = 10.0.0.1/8\n"; /* 8 */
 	static const char *const want[] = {
-		"test.conf:2: name: bad interface name (expected 1 to 15 characters, no '/', ':' or "
-		"white space): 'bad/name'",
-		"test.conf:4: mtu: bad MTU (expected 576 to 65535): '99'",
-		"test.conf:5: relay: bad yes/no (expected yes or no): 'perhaps'",
-		"test.conf:6: wat: unknown key in [interface] (expected one of: name, address, "
-		"private_key, private_key_file, listen_port, mtu, keepalive, rendezvous, "
-		"rendezvous_key, relay, control_socket, log_level)",
-		"test.conf:8: allowed_ips: host bits set (expected 10.0.0.0/8): '10.0.0.1/8'",
-		"test.conf:1: [interface]: missing private_key or private_key_file (expected one of "
-		"them)",
-		"test.conf:7: [peer \"x\"]: missing public_key (expected the peer's public key)",
+	    "test.conf:2: name: bad interface name (expected 1 to 15 characters, no '/', ':' or "
+	    "white space): 'bad/name'",
+	    "test.conf:4: mtu: bad MTU (expected 576 to 65535): '99'",
+	    "test.conf:5: relay: bad yes/no (expected yes or no): 'perhaps'",
+	    "test.conf:6: wat: unknown key in [interface] (expected one of: name, address, "
+	    "private_key, private_key_file, listen_port, mtu, keepalive, rendezvous, "
+	    "rendezvous_key, relay, control_socket, log_level)",
+	    "test.conf:8: allowed_ips: host bits set (expected 10.0.0.0/8): '10.0.0.1/8'",
+	    "test.conf:1: [interface]: missing private_key or private_key_file (expected one of "
+	    "them)",
+	    "test.conf:7: [peer \"x\"]: missing public_key (expected the peer's public key)",
 	};
 	struct cfg_daemon d;
-	struct cfg_errors errs = { 0 };
+	struct cfg_errors errs = {0};
 
 	(void)state;
 	assert_false(load_daemon_text(text, &d, &errs));
@@ -662,7 +701,7 @@ static void test_cfg_load_daemon_all_errors_at_once(void **state)
 static void test_cfg_load_daemon_text_limits(void **state)
 {
 	struct cfg_daemon d;
-	struct cfg_errors errs = { 0 };
+	struct cfg_errors errs = {0};
 	char *text, *list, *p;
 	size_t n;
 
@@ -774,26 +813,30 @@ static void test_cfg_keys_read_file_table(void **state)
 		mode_t mode;
 		const char *msg; /* NULL: accepted */
 	} t[] = {
-		/*  1 */ { OUR_PRIV "\n", 45, 0600, NULL },
-		/*  2 */ { OUR_PRIV "\r\n", 46, 0600, NULL },
-		/*  3 */ { OUR_PRIV, 44, 0400, NULL },
-		/*  4 */ { OUR_PRIV "\n", 45, 0644,
-			   "private_key_file: key file is accessible by group or others, mode 0644 "
-			   "(expected 0600 or 0400: chmod 600 it)" },
-		/*  5 */ { OUR_PRIV "\n", 45, 0640, "mode 0640" },
-		/*  6 */ { OUR_PRIV "\n", 45, 0604, "mode 0604" },
-		/*  7 */ { OUR_PRIV "\n", 45, 0620, "mode 0620" }, /* group-writable, too */
-		/*  8 */ { "", 0, 0600, "key file is empty (expected a 44-character base64 key)" },
-		/*  9 */ { OUR_PRIV "\n\n", 46, 0600,
-			   "key file holds 45 characters (expected one line of a 44-character "
-			   "base64 key)" },
-		/* 10 */ { " " OUR_PRIV "\n", 46, 0600, "key file holds 45 characters" },
-		/* 11 */ { "gNZa//nUov3vcwQUjuwF2fd86dohmRhe0bGjTelRrWA\n", 44, 0600,
-			   "key file holds 43 characters" },
-		/* 12 */ { "gNZa//nUov3vcwQUjuwF2fd86dohmRhe0bGjTelRr!A=\n", 45, 0600,
-			   "key file is not valid base64 (expected a 44-character key)" },
-		/* 13 */ { OUR_PRIV "\r", 45, 0600, "key file holds 45 characters" },
-		/* 14 */ { NULL, 0, 0, "cannot open key file: No such file or directory" },
+	    /*  1 */ {OUR_PRIV "\n", 45, 0600, NULL},
+	    /*  2 */ {OUR_PRIV "\r\n", 46, 0600, NULL},
+	    /*  3 */ {OUR_PRIV, 44, 0400, NULL},
+	    /*  4 */
+	    {OUR_PRIV "\n", 45, 0644,
+	     "private_key_file: key file is accessible by group or others, mode 0644 "
+	     "(expected 0600 or 0400: chmod 600 it)"},
+	    /*  5 */ {OUR_PRIV "\n", 45, 0640, "mode 0640"},
+	    /*  6 */ {OUR_PRIV "\n", 45, 0604, "mode 0604"},
+	    /*  7 */ {OUR_PRIV "\n", 45, 0620, "mode 0620"}, /* group-writable, too */
+	    /*  8 */ {"", 0, 0600, "key file is empty (expected a 44-character base64 key)"},
+	    /*  9 */
+	    {OUR_PRIV "\n\n", 46, 0600,
+	     "key file holds 45 characters (expected one line of a 44-character "
+	     "base64 key)"},
+	    /* 10 */ {" " OUR_PRIV "\n", 46, 0600, "key file holds 45 characters"},
+	    /* 11 */
+	    {"gNZa//nUov3vcwQUjuwF2fd86dohmRhe0bGjTelRrWA\n", 44, 0600,
+	     "key file holds 43 characters"},
+	    /* 12 */
+	    {"gNZa//nUov3vcwQUjuwF2fd86dohmRhe0bGjTelRr!A=\n", 45, 0600,
+	     "key file is not valid base64 (expected a 44-character key)"},
+	    /* 13 */ {OUR_PRIV "\r", 45, 0600, "key file holds 45 characters"},
+	    /* 14 */ {NULL, 0, 0, "cannot open key file: No such file or directory"},
 	};
 	uint8_t want[32];
 
@@ -802,7 +845,7 @@ static void test_cfg_keys_read_file_table(void **state)
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		char path[128];
 		struct cfg_daemon d;
-		struct cfg_errors errs = { 0 };
+		struct cfg_errors errs = {0};
 		bool ok;
 
 		snprintf(path, sizeof(path), "%s/key%zu", tmpdir, i + 1);
@@ -849,7 +892,7 @@ static void test_cfg_load_daemon_file(void **state)
 {
 	char path[128], *text = join(daemon_lines, DAEMON_LINES, 6, "mtu = 100");
 	struct cfg_daemon d;
-	struct cfg_errors errs = { 0 };
+	struct cfg_errors errs = {0};
 	char want[256];
 
 	(void)state;
@@ -883,8 +926,8 @@ static void test_cfg_load_daemon_file(void **state)
 	assert_message(&errs, ": read error: Is a directory");
 	cfg_errors_free(&errs);
 
-	assert_false(cfg_load_rendezvous("/nonexistent/r.conf", &(struct cfg_rendezvous){ 0 },
-					 &errs));
+	assert_false(
+	    cfg_load_rendezvous("/nonexistent/r.conf", &(struct cfg_rendezvous){0}, &errs));
 	assert_string_equal(errs.msgs[0], "/nonexistent/r.conf: cannot open config file: No such "
 					  "file or directory");
 	cfg_errors_free(&errs);
@@ -899,16 +942,16 @@ static void test_cfg_peer_equal_changes(void **state)
 		const char *repl;
 		bool bob_equal;
 	} t[] = {
-		/*  1 */ { 0, NULL, true },
-		/*  2 */ { 12, "log_level = info", true }, /* interface changes are not the peer's */
-		/*  3 */ { 17, "endpoint = 198.51.100.7:51821", false },
-		/*  4 */ { 17, "", false },
-		/*  5 */ { 18, "", false },
-		/*  6 */ { 18, "preshared_key = " OUR_PRIV, false },
-		/*  7 */ { 16, "allowed_ips = 10.77.0.2/32", false },
-		/*  8 */ { 16, "allowed_ips = 10.77.0.4/32, fd77::2/128", false },
-		/*  9 */ { 15, "public_key = " RDV_PUB, false },
-		/* 10 */ { 13, "; a comment moves nothing", true },
+	    /*  1 */ {0, NULL, true},
+	    /*  2 */ {12, "log_level = info", true}, /* interface changes are not the peer's */
+	    /*  3 */ {17, "endpoint = 198.51.100.7:51821", false},
+	    /*  4 */ {17, "", false},
+	    /*  5 */ {18, "", false},
+	    /*  6 */ {18, "preshared_key = " OUR_PRIV, false},
+	    /*  7 */ {16, "allowed_ips = 10.77.0.2/32", false},
+	    /*  8 */ {16, "allowed_ips = 10.77.0.4/32, fd77::2/128", false},
+	    /*  9 */ {15, "public_key = " RDV_PUB, false},
+	    /* 10 */ {13, "; a comment moves nothing", true},
 	};
 	char *text = join(daemon_lines, DAEMON_LINES, 0, NULL);
 	struct cfg_daemon old;
@@ -944,7 +987,7 @@ static void test_cfg_load_rendezvous_round_trip(void **state)
 {
 	char *text = join(rdv_lines, RDV_LINES, 0, NULL);
 	struct cfg_rendezvous c;
-	struct cfg_errors errs = { 0 };
+	struct cfg_errors errs = {0};
 	char buf[CFG_ENDPOINT_STRLEN];
 	uint8_t key[32];
 
@@ -976,8 +1019,8 @@ static void test_cfg_load_rendezvous_round_trip(void **state)
 	free(text);
 
 	/* Defaults, and an open server needs no peers. */
-	assert_true(load_rdv_text("[rendezvous]\nprivate_key = " RDV_PRIV "\nopen = yes\n", &c,
-				  &errs));
+	assert_true(
+	    load_rdv_text("[rendezvous]\nprivate_key = " RDV_PRIV "\nopen = yes\n", &c, &errs));
 	cfg_endpoint_to_string(&c.listen, buf, sizeof(buf));
 	assert_string_equal(buf, "0.0.0.0:3478");
 	assert_false(c.has_alternate);
@@ -999,49 +1042,67 @@ static const struct {
 	const char *repl;
 	const char *msg;
 } rdv_bad[] = {
-	/*  1 */ { 2, "listen = 203.0.113.10",
-		   "rdv.conf:2: listen: bad listen address (expected ADDRESS:PORT, e.g. "
-		   "0.0.0.0:3478 or [::]:3478): '203.0.113.10'" },
-	/*  2 */ { 2, "listen = rdv.example.net:3478", "rdv.conf:2: listen: bad listen address" },
-	/*  3 */ { 2, "listen = [2001:db8::10]:3478",
-		   "rdv.conf:3: alternate_address: not the same family as listen (expected an IPv6 "
-		   "address): '203.0.113.11:3478'" },
-	/*  4 */ { 3, "alternate_address = 203.0.113.10",
-		   "rdv.conf:3: alternate_address: same as the listen address (expected a second IP "
-		   "of this host): '203.0.113.10:3478'" },
-	/*  5 */ { 3, "alternate_address = 203.0.113.11:3479",
-		   "rdv.conf:3: alternate_address: bad address (expected a second IP address of this "
-		   "host, without a port): '203.0.113.11:3479'" },
-	/*  6 */ { 3, "alternate_address = 0.0.0.0",
-		   "rdv.conf:3: alternate_address: not a unicast address" },
-	/*  7 */ { 4, "private_key = nope",
-		   "rdv.conf:4: private_key: bad key (expected 44 characters of base64, as from "
-		   "p2pvpnctl genkey): '<hidden>'" },
-	/*  8 */ { 4, "", "rdv.conf:1: [rendezvous]: missing private_key or private_key_file" },
-	/*  9 */ { 5, "relay = sometimes", "rdv.conf:5: relay: bad yes/no (expected yes or no): "
-					  "'sometimes'" },
-	/* 10 */ { 6, "open = ja", "rdv.conf:6: open: bad yes/no" },
-	/* 11 */ { 6, "log_level = info",
-		   "rdv.conf:6: log_level: unknown key in [rendezvous] (expected one of: listen, "
-		   "alternate_address, private_key, private_key_file, relay, open)" },
-	/* 12 */ { 1, "[interface]", "rdv.conf:1: unknown section (expected [rendezvous] or [peer "
-				       "\"NAME\"]): '[interface]'" },
-	/* 13 */ { 9, "public_key = " RDV_PUB,
-		   "rdv.conf:9: public_key: this is the rendezvous server's own key (expected a "
-		   "peer's)" },
-	/* 14 */ { 9, "public_key = " BOB_PUB,
-		   "rdv.conf:12: public_key: same key as peer \"alice\" (line 9; expected one peer a "
-		   "key)" },
-	/* 15 */ { 9, "", "rdv.conf:8: [peer \"alice\"]: missing public_key" },
-	/* 16 */ { 9, "allowed_ips = 10.0.0.0/8",
-		   "rdv.conf:9: allowed_ips: unknown key in [peer] (expected one of: public_key)" },
-	/* 17 */ { 9, "public_key = " LOW_ORDER_KEY, "rdv.conf:9: public_key: low-order" },
-	/* 18 */ { 11, "[peer \"alice\"]", "rdv.conf:11: duplicate peer name (first defined on "
-					   "line 8" },
-	/* 19 */ { 7, "[rendezvous]", "rdv.conf:7: duplicate section (first on line 1; expected "
-				       "one [rendezvous])" },
-	/* 20 */ { 7, "private_key_file = /x", "rdv.conf:7: private_key_file: private_key is "
-						"already set on line 4" },
+    /*  1 */ {2, "listen = 203.0.113.10",
+	      "rdv.conf:2: listen: bad listen address (expected ADDRESS:PORT, e.g. "
+	      "0.0.0.0:3478 or [::]:3478): '203.0.113.10'"},
+    /*  2 */ {2, "listen = rdv.example.net:3478", "rdv.conf:2: listen: bad listen address"},
+    /*  3 */
+    {2, "listen = [2001:db8::10]:3478",
+     "rdv.conf:3: alternate_address: not the same family as listen (expected an IPv6 "
+     "address): '203.0.113.11:3478'"},
+    /*  4 */
+    {3, "alternate_address = 203.0.113.10",
+     "rdv.conf:3: alternate_address: same as the listen address (expected a second IP "
+     "of this host): '203.0.113.10:3478'"},
+    /*  5 */
+    {3, "alternate_address = 203.0.113.11:3479",
+     "rdv.conf:3: alternate_address: bad address (expected a second IP address of this "
+     "host, without a port): '203.0.113.11:3479'"},
+    /*  6 */
+    {3, "alternate_address = 0.0.0.0", "rdv.conf:3: alternate_address: not a unicast address"},
+    /*  7 */
+    {4, "private_key = nope",
+     "rdv.conf:4: private_key: bad key (expected 44 characters of base64, as from "
+     "p2pvpnctl genkey): '<hidden>'"},
+    /*  8 */ {4, "", "rdv.conf:1: [rendezvous]: missing private_key or private_key_file"},
+    /*  9 */
+    {5, "relay = sometimes",
+     "rdv.conf:5: relay: bad yes/no (expected yes or no): "
+     "'sometimes'"},
+    /* 10 */ {6, "open = ja", "rdv.conf:6: open: bad yes/no"},
+    /* 11 */
+    {6, "log_level = info",
+     "rdv.conf:6: log_level: unknown key in [rendezvous] (expected one of: listen, "
+     "alternate_address, private_key, private_key_file, relay, open)"},
+    /* 12 */
+    {1, "[interface]",
+     "rdv.conf:1: unknown section (expected [rendezvous] or [peer "
+     "\"NAME\"]): '[interface]'"},
+    /* 13 */
+    {9, "public_key = " RDV_PUB,
+     "rdv.conf:9: public_key: this is the rendezvous server's own key (expected a "
+     "peer's)"},
+    /* 14 */
+    {9, "public_key = " BOB_PUB,
+     "rdv.conf:12: public_key: same key as peer \"alice\" (line 9; expected one peer a "
+     "key)"},
+    /* 15 */ {9, "", "rdv.conf:8: [peer \"alice\"]: missing public_key"},
+    /* 16 */
+    {9, "allowed_ips = 10.0.0.0/8",
+     "rdv.conf:9: allowed_ips: unknown key in [peer] (expected one of: public_key)"},
+    /* 17 */ {9, "public_key = " LOW_ORDER_KEY, "rdv.conf:9: public_key: low-order"},
+    /* 18 */
+    {11, "[peer \"alice\"]",
+     "rdv.conf:11: duplicate peer name (first defined on "
+     "line 8"},
+    /* 19 */
+    {7, "[rendezvous]",
+     "rdv.conf:7: duplicate section (first on line 1; expected "
+     "one [rendezvous])"},
+    /* 20 */
+    {7, "private_key_file = /x",
+     "rdv.conf:7: private_key_file: private_key is "
+     "already set on line 4"},
 };
 
 static void test_cfg_load_rendezvous_bad_table(void **state)
@@ -1050,7 +1111,7 @@ static void test_cfg_load_rendezvous_bad_table(void **state)
 	for (size_t i = 0; i < sizeof(rdv_bad) / sizeof(rdv_bad[0]); i++) {
 		char *text = join(rdv_lines, RDV_LINES, rdv_bad[i].line, rdv_bad[i].repl);
 		struct cfg_rendezvous c;
-		struct cfg_errors errs = { 0 };
+		struct cfg_errors errs = {0};
 
 		if (load_rdv_text(text, &c, &errs))
 			fail_msg("row %zu: accepted", i + 1);
@@ -1068,7 +1129,7 @@ static void test_cfg_load_rendezvous_key_file(void **state)
 {
 	char path[128], line[160], *text;
 	struct cfg_rendezvous c;
-	struct cfg_errors errs = { 0 };
+	struct cfg_errors errs = {0};
 	uint8_t key[32];
 
 	(void)state;
@@ -1125,7 +1186,7 @@ static void test_cfg_examples_load(void **state)
 	char *text = example_with_key("p2pvpn.conf.example", OUR_PRIV "\n");
 	struct cfg_daemon d;
 	struct cfg_rendezvous c;
-	struct cfg_errors errs = { 0 };
+	struct cfg_errors errs = {0};
 
 	(void)state;
 	if (!cfg_load_daemon_string("p2pvpn.conf.example", text, CFG_LOAD_NUMERIC, &d, &errs)) {
@@ -1172,25 +1233,25 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cfg_parse_prefix_table),
-		cmocka_unit_test(test_cfg_prefix_contains_edges),
-		cmocka_unit_test(test_cfg_parse_endpoint_table),
-		cmocka_unit_test(test_cfg_parse_scalars),
-		cmocka_unit_test(test_cfg_load_daemon_round_trip),
-		cmocka_unit_test(test_cfg_load_daemon_defaults),
-		cmocka_unit_test(test_cfg_load_daemon_good_variants),
-		cmocka_unit_test(test_cfg_load_daemon_bad_table),
-		cmocka_unit_test(test_cfg_load_daemon_peer_name_limit),
-		cmocka_unit_test(test_cfg_load_daemon_all_errors_at_once),
-		cmocka_unit_test(test_cfg_load_daemon_text_limits),
-		cmocka_unit_test(test_cfg_keys_read_file_table),
-		cmocka_unit_test(test_cfg_keys_read_file_not_regular),
-		cmocka_unit_test(test_cfg_load_daemon_file),
-		cmocka_unit_test(test_cfg_peer_equal_changes),
-		cmocka_unit_test(test_cfg_load_rendezvous_round_trip),
-		cmocka_unit_test(test_cfg_load_rendezvous_bad_table),
-		cmocka_unit_test(test_cfg_load_rendezvous_key_file),
-		cmocka_unit_test(test_cfg_examples_load),
+	    cmocka_unit_test(test_cfg_parse_prefix_table),
+	    cmocka_unit_test(test_cfg_prefix_contains_edges),
+	    cmocka_unit_test(test_cfg_parse_endpoint_table),
+	    cmocka_unit_test(test_cfg_parse_scalars),
+	    cmocka_unit_test(test_cfg_load_daemon_round_trip),
+	    cmocka_unit_test(test_cfg_load_daemon_defaults),
+	    cmocka_unit_test(test_cfg_load_daemon_good_variants),
+	    cmocka_unit_test(test_cfg_load_daemon_bad_table),
+	    cmocka_unit_test(test_cfg_load_daemon_peer_name_limit),
+	    cmocka_unit_test(test_cfg_load_daemon_all_errors_at_once),
+	    cmocka_unit_test(test_cfg_load_daemon_text_limits),
+	    cmocka_unit_test(test_cfg_keys_read_file_table),
+	    cmocka_unit_test(test_cfg_keys_read_file_not_regular),
+	    cmocka_unit_test(test_cfg_load_daemon_file),
+	    cmocka_unit_test(test_cfg_peer_equal_changes),
+	    cmocka_unit_test(test_cfg_load_rendezvous_round_trip),
+	    cmocka_unit_test(test_cfg_load_rendezvous_bad_table),
+	    cmocka_unit_test(test_cfg_load_rendezvous_key_file),
+	    cmocka_unit_test(test_cfg_examples_load),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
