@@ -620,6 +620,9 @@ static const struct {
      "\"]",
      "test.conf:14: bad section name"},
     /* 66 */ {2, "name = ..", "test.conf:2: name: bad interface name"},
+    /* 67 */
+    {1, "\xef\xbb\xbf\xef\xbb\xbf[interface]",
+     "test.conf:1: second byte order mark (expected text)"},
 };
 
 static void test_cfg_load_daemon_bad_table(void **state)
