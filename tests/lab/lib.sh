@@ -6,8 +6,8 @@
 #   lab_require_cmds CMD...     exit 77 when a needed program is missing
 #   lab_log NS CMD...           print "[NS] CMD..." on stderr
 #   lab_run NS CMD...           log, then run CMD in namespace NS ("root": here)
-#   lab_bg NS LOG CMD...        same, in the background, output to LOG; the PID
-#                               is left in LAB_BG_PID
+#   lab_bg NS LOG CMD...        same, in the background, output to LOG (emptied
+#                               first); the PID is left in LAB_BG_PID
 #   lab_wait_for SECS CMD...    retry CMD every 0.1 s until it succeeds; 1 on
 #                               timeout
 #   lab_kill_pid PID...         SIGTERM, then SIGKILL after 2 s (our own PIDs only)
@@ -51,10 +51,13 @@ lab_run() {
 	fi
 }
 
-# `ip netns exec` execs the command, so $! is the command's own PID.
+# `ip netns exec` execs the command, so $! is the command's own PID. The log
+# is emptied here, before the fork, so that a caller polling it never reads
+# what an earlier process left in it.
 lab_bg() {
 	local ns=$1 log=$2
 	shift 2
+	: >"$log"
 	lab_log "$ns" "$@" "&"
 	if [ "$ns" = root ]; then
 		"$@" >"$log" 2>&1 </dev/null &

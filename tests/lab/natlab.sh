@@ -7,12 +7,23 @@
 #                [--hairpin on|off] [--prefix P]
 #   natlab.sh down [--prefix P]
 #   natlab.sh flush a|b [--prefix P]     conntrack -F in that side's NAT box(es)
-#   natlab.sh exec HOST CMD... [--prefix P is not parsed here; set NL_PREFIX]
+#   natlab.sh exec [--prefix P] HOST CMD...   run CMD in HOST's namespace
 #   natlab.sh env [--prefix P]           print the lab's variables
 #
 #   . tests/lab/natlab.sh                functions natlab_up, natlab_down,
 #   NL_PREFIX=nlx natlab_up --a ...      natlab_exec, natlab_ns, natlab_flush;
 #                                        natlab_up exports the variables below
+#
+# Variables (also in $NL_STATEDIR/env, NL_STATEDIR = /tmp/natlab-$P):
+#   NL_A NL_B NL_S NL_WAN NL_NA NL_NB NL_CA NL_CB   namespace names ("" if absent)
+#   NL_A_TYPE NL_B_TYPE NL_HAIRPIN NL_LOSS NL_UDP_TIMEOUT NL_PREFIX
+#   S_IP1=192.0.2.10 S_IP2=192.0.2.20              the server's two addresses
+#   A_LAN B_LAN       the hosts' own addresses (10.0.1.2, 10.0.2.2; the public
+#                     address for none; 10.0.1.3 for B in same)
+#   NA_PUB NB_PUB     the public address in front of each host (203.0.113.2,
+#                     198.51.100.2; NB_PUB = NA_PUB in same)
+#   NA_WAN NB_WAN     the NAT box's own outer address (100.64.x.2 for cgnat)
+#   WAN_S WAN_A WAN_B the WAN router's addresses on each link
 #
 # TYPE: none full-cone restricted-cone port-restricted symmetric-seq
 # symmetric-random udp-blocked cgnat cgnat:HOME:CARRIER; for B also "same"
@@ -545,9 +556,13 @@ natlab_flush() {
 		return 1
 		;;
 	esac
+	if [ -z "$1$2" ]; then
+		_nl_err "flush: $side has no NAT box (type none)"
+		return 0
+	fi
 	for h in "$@"; do
 		[ -n "$h" ] || continue
-		lab_run "$h" conntrack -F 2>/dev/null
+		lab_run "$h" conntrack -F
 	done
 	return 0
 }
@@ -557,7 +572,7 @@ _nl_usage() {
 usage: natlab.sh up --a TYPE --b TYPE [--loss PCT] [--udp-timeout S] [--hairpin on|off] [--prefix P]
        natlab.sh down [--prefix P]
        natlab.sh flush a|b [--prefix P]
-       natlab.sh exec HOST CMD...        (prefix from NL_PREFIX)
+       natlab.sh exec [--prefix P] HOST CMD...
        natlab.sh env [--prefix P]
 TYPE: none full-cone restricted-cone port-restricted symmetric-seq symmetric-random
       udp-blocked cgnat cgnat:HOME:CARRIER; --b also: same
@@ -566,7 +581,7 @@ EOF
 }
 
 _nl_main() {
-	local cmd=${1:-} arg
+	local cmd=${1:-} args=()
 	[ $# -gt 0 ] && shift
 	case $cmd in
 	-h | --help | help)
@@ -587,22 +602,30 @@ _nl_main() {
 		;;
 	esac
 	lab_require_root
+	# --prefix P: anywhere for down, flush and env; before HOST for exec.
+	if [ "$cmd" = exec ]; then
+		[ "${1:-}" = --prefix ] && NL_PREFIX=$2 && shift 2
+		args=("$@")
+	elif [ "$cmd" != up ]; then
+		while [ $# -gt 0 ]; do
+			if [ "$1" = --prefix ] && [ $# -ge 2 ]; then
+				NL_PREFIX=$2
+				shift 2
+			else
+				args+=("$1")
+				shift
+			fi
+		done
+	fi
 	case $cmd in
 	up)
 		natlab_up "$@" || return 1
 		cat "$NL_STATEDIR/env"
 		;;
-	down) natlab_down "$@" ;;
-	flush)
-		arg=${1:-}
-		[ "${2:-}" = --prefix ] && NL_PREFIX=$3
-		natlab_flush "$arg"
-		;;
-	exec) natlab_exec "$@" ;;
-	env)
-		[ "${1:-}" = --prefix ] && NL_PREFIX=$2
-		_nl_load && cat "$NL_STATEDIR/env"
-		;;
+	down) natlab_down --prefix "${NL_PREFIX:-nl}" ;;
+	flush) natlab_flush "${args[0]:-}" ;;
+	exec) natlab_exec "${args[@]}" ;;
+	env) _nl_load && cat "$NL_STATEDIR/env" ;;
 	esac
 }
 

@@ -197,7 +197,7 @@ ports_shape() {
 run_case() {
 	local name=$1 upargs=$2 stun_want=$3 map_want=$4 filt_want=$5 ports_want=$6
 	local inbound_want=$7 hairpin_want=$8
-	local shape="-" inbound="-" unsolicited="-" hairpin="-" got m
+	local shape="-" inbound="-" unsolicited="-" hairpin="-" got m p srcs
 	CASE_FAILED=0
 	echo
 	echo "=== $name: natlab up $upargs"
@@ -272,11 +272,18 @@ run_case() {
 		s_send "$S_IP1" 9001 "$NA_PUB" "${m:-4000}" port
 		s_send "$S_IP2" 9002 "$NA_PUB" "${m:-4000}" addr
 		got=$(listen_stop a 4000)
-		inbound=""
-		for p in same port addr; do
-			grep -qx "$p" <<<"$got" && inbound+=y || inbound+=n
+		inbound="" srcs=""
+		for p in "same $S_IP1:9000" "port $S_IP1:9001" "addr $S_IP2:9002"; do
+			if grep -qx "${p% *}" <<<"$got"; then
+				inbound+=y srcs+="from ${p#* }"$'\n'
+			else
+				inbound+=n
+			fi
 		done
 		check "inbound reaches A (same endpoint, other port, other address)" "$inbound_want" "$inbound"
+		# A sees the true sender, not an address the NAT put in its place.
+		check "inbound senders seen by A" "$(sort <<<"${srcs%$'\n'}" | tr '\n' ' ')" \
+			"$(grep '^from ' <<<"$got" | sort | tr '\n' ' ')"
 	fi
 
 	# Unsolicited packets to the public address: a NAT box drops them
@@ -413,6 +420,8 @@ run_case "same-NAT, hairpin on" "--a port-restricted --b same --hairpin on" \
 	"Independent Mapping, Port Dependent Filter, preserves ports" "Endpoint Independent" "Address and Port Dependent" preserve ynn yes
 run_case "same-NAT, hairpin off" "--a port-restricted --b same --hairpin off" \
 	"Independent Mapping, Port Dependent Filter, preserves ports" "Endpoint Independent" "Address and Port Dependent" preserve ynn no
+run_case "same-NAT full-cone, hairpin on" "--a full-cone --b same --hairpin on" \
+	"Independent Mapping, Independent Filter, preserves ports" "Endpoint Independent" "Endpoint Independent" preserve yyy yes
 run_timeout_case
 run_loss_case
 
