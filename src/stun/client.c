@@ -73,10 +73,10 @@ uint16_t stun_client_port(const struct sockaddr_storage *a)
 
 static bool ipv4_is_unsafe(const uint8_t *ip)
 {
-	return ip[0] == 0 ||			   /* 0.0.0.0/8: "this network" */
-	       ip[0] == 127 ||			   /* loopback */
-	       (ip[0] == 169 && ip[1] == 254) ||   /* link-local */
-	       ip[0] >= 224;			   /* multicast, reserved, broadcast */
+	return ip[0] == 0 ||			 /* 0.0.0.0/8: "this network" */
+	       ip[0] == 127 ||			 /* loopback */
+	       (ip[0] == 169 && ip[1] == 254) || /* link-local */
+	       ip[0] >= 224;			 /* multicast, reserved, broadcast */
 }
 
 static bool ipv6_is_unsafe(const uint8_t *ip)
@@ -84,8 +84,8 @@ static bool ipv6_is_unsafe(const uint8_t *ip)
 	static const uint8_t zero[16];
 
 	if (memcmp(ip, zero, 15) == 0 && (ip[15] == 0 || ip[15] == 1))
-		return true;			     /* :: and ::1 */
-	return ip[0] == 0xff ||			     /* multicast */
+		return true;				  /* :: and ::1 */
+	return ip[0] == 0xff ||				  /* multicast */
 	       (ip[0] == 0xfe && (ip[1] & 0xc0) == 0x80); /* fe80::/10 link-local */
 }
 
@@ -109,8 +109,8 @@ int stun_client_start(struct stun_client_txn *t, const struct sockaddr_storage *
 	int ret;
 
 	memset(t, 0, sizeof(*t));
-	if (rto_ms == 0 || max_sends == 0 || (server->ss_family != AF_INET &&
-					      server->ss_family != AF_INET6))
+	if (rto_ms == 0 || max_sends == 0 ||
+	    (server->ss_family != AF_INET && server->ss_family != AF_INET6))
 		return -EINVAL;
 	stun_id_new(t->id);
 	t->server = *server;
@@ -197,8 +197,8 @@ enum stun_client_match stun_client_on_response(struct stun_client_txn *t,
 	out->from = *from;
 	if (msg->cls == STUN_CLASS_ERROR)
 		return stun_msg_get_error(msg, &out->error_code, &reason, &reason_len)
-			       ? STUN_CLIENT_ERROR
-			       : STUN_CLIENT_INVALID;
+			   ? STUN_CLIENT_ERROR
+			   : STUN_CLIENT_INVALID;
 	/* RFC 8489 section 6.3.1.1: a success response with unknown
 	 * comprehension-required attributes fails the transaction. */
 	if (msg->nunknown > 0 || !stun_msg_get_mapped(msg, &out->mapped) ||

@@ -37,8 +37,8 @@ static bool change_made(const struct ctx *c, enum stun_natclass_test t)
 {
 	const struct sockaddr_storage *from = &c->in->tests[t].from;
 	const struct sockaddr_storage *primary = &c->in->primary;
-	bool port_changed = stun_client_port(from) != 0 &&
-			    stun_client_port(from) != stun_client_port(primary);
+	bool port_changed =
+	    stun_client_port(from) != 0 && stun_client_port(from) != stun_client_port(primary);
 
 	if (t == STUN_NATCLASS_TEST_CHANGE_BOTH)
 		return port_changed && !stun_client_same_ip(from, primary);
@@ -54,8 +54,7 @@ static enum status status_of(struct ctx *c, enum stun_natclass_test t)
 
 	/* Without an alternate address the alternate tests have no meaning,
 	 * and ALT_IP with the primary's IP would repeat PRIMARY. */
-	if (alt && (!c->has_alternate ||
-		    (t == STUN_NATCLASS_TEST_ALT_IP && !c->alt_ip_differs)))
+	if (alt && (!c->has_alternate || (t == STUN_NATCLASS_TEST_ALT_IP && !c->alt_ip_differs)))
 		return ST_UNKNOWN;
 	switch (r->outcome) {
 	case STUN_NATCLASS_NO_ANSWER:
@@ -84,7 +83,8 @@ static bool same_mapping(const struct ctx *c, enum stun_natclass_test a, enum st
  * change with the destination even if which kind is not known. */
 static enum stun_natclass_behaviour mapping_of(const struct ctx *c, bool *dependent)
 {
-	enum status ip = c->st[STUN_NATCLASS_TEST_ALT_IP], both = c->st[STUN_NATCLASS_TEST_ALT_BOTH];
+	enum status ip = c->st[STUN_NATCLASS_TEST_ALT_IP],
+		    both = c->st[STUN_NATCLASS_TEST_ALT_BOTH];
 
 	*dependent = false;
 	if (c->st[STUN_NATCLASS_TEST_PRIMARY] != ST_YES)
@@ -99,8 +99,8 @@ static enum stun_natclass_behaviour mapping_of(const struct ctx *c, bool *depend
 		if (both != ST_YES)
 			return STUN_NATCLASS_UNKNOWN;
 		return same_mapping(c, STUN_NATCLASS_TEST_ALT_BOTH, STUN_NATCLASS_TEST_ALT_IP)
-			       ? STUN_NATCLASS_ADDRESS_DEPENDENT
-			       : STUN_NATCLASS_ADDRESS_AND_PORT_DEPENDENT;
+			   ? STUN_NATCLASS_ADDRESS_DEPENDENT
+			   : STUN_NATCLASS_ADDRESS_AND_PORT_DEPENDENT;
 	}
 	if (both != ST_YES)
 		return STUN_NATCLASS_UNKNOWN;
@@ -185,16 +185,15 @@ static int by_order(const void *a, const void *b)
 static void port_step_of(const struct ctx *c)
 {
 	static const enum stun_natclass_test dests[] = {
-		STUN_NATCLASS_TEST_PRIMARY, STUN_NATCLASS_TEST_ALT_IP, STUN_NATCLASS_TEST_ALT_BOTH
-	};
+	    STUN_NATCLASS_TEST_PRIMARY, STUN_NATCLASS_TEST_ALT_IP, STUN_NATCLASS_TEST_ALT_BOTH};
 	struct port_sample s[3];
 	size_t n = 0;
 	int step = 0;
 
 	for (size_t i = 0; i < 3; i++)
 		if (c->st[dests[i]] == ST_YES)
-			s[n++] = (struct port_sample){ c->in->tests[dests[i]].order, dests[i],
-						       mapped(c, dests[i]) };
+			s[n++] = (struct port_sample){c->in->tests[dests[i]].order, dests[i],
+						      mapped(c, dests[i])};
 	if (n < 2)
 		return;
 	qsort(s, n, sizeof(s[0]), by_order);
@@ -216,9 +215,9 @@ static enum stun_natclass_verdict verdict_of(const struct ctx *c, bool dependent
 
 	if (r->type == STUN_NATCLASS_TYPE_UDP_BLOCKED)
 		return c->in->tcp_mapping == STUN_NATCLASS_ADDRESS_DEPENDENT ||
-				       c->in->tcp_mapping == STUN_NATCLASS_ADDRESS_AND_PORT_DEPENDENT
-			       ? STUN_NATCLASS_VERDICT_RELAY_ONLY
-			       : STUN_NATCLASS_VERDICT_TCP_ONLY;
+			       c->in->tcp_mapping == STUN_NATCLASS_ADDRESS_AND_PORT_DEPENDENT
+			   ? STUN_NATCLASS_VERDICT_RELAY_ONLY
+			   : STUN_NATCLASS_VERDICT_TCP_ONLY;
 	/* A peer can reach an endpoint-independent mapping, and with
 	 * endpoint-independent filtering any mapping, from wherever it is. */
 	if (r->mapping == STUN_NATCLASS_ENDPOINT_INDEPENDENT ||
@@ -231,7 +230,7 @@ static enum stun_natclass_verdict verdict_of(const struct ctx *c, bool dependent
 
 void stun_natclass_classify(const struct stun_natclass_input *in, struct stun_natclass_report *out)
 {
-	struct ctx c = { .in = in, .out = out };
+	struct ctx c = {.in = in, .out = out};
 	bool dependent;
 
 	memset(out, 0, sizeof(*out));
@@ -246,9 +245,10 @@ void stun_natclass_classify(const struct stun_natclass_input *in, struct stun_na
 	if (c.st[STUN_NATCLASS_TEST_PRIMARY] == ST_YES) {
 		out->mapped = in->tests[STUN_NATCLASS_TEST_PRIMARY].mapped;
 		c.no_translation = stun_client_same_endpoint(&out->mapped, &in->local);
-		out->port_preserving = stun_client_port(&out->mapped) == stun_client_port(&in->local)
-					       ? STUN_NATCLASS_TRI_YES
-					       : STUN_NATCLASS_TRI_NO;
+		out->port_preserving =
+		    stun_client_port(&out->mapped) == stun_client_port(&in->local)
+			? STUN_NATCLASS_TRI_YES
+			: STUN_NATCLASS_TRI_NO;
 	}
 	out->mapping = mapping_of(&c, &dependent);
 	out->filtering = filtering_of(&c);
@@ -261,14 +261,14 @@ void stun_natclass_classify(const struct stun_natclass_input *in, struct stun_na
 const char *stun_natclass_type_name(enum stun_natclass_type type)
 {
 	static const char *const names[STUN_NATCLASS_TYPE_MAX] = {
-		[STUN_NATCLASS_TYPE_UNKNOWN] = "unknown",
-		[STUN_NATCLASS_TYPE_OPEN_INTERNET] = "open-internet",
-		[STUN_NATCLASS_TYPE_FULL_CONE] = "full-cone",
-		[STUN_NATCLASS_TYPE_RESTRICTED_CONE] = "restricted-cone",
-		[STUN_NATCLASS_TYPE_PORT_RESTRICTED_CONE] = "port-restricted-cone",
-		[STUN_NATCLASS_TYPE_SYMMETRIC] = "symmetric",
-		[STUN_NATCLASS_TYPE_SYMMETRIC_UDP_FIREWALL] = "symmetric-udp-firewall",
-		[STUN_NATCLASS_TYPE_UDP_BLOCKED] = "udp-blocked",
+	    [STUN_NATCLASS_TYPE_UNKNOWN] = "unknown",
+	    [STUN_NATCLASS_TYPE_OPEN_INTERNET] = "open-internet",
+	    [STUN_NATCLASS_TYPE_FULL_CONE] = "full-cone",
+	    [STUN_NATCLASS_TYPE_RESTRICTED_CONE] = "restricted-cone",
+	    [STUN_NATCLASS_TYPE_PORT_RESTRICTED_CONE] = "port-restricted-cone",
+	    [STUN_NATCLASS_TYPE_SYMMETRIC] = "symmetric",
+	    [STUN_NATCLASS_TYPE_SYMMETRIC_UDP_FIREWALL] = "symmetric-udp-firewall",
+	    [STUN_NATCLASS_TYPE_UDP_BLOCKED] = "udp-blocked",
 	};
 
 	return (unsigned)type < STUN_NATCLASS_TYPE_MAX ? names[type] : "unknown";
@@ -277,10 +277,10 @@ const char *stun_natclass_type_name(enum stun_natclass_type type)
 const char *stun_natclass_behaviour_name(enum stun_natclass_behaviour b)
 {
 	static const char *const names[STUN_NATCLASS_BEHAVIOUR_MAX] = {
-		[STUN_NATCLASS_UNKNOWN] = "unknown",
-		[STUN_NATCLASS_ENDPOINT_INDEPENDENT] = "endpoint-independent",
-		[STUN_NATCLASS_ADDRESS_DEPENDENT] = "address-dependent",
-		[STUN_NATCLASS_ADDRESS_AND_PORT_DEPENDENT] = "address-and-port-dependent",
+	    [STUN_NATCLASS_UNKNOWN] = "unknown",
+	    [STUN_NATCLASS_ENDPOINT_INDEPENDENT] = "endpoint-independent",
+	    [STUN_NATCLASS_ADDRESS_DEPENDENT] = "address-dependent",
+	    [STUN_NATCLASS_ADDRESS_AND_PORT_DEPENDENT] = "address-and-port-dependent",
 	};
 
 	return (unsigned)b < STUN_NATCLASS_BEHAVIOUR_MAX ? names[b] : "unknown";
@@ -294,11 +294,11 @@ const char *stun_natclass_tri_name(enum stun_natclass_tri t)
 const char *stun_natclass_verdict_name(enum stun_natclass_verdict v)
 {
 	static const char *const names[STUN_NATCLASS_VERDICT_MAX] = {
-		[STUN_NATCLASS_VERDICT_UNKNOWN] = "unknown",
-		[STUN_NATCLASS_VERDICT_DIRECT] = "direct UDP likely",
-		[STUN_NATCLASS_VERDICT_NEEDS_CONE] = "direct UDP needs the peer to be cone",
-		[STUN_NATCLASS_VERDICT_TCP_ONLY] = "TCP only",
-		[STUN_NATCLASS_VERDICT_RELAY_ONLY] = "relay only",
+	    [STUN_NATCLASS_VERDICT_UNKNOWN] = "unknown",
+	    [STUN_NATCLASS_VERDICT_DIRECT] = "direct UDP likely",
+	    [STUN_NATCLASS_VERDICT_NEEDS_CONE] = "direct UDP needs the peer to be cone",
+	    [STUN_NATCLASS_VERDICT_TCP_ONLY] = "TCP only",
+	    [STUN_NATCLASS_VERDICT_RELAY_ONLY] = "relay only",
 	};
 
 	return (unsigned)v < STUN_NATCLASS_VERDICT_MAX ? names[v] : "unknown";
@@ -307,11 +307,11 @@ const char *stun_natclass_verdict_name(enum stun_natclass_verdict v)
 const char *stun_natclass_test_name(enum stun_natclass_test test)
 {
 	static const char *const names[STUN_NATCLASS_TEST_MAX] = {
-		[STUN_NATCLASS_TEST_PRIMARY] = "primary",
-		[STUN_NATCLASS_TEST_CHANGE_BOTH] = "change-ip-and-port",
-		[STUN_NATCLASS_TEST_CHANGE_PORT] = "change-port",
-		[STUN_NATCLASS_TEST_ALT_IP] = "alternate-ip",
-		[STUN_NATCLASS_TEST_ALT_BOTH] = "alternate-ip-and-port",
+	    [STUN_NATCLASS_TEST_PRIMARY] = "primary",
+	    [STUN_NATCLASS_TEST_CHANGE_BOTH] = "change-ip-and-port",
+	    [STUN_NATCLASS_TEST_CHANGE_PORT] = "change-port",
+	    [STUN_NATCLASS_TEST_ALT_IP] = "alternate-ip",
+	    [STUN_NATCLASS_TEST_ALT_BOTH] = "alternate-ip-and-port",
 	};
 
 	return (unsigned)test < STUN_NATCLASS_TEST_MAX ? names[test] : "invalid";

@@ -90,8 +90,8 @@ struct stun_natclass_input {
 	struct sockaddr_storage primary;   /* where PRIMARY was sent */
 	struct sockaddr_storage alternate; /* OTHER-/CHANGED-ADDRESS; AF_UNSPEC if none */
 	struct stun_natclass_result tests[STUN_NATCLASS_TEST_MAX];
-	enum stun_natclass_tri hairpin;			/* as measured, or unknown */
-	enum stun_natclass_behaviour tcp_mapping;	/* TCP mapping, if measured */
+	enum stun_natclass_tri hairpin;		  /* as measured, or unknown */
+	enum stun_natclass_behaviour tcp_mapping; /* TCP mapping, if measured */
 };
 
 struct stun_natclass_report {

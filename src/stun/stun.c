@@ -18,14 +18,14 @@
 
 /* How the value of a known attribute is checked. */
 enum attr_kind {
-	KIND_ANY,	  /* any length (PADDING, PASSWORD) */
-	KIND_FIXED,	  /* exactly min bytes */
-	KIND_ADDRESS,	  /* family 1 with 8 bytes or family 2 with 20 */
-	KIND_TEXT,	  /* at most max bytes */
-	KIND_ERROR_CODE,  /* class 3..6, number 0..99, reason at most max bytes */
-	KIND_TYPE_LIST,	  /* UNKNOWN-ATTRIBUTES: 16-bit types */
+	KIND_ANY,	   /* any length (PADDING, PASSWORD) */
+	KIND_FIXED,	   /* exactly min bytes */
+	KIND_ADDRESS,	   /* family 1 with 8 bytes or family 2 with 20 */
+	KIND_TEXT,	   /* at most max bytes */
+	KIND_ERROR_CODE,   /* class 3..6, number 0..99, reason at most max bytes */
+	KIND_TYPE_LIST,	   /* UNKNOWN-ATTRIBUTES: 16-bit types */
 	KIND_INTEGRITY256, /* 16..32 bytes, a multiple of 4 (RFC 8489 section 14.6) */
-	KIND_PORT,	  /* RESPONSE-PORT: a port that is not 0, 16 reserved bits */
+	KIND_PORT,	   /* RESPONSE-PORT: a port that is not 0, 16 reserved bits */
 };
 
 struct attr_rule {
@@ -38,35 +38,35 @@ struct attr_rule {
 /* Every type the codec knows. A comprehension-required type missing here is
  * reported in msg->unknown so that a server can answer 420. */
 static const struct attr_rule rules[] = {
-	{ STUN_ATTR_MAPPED_ADDRESS, KIND_ADDRESS, 0, "mapped-address" },
-	{ STUN_ATTR_RESPONSE_ADDRESS, KIND_ADDRESS, 0, "response-address" },
-	{ STUN_ATTR_CHANGE_REQUEST, KIND_FIXED, 4, "change-request" },
-	{ STUN_ATTR_SOURCE_ADDRESS, KIND_ADDRESS, 0, "source-address" },
-	{ STUN_ATTR_CHANGED_ADDRESS, KIND_ADDRESS, 0, "changed-address" },
-	{ STUN_ATTR_USERNAME, KIND_TEXT, STUN_USERNAME_MAX, "username" },
-	{ STUN_ATTR_PASSWORD, KIND_ANY, 0, "password" },
-	{ STUN_ATTR_MESSAGE_INTEGRITY, KIND_FIXED, STUN_INTEGRITY_LEN, "message-integrity" },
-	{ STUN_ATTR_ERROR_CODE, KIND_ERROR_CODE, STUN_TEXT_MAX, "error-code" },
-	{ STUN_ATTR_UNKNOWN_ATTRIBUTES, KIND_TYPE_LIST, 0, "unknown-attributes" },
-	{ STUN_ATTR_REFLECTED_FROM, KIND_ADDRESS, 0, "reflected-from" },
-	{ STUN_ATTR_REALM, KIND_TEXT, STUN_TEXT_MAX, "realm" },
-	{ STUN_ATTR_NONCE, KIND_TEXT, STUN_TEXT_MAX, "nonce" },
-	{ STUN_ATTR_MESSAGE_INTEGRITY_SHA256, KIND_INTEGRITY256, 0, "message-integrity-sha256" },
-	{ STUN_ATTR_XOR_MAPPED_ADDRESS, KIND_ADDRESS, 0, "xor-mapped-address" },
-	{ STUN_ATTR_PRIORITY, KIND_FIXED, 4, "priority" },
-	{ STUN_ATTR_USE_CANDIDATE, KIND_FIXED, 0, "use-candidate" },
-	{ STUN_ATTR_PADDING, KIND_ANY, 0, "padding" },
-	{ STUN_ATTR_RESPONSE_PORT, KIND_PORT, 4, "response-port" },
-	{ STUN_ATTR_SOFTWARE, KIND_TEXT, STUN_TEXT_MAX, "software" },
-	{ STUN_ATTR_ALTERNATE_SERVER, KIND_ADDRESS, 0, "alternate-server" },
-	{ STUN_ATTR_FINGERPRINT, KIND_FIXED, STUN_FINGERPRINT_LEN, "fingerprint" },
-	{ STUN_ATTR_ICE_CONTROLLED, KIND_FIXED, 8, "ice-controlled" },
-	{ STUN_ATTR_ICE_CONTROLLING, KIND_FIXED, 8, "ice-controlling" },
-	{ STUN_ATTR_RESPONSE_ORIGIN, KIND_ADDRESS, 0, "response-origin" },
-	{ STUN_ATTR_OTHER_ADDRESS, KIND_ADDRESS, 0, "other-address" },
+    {STUN_ATTR_MAPPED_ADDRESS, KIND_ADDRESS, 0, "mapped-address"},
+    {STUN_ATTR_RESPONSE_ADDRESS, KIND_ADDRESS, 0, "response-address"},
+    {STUN_ATTR_CHANGE_REQUEST, KIND_FIXED, 4, "change-request"},
+    {STUN_ATTR_SOURCE_ADDRESS, KIND_ADDRESS, 0, "source-address"},
+    {STUN_ATTR_CHANGED_ADDRESS, KIND_ADDRESS, 0, "changed-address"},
+    {STUN_ATTR_USERNAME, KIND_TEXT, STUN_USERNAME_MAX, "username"},
+    {STUN_ATTR_PASSWORD, KIND_ANY, 0, "password"},
+    {STUN_ATTR_MESSAGE_INTEGRITY, KIND_FIXED, STUN_INTEGRITY_LEN, "message-integrity"},
+    {STUN_ATTR_ERROR_CODE, KIND_ERROR_CODE, STUN_TEXT_MAX, "error-code"},
+    {STUN_ATTR_UNKNOWN_ATTRIBUTES, KIND_TYPE_LIST, 0, "unknown-attributes"},
+    {STUN_ATTR_REFLECTED_FROM, KIND_ADDRESS, 0, "reflected-from"},
+    {STUN_ATTR_REALM, KIND_TEXT, STUN_TEXT_MAX, "realm"},
+    {STUN_ATTR_NONCE, KIND_TEXT, STUN_TEXT_MAX, "nonce"},
+    {STUN_ATTR_MESSAGE_INTEGRITY_SHA256, KIND_INTEGRITY256, 0, "message-integrity-sha256"},
+    {STUN_ATTR_XOR_MAPPED_ADDRESS, KIND_ADDRESS, 0, "xor-mapped-address"},
+    {STUN_ATTR_PRIORITY, KIND_FIXED, 4, "priority"},
+    {STUN_ATTR_USE_CANDIDATE, KIND_FIXED, 0, "use-candidate"},
+    {STUN_ATTR_PADDING, KIND_ANY, 0, "padding"},
+    {STUN_ATTR_RESPONSE_PORT, KIND_PORT, 4, "response-port"},
+    {STUN_ATTR_SOFTWARE, KIND_TEXT, STUN_TEXT_MAX, "software"},
+    {STUN_ATTR_ALTERNATE_SERVER, KIND_ADDRESS, 0, "alternate-server"},
+    {STUN_ATTR_FINGERPRINT, KIND_FIXED, STUN_FINGERPRINT_LEN, "fingerprint"},
+    {STUN_ATTR_ICE_CONTROLLED, KIND_FIXED, 8, "ice-controlled"},
+    {STUN_ATTR_ICE_CONTROLLING, KIND_FIXED, 8, "ice-controlling"},
+    {STUN_ATTR_RESPONSE_ORIGIN, KIND_ADDRESS, 0, "response-origin"},
+    {STUN_ATTR_OTHER_ADDRESS, KIND_ADDRESS, 0, "other-address"},
 };
 
-static const struct attr_rule address_rule = { 0, KIND_ADDRESS, 0, "address" };
+static const struct attr_rule address_rule = {0, KIND_ADDRESS, 0, "address"};
 
 static const struct attr_rule *rule_for(uint16_t type)
 {
@@ -128,9 +128,11 @@ static enum stun_parse_error check_value(const struct attr_rule *r, const uint8_
 		if (len < 4)
 			return STUN_PARSE_ATTR_LENGTH;
 		if (v[1] == STUN_FAMILY_IPV4)
-			return len == sizeof(struct stun_addr4) ? STUN_PARSE_OK : STUN_PARSE_ATTR_LENGTH;
+			return len == sizeof(struct stun_addr4) ? STUN_PARSE_OK
+								: STUN_PARSE_ATTR_LENGTH;
 		if (v[1] == STUN_FAMILY_IPV6)
-			return len == sizeof(struct stun_addr6) ? STUN_PARSE_OK : STUN_PARSE_ATTR_LENGTH;
+			return len == sizeof(struct stun_addr6) ? STUN_PARSE_OK
+								: STUN_PARSE_ATTR_LENGTH;
 		return STUN_PARSE_ADDR_FAMILY;
 	case KIND_TEXT:
 		return len <= r->len ? STUN_PARSE_OK : STUN_PARSE_ATTR_LENGTH;
@@ -146,7 +148,7 @@ static enum stun_parse_error check_value(const struct attr_rule *r, const uint8_
 		return len % 2 == 0 ? STUN_PARSE_OK : STUN_PARSE_ATTR_LENGTH;
 	case KIND_INTEGRITY256:
 		return len >= 16 && len <= 32 && len % 4 == 0 ? STUN_PARSE_OK
-							       : STUN_PARSE_ATTR_LENGTH;
+							      : STUN_PARSE_ATTR_LENGTH;
 	case KIND_PORT:
 		if (len != r->len)
 			return STUN_PARSE_ATTR_LENGTH;
@@ -177,7 +179,7 @@ static bool take_attr(struct stun_msg *msg, uint16_t type, uint16_t alen, size_t
 	} else if (type < STUN_ATTR_OPTIONAL_MIN) {
 		note_unknown(msg, type);
 	}
-	msg->attrs[msg->nattrs++] = (struct stun_attr){ .type = type, .len = alen, .offset = off };
+	msg->attrs[msg->nattrs++] = (struct stun_attr){.type = type, .len = alen, .offset = off};
 	return true;
 }
 
@@ -197,8 +199,8 @@ static bool parse_header(struct stun_msg *msg)
 		return fail(msg, STUN_PARSE_LENGTH_ALIGN);
 	if ((size_t)ntohs(h.length_be) + STUN_HEADER_LEN != msg->len)
 		return fail(msg, STUN_PARSE_LENGTH_MISMATCH);
-	msg->method = (msg->type & 0x000F) | ((msg->type & 0x00E0) >> 1) |
-		      ((msg->type & 0x3E00) >> 2);
+	msg->method =
+	    (msg->type & 0x000F) | ((msg->type & 0x00E0) >> 1) | ((msg->type & 0x3E00) >> 2);
 	msg->cls = (enum stun_class)(((msg->type & 0x0010) >> 4) | ((msg->type & 0x0100) >> 7));
 	msg->rfc3489 = ntohl(h.cookie_be) != STUN_COOKIE;
 	memcpy(msg->id, msg->buf + 4, STUN_ID_LEN);
@@ -285,21 +287,21 @@ bool stun_msg_get_address(const struct stun_msg *msg, uint16_t type, struct sock
 	memset(out, 0, sizeof(*out));
 	/* Section 14.2: the port is XORed with the top half of the cookie and
 	 * the address with the 16 bytes after the type and length fields. */
-	port = load16(v + 2) ^ (xor ? load16(msg->id) : 0);
+	port = load16(v + 2) ^ (xor? load16(msg->id) : 0);
 	if (v[1] == STUN_FAMILY_IPV4) {
-		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+		struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
 		uint8_t ip[4];
 
 		for (int i = 0; i < 4; i++)
-			ip[i] = v[4 + i] ^ (xor ? msg->id[i] : 0);
+			ip[i] = v[4 + i] ^ (xor? msg->id[i] : 0);
 		memcpy(&sin.sin_addr, ip, sizeof(ip));
 		memcpy(out, &sin, sizeof(sin));
 	} else {
-		struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+		struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
 		uint8_t ip[16];
 
 		for (int i = 0; i < 16; i++)
-			ip[i] = v[4 + i] ^ (xor ? msg->id[i] : 0);
+			ip[i] = v[4 + i] ^ (xor? msg->id[i] : 0);
 		memcpy(&sin6.sin6_addr, ip, sizeof(ip));
 		memcpy(out, &sin6, sizeof(sin6));
 	}
@@ -343,8 +345,7 @@ bool stun_msg_get_padding(const struct stun_msg *msg, size_t *len)
 	return true;
 }
 
-bool stun_msg_get_text(const struct stun_msg *msg, uint16_t type, const uint8_t **text,
-		       size_t *len)
+bool stun_msg_get_text(const struct stun_msg *msg, uint16_t type, const uint8_t **text, size_t *len)
 {
 	const struct attr_rule *r = rule_for(type);
 	const struct stun_attr *a;
@@ -377,8 +378,8 @@ bool stun_msg_get_error(const struct stun_msg *msg, int *code, const uint8_t **r
 	const struct stun_attr *a = stun_msg_find(msg, STUN_ATTR_ERROR_CODE);
 	const uint8_t *v;
 
-	if (!a || check_value(rule_for(STUN_ATTR_ERROR_CODE), value_of(msg, a), a->len) !=
-			  STUN_PARSE_OK)
+	if (!a ||
+	    check_value(rule_for(STUN_ATTR_ERROR_CODE), value_of(msg, a), a->len) != STUN_PARSE_OK)
 		return false;
 	v = value_of(msg, a);
 	*code = (v[2] & 7) * 100 + v[3];
@@ -440,7 +441,7 @@ static int set_err(struct stun_builder *b, int err)
 int stun_builder_init(struct stun_builder *b, uint8_t *buf, size_t cap, uint16_t method,
 		      enum stun_class cls, const uint8_t id[STUN_ID_LEN])
 {
-	*b = (struct stun_builder){ .buf = buf, .cap = cap };
+	*b = (struct stun_builder){.buf = buf, .cap = cap};
 	if (cap < STUN_HEADER_LEN || method > 0x0FFF)
 		return set_err(b, cap < STUN_HEADER_LEN ? -ENOSPC : -EINVAL);
 	memset(buf, 0, cap);
@@ -519,9 +520,9 @@ int stun_builder_add_address(struct stun_builder *b, uint16_t type,
 	/* Section 14.2: XOR with the cookie and transaction ID, which init
 	 * has put at bytes 4..19. */
 	v[1] = iplen == 4 ? STUN_FAMILY_IPV4 : STUN_FAMILY_IPV6;
-	store16(v + 2, port ^ (xor ? load16(b->buf + 4) : 0));
+	store16(v + 2, port ^ (xor? load16(b->buf + 4) : 0));
 	for (size_t i = 0; i < iplen; i++)
-		v[4 + i] = ip[i] ^ (xor ? b->buf[4 + i] : 0);
+		v[4 + i] = ip[i] ^ (xor? b->buf[4 + i] : 0);
 	return 0;
 }
 
@@ -549,7 +550,7 @@ int stun_builder_add_text(struct stun_builder *b, uint16_t type, const char *tex
 
 int stun_builder_add_error_code(struct stun_builder *b, int code, const char *reason)
 {
-	uint8_t val[sizeof(struct stun_error_code) + STUN_TEXT_MAX] = { 0 };
+	uint8_t val[sizeof(struct stun_error_code) + STUN_TEXT_MAX] = {0};
 	size_t rlen = strlen(reason);
 
 	if (code < 300 || code > 699)
@@ -559,7 +560,8 @@ int stun_builder_add_error_code(struct stun_builder *b, int code, const char *re
 	val[2] = (uint8_t)(code / 100);
 	val[3] = (uint8_t)(code % 100);
 	memcpy(val + sizeof(struct stun_error_code), reason, rlen);
-	return stun_builder_add(b, STUN_ATTR_ERROR_CODE, val, sizeof(struct stun_error_code) + rlen);
+	return stun_builder_add(b, STUN_ATTR_ERROR_CODE, val,
+				sizeof(struct stun_error_code) + rlen);
 }
 
 int stun_builder_add_unknown_attributes(struct stun_builder *b, const uint16_t *types, size_t n)
@@ -598,7 +600,7 @@ int stun_builder_finish(struct stun_builder *b, bool fingerprint, size_t *len)
 
 const char *stun_class_name(enum stun_class cls)
 {
-	static const char *const names[] = { "request", "indication", "success", "error" };
+	static const char *const names[] = {"request", "indication", "success", "error"};
 
 	return (unsigned)cls < 4 ? names[cls] : "invalid";
 }
@@ -613,19 +615,19 @@ const char *stun_attr_name(uint16_t type)
 const char *stun_parse_error_name(enum stun_parse_error err)
 {
 	static const char *const names[STUN_PARSE_ERROR_MAX] = {
-		[STUN_PARSE_OK] = "ok",
-		[STUN_PARSE_TRUNCATED] = "truncated",
-		[STUN_PARSE_NOT_STUN] = "not-stun",
-		[STUN_PARSE_LENGTH_ALIGN] = "length-not-multiple-of-4",
-		[STUN_PARSE_LENGTH_MISMATCH] = "length-mismatch",
-		[STUN_PARSE_ATTR_OVERRUN] = "attribute-overrun",
-		[STUN_PARSE_TOO_MANY_ATTRS] = "too-many-attributes",
-		[STUN_PARSE_ATTR_LENGTH] = "attribute-length",
-		[STUN_PARSE_ADDR_FAMILY] = "address-family",
-		[STUN_PARSE_ERROR_CODE] = "error-code",
-		[STUN_PARSE_BAD_VALUE] = "bad-value",
-		[STUN_PARSE_FINGERPRINT_NOT_LAST] = "fingerprint-not-last",
-		[STUN_PARSE_FINGERPRINT_MISMATCH] = "fingerprint-mismatch",
+	    [STUN_PARSE_OK] = "ok",
+	    [STUN_PARSE_TRUNCATED] = "truncated",
+	    [STUN_PARSE_NOT_STUN] = "not-stun",
+	    [STUN_PARSE_LENGTH_ALIGN] = "length-not-multiple-of-4",
+	    [STUN_PARSE_LENGTH_MISMATCH] = "length-mismatch",
+	    [STUN_PARSE_ATTR_OVERRUN] = "attribute-overrun",
+	    [STUN_PARSE_TOO_MANY_ATTRS] = "too-many-attributes",
+	    [STUN_PARSE_ATTR_LENGTH] = "attribute-length",
+	    [STUN_PARSE_ADDR_FAMILY] = "address-family",
+	    [STUN_PARSE_ERROR_CODE] = "error-code",
+	    [STUN_PARSE_BAD_VALUE] = "bad-value",
+	    [STUN_PARSE_FINGERPRINT_NOT_LAST] = "fingerprint-not-last",
+	    [STUN_PARSE_FINGERPRINT_MISMATCH] = "fingerprint-mismatch",
 	};
 
 	return (unsigned)err < STUN_PARSE_ERROR_MAX ? names[err] : "invalid";

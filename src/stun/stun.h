@@ -236,34 +236,34 @@ struct stun_msg {
 /* Parses one datagram. On success msg is a view into buf; on failure
  * msg->error names the first rule broken. Never reads outside buf[0, len). */
 bool stun_msg_parse(struct stun_msg *msg, const uint8_t *buf, size_t len)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* The first attribute of this type, or NULL. */
 const struct stun_attr *stun_msg_find(const struct stun_msg *msg, uint16_t type);
 /* Decodes any address-format attribute of this type into AF_INET/AF_INET6;
  * XOR-MAPPED-ADDRESS is un-XORed with the message id. False when absent. */
 bool stun_msg_get_address(const struct stun_msg *msg, uint16_t type, struct sockaddr_storage *out)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* The reflexive address: XOR-MAPPED-ADDRESS, else MAPPED-ADDRESS. The XOR form
  * wins when both disagree, since ALGs rewrite the plain one (RFC 8489 14.2). */
 bool stun_msg_get_mapped(const struct stun_msg *msg, struct sockaddr_storage *out)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* CHANGE-REQUEST flags, masked to STUN_CHANGE_IP | STUN_CHANGE_PORT. */
 bool stun_msg_get_change_request(const struct stun_msg *msg, uint32_t *flags)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* RESPONSE-PORT (never 0: the parser refuses that). */
 bool stun_msg_get_response_port(const struct stun_msg *msg, uint16_t *port)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* Length of the PADDING attribute's value (RFC 5780 section 7.6). */
 bool stun_msg_get_padding(const struct stun_msg *msg, size_t *len)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* A text attribute (USERNAME, SOFTWARE, REALM, NONCE): pointer into the
  * message and length, not NUL-terminated, within its RFC limit. */
-bool stun_msg_get_text(const struct stun_msg *msg, uint16_t type, const uint8_t **text,
-		       size_t *len) __attribute__((warn_unused_result));
+bool stun_msg_get_text(const struct stun_msg *msg, uint16_t type, const uint8_t **text, size_t *len)
+    __attribute__((warn_unused_result));
 /* As stun_msg_get_text, copied NUL-terminated; false when absent or when it
  * does not fit in size bytes. */
 bool stun_msg_copy_text(const struct stun_msg *msg, uint16_t type, char *out, size_t size)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* ERROR-CODE as class * 100 + number (300..699) and its reason phrase. */
 bool stun_msg_get_error(const struct stun_msg *msg, int *code, const uint8_t **reason,
 			size_t *reason_len) __attribute__((warn_unused_result));
@@ -273,7 +273,7 @@ bool stun_msg_get_unknown_attributes(const struct stun_msg *msg, uint16_t *types
 /* MESSAGE-INTEGRITY: its 20-byte HMAC and the offset of the attribute in the
  * message, the end of the HMAC input (RFC 8489 section 14.5). Not verified. */
 bool stun_msg_get_integrity(const struct stun_msg *msg, const uint8_t **hmac, size_t *offset)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 
 /* CRC-32 (zlib) of buf[0, len) XOR 0x5354554e: the FINGERPRINT value. */
 uint32_t stun_fingerprint(const uint8_t *buf, size_t len);

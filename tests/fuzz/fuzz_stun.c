@@ -16,12 +16,15 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const uint16_t address_types[] = {
-	STUN_ATTR_MAPPED_ADDRESS,  STUN_ATTR_RESPONSE_ADDRESS, STUN_ATTR_SOURCE_ADDRESS,
-	STUN_ATTR_CHANGED_ADDRESS, STUN_ATTR_REFLECTED_FROM,   STUN_ATTR_XOR_MAPPED_ADDRESS,
-	STUN_ATTR_ALTERNATE_SERVER, STUN_ATTR_RESPONSE_ORIGIN, STUN_ATTR_OTHER_ADDRESS,
+    STUN_ATTR_MAPPED_ADDRESS,	STUN_ATTR_RESPONSE_ADDRESS, STUN_ATTR_SOURCE_ADDRESS,
+    STUN_ATTR_CHANGED_ADDRESS,	STUN_ATTR_REFLECTED_FROM,   STUN_ATTR_XOR_MAPPED_ADDRESS,
+    STUN_ATTR_ALTERNATE_SERVER, STUN_ATTR_RESPONSE_ORIGIN,  STUN_ATTR_OTHER_ADDRESS,
 };
 static const uint16_t text_types[] = {
-	STUN_ATTR_USERNAME, STUN_ATTR_SOFTWARE, STUN_ATTR_REALM, STUN_ATTR_NONCE,
+    STUN_ATTR_USERNAME,
+    STUN_ATTR_SOFTWARE,
+    STUN_ATTR_REALM,
+    STUN_ATTR_NONCE,
 };
 
 static void check(bool ok)
@@ -111,9 +114,9 @@ static void echo(const struct stun_msg *msg)
  * addresses as test results for the classifier. */
 static void classify(const struct stun_msg *msg)
 {
-	struct stun_client_txn t = { .outstanding = true };
+	struct stun_client_txn t = {.outstanding = true};
 	struct stun_client_response resp;
-	struct stun_natclass_input in = { 0 };
+	struct stun_natclass_input in = {0};
 	struct stun_natclass_report r;
 	struct sockaddr_in *server = (struct sockaddr_in *)&t.server;
 	enum stun_client_match m;

@@ -28,7 +28,7 @@
 
 static struct sockaddr_storage addr(const char *ip, uint16_t port)
 {
-	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_storage ss = {0};
 	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
 
@@ -43,16 +43,11 @@ static struct sockaddr_storage addr(const char *ip, uint16_t port)
 	return ss;
 }
 
-/* One test as a NAT lets it through: outcome and the mapped port seen. */
-struct seen {
-	enum stun_natclass_outcome outcome;
-	uint16_t port;
-};
-
-#define A(p) { STUN_NATCLASS_ANSWERED, p }
-#define N { STUN_NATCLASS_NO_ANSWER, 0 }
-#define X { STUN_NATCLASS_NOT_RUN, 0 }
-#define R { STUN_NATCLASS_REFUSED, 0 }
+/* What a NAT lets through for one test: the mapped port seen, or one of: */
+#define N (-1) /* no answer */
+#define X (-2) /* not run */
+#define R (-3) /* refused (error response) */
+#define NOSTEP 0x7fff
 
 enum server_kind {
 	SERVER_RFC5780,	       /* two IPs, two ports: alternate 192.0.2.20:3479 */
@@ -64,19 +59,22 @@ enum server_kind {
 
 struct nat_case {
 	const char *what;
-	const char *local_ip; /* the host's own address */
-	uint16_t local_port;
-	const char *mapped_ip; /* the address the server sees */
-	enum server_kind server;
+	struct {
+		const char *local_ip; /* the host's own address */
+		uint16_t local_port;
+		const char *mapped_ip; /* the address the server sees */
+		enum server_kind server;
+	} setup;
 	/* PRIMARY, CHANGE_BOTH, CHANGE_PORT, ALT_IP, ALT_BOTH, sent in this order */
-	struct seen tests[STUN_NATCLASS_TEST_MAX];
-	enum stun_natclass_type type;
-	enum stun_natclass_behaviour mapping, filtering;
-	enum stun_natclass_tri preserving;
-	bool has_step;
-	int step;
-	enum stun_natclass_verdict verdict;
-	unsigned unlearned;
+	int tests[STUN_NATCLASS_TEST_MAX];
+	struct {
+		enum stun_natclass_type type;
+		enum stun_natclass_behaviour mapping, filtering;
+		enum stun_natclass_tri preserving;
+		int step; /* NOSTEP: none */
+		enum stun_natclass_verdict verdict;
+		unsigned unlearned;
+	} want;
 };
 
 #define EIM STUN_NATCLASS_ENDPOINT_INDEPENDENT
@@ -86,114 +84,124 @@ struct nat_case {
 #define YES STUN_NATCLASS_TRI_YES
 #define NO STUN_NATCLASS_TRI_NO
 #define TRI_UNK STUN_NATCLASS_TRI_UNKNOWN
+#define T_(x) STUN_NATCLASS_TYPE_##x
+#define V_(x) STUN_NATCLASS_VERDICT_##x
 #define BIT(t) (1u << STUN_NATCLASS_TEST_##t)
 
 static const struct nat_case cases[] = {
-	/* The lab's NAT types (NAT-LAB-NOTES table, same ports). */
-	{ "1 none", NAT_IP, 44461, NAT_IP, SERVER_RFC5780,
-	  { A(44461), A(44461), A(44461), A(44461), A(44461) },
-	  STUN_NATCLASS_TYPE_OPEN_INTERNET, EIM, EIM, YES, false, 0, STUN_NATCLASS_VERDICT_DIRECT, 0 },
-	{ "2 full-cone", "10.0.1.2", 44815, NAT_IP, SERVER_RFC5780,
-	  { A(44815), A(44815), A(44815), A(44815), A(44815) },
-	  STUN_NATCLASS_TYPE_FULL_CONE, EIM, EIM, YES, false, 0, STUN_NATCLASS_VERDICT_DIRECT, 0 },
-	{ "3 restricted-cone", "10.0.1.2", 46213, NAT_IP, SERVER_RFC5780,
-	  { A(46213), N, A(46213), A(46213), A(46213) },
-	  STUN_NATCLASS_TYPE_RESTRICTED_CONE, EIM, ADM, YES, false, 0,
-	  STUN_NATCLASS_VERDICT_DIRECT, 0 },
-	{ "4 port-restricted", "10.0.1.2", 51599, NAT_IP, SERVER_RFC5780,
-	  { A(51599), N, N, A(51599), A(51599) },
-	  STUN_NATCLASS_TYPE_PORT_RESTRICTED_CONE, EIM, APDM, YES, false, 0,
-	  STUN_NATCLASS_VERDICT_DIRECT, 0 },
-	{ "5 symmetric-seq (+1 per new flow)", "10.0.1.2", 37906, NAT_IP, SERVER_RFC5780,
-	  { A(20003), N, N, A(20004), A(20005) },
-	  STUN_NATCLASS_TYPE_SYMMETRIC, APDM, APDM, NO, true, 1,
-	  STUN_NATCLASS_VERDICT_NEEDS_CONE, 0 },
-	{ "6 symmetric-random", "10.0.1.2", 42768, NAT_IP, SERVER_RFC5780,
-	  { A(28242), N, N, A(38835), A(3264) },
-	  STUN_NATCLASS_TYPE_SYMMETRIC, APDM, APDM, NO, false, 0,
-	  STUN_NATCLASS_VERDICT_NEEDS_CONE, 0 },
-	{ "7 udp-blocked", "10.0.1.2", 40000, NAT_IP, SERVER_RFC5780, { N, N, N, N, N },
-	  STUN_NATCLASS_TYPE_UDP_BLOCKED, UNK, UNK, TRI_UNK, false, 0,
-	  STUN_NATCLASS_VERDICT_TCP_ONLY, 0 },
-	{ "8 udp-blocked, nothing after Test I", "10.0.1.2", 40000, NAT_IP, SERVER_RFC5780,
-	  { N, X, X, X, X },
-	  STUN_NATCLASS_TYPE_UDP_BLOCKED, UNK, UNK, TRI_UNK, false, 0,
-	  STUN_NATCLASS_VERDICT_TCP_ONLY, 0 },
-	{ "9 cgnat (port-restricted twice)", "10.0.1.2", 34716, NAT_IP, SERVER_RFC5780,
-	  { A(34716), N, N, A(34716), A(34716) },
-	  STUN_NATCLASS_TYPE_PORT_RESTRICTED_CONE, EIM, APDM, YES, false, 0,
-	  STUN_NATCLASS_VERDICT_DIRECT, 0 },
-	{ "10 port-restricted, port not preserved", "10.0.1.2", 4242, NAT_IP, SERVER_RFC5780,
-	  { A(1024), N, N, A(1024), A(1024) },
-	  STUN_NATCLASS_TYPE_PORT_RESTRICTED_CONE, EIM, APDM, NO, false, 0,
-	  STUN_NATCLASS_VERDICT_DIRECT, 0 },
-	/* RFC 3489 types the lab does not build. */
-	{ "11 symmetric UDP firewall", NAT_IP, 5000, NAT_IP, SERVER_RFC5780,
-	  { A(5000), N, N, A(5000), A(5000) },
-	  STUN_NATCLASS_TYPE_SYMMETRIC_UDP_FIREWALL, EIM, APDM, YES, false, 0,
-	  STUN_NATCLASS_VERDICT_DIRECT, 0 },
-	{ "12 address-dependent mapping", "10.0.1.2", 5000, NAT_IP, SERVER_RFC5780,
-	  { A(5000), N, N, A(6000), A(6000) },
-	  STUN_NATCLASS_TYPE_SYMMETRIC, ADM, APDM, YES, false, 0,
-	  STUN_NATCLASS_VERDICT_NEEDS_CONE, 0 },
-	{ "13 symmetric, step -2", "10.0.1.2", 5000, NAT_IP, SERVER_RFC5780,
-	  { A(30010), N, N, A(30008), A(30006) },
-	  STUN_NATCLASS_TYPE_SYMMETRIC, APDM, APDM, NO, true, -2,
-	  STUN_NATCLASS_VERDICT_NEEDS_CONE, 0 },
-	{ "14 symmetric, uneven steps", "10.0.1.2", 5000, NAT_IP, SERVER_RFC5780,
-	  { A(30010), N, N, A(30011), A(30013) },
-	  STUN_NATCLASS_TYPE_SYMMETRIC, APDM, APDM, NO, false, 0,
-	  STUN_NATCLASS_VERDICT_NEEDS_CONE, 0 },
-	/* RFC 3489 flow only: no ALT_IP test. */
-	{ "15 3489 flow, port-restricted", "10.0.1.2", 51599, NAT_IP, SERVER_RFC5780,
-	  { A(51599), N, N, X, A(51599) },
-	  STUN_NATCLASS_TYPE_PORT_RESTRICTED_CONE, EIM, APDM, YES, false, 0,
-	  STUN_NATCLASS_VERDICT_DIRECT, BIT(ALT_IP) },
-	{ "16 3489 flow, symmetric-seq", "10.0.1.2", 37906, NAT_IP, SERVER_RFC5780,
-	  { A(20003), N, N, X, A(20004) },
-	  STUN_NATCLASS_TYPE_SYMMETRIC, UNK, APDM, NO, true, 1, STUN_NATCLASS_VERDICT_NEEDS_CONE,
-	  BIT(ALT_IP) },
-	/* Partial: a server without an alternate address. */
-	{ "17 no alternate, port-restricted", "10.0.1.2", 51599, NAT_IP, SERVER_NO_ALTERNATE,
-	  { A(51599), R, R, X, X },
-	  STUN_NATCLASS_TYPE_UNKNOWN, UNK, UNK, YES, false, 0, STUN_NATCLASS_VERDICT_UNKNOWN,
-	  BIT(CHANGE_BOTH) | BIT(CHANGE_PORT) | BIT(ALT_IP) | BIT(ALT_BOTH) },
-	{ "18 no alternate, no NAT", NAT_IP, 44461, NAT_IP, SERVER_NO_ALTERNATE,
-	  { A(44461), R, R, X, X },
-	  STUN_NATCLASS_TYPE_UNKNOWN, EIM, UNK, YES, false, 0, STUN_NATCLASS_VERDICT_DIRECT,
-	  BIT(CHANGE_BOTH) | BIT(CHANGE_PORT) | BIT(ALT_IP) | BIT(ALT_BOTH) },
-	{ "19 no alternate, udp-blocked", "10.0.1.2", 40000, NAT_IP, SERVER_NO_ALTERNATE,
-	  { N, X, X, X, X },
-	  STUN_NATCLASS_TYPE_UDP_BLOCKED, UNK, UNK, TRI_UNK, false, 0,
-	  STUN_NATCLASS_VERDICT_TCP_ONLY, 0 },
-	{ "20 no alternate, answers sent anyway are not used", "10.0.1.2", 5000, NAT_IP,
-	  SERVER_NO_ALTERNATE, { A(20003), R, R, A(20004), A(20005) },
-	  STUN_NATCLASS_TYPE_UNKNOWN, UNK, UNK, NO, false, 0, STUN_NATCLASS_VERDICT_UNKNOWN,
-	  BIT(CHANGE_BOTH) | BIT(CHANGE_PORT) | BIT(ALT_IP) | BIT(ALT_BOTH) },
-	/* Partial: one IP, two ports; change-port works, change-IP is refused. */
-	{ "21 same-IP server, port-restricted", "10.0.1.2", 51599, NAT_IP, SERVER_SAME_IP,
-	  { A(51599), R, N, X, A(51599) },
-	  STUN_NATCLASS_TYPE_UNKNOWN, UNK, APDM, YES, false, 0, STUN_NATCLASS_VERDICT_UNKNOWN,
-	  BIT(CHANGE_BOTH) | BIT(ALT_IP) },
-	{ "22 same-IP server, symmetric", "10.0.1.2", 5000, NAT_IP, SERVER_SAME_IP,
-	  { A(20003), R, N, X, A(20004) },
-	  STUN_NATCLASS_TYPE_SYMMETRIC, APDM, APDM, NO, true, 1, STUN_NATCLASS_VERDICT_NEEDS_CONE,
-	  BIT(CHANGE_BOTH) | BIT(ALT_IP) },
-	{ "23 same-IP server, restricted-cone", "10.0.1.2", 46213, NAT_IP, SERVER_SAME_IP,
-	  { A(46213), R, A(46213), X, A(46213) },
-	  STUN_NATCLASS_TYPE_UNKNOWN, UNK, UNK, YES, false, 0, STUN_NATCLASS_VERDICT_UNKNOWN,
-	  BIT(CHANGE_BOTH) | BIT(ALT_IP) },
-	/* A server that answers change requests from its primary address: a
-	 * port-restricted NAT lets those answers in, which must not read as
-	 * full-cone. */
-	{ "24 server ignores CHANGE-REQUEST", "10.0.1.2", 51599, NAT_IP, SERVER_IGNORES_CHANGE,
-	  { A(51599), A(51599), A(51599), A(51599), A(51599) },
-	  STUN_NATCLASS_TYPE_UNKNOWN, EIM, UNK, YES, false, 0, STUN_NATCLASS_VERDICT_DIRECT,
-	  BIT(CHANGE_BOTH) | BIT(CHANGE_PORT) },
-	/* Nothing run at all. */
-	{ "25 nothing run", "10.0.1.2", 5000, NAT_IP, SERVER_RFC5780, { X, X, X, X, X },
-	  STUN_NATCLASS_TYPE_UNKNOWN, UNK, UNK, TRI_UNK, false, 0, STUN_NATCLASS_VERDICT_UNKNOWN,
-	  BIT(PRIMARY) | BIT(CHANGE_BOTH) | BIT(CHANGE_PORT) | BIT(ALT_IP) | BIT(ALT_BOTH) },
+    /* The lab's NAT types (NAT-LAB-NOTES table, same ports). */
+    {"1 none",
+     {NAT_IP, 44461, NAT_IP, SERVER_RFC5780},
+     {44461, 44461, 44461, 44461, 44461},
+     {T_(OPEN_INTERNET), EIM, EIM, YES, NOSTEP, V_(DIRECT), 0}},
+    {"2 full-cone",
+     {"10.0.1.2", 44815, NAT_IP, SERVER_RFC5780},
+     {44815, 44815, 44815, 44815, 44815},
+     {T_(FULL_CONE), EIM, EIM, YES, NOSTEP, V_(DIRECT), 0}},
+    {"3 restricted-cone",
+     {"10.0.1.2", 46213, NAT_IP, SERVER_RFC5780},
+     {46213, N, 46213, 46213, 46213},
+     {T_(RESTRICTED_CONE), EIM, ADM, YES, NOSTEP, V_(DIRECT), 0}},
+    {"4 port-restricted",
+     {"10.0.1.2", 51599, NAT_IP, SERVER_RFC5780},
+     {51599, N, N, 51599, 51599},
+     {T_(PORT_RESTRICTED_CONE), EIM, APDM, YES, NOSTEP, V_(DIRECT), 0}},
+    {"5 symmetric-seq (+1 per new flow)",
+     {"10.0.1.2", 37906, NAT_IP, SERVER_RFC5780},
+     {20003, N, N, 20004, 20005},
+     {T_(SYMMETRIC), APDM, APDM, NO, 1, V_(NEEDS_CONE), 0}},
+    {"6 symmetric-random",
+     {"10.0.1.2", 42768, NAT_IP, SERVER_RFC5780},
+     {28242, N, N, 38835, 3264},
+     {T_(SYMMETRIC), APDM, APDM, NO, NOSTEP, V_(NEEDS_CONE), 0}},
+    {"7 udp-blocked",
+     {"10.0.1.2", 40000, NAT_IP, SERVER_RFC5780},
+     {N, N, N, N, N},
+     {T_(UDP_BLOCKED), UNK, UNK, TRI_UNK, NOSTEP, V_(TCP_ONLY), 0}},
+    {"8 udp-blocked, nothing after Test I",
+     {"10.0.1.2", 40000, NAT_IP, SERVER_RFC5780},
+     {N, X, X, X, X},
+     {T_(UDP_BLOCKED), UNK, UNK, TRI_UNK, NOSTEP, V_(TCP_ONLY), 0}},
+    {"9 cgnat (port-restricted twice)",
+     {"10.0.1.2", 34716, NAT_IP, SERVER_RFC5780},
+     {34716, N, N, 34716, 34716},
+     {T_(PORT_RESTRICTED_CONE), EIM, APDM, YES, NOSTEP, V_(DIRECT), 0}},
+    {"10 port-restricted, port not preserved",
+     {"10.0.1.2", 4242, NAT_IP, SERVER_RFC5780},
+     {1024, N, N, 1024, 1024},
+     {T_(PORT_RESTRICTED_CONE), EIM, APDM, NO, NOSTEP, V_(DIRECT), 0}},
+    /* RFC 3489 types the lab does not build. */
+    {"11 symmetric UDP firewall",
+     {NAT_IP, 5000, NAT_IP, SERVER_RFC5780},
+     {5000, N, N, 5000, 5000},
+     {T_(SYMMETRIC_UDP_FIREWALL), EIM, APDM, YES, NOSTEP, V_(DIRECT), 0}},
+    {"12 address-dependent mapping",
+     {"10.0.1.2", 5000, NAT_IP, SERVER_RFC5780},
+     {5000, N, N, 6000, 6000},
+     {T_(SYMMETRIC), ADM, APDM, YES, NOSTEP, V_(NEEDS_CONE), 0}},
+    {"13 symmetric, step -2",
+     {"10.0.1.2", 5000, NAT_IP, SERVER_RFC5780},
+     {30010, N, N, 30008, 30006},
+     {T_(SYMMETRIC), APDM, APDM, NO, -2, V_(NEEDS_CONE), 0}},
+    {"14 symmetric, uneven steps",
+     {"10.0.1.2", 5000, NAT_IP, SERVER_RFC5780},
+     {30010, N, N, 30011, 30013},
+     {T_(SYMMETRIC), APDM, APDM, NO, NOSTEP, V_(NEEDS_CONE), 0}},
+    /* RFC 3489 flow only: no ALT_IP test. */
+    {"15 3489 flow, port-restricted",
+     {"10.0.1.2", 51599, NAT_IP, SERVER_RFC5780},
+     {51599, N, N, X, 51599},
+     {T_(PORT_RESTRICTED_CONE), EIM, APDM, YES, NOSTEP, V_(DIRECT), BIT(ALT_IP)}},
+    {"16 3489 flow, symmetric-seq",
+     {"10.0.1.2", 37906, NAT_IP, SERVER_RFC5780},
+     {20003, N, N, X, 20004},
+     {T_(SYMMETRIC), UNK, APDM, NO, 1, V_(NEEDS_CONE), BIT(ALT_IP)}},
+    /* Partial: a server without an alternate address. */
+    {"17 no alternate, port-restricted",
+     {"10.0.1.2", 51599, NAT_IP, SERVER_NO_ALTERNATE},
+     {51599, R, R, X, X},
+     {T_(UNKNOWN), UNK, UNK, YES, NOSTEP, V_(UNKNOWN),
+      BIT(CHANGE_BOTH) | BIT(CHANGE_PORT) | BIT(ALT_IP) | BIT(ALT_BOTH)}},
+    {"18 no alternate, no NAT",
+     {NAT_IP, 44461, NAT_IP, SERVER_NO_ALTERNATE},
+     {44461, R, R, X, X},
+     {T_(UNKNOWN), EIM, UNK, YES, NOSTEP, V_(DIRECT),
+      BIT(CHANGE_BOTH) | BIT(CHANGE_PORT) | BIT(ALT_IP) | BIT(ALT_BOTH)}},
+    {"19 no alternate, udp-blocked",
+     {"10.0.1.2", 40000, NAT_IP, SERVER_NO_ALTERNATE},
+     {N, X, X, X, X},
+     {T_(UDP_BLOCKED), UNK, UNK, TRI_UNK, NOSTEP, V_(TCP_ONLY), 0}},
+    {"20 no alternate, answers sent anyway are not used",
+     {"10.0.1.2", 5000, NAT_IP, SERVER_NO_ALTERNATE},
+     {20003, R, R, 20004, 20005},
+     {T_(UNKNOWN), UNK, UNK, NO, NOSTEP, V_(UNKNOWN),
+      BIT(CHANGE_BOTH) | BIT(CHANGE_PORT) | BIT(ALT_IP) | BIT(ALT_BOTH)}},
+    /* Partial: one IP, two ports; change-port works, change-IP is refused. */
+    {"21 same-IP server, port-restricted",
+     {"10.0.1.2", 51599, NAT_IP, SERVER_SAME_IP},
+     {51599, R, N, X, 51599},
+     {T_(UNKNOWN), UNK, APDM, YES, NOSTEP, V_(UNKNOWN), BIT(CHANGE_BOTH) | BIT(ALT_IP)}},
+    {"22 same-IP server, symmetric",
+     {"10.0.1.2", 5000, NAT_IP, SERVER_SAME_IP},
+     {20003, R, N, X, 20004},
+     {T_(SYMMETRIC), APDM, APDM, NO, 1, V_(NEEDS_CONE), BIT(CHANGE_BOTH) | BIT(ALT_IP)}},
+    {"23 same-IP server, restricted-cone",
+     {"10.0.1.2", 46213, NAT_IP, SERVER_SAME_IP},
+     {46213, R, 46213, X, 46213},
+     {T_(UNKNOWN), UNK, UNK, YES, NOSTEP, V_(UNKNOWN), BIT(CHANGE_BOTH) | BIT(ALT_IP)}},
+    /* A server that answers change requests from its primary address: a
+     * port-restricted NAT lets those answers in, which must not read as
+     * full-cone. */
+    {"24 server ignores CHANGE-REQUEST",
+     {"10.0.1.2", 51599, NAT_IP, SERVER_IGNORES_CHANGE},
+     {51599, 51599, 51599, 51599, 51599},
+     {T_(UNKNOWN), EIM, UNK, YES, NOSTEP, V_(DIRECT), BIT(CHANGE_BOTH) | BIT(CHANGE_PORT)}},
+    /* Nothing run at all. */
+    {"25 nothing run",
+     {"10.0.1.2", 5000, NAT_IP, SERVER_RFC5780},
+     {X, X, X, X, X},
+     {T_(UNKNOWN), UNK, UNK, TRI_UNK, NOSTEP, V_(UNKNOWN),
+      BIT(PRIMARY) | BIT(CHANGE_BOTH) | BIT(CHANGE_PORT) | BIT(ALT_IP) | BIT(ALT_BOTH)}},
 };
 
 /* Where the answer to each test comes from, for a given server. */
@@ -201,8 +209,8 @@ static struct sockaddr_storage answer_from(enum server_kind server, enum stun_na
 {
 	const char *alt_ip = server == SERVER_SAME_IP ? PRIMARY_IP : ALT_IP;
 
-	if (server == SERVER_IGNORES_CHANGE && (t == STUN_NATCLASS_TEST_CHANGE_BOTH ||
-						t == STUN_NATCLASS_TEST_CHANGE_PORT))
+	if (server == SERVER_IGNORES_CHANGE &&
+	    (t == STUN_NATCLASS_TEST_CHANGE_BOTH || t == STUN_NATCLASS_TEST_CHANGE_PORT))
 		return addr(PRIMARY_IP, PRIMARY_PORT);
 	switch (t) {
 	case STUN_NATCLASS_TEST_CHANGE_BOTH:
@@ -220,18 +228,23 @@ static struct sockaddr_storage answer_from(enum server_kind server, enum stun_na
 static void fill_input(const struct nat_case *k, struct stun_natclass_input *in)
 {
 	memset(in, 0, sizeof(*in));
-	in->local = addr(k->local_ip, k->local_port);
+	in->local = addr(k->setup.local_ip, k->setup.local_port);
 	in->primary = addr(PRIMARY_IP, PRIMARY_PORT);
-	if (k->server == SERVER_SAME_IP)
+	if (k->setup.server == SERVER_SAME_IP)
 		in->alternate = addr(PRIMARY_IP, ALT_PORT);
-	else if (k->server != SERVER_NO_ALTERNATE)
+	else if (k->setup.server != SERVER_NO_ALTERNATE)
 		in->alternate = addr(ALT_IP, ALT_PORT);
 	for (int t = 0; t < STUN_NATCLASS_TEST_MAX; t++) {
-		in->tests[t].outcome = k->tests[t].outcome;
+		int seen = k->tests[t];
+
 		in->tests[t].order = (unsigned)t;
-		if (k->tests[t].outcome == STUN_NATCLASS_ANSWERED) {
-			in->tests[t].mapped = addr(k->mapped_ip, k->tests[t].port);
-			in->tests[t].from = answer_from(k->server, t);
+		in->tests[t].outcome = seen == N   ? STUN_NATCLASS_NO_ANSWER
+				       : seen == X ? STUN_NATCLASS_NOT_RUN
+				       : seen == R ? STUN_NATCLASS_REFUSED
+						   : STUN_NATCLASS_ANSWERED;
+		if (seen >= 0) {
+			in->tests[t].mapped = addr(k->setup.mapped_ip, (uint16_t)seen);
+			in->tests[t].from = answer_from(k->setup.server, t);
 		}
 	}
 }
@@ -243,29 +256,32 @@ static void test_stun_natclass_classify_table(void **state)
 		const struct nat_case *k = &cases[i];
 		struct stun_natclass_input in;
 		struct stun_natclass_report r;
+		bool has_step = k->want.step != NOSTEP;
 
 		fill_input(k, &in);
 		stun_natclass_classify(&in, &r);
-		if (r.type != k->type || r.mapping != k->mapping || r.filtering != k->filtering ||
-		    r.port_preserving != k->preserving || r.has_port_step != k->has_step ||
-		    (k->has_step && r.port_step != k->step) || r.verdict != k->verdict ||
-		    r.unlearned != k->unlearned)
+		if (r.type != k->want.type || r.mapping != k->want.mapping ||
+		    r.filtering != k->want.filtering || r.port_preserving != k->want.preserving ||
+		    r.has_port_step != has_step || (has_step && r.port_step != k->want.step) ||
+		    r.verdict != k->want.verdict || r.unlearned != k->want.unlearned)
 			fail_msg("case %s: got %s / %s / %s / preserving %s / step %d(%d) / %s / "
 				 "unlearned %#x",
 				 k->what, stun_natclass_type_name(r.type),
 				 stun_natclass_behaviour_name(r.mapping),
 				 stun_natclass_behaviour_name(r.filtering),
 				 stun_natclass_tri_name(r.port_preserving), r.port_step,
-				 r.has_port_step, stun_natclass_verdict_name(r.verdict), r.unlearned);
-		if (k->tests[0].outcome == STUN_NATCLASS_ANSWERED) {
-			struct sockaddr_storage want = addr(k->mapped_ip, k->tests[0].port);
+				 r.has_port_step, stun_natclass_verdict_name(r.verdict),
+				 r.unlearned);
+		if (k->tests[0] >= 0) {
+			struct sockaddr_storage want =
+			    addr(k->setup.mapped_ip, (uint16_t)k->tests[0]);
 			assert_true(stun_client_same_endpoint(&r.mapped, &want));
 		} else {
 			assert_int_equal(r.mapped.ss_family, AF_UNSPEC);
 		}
-		assert_int_equal(r.change_ignored, k->server == SERVER_IGNORES_CHANGE
-							   ? BIT(CHANGE_BOTH) | BIT(CHANGE_PORT)
-							   : 0);
+		assert_int_equal(r.change_ignored, k->setup.server == SERVER_IGNORES_CHANGE
+						       ? BIT(CHANGE_BOTH) | BIT(CHANGE_PORT)
+						       : 0);
 	}
 }
 
@@ -354,11 +370,10 @@ static void test_stun_natclass_classify_ipv6(void **state)
 	in.local = addr("2001:db8::2", 5000);
 	in.primary = addr("2001:db8::10", 3478);
 	in.alternate = addr("2001:db8::20", 3479);
-	in.tests[0] = (struct stun_natclass_result){ STUN_NATCLASS_ANSWERED, 0,
-						     addr("2001:db8::2", 5000),
-						     addr("2001:db8::10", 3478) };
-	in.tests[1] = (struct stun_natclass_result){ .outcome = STUN_NATCLASS_NO_ANSWER, .order = 1 };
-	in.tests[2] = (struct stun_natclass_result){ .outcome = STUN_NATCLASS_NO_ANSWER, .order = 2 };
+	in.tests[0] = (struct stun_natclass_result){
+	    STUN_NATCLASS_ANSWERED, 0, addr("2001:db8::2", 5000), addr("2001:db8::10", 3478)};
+	in.tests[1] = (struct stun_natclass_result){.outcome = STUN_NATCLASS_NO_ANSWER, .order = 1};
+	in.tests[2] = (struct stun_natclass_result){.outcome = STUN_NATCLASS_NO_ANSWER, .order = 2};
 	stun_natclass_classify(&in, &r);
 	assert_int_equal(r.type, STUN_NATCLASS_TYPE_SYMMETRIC_UDP_FIREWALL);
 	assert_int_equal(r.filtering, APDM);
@@ -372,9 +387,14 @@ static void test_stun_natclass_classify_ipv6(void **state)
 /* 5. The names issue 4's JSON uses. */
 static void test_stun_natclass_names(void **state)
 {
-	static const char *const types[] = { "unknown",	  "open-internet",	    "full-cone",
-					     "restricted-cone", "port-restricted-cone", "symmetric",
-					     "symmetric-udp-firewall", "udp-blocked" };
+	static const char *const types[] = {"unknown",
+					    "open-internet",
+					    "full-cone",
+					    "restricted-cone",
+					    "port-restricted-cone",
+					    "symmetric",
+					    "symmetric-udp-firewall",
+					    "udp-blocked"};
 
 	for (int t = 0; t < STUN_NATCLASS_TYPE_MAX; t++)
 		assert_string_equal(stun_natclass_type_name(t), types[t]);
@@ -408,8 +428,7 @@ static size_t answer(const struct stun_client_txn *t, enum stun_class cls, const
 	struct sockaddr_storage origin = addr(PRIMARY_IP, PRIMARY_PORT);
 	size_t len;
 
-	assert_int_equal(stun_builder_init(&b, buf, cap, STUN_METHOD_BINDING, cls,
-					   id ? id : t->id),
+	assert_int_equal(stun_builder_init(&b, buf, cap, STUN_METHOD_BINDING, cls, id ? id : t->id),
 			 0);
 	if (mapped)
 		assert_int_equal(stun_builder_add_address(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, mapped),
@@ -436,9 +455,9 @@ static void test_stun_client_on_response(void **state)
 	size_t len;
 	uint32_t flags;
 
-	assert_int_equal(stun_client_start(&t, &server, STUN_CHANGE_PORT, 1000, 100, 3, req,
-					   sizeof(req), &len),
-			 0);
+	assert_int_equal(
+	    stun_client_start(&t, &server, STUN_CHANGE_PORT, 1000, 100, 3, req, sizeof(req), &len),
+	    0);
 	assert_true(stun_msg_parse(&msg, req, len));
 	assert_int_equal(msg.cls, STUN_CLASS_REQUEST);
 	assert_int_equal(msg.method, STUN_METHOD_BINDING);
@@ -515,9 +534,9 @@ static void test_stun_client_on_response_invalid(void **state)
 	/* An unknown comprehension-required attribute (RFC 8489 6.3.1.1). */
 	struct sockaddr_storage mapped = addr(NAT_IP, 4000);
 	assert_int_equal(stun_client_start(&t, &server, 0, 0, 100, 3, req, sizeof(req), &len), 0);
-	assert_int_equal(stun_builder_init(&b, buf, sizeof(buf), STUN_METHOD_BINDING,
-					   STUN_CLASS_SUCCESS, t.id),
-			 0);
+	assert_int_equal(
+	    stun_builder_init(&b, buf, sizeof(buf), STUN_METHOD_BINDING, STUN_CLASS_SUCCESS, t.id),
+	    0);
 	assert_int_equal(stun_builder_add_address(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, &mapped), 0);
 	assert_int_equal(stun_builder_add(&b, 0x7ffe, "abcd", 4), 0);
 	assert_int_equal(stun_builder_finish(&b, false, &len), 0);
@@ -525,9 +544,9 @@ static void test_stun_client_on_response_invalid(void **state)
 	assert_int_equal(stun_client_on_response(&t, &msg, &server, &resp), STUN_CLIENT_INVALID);
 	/* Control: the same with an optional unknown attribute succeeds. */
 	assert_int_equal(stun_client_start(&t, &server, 0, 0, 100, 3, req, sizeof(req), &len), 0);
-	assert_int_equal(stun_builder_init(&b, buf, sizeof(buf), STUN_METHOD_BINDING,
-					   STUN_CLASS_SUCCESS, t.id),
-			 0);
+	assert_int_equal(
+	    stun_builder_init(&b, buf, sizeof(buf), STUN_METHOD_BINDING, STUN_CLASS_SUCCESS, t.id),
+	    0);
 	assert_int_equal(stun_builder_add_address(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, &mapped), 0);
 	assert_int_equal(stun_builder_add(&b, 0xfffe, "abcd", 4), 0);
 	assert_int_equal(stun_builder_finish(&b, false, &len), 0);
@@ -544,21 +563,21 @@ static void test_stun_client_is_safe_target(void **state)
 		uint16_t port;
 		bool safe;
 	} targets[] = {
-		{ "192.0.2.20", 3479, true },
-		{ "192.0.2.10", 3479, true }, /* same IP, other port: a one-IP server */
-		{ "192.0.2.10", 3478, false }, /* the server itself */
-		{ "192.0.2.20", 0, false },
-		{ "127.0.0.1", 3479, false },
-		{ "127.1.2.3", 3479, false },
-		{ "0.0.0.0", 3479, false },
-		{ "0.1.2.3", 3479, false },
-		{ "224.0.0.1", 3479, false },
-		{ "239.255.255.250", 1900, false },
-		{ "255.255.255.255", 3479, false },
-		{ "169.254.1.1", 3479, false },
-		{ "::ffff:127.0.0.1", 3479, false },
-		{ "::ffff:192.0.2.20", 3479, true },
-		{ "2001:db8::20", 3479, false }, /* family differs from the server's */
+	    {"192.0.2.20", 3479, true},
+	    {"192.0.2.10", 3479, true},	 /* same IP, other port: a one-IP server */
+	    {"192.0.2.10", 3478, false}, /* the server itself */
+	    {"192.0.2.20", 0, false},
+	    {"127.0.0.1", 3479, false},
+	    {"127.1.2.3", 3479, false},
+	    {"0.0.0.0", 3479, false},
+	    {"0.1.2.3", 3479, false},
+	    {"224.0.0.1", 3479, false},
+	    {"239.255.255.250", 1900, false},
+	    {"255.255.255.255", 3479, false},
+	    {"169.254.1.1", 3479, false},
+	    {"::ffff:127.0.0.1", 3479, false},
+	    {"::ffff:192.0.2.20", 3479, true},
+	    {"2001:db8::20", 3479, false}, /* family differs from the server's */
 	};
 	struct sockaddr_storage server = addr(PRIMARY_IP, PRIMARY_PORT);
 	struct sockaddr_storage server6 = addr("2001:db8::10", 3478);
@@ -573,8 +592,8 @@ static void test_stun_client_is_safe_target(void **state)
 		const char *ip;
 		bool safe;
 	} targets6[] = {
-		{ "2001:db8::20", true }, { "::", false },	{ "::1", false },
-		{ "ff02::1", false },	  { "fe80::1", false }, { "192.0.2.20", false },
+	    {"2001:db8::20", true}, {"::", false},	{"::1", false},
+	    {"ff02::1", false},	    {"fe80::1", false}, {"192.0.2.20", false},
 	};
 	for (size_t i = 0; i < sizeof(targets6) / sizeof(targets6[0]); i++) {
 		struct sockaddr_storage t = addr(targets6[i].ip, 3479);
@@ -602,12 +621,13 @@ static void test_stun_client_is_safe_target(void **state)
 /* 9. Retransmission: rto, 2 rto, then give up; never past the budget. */
 static void test_stun_client_on_timer(void **state)
 {
-	struct sockaddr_storage server = addr(PRIMARY_IP, PRIMARY_PORT), un = { 0 };
+	struct sockaddr_storage server = addr(PRIMARY_IP, PRIMARY_PORT), un = {0};
 	struct stun_client_txn t;
 	uint8_t req[128];
 	size_t len;
 
-	assert_int_equal(stun_client_start(&t, &server, 0, 1000, 100, 3, req, sizeof(req), &len), 0);
+	assert_int_equal(stun_client_start(&t, &server, 0, 1000, 100, 3, req, sizeof(req), &len),
+			 0);
 	assert_int_equal(stun_client_next_ms(&t), 1100);
 	assert_int_equal(stun_client_on_timer(&t, 1099), STUN_CLIENT_WAIT);
 	assert_int_equal(stun_client_on_timer(&t, 1100), STUN_CLIENT_RESEND);
@@ -620,7 +640,8 @@ static void test_stun_client_on_timer(void **state)
 	assert_int_equal(stun_client_next_ms(&t), UINT64_MAX);
 
 	/* Failure: bad arguments and a buffer too small for the request. */
-	assert_int_equal(stun_client_start(&t, &server, 0, 0, 0, 3, req, sizeof(req), &len), -EINVAL);
+	assert_int_equal(stun_client_start(&t, &server, 0, 0, 0, 3, req, sizeof(req), &len),
+			 -EINVAL);
 	assert_int_equal(stun_client_start(&t, &server, 0, 0, 100, 0, req, sizeof(req), &len),
 			 -EINVAL);
 	assert_int_equal(stun_client_start(&t, &un, 0, 0, 100, 3, req, sizeof(req), &len), -EINVAL);
@@ -634,15 +655,15 @@ static void test_stun_client_on_timer(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_stun_natclass_classify_table),
-		cmocka_unit_test(test_stun_natclass_classify_port_step),
-		cmocka_unit_test(test_stun_natclass_classify_untrusted),
-		cmocka_unit_test(test_stun_natclass_classify_ipv6),
-		cmocka_unit_test(test_stun_natclass_names),
-		cmocka_unit_test(test_stun_client_on_response),
-		cmocka_unit_test(test_stun_client_on_response_invalid),
-		cmocka_unit_test(test_stun_client_is_safe_target),
-		cmocka_unit_test(test_stun_client_on_timer),
+	    cmocka_unit_test(test_stun_natclass_classify_table),
+	    cmocka_unit_test(test_stun_natclass_classify_port_step),
+	    cmocka_unit_test(test_stun_natclass_classify_untrusted),
+	    cmocka_unit_test(test_stun_natclass_classify_ipv6),
+	    cmocka_unit_test(test_stun_natclass_names),
+	    cmocka_unit_test(test_stun_client_on_response),
+	    cmocka_unit_test(test_stun_client_on_response_invalid),
+	    cmocka_unit_test(test_stun_client_is_safe_target),
+	    cmocka_unit_test(test_stun_client_on_timer),
 	};
 
 	if (sodium_init() < 0)

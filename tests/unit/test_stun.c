@@ -65,11 +65,21 @@ static char *jstring(void)
 		}
 		jp++;
 		switch (*jp) {
-		case 'n': *o++ = '\n'; break;
-		case 't': *o++ = '\t'; break;
-		case 'r': *o++ = '\r'; break;
-		case 'b': *o++ = '\b'; break;
-		case 'f': *o++ = '\f'; break;
+		case 'n':
+			*o++ = '\n';
+			break;
+		case 't':
+			*o++ = '\t';
+			break;
+		case 'r':
+			*o++ = '\r';
+			break;
+		case 'b':
+			*o++ = '\b';
+			break;
+		case 'f':
+			*o++ = '\f';
+			break;
 		case 'u': {
 			unsigned c = 0;
 			assert_int_equal(sscanf(jp + 1, "%4x", &c), 1);
@@ -77,7 +87,9 @@ static char *jstring(void)
 			jp += 4;
 			break;
 		}
-		default: *o++ = *jp; break;
+		default:
+			*o++ = *jp;
+			break;
 		}
 		jp++;
 	}
@@ -205,7 +217,7 @@ static void assert_addr(const struct sockaddr_storage *ss, const char *ip, unsig
 
 static struct sockaddr_storage mkaddr(const char *ip, uint16_t port)
 {
-	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_storage ss = {0};
 	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
 
@@ -322,8 +334,8 @@ static void test_stun_msg_parse_rfc5769(void **state)
 		 * that requires one sees in has_fingerprint. */
 		for (size_t i = 0; has_fp && i < len; i++) {
 			buf[i] ^= 0x01;
-			if (stun_msg_parse(&msg, buf, len) && (i < len - 8 || i > len - 7 ||
-							       msg.has_fingerprint))
+			if (stun_msg_parse(&msg, buf, len) &&
+			    (i < len - 8 || i > len - 7 || msg.has_fingerprint))
 				fail_msg("flip at byte %zu of %zu accepted", i, len);
 			buf[i] ^= 0x01;
 		}
@@ -346,7 +358,8 @@ static void test_stun_msg_parse_rfc5769(void **state)
 static size_t frame(uint8_t *out, size_t cap, uint16_t type, bool rfc3489, const char *attrs,
 		    int len_delta)
 {
-	static const uint8_t id[16] = { 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
+	static const uint8_t id[16] = {0x21, 0x12, 0xa4, 0x42, 1, 2,  3,  4,
+				       5,    6,	   7,	 8,    9, 10, 11, 12};
 	size_t n = unhex(attrs, out + 20, cap - 20);
 	uint16_t be;
 
@@ -372,59 +385,59 @@ static void test_stun_msg_parse_malformed(void **state)
 		const char *attrs;
 		enum stun_parse_error expect;
 	} cases[] = {
-		/* 18. header */
-		{ "1 length not a multiple of 4", 0x0001, 0, "80220002 4142", STUN_PARSE_LENGTH_ALIGN },
-		{ "2 length > datagram", 0x0001, 4, "80220000", STUN_PARSE_LENGTH_MISMATCH },
-		{ "3 length < datagram", 0x0001, -4, "80220000", STUN_PARSE_LENGTH_MISMATCH },
-		{ "4 top bit set", 0x8001, 0, "", STUN_PARSE_NOT_STUN },
-		{ "5 second bit set", 0x4001, 0, "", STUN_PARSE_NOT_STUN },
-		{ "6 empty body is fine", 0x0001, 0, "", STUN_PARSE_OK },
-		/* 19. attributes */
-		{ "7 attribute past the end", 0x0001, 0, "80220008 41424344", STUN_PARSE_ATTR_OVERRUN },
-		{ "8 0xFFFF length", 0x0001, 0, "8022ffff 41424344", STUN_PARSE_ATTR_OVERRUN },
-		{ "9 padding past the end", 0x0001, 0, "80220005 41424344", STUN_PARSE_ATTR_OVERRUN },
-		{ "10 missing padding", 0x0001, 0, "80220001 41 80220003 424344",
-		  STUN_PARSE_ATTR_OVERRUN },
-		{ "11 zero-length text", 0x0001, 0, "80220000", STUN_PARSE_OK },
-		{ "12 zero-length address", 0x0101, 0, "00200000", STUN_PARSE_ATTR_LENGTH },
-		{ "13 padding 0xff accepted", 0x0001, 0, "80220001 41ffffff", STUN_PARSE_OK },
-		{ "14 unknown required reported", 0x0001, 0, "7fff0000", STUN_PARSE_OK },
-		/* 20. addresses */
-		{ "15 family 3", 0x0101, 0, "00010008 00030001 01020304", STUN_PARSE_ADDR_FAMILY },
-		{ "16 family 0", 0x0101, 0, "00200008 00000001 01020304", STUN_PARSE_ADDR_FAMILY },
-		{ "17 IPv6 in 8 bytes", 0x0101, 0, "00200008 00020001 01020304",
-		  STUN_PARSE_ATTR_LENGTH },
-		{ "18 IPv4 in 20 bytes", 0x0101, 0,
-		  "00200014 00010001 01020304 00000000 00000000 00000000", STUN_PARSE_ATTR_LENGTH },
-		{ "19 IPv4 in 8 bytes", 0x0101, 0, "00200008 00010001 01020304", STUN_PARSE_OK },
-		{ "20 OTHER-ADDRESS family 2, 20 bytes", 0x0101, 0,
-		  "802c0014 00020d96 20010db8 00000000 00000000 00000001", STUN_PARSE_OK },
-		/* 21. integrity */
-		{ "21 MESSAGE-INTEGRITY of 19 bytes", 0x0001, 0,
-		  "00080013 00000000 00000000 00000000 00000000 00000000", STUN_PARSE_ATTR_LENGTH },
-		{ "22 FINGERPRINT not last", 0x0001, 0, "80280004 00000000 80220000",
-		  STUN_PARSE_FINGERPRINT_NOT_LAST },
-		{ "23 FINGERPRINT wrong CRC", 0x0001, 0, "80280004 00000000",
-		  STUN_PARSE_FINGERPRINT_MISMATCH },
-		{ "24 FINGERPRINT of 8 bytes", 0x0001, 0, "80280008 00000000 00000000",
-		  STUN_PARSE_ATTR_LENGTH },
-		{ "25 after MESSAGE-INTEGRITY: ignored, not judged", 0x0101, 0,
-		  "00080014 00000000 00000000 00000000 00000000 00000000 00200008 00030001 01020304",
-		  STUN_PARSE_OK },
-		{ "26 MESSAGE-INTEGRITY-SHA256 of 12 bytes", 0x0001, 0,
-		  "001c000c 00000000 00000000 00000000", STUN_PARSE_ATTR_LENGTH },
-		/* 22. text limits and ERROR-CODE */
-		{ "27 ERROR-CODE class 7", 0x0111, 0, "00090004 00000714", STUN_PARSE_ERROR_CODE },
-		{ "28 ERROR-CODE class 2", 0x0111, 0, "00090004 00000214", STUN_PARSE_ERROR_CODE },
-		{ "29 ERROR-CODE number 100", 0x0111, 0, "00090004 00000464", STUN_PARSE_ERROR_CODE },
-		{ "30 ERROR-CODE of 3 bytes", 0x0111, 0, "00090003 00000400", STUN_PARSE_ATTR_LENGTH },
-		{ "31 ERROR-CODE 420", 0x0111, 0, "00090004 00000414", STUN_PARSE_OK },
-		{ "32 UNKNOWN-ATTRIBUTES odd length", 0x0111, 0, "000a0003 7fff0000",
-		  STUN_PARSE_ATTR_LENGTH },
-		/* RFC 5780 values */
-		{ "33 CHANGE-REQUEST of 2 bytes", 0x0001, 0, "00030002 00060000", STUN_PARSE_ATTR_LENGTH },
-		{ "34 RESPONSE-PORT 0", 0x0001, 0, "00270004 00000000", STUN_PARSE_BAD_VALUE },
-		{ "35 RESPONSE-PORT 3479", 0x0001, 0, "00270004 0d970000", STUN_PARSE_OK },
+	    /* 18. header */
+	    {"1 length not a multiple of 4", 0x0001, 0, "80220002 4142", STUN_PARSE_LENGTH_ALIGN},
+	    {"2 length > datagram", 0x0001, 4, "80220000", STUN_PARSE_LENGTH_MISMATCH},
+	    {"3 length < datagram", 0x0001, -4, "80220000", STUN_PARSE_LENGTH_MISMATCH},
+	    {"4 top bit set", 0x8001, 0, "", STUN_PARSE_NOT_STUN},
+	    {"5 second bit set", 0x4001, 0, "", STUN_PARSE_NOT_STUN},
+	    {"6 empty body is fine", 0x0001, 0, "", STUN_PARSE_OK},
+	    /* 19. attributes */
+	    {"7 attribute past the end", 0x0001, 0, "80220008 41424344", STUN_PARSE_ATTR_OVERRUN},
+	    {"8 0xFFFF length", 0x0001, 0, "8022ffff 41424344", STUN_PARSE_ATTR_OVERRUN},
+	    {"9 padding past the end", 0x0001, 0, "80220005 41424344", STUN_PARSE_ATTR_OVERRUN},
+	    {"10 missing padding", 0x0001, 0, "80220001 41 80220003 424344",
+	     STUN_PARSE_ATTR_OVERRUN},
+	    {"11 zero-length text", 0x0001, 0, "80220000", STUN_PARSE_OK},
+	    {"12 zero-length address", 0x0101, 0, "00200000", STUN_PARSE_ATTR_LENGTH},
+	    {"13 padding 0xff accepted", 0x0001, 0, "80220001 41ffffff", STUN_PARSE_OK},
+	    {"14 unknown required reported", 0x0001, 0, "7fff0000", STUN_PARSE_OK},
+	    /* 20. addresses */
+	    {"15 family 3", 0x0101, 0, "00010008 00030001 01020304", STUN_PARSE_ADDR_FAMILY},
+	    {"16 family 0", 0x0101, 0, "00200008 00000001 01020304", STUN_PARSE_ADDR_FAMILY},
+	    {"17 IPv6 in 8 bytes", 0x0101, 0, "00200008 00020001 01020304", STUN_PARSE_ATTR_LENGTH},
+	    {"18 IPv4 in 20 bytes", 0x0101, 0,
+	     "00200014 00010001 01020304 00000000 00000000 00000000", STUN_PARSE_ATTR_LENGTH},
+	    {"19 IPv4 in 8 bytes", 0x0101, 0, "00200008 00010001 01020304", STUN_PARSE_OK},
+	    {"20 OTHER-ADDRESS family 2, 20 bytes", 0x0101, 0,
+	     "802c0014 00020d96 20010db8 00000000 00000000 00000001", STUN_PARSE_OK},
+	    /* 21. integrity */
+	    {"21 MESSAGE-INTEGRITY of 19 bytes", 0x0001, 0,
+	     "00080013 00000000 00000000 00000000 00000000 00000000", STUN_PARSE_ATTR_LENGTH},
+	    {"22 FINGERPRINT not last", 0x0001, 0, "80280004 00000000 80220000",
+	     STUN_PARSE_FINGERPRINT_NOT_LAST},
+	    {"23 FINGERPRINT wrong CRC", 0x0001, 0, "80280004 00000000",
+	     STUN_PARSE_FINGERPRINT_MISMATCH},
+	    {"24 FINGERPRINT of 8 bytes", 0x0001, 0, "80280008 00000000 00000000",
+	     STUN_PARSE_ATTR_LENGTH},
+	    {"25 after MESSAGE-INTEGRITY: ignored, not judged", 0x0101, 0,
+	     "00080014 00000000 00000000 00000000 00000000 00000000 00200008 00030001 01020304",
+	     STUN_PARSE_OK},
+	    {"26 MESSAGE-INTEGRITY-SHA256 of 12 bytes", 0x0001, 0,
+	     "001c000c 00000000 00000000 00000000", STUN_PARSE_ATTR_LENGTH},
+	    /* 22. text limits and ERROR-CODE */
+	    {"27 ERROR-CODE class 7", 0x0111, 0, "00090004 00000714", STUN_PARSE_ERROR_CODE},
+	    {"28 ERROR-CODE class 2", 0x0111, 0, "00090004 00000214", STUN_PARSE_ERROR_CODE},
+	    {"29 ERROR-CODE number 100", 0x0111, 0, "00090004 00000464", STUN_PARSE_ERROR_CODE},
+	    {"30 ERROR-CODE of 3 bytes", 0x0111, 0, "00090003 00000400", STUN_PARSE_ATTR_LENGTH},
+	    {"31 ERROR-CODE 420", 0x0111, 0, "00090004 00000414", STUN_PARSE_OK},
+	    {"32 UNKNOWN-ATTRIBUTES odd length", 0x0111, 0, "000a0003 7fff0000",
+	     STUN_PARSE_ATTR_LENGTH},
+	    /* RFC 5780 values */
+	    {"33 CHANGE-REQUEST of 2 bytes", 0x0001, 0, "00030002 00060000",
+	     STUN_PARSE_ATTR_LENGTH},
+	    {"34 RESPONSE-PORT 0", 0x0001, 0, "00270004 00000000", STUN_PARSE_BAD_VALUE},
+	    {"35 RESPONSE-PORT 3479", 0x0001, 0, "00270004 0d970000", STUN_PARSE_OK},
 	};
 	uint8_t buf[256];
 	struct stun_msg msg;
@@ -482,7 +495,7 @@ static void test_stun_msg_parse_attribute_count(void **state)
 {
 	static uint8_t buf[20 + 4 * 10000];
 	struct stun_msg msg;
-	const size_t counts[] = { 64, 65, 10000 };
+	const size_t counts[] = {64, 65, 10000};
 
 	for (size_t k = 0; k < 3; k++) {
 		size_t n = counts[k];
@@ -511,11 +524,8 @@ static void test_stun_msg_parse_text_limits(void **state)
 		uint16_t type;
 		size_t max;
 	} limits[] = {
-		{ STUN_ATTR_USERNAME, 512 },
-		{ STUN_ATTR_SOFTWARE, 762 },
-		{ STUN_ATTR_REALM, 762 },
-		{ STUN_ATTR_NONCE, 762 },
-		{ STUN_ATTR_ERROR_CODE, 4 + 762 },
+	    {STUN_ATTR_USERNAME, 512}, {STUN_ATTR_SOFTWARE, 762},	{STUN_ATTR_REALM, 762},
+	    {STUN_ATTR_NONCE, 762},    {STUN_ATTR_ERROR_CODE, 4 + 762},
 	};
 	uint8_t buf[1024];
 	struct stun_msg msg;
@@ -582,8 +592,8 @@ static void test_stun_msg_get_mapped_precedence(void **state)
 	/* Failure: attributes that are absent are reported so. */
 	assert_false(stun_msg_get_address(&msg, STUN_ATTR_OTHER_ADDRESS, &ss));
 	assert_false(stun_msg_copy_text(&msg, STUN_ATTR_SOFTWARE, text, sizeof(text)));
-	assert_false(stun_msg_get_text(&msg, STUN_ATTR_MAPPED_ADDRESS, &(const uint8_t *){ 0 },
-				       &(size_t){ 0 }));
+	assert_false(
+	    stun_msg_get_text(&msg, STUN_ATTR_MAPPED_ADDRESS, &(const uint8_t *){0}, &(size_t){0}));
 }
 
 /* 7. Message types: every class round-trips through encode and parse. */
@@ -594,23 +604,19 @@ static void test_stun_type_encode(void **state)
 		enum stun_class cls;
 		uint16_t type;
 	} types[] = {
-		{ 0x001, STUN_CLASS_REQUEST, 0x0001 },
-		{ 0x001, STUN_CLASS_INDICATION, 0x0011 },
-		{ 0x001, STUN_CLASS_SUCCESS, 0x0101 },
-		{ 0x001, STUN_CLASS_ERROR, 0x0111 },
-		{ 0xFFF, STUN_CLASS_ERROR, 0x3FFF },
-		{ 0x003, STUN_CLASS_REQUEST, 0x0003 },
+	    {0x001, STUN_CLASS_REQUEST, 0x0001}, {0x001, STUN_CLASS_INDICATION, 0x0011},
+	    {0x001, STUN_CLASS_SUCCESS, 0x0101}, {0x001, STUN_CLASS_ERROR, 0x0111},
+	    {0xFFF, STUN_CLASS_ERROR, 0x3FFF},	 {0x003, STUN_CLASS_REQUEST, 0x0003},
 	};
-	uint8_t buf[64], id[16] = { 0x21, 0x12, 0xa4, 0x42 };
+	uint8_t buf[64], id[16] = {0x21, 0x12, 0xa4, 0x42};
 	struct stun_builder b;
 	struct stun_msg msg;
 	size_t len;
 
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
 		assert_int_equal(stun_type_encode(types[i].method, types[i].cls), types[i].type);
-		assert_int_equal(stun_builder_init(&b, buf, sizeof(buf), types[i].method,
-						   types[i].cls, id),
-				 0);
+		assert_int_equal(
+		    stun_builder_init(&b, buf, sizeof(buf), types[i].method, types[i].cls, id), 0);
 		assert_int_equal(stun_builder_finish(&b, false, &len), 0);
 		assert_true(stun_msg_parse(&msg, buf, len));
 		assert_int_equal(msg.method, types[i].method);
@@ -625,22 +631,23 @@ static void test_stun_type_encode(void **state)
  * encodings match the RFC 5769 bytes. */
 static void test_stun_builder_round_trip(void **state)
 {
-	static const uint8_t id[16] = { 0x21, 0x12, 0xa4, 0x42, 0xb7, 0xe7, 0xa7, 0x01,
-					0xbc, 0x34, 0xd6, 0x86, 0xfa, 0x87, 0xdf, 0xae };
+	static const uint8_t id[16] = {0x21, 0x12, 0xa4, 0x42, 0xb7, 0xe7, 0xa7, 0x01,
+				       0xbc, 0x34, 0xd6, 0x86, 0xfa, 0x87, 0xdf, 0xae};
 	uint8_t buf[512], want[20];
 	struct stun_builder b;
 	struct stun_msg msg;
 	struct sockaddr_storage ss, v4 = mkaddr("192.0.2.1", 32853),
 				    v6 = mkaddr("2001:db8:1234:5678:11:2233:4455:6677", 32853),
 				    mapped4 = mkaddr("::ffff:198.51.100.7", 40000),
-				    other = mkaddr("192.0.2.20", 3479), origin = mkaddr("192.0.2.10", 3478);
+				    other = mkaddr("192.0.2.20", 3479),
+				    origin = mkaddr("192.0.2.10", 3478);
 	const struct stun_attr *a;
 	size_t len;
 
 	memset(buf, 0xAA, sizeof(buf));
-	assert_int_equal(stun_builder_init(&b, buf, sizeof(buf), STUN_METHOD_BINDING,
-					   STUN_CLASS_SUCCESS, id),
-			 0);
+	assert_int_equal(
+	    stun_builder_init(&b, buf, sizeof(buf), STUN_METHOD_BINDING, STUN_CLASS_SUCCESS, id),
+	    0);
 	assert_int_equal(stun_builder_add_address(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, &v4), 0);
 	assert_int_equal(stun_builder_add_address(&b, STUN_ATTR_MAPPED_ADDRESS, &mapped4), 0);
 	assert_int_equal(stun_builder_add_address(&b, STUN_ATTR_OTHER_ADDRESS, &other), 0);
@@ -677,9 +684,9 @@ static void test_stun_builder_round_trip(void **state)
 	assert_int_equal(buf[a->offset + 11], 0); /* padding is zero */
 
 	/* IPv6 XOR-MAPPED-ADDRESS gives the RFC 5769 2.3 bytes. */
-	assert_int_equal(stun_builder_init(&b, buf, sizeof(buf), STUN_METHOD_BINDING,
-					   STUN_CLASS_SUCCESS, id),
-			 0);
+	assert_int_equal(
+	    stun_builder_init(&b, buf, sizeof(buf), STUN_METHOD_BINDING, STUN_CLASS_SUCCESS, id),
+	    0);
 	assert_int_equal(stun_builder_add_address(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, &v6), 0);
 	assert_int_equal(stun_builder_finish(&b, false, &len), 0);
 	unhex("0002a1470113a9faa5d3f179bc25f4b5bed2b9d9", want, sizeof(want));
@@ -690,9 +697,9 @@ static void test_stun_builder_round_trip(void **state)
 	assert_addr(&ss, "2001:db8:1234:5678:11:2233:4455:6677", 32853);
 
 	/* Failure: one changed byte breaks the FINGERPRINT the builder wrote. */
-	assert_int_equal(stun_builder_init(&b, buf, sizeof(buf), STUN_METHOD_BINDING,
-					   STUN_CLASS_REQUEST, id),
-			 0);
+	assert_int_equal(
+	    stun_builder_init(&b, buf, sizeof(buf), STUN_METHOD_BINDING, STUN_CLASS_REQUEST, id),
+	    0);
 	assert_int_equal(stun_builder_add_change_request(&b, STUN_CHANGE_IP | STUN_CHANGE_PORT), 0);
 	assert_int_equal(stun_builder_finish(&b, true, &len), 0);
 	uint32_t flags = 0;
@@ -707,8 +714,8 @@ static void test_stun_builder_round_trip(void **state)
 /* 9. A 420 answer: ERROR-CODE and UNKNOWN-ATTRIBUTES round trip. */
 static void test_stun_builder_error_response(void **state)
 {
-	uint8_t buf[256], id[16] = { 0x21, 0x12, 0xa4, 0x42, 9 };
-	const uint16_t unknown[] = { 0x7fff, 0x0030, 0x0031 };
+	uint8_t buf[256], id[16] = {0x21, 0x12, 0xa4, 0x42, 9};
+	const uint16_t unknown[] = {0x7fff, 0x0030, 0x0031};
 	uint16_t got[8];
 	struct stun_builder b;
 	struct stun_msg msg;
@@ -716,9 +723,8 @@ static void test_stun_builder_error_response(void **state)
 	size_t len, rlen, n;
 	int code;
 
-	assert_int_equal(stun_builder_init(&b, buf, sizeof(buf), STUN_METHOD_BINDING,
-					   STUN_CLASS_ERROR, id),
-			 0);
+	assert_int_equal(
+	    stun_builder_init(&b, buf, sizeof(buf), STUN_METHOD_BINDING, STUN_CLASS_ERROR, id), 0);
 	assert_int_equal(stun_builder_add_error_code(&b, 420, "Unknown Attribute"), 0);
 	assert_int_equal(stun_builder_add_unknown_attributes(&b, unknown, 3), 0);
 	assert_int_equal(stun_builder_finish(&b, true, &len), 0);
@@ -732,9 +738,8 @@ static void test_stun_builder_error_response(void **state)
 	assert_int_equal(n, 3);
 	assert_memory_equal(got, unknown, sizeof(unknown));
 	/* Failure: codes outside 300..699 are refused, and the error sticks. */
-	assert_int_equal(stun_builder_init(&b, buf, sizeof(buf), STUN_METHOD_BINDING,
-					   STUN_CLASS_ERROR, id),
-			 0);
+	assert_int_equal(
+	    stun_builder_init(&b, buf, sizeof(buf), STUN_METHOD_BINDING, STUN_CLASS_ERROR, id), 0);
 	assert_int_equal(stun_builder_add_error_code(&b, 700, "x"), -EINVAL);
 	assert_int_equal(stun_builder_add_error_code(&b, 299, "x"), -EINVAL);
 	assert_int_equal(stun_builder_finish(&b, false, &len), -EINVAL);
@@ -744,9 +749,9 @@ static void test_stun_builder_error_response(void **state)
  * finish. Nothing is ever written past cap. */
 static void test_stun_builder_bounds(void **state)
 {
-	uint8_t buf[64 + 8], id[16] = { 0x21, 0x12, 0xa4, 0x42 };
+	uint8_t buf[64 + 8], id[16] = {0x21, 0x12, 0xa4, 0x42};
 	struct stun_builder b;
-	struct sockaddr_storage un = { .ss_family = AF_UNIX }, v6 = mkaddr("2001:db8::1", 1);
+	struct sockaddr_storage un = {.ss_family = AF_UNIX}, v6 = mkaddr("2001:db8::1", 1);
 	char longtext[800];
 	size_t len;
 
@@ -770,7 +775,8 @@ static void test_stun_builder_bounds(void **state)
 	assert_int_equal(stun_builder_add_text(&b, STUN_ATTR_SOFTWARE, "x"), -EINVAL);
 
 	assert_int_equal(stun_builder_init(&b, buf, sizeof(buf), 1, STUN_CLASS_REQUEST, id), 0);
-	assert_int_equal(stun_builder_add_address(&b, STUN_ATTR_MAPPED_ADDRESS, &un), -EAFNOSUPPORT);
+	assert_int_equal(stun_builder_add_address(&b, STUN_ATTR_MAPPED_ADDRESS, &un),
+			 -EAFNOSUPPORT);
 	assert_int_equal(stun_builder_init(&b, buf, sizeof(buf), 1, STUN_CLASS_REQUEST, id), 0);
 	assert_int_equal(stun_builder_add_text(&b, STUN_ATTR_SOFTWARE, longtext), -EMSGSIZE);
 	assert_int_equal(stun_builder_finish(&b, true, &len), -EMSGSIZE);
@@ -796,8 +802,8 @@ static void test_stun_msg_get_padding_response_port(void **state)
 	size_t len, plen;
 	uint16_t port;
 
-	len = frame(buf, sizeof(buf), 0x0001, false,
-		    "00270004 0d970000 00260006 20202020 20200000", 0);
+	len = frame(buf, sizeof(buf), 0x0001, false, "00270004 0d970000 00260006 20202020 20200000",
+		    0);
 	assert_true(stun_msg_parse(&msg, buf, len));
 	assert_true(stun_msg_get_response_port(&msg, &port));
 	assert_int_equal(port, 3479);
@@ -805,7 +811,8 @@ static void test_stun_msg_get_padding_response_port(void **state)
 	assert_int_equal(plen, 6);
 	assert_string_equal(stun_attr_name(STUN_ATTR_RESPONSE_PORT), "response-port");
 	assert_string_equal(stun_class_name(STUN_CLASS_ERROR), "error");
-	assert_string_equal(stun_parse_error_name(STUN_PARSE_TOO_MANY_ATTRS), "too-many-attributes");
+	assert_string_equal(stun_parse_error_name(STUN_PARSE_TOO_MANY_ATTRS),
+			    "too-many-attributes");
 	/* Failure: absent attributes, unknown names. */
 	len = frame(buf, sizeof(buf), 0x0001, false, "", 0);
 	assert_true(stun_msg_parse(&msg, buf, len));
@@ -818,17 +825,17 @@ static void test_stun_msg_get_padding_response_port(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_stun_msg_parse_rfc5769),
-		cmocka_unit_test(test_stun_msg_parse_malformed),
-		cmocka_unit_test(test_stun_msg_parse_unknown_attributes),
-		cmocka_unit_test(test_stun_msg_parse_attribute_count),
-		cmocka_unit_test(test_stun_msg_parse_text_limits),
-		cmocka_unit_test(test_stun_msg_get_mapped_precedence),
-		cmocka_unit_test(test_stun_type_encode),
-		cmocka_unit_test(test_stun_builder_round_trip),
-		cmocka_unit_test(test_stun_builder_error_response),
-		cmocka_unit_test(test_stun_builder_bounds),
-		cmocka_unit_test(test_stun_msg_get_padding_response_port),
+	    cmocka_unit_test(test_stun_msg_parse_rfc5769),
+	    cmocka_unit_test(test_stun_msg_parse_malformed),
+	    cmocka_unit_test(test_stun_msg_parse_unknown_attributes),
+	    cmocka_unit_test(test_stun_msg_parse_attribute_count),
+	    cmocka_unit_test(test_stun_msg_parse_text_limits),
+	    cmocka_unit_test(test_stun_msg_get_mapped_precedence),
+	    cmocka_unit_test(test_stun_type_encode),
+	    cmocka_unit_test(test_stun_builder_round_trip),
+	    cmocka_unit_test(test_stun_builder_error_response),
+	    cmocka_unit_test(test_stun_builder_bounds),
+	    cmocka_unit_test(test_stun_msg_get_padding_response_port),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
