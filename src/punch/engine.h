@@ -1,0 +1,258 @@
+/* The per-peer path engine: which addresses of a peer to try, when, over
+ * which transport, which path to use, and when that path has died. It does
+ * no I/O (STYLE.md section 2): the daemon reports events through the
+ * punch_on_*() hooks, asks punch_next_deadline() when to come back, and
+ * carries out the actions punch_expire() returns (send a probe, connect,
+ * use a path, ask for an introduction). All times are CLOCK_BOOTTIME ms.
+ *
+ * Candidates (at most PUNCH_MAX_CANDIDATES, fixed arrays): the configured
+ * endpoint, the peer's host (LAN) addresses, its UDP and TCP reflexive
+ * addresses from the rendezvous, predicted ports when its NAT maps each
+ * destination to the next port (symmetric, port_step != 0), and
+ * peer-reflexive addresses learned from the source of its probes. Our side
+ * of every pair is the daemon's one UDP socket (or its TCP listen_port), so
+ * a pair is just a remote candidate.
+ *
+ * Schedule, from the start moment T0 (the introduction's start_in_ms):
+ *   T0            a PROBE_REQUEST to every UDP candidate at once
+ *   T0..T0+2 s    unanswered candidates again every 200 ms
+ *   then          every 1 s while no path exists, every 5 s once one does
+ *                 (a relayed or TCP path keeps probing to upgrade)
+ *   T0+2 s        no UDP reply: TCP simultaneous open to every TCP candidate,
+ *                 again every 1 s while none connects
+ *   T0+2.5 s      nothing direct: the relay, when allowed and available
+ * Preference: UDP direct > TCP direct > relay; among UDP pairs host (LAN),
+ * then configured/reflexive, then peer-reflexive/predicted; a better path
+ * found later replaces the one in use (PUNCH_ACT_USE_PATH).
+ *
+ * Liveness: on the selected path a PROBE_HEARTBEAT goes out every
+ * keepalive_s after the last sign of life; three heartbeats in a row
+ * without a reply (and without any authenticated packet) declare the path
+ * dead: PUNCH_ACT_PATH_DEAD, a new introduction is requested, punching
+ * restarts over the known candidates, and the relay carries traffic
+ * meanwhile if allowed. keepalive_s == 0 turns heartbeats (and so this
+ * detection) off.
+ *
+ * Who calls what (daemon):
+ *   config loaded / reloaded           punch_peer_init
+ *   INTRODUCE received                 punch_on_introduce
+ *   PROBE_REQUEST / HEARTBEAT opened   punch_on_probe_request (reply if true)
+ *   PROBE_REPLY opened                 punch_on_probe_reply
+ *   HEARTBEAT_REPLY opened             punch_on_heartbeat_reply
+ *   TCP connect done / failed / closed punch_on_tcp_connected / _failed / _closed
+ *   relay usable / not usable          punch_on_relay_available / _unavailable
+ *   authenticated session packet       punch_on_path_authenticated
+ *   loop                               punch_next_deadline, punch_expire */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "punch/probe.h"
+#include "rendezvous/proto.h"
+
+enum {
+	PUNCH_MAX_CANDIDATES = 32,
+	PUNCH_MAX_PREDICTED = 16,  /* predicted ports for a sequential symmetric NAT */
+	PUNCH_PRFLX_RESERVE = 4,   /* slots the introduction leaves for peer-reflexive ones */
+	PUNCH_FAST_RETRY_MS = 200, /* probe retry interval in the first PUNCH_FAST_PHASE_MS */
+	PUNCH_FAST_PHASE_MS = 2000,
+	PUNCH_RETRY_MS = 1000,	    /* then, while no path exists */
+	PUNCH_SLOW_RETRY_MS = 5000, /* once a path exists (upgrade), or after PUNCH_GIVE_UP_MS */
+	PUNCH_GIVE_UP_MS = 30000,   /* from T0: candidates marked failed, ask for an introduction */
+	PUNCH_TCP_AFTER_MS = 2000,  /* from T0: no UDP reply yet, start TCP simultaneous open */
+	PUNCH_TCP_RETRY_MS = 1000,  /* a failed connect is tried again after this */
+	PUNCH_TCP_CONNECT_TIMEOUT_MS = 3000, /* a connect still under way is started anew */
+	PUNCH_RELAY_AFTER_MS = 2500,	     /* from T0: nothing direct, use the relay */
+	PUNCH_DEAD_AFTER_MISSES = 3,	     /* unanswered heartbeats that kill a path */
+	PUNCH_TX_WINDOW = 4096, /* replies to this many of our latest probes are accepted */
+	PUNCH_REPLY_BURST = 64, /* probe replies: a burst, then PUNCH_REPLIES_PER_S */
+	PUNCH_REPLIES_PER_S = 32,
+	PUNCH_RESULT_LEN = 48,
+};
+
+enum punch_cand_type {
+	PUNCH_CAND_STATIC,    /* endpoint from the config */
+	PUNCH_CAND_HOST,      /* the peer's LAN address */
+	PUNCH_CAND_SRFLX,     /* server-reflexive: as the rendezvous saw it */
+	PUNCH_CAND_PRFLX,     /* peer-reflexive: the source of the peer's probe */
+	PUNCH_CAND_PREDICTED, /* reflexive port + k * port_step */
+};
+
+enum punch_proto { PUNCH_PROTO_UDP, PUNCH_PROTO_TCP };
+
+enum punch_pair_state {
+	PUNCH_PAIR_WAITING,
+	PUNCH_PAIR_IN_PROGRESS,
+	PUNCH_PAIR_SUCCEEDED,
+	PUNCH_PAIR_FAILED, /* no answer for now; still retried slowly */
+};
+
+enum punch_phase {
+	PUNCH_PHASE_IDLE,    /* no candidates: waiting for an introduction */
+	PUNCH_PHASE_WAITING, /* candidates known, start moment ahead */
+	PUNCH_PHASE_UDP,     /* probing UDP candidates, no path yet */
+	PUNCH_PHASE_TCP,     /* UDP got nowhere: TCP simultaneous open (UDP continues) */
+	PUNCH_PHASE_RELAYED, /* on the relay, probing to upgrade */
+	PUNCH_PHASE_DIRECT,  /* on a direct path (TCP keeps probing UDP to upgrade) */
+};
+
+enum punch_path_kind { PUNCH_PATH_NONE, PUNCH_PATH_UDP, PUNCH_PATH_TCP, PUNCH_PATH_RELAY };
+
+enum punch_act_type {
+	PUNCH_ACT_SEND_PROBE,  /* build probe_kind, tx_id, sender time now; send on path/addr */
+	PUNCH_ACT_TCP_CONNECT, /* connect from listen_port to addr (replace one under way) */
+	PUNCH_ACT_USE_PATH,    /* move the peer's session to path/addr (NONE: no path) */
+	PUNCH_ACT_REQUEST_INTRODUCTION, /* ask the rendezvous to introduce us again */
+	PUNCH_ACT_PATH_DEAD,		/* path/addr stopped answering (a USE_PATH may follow) */
+};
+
+/* One thing for the daemon to do. addr is unused (ss_family 0) for the
+ * relay and for REQUEST_INTRODUCTION. */
+struct punch_action {
+	enum punch_act_type type;
+	enum punch_path_kind path;
+	struct sockaddr_storage addr;
+	enum probe_kind probe_kind; /* SEND_PROBE: PROBE_REQUEST or PROBE_HEARTBEAT */
+	uint64_t tx_id;		    /* SEND_PROBE */
+};
+
+/* A remote candidate and the state of the pair it makes with our socket. */
+struct punch_candidate {
+	struct sockaddr_storage addr;
+	enum punch_cand_type type;
+	enum punch_proto proto;
+	enum punch_pair_state state;
+	unsigned tries;	       /* probes sent or connects started */
+	uint64_t last_sent_ms; /* 0: never */
+	uint64_t last_ok_ms;   /* last reply or connect; 0: never */
+	uint32_t rtt_ms;       /* last measured; valid when has_rtt */
+	bool has_rtt;
+	char last_result[PUNCH_RESULT_LEN];
+};
+
+/* Per-peer settings from the config. */
+struct punch_config {
+	unsigned keepalive_s; /* heartbeat interval on an idle path; 0 = off */
+	bool relay_allowed;
+	uint8_t our_pub[32];
+	uint8_t their_pub[32];
+	struct sockaddr_storage endpoint; /* configured endpoint, tried first; ss_family 0: none */
+};
+
+struct punch_peer {
+	struct punch_config cfg;
+	enum punch_phase phase;
+	size_t n_cand;
+	struct punch_candidate cand[PUNCH_MAX_CANDIDATES];
+
+	uint64_t start_ms; /* T0 of the current round of punching */
+	bool tcp_started;  /* TCP simultaneous open began this round */
+	bool relay_available;
+	bool gave_up; /* PUNCH_GIVE_UP_MS passed this round without a path */
+
+	enum punch_path_kind path; /* the selected path */
+	int path_cand;		   /* its candidate index (UDP/TCP), -1 for relay/none */
+	struct sockaddr_storage path_addr;
+	uint64_t path_since_ms;
+
+	/* Our probes' transaction ids: epoch << 32 | sequence. */
+	uint32_t tx_epoch;
+	uint32_t tx_seq;
+
+	/* Heartbeats on the selected path. */
+	uint64_t last_alive_ms;	  /* last reply or authenticated packet on the path */
+	uint64_t hb_last_sent_ms; /* 0: none outstanding this path */
+	uint64_t hb_last_tx;
+	bool hb_outstanding;
+	unsigned hb_misses; /* consecutive */
+	uint64_t hb_sent, hb_answered;
+	uint32_t rtt_ms; /* latest on the selected path */
+	bool has_rtt;
+
+	/* Reply rate limit (token bucket). */
+	uint64_t reply_refill_ms;
+	unsigned reply_tokens;
+
+	/* Our address as the peer last saw it (probe replies), for explain. */
+	struct sockaddr_storage observed;
+
+	/* Queued for the next punch_expire(). */
+	bool want_dead, want_use_path, want_introduction;
+	enum punch_path_kind dead_path;
+	struct sockaddr_storage dead_addr;
+};
+
+/* Sets up a peer: no path, no candidates but the configured endpoint; with
+ * one, punching starts at the first punch_expire(). */
+void punch_peer_init(struct punch_peer *p, const struct punch_config *cfg);
+/* Applies new settings (reload): keepalive, relay and endpoint; keeps the
+ * path and the candidates. Dropping the relay while on it kills that path. */
+void punch_peer_reconfigure(struct punch_peer *p, const struct punch_config *cfg, uint64_t now);
+
+/* The rendezvous introduced the peer: rebuilds the candidate list (host,
+ * reflexive, predicted, TCP; configured and peer-reflexive ones are kept)
+ * and starts punching at now + start_in_ms. The path in use is kept. */
+void punch_on_introduce(struct punch_peer *p, const struct rdv_introduce *intro, uint64_t now);
+/* An authenticated PROBE_REQUEST or PROBE_HEARTBEAT arrived over via from
+ * from: true when the daemon should answer it (PROBE_REPLY or
+ * PROBE_HEARTBEAT_REPLY to from, echoing tx_id and sender time, observed =
+ * from), false when over the reply rate. A UDP source we did not know
+ * becomes a peer-reflexive candidate. */
+bool punch_on_probe_request(struct punch_peer *p, enum punch_path_kind via,
+			    const struct sockaddr_storage *from, uint64_t now)
+    __attribute__((warn_unused_result));
+/* An authenticated PROBE_REPLY arrived over UDP from from: when its tx_id is
+ * one of ours, the pair with from (a new peer-reflexive candidate if from
+ * is unknown) succeeded, and the best path is selected. Otherwise nothing
+ * changes. */
+void punch_on_probe_reply(struct punch_peer *p, const struct sockaddr_storage *from,
+			  const struct probe_payload *reply, uint64_t now);
+/* An authenticated PROBE_HEARTBEAT_REPLY arrived over via from from: with
+ * one of our tx_ids, the path is alive (misses reset, RTT measured). Over
+ * UDP from another address it is handled as a probe reply. */
+void punch_on_heartbeat_reply(struct punch_peer *p, enum punch_path_kind via,
+			      const struct sockaddr_storage *from,
+			      const struct probe_payload *reply, uint64_t now);
+/* A TCP connection to (or from) addr is established: the TCP pair succeeded
+ * and is selected unless a UDP path is in use (the daemon may then close
+ * it). */
+void punch_on_tcp_connected(struct punch_peer *p, const struct sockaddr_storage *addr,
+			    uint64_t now);
+/* A connect to addr failed (it is retried after PUNCH_TCP_RETRY_MS). */
+void punch_on_tcp_failed(struct punch_peer *p, const struct sockaddr_storage *addr, uint64_t now);
+/* The TCP stream to addr closed: when it was the path, the path is dead. */
+void punch_on_tcp_closed(struct punch_peer *p, const struct sockaddr_storage *addr, uint64_t now);
+/* The rendezvous relays for us and knows the peer (its relay_id is set). */
+void punch_on_relay_available(struct punch_peer *p, uint64_t now);
+/* The relay is gone (rendezvous lost): when it was the path, the path is dead. */
+void punch_on_relay_unavailable(struct punch_peer *p, uint64_t now);
+/* The daemon authenticated a session packet that came over kind/addr:
+ * liveness for that path (misses reset). A UDP address other than the
+ * selected one means the daemon moved the peer there (roaming): the engine
+ * follows without a USE_PATH. With no path yet, that path is adopted. */
+void punch_on_path_authenticated(struct punch_peer *p, enum punch_path_kind kind,
+				 const struct sockaddr_storage *addr, uint64_t now);
+
+/* The earliest moment punch_expire() has something to do: now-or-earlier
+ * when actions are queued, UINT64_MAX when nothing is scheduled. */
+uint64_t punch_next_deadline(const struct punch_peer *p);
+/* Runs everything due at now; writes up to max actions into out, in the
+ * order to carry them out, and returns how many. Anything left over stays
+ * due (punch_next_deadline() <= now). */
+size_t punch_expire(struct punch_peer *p, uint64_t now, struct punch_action *out, size_t max);
+
+/* True when we should start the handshake over a new path: the peer with the
+ * lower public key (memcmp) initiates, so two peers never cross initiations. */
+bool punch_should_initiate(const struct punch_peer *p);
+
+/* Writes the engine's state as key=value lines for `p2pvpnctl explain`:
+ * phase, candidate_N, path, path_since_s, rtt_ms, heartbeat_loss_pct, next. */
+void punch_explain(const struct punch_peer *p, FILE *out, uint64_t now);
+/* Short names for logs and explain ("udp", "host", "succeeded", ...). */
+const char *punch_path_kind_str(enum punch_path_kind kind);
+const char *punch_phase_str(enum punch_phase phase);
+const char *punch_cand_type_str(enum punch_cand_type type);
+const char *punch_pair_state_str(enum punch_pair_state state);
