@@ -24,7 +24,18 @@
 enum { READER_NONE = -1, READER_SKIP = -2 };
 enum { SHOWN_VALUE_MAX = 100, PEER_NAME_MAX = 63 };
 
-static void show(const char *value, char *buf, size_t size);
+/* Copies a value for display: non-printing bytes become '?' so that a
+ * message can never carry terminal escapes, and long values are cut. */
+static void show(const char *value, char *buf, size_t size)
+{
+	size_t i;
+
+	for (i = 0; value[i] && i + 1 < size; i++)
+		buf[i] = isprint((unsigned char)value[i]) ? value[i] : '?';
+	buf[i] = '\0';
+	if (value[i] && size > 4)
+		memcpy(buf + size - 4, "...", 4);
+}
 
 /* Appends an already formatted message, or only counts it past the cap. The
  * key is shown through show(): an unknown key name is file text too. */
@@ -53,19 +64,6 @@ void cfg_reader_error(struct cfg_reader *r, int line, const char *key, const cha
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	add(r, line, key, what);
-}
-
-/* Copies a value for display: non-printing bytes become '?' so that a
- * message can never carry terminal escapes, and long values are cut. */
-static void show(const char *value, char *buf, size_t size)
-{
-	size_t i;
-
-	for (i = 0; value[i] && i + 1 < size; i++)
-		buf[i] = isprint((unsigned char)value[i]) ? value[i] : '?';
-	buf[i] = '\0';
-	if (value[i] && size > 4)
-		memcpy(buf + size - 4, "...", 4);
 }
 
 void cfg_reader_reject(struct cfg_reader *r, const char *value, const char *fmt, ...)
