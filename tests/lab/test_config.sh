@@ -95,7 +95,7 @@ check "private key value not echoed" bash -c "! grep -qF '${KEY:0:20}' <<< \"\$1
 
 # Valid config, failing start: the UDP port is taken. Nothing may remain.
 good > "$C"
-nsq a socat -u UDP4-RECV:51820 /dev/null &
+ip netns exec "$PREFIX-a" socat -u UDP4-RECV:51820 /dev/null &
 SOCAT=$!
 sleep 0.3
 rc=0
