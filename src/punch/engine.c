@@ -1,0 +1,975 @@
+/* The path engine of one peer (schedule and preferences in engine.h). State
+ * is a fixed candidate table, the selected path, a round of punching that
+ * starts at start_ms, and heartbeat counters. Hooks only change state and
+ * queue what must be said at once (path dead, path to use, introduction
+ * wanted); every timer is a due time computed from that state by the same
+ * helpers in punch_next_deadline() and punch_expire(), so the two cannot
+ * disagree:
+ *   - phase:     WAITING -> UDP at start_ms
+ *   - udp probe: per UDP candidate without a reply, start_ms first, then
+ *                200 ms / 1 s / 5 s after its last probe (udp_interval)
+ *   - tcp start: start_ms + 2 s without a UDP reply, if TCP candidates exist
+ *   - tcp retry: per TCP candidate, 1 s after a failure (5 s on the relay),
+ *                a connect still under way is restarted after 3 s
+ *   - relay:     start_ms + 2.5 s without any path, relay allowed and available
+ *   - give up:   start_ms + 30 s without any path: ask for an introduction
+ *   - heartbeat: keepalive_s after the later of the last sign of life and
+ *                the last heartbeat; one still unanswered then is a miss,
+ *                and the third miss kills the path.
+ * Probe transaction ids are epoch << 32 | sequence, the epoch random per
+ * peer: a reply is ours when it names one of our latest PUNCH_TX_WINDOW
+ * probes. Which candidate succeeded is decided by the reply's source, not
+ * by the tx_id: the source is where our packets must go. */
+#include "punch/engine.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <string.h>
+
+static const uint64_t OFF = UINT64_MAX;
+static const uint64_t START_AT_NEXT_EXPIRE = 0; /* start_ms: a round starts at the next expire */
+
+/* ---- small helpers ---- */
+
+static bool addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+
+		return x->sin6_port == y->sin6_port &&
+		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+	}
+	return false;
+}
+
+static bool addr_usable(const struct sockaddr_storage *a)
+{
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_port != 0;
+	if (a->ss_family == AF_INET6)
+		return ((const struct sockaddr_in6 *)a)->sin6_port != 0;
+	return false;
+}
+
+static uint16_t addr_port(const struct sockaddr_storage *a)
+{
+	if (a->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)a)->sin_port);
+	return ntohs(((const struct sockaddr_in6 *)a)->sin6_port);
+}
+
+static void addr_set_port(struct sockaddr_storage *a, uint16_t port)
+{
+	if (a->ss_family == AF_INET)
+		((struct sockaddr_in *)a)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)a)->sin6_port = htons(port);
+}
+
+static void addr_fmt(const struct sockaddr_storage *a, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+
+	if (a->ss_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)a)->sin_addr, ip, sizeof(ip));
+		snprintf(buf, len, "%s:%u", ip, addr_port(a));
+	} else if (a->ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)a)->sin6_addr, ip, sizeof(ip));
+		snprintf(buf, len, "[%s]:%u", ip, addr_port(a));
+	} else {
+		snprintf(buf, len, "-");
+	}
+}
+
+static uint64_t max64(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
+static uint64_t min64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+static void set_result(struct punch_candidate *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void set_result(struct punch_candidate *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->last_result, sizeof(c->last_result), fmt, ap);
+	va_end(ap);
+}
+
+/* Lower is better: LAN first (works behind one NAT with or without
+ * hairpin), then addresses someone told us, then ones we inferred. */
+static unsigned cand_rank(enum punch_cand_type type)
+{
+	switch (type) {
+	case PUNCH_CAND_HOST:
+		return 0;
+	case PUNCH_CAND_STATIC:
+	case PUNCH_CAND_SRFLX:
+		return 1;
+	default:
+		return 2;
+	}
+}
+
+/* UDP direct > TCP direct > relay > none. */
+static unsigned path_pref(enum punch_path_kind kind)
+{
+	switch (kind) {
+	case PUNCH_PATH_UDP:
+		return 3;
+	case PUNCH_PATH_TCP:
+		return 2;
+	case PUNCH_PATH_RELAY:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static enum punch_proto proto_of(enum punch_path_kind kind)
+{
+	return kind == PUNCH_PATH_TCP ? PUNCH_PROTO_TCP : PUNCH_PROTO_UDP;
+}
+
+static int find(const struct punch_peer *p, enum punch_proto proto,
+		const struct sockaddr_storage *addr)
+{
+	for (size_t i = 0; i < p->n_cand; i++)
+		if (p->cand[i].proto == proto && addr_equal(&p->cand[i].addr, addr))
+			return (int)i;
+	return -1;
+}
+
+static void cand_fill(struct punch_candidate *c, enum punch_cand_type type, enum punch_proto proto,
+		      const struct sockaddr_storage *addr)
+{
+	memset(c, 0, sizeof(*c));
+	c->addr = *addr;
+	c->type = type;
+	c->proto = proto;
+	c->state = PUNCH_PAIR_WAITING;
+	set_result(c, "not tried");
+}
+
+/* A slot for a learned candidate when the table is full: a speculative one
+ * (predicted, then peer-reflexive) that never answered and is not the path. */
+static int evictable(const struct punch_peer *p)
+{
+	static const enum punch_cand_type order[] = {PUNCH_CAND_PREDICTED, PUNCH_CAND_PRFLX};
+
+	for (size_t o = 0; o < sizeof(order) / sizeof(order[0]); o++)
+		for (size_t i = 0; i < p->n_cand; i++)
+			if (p->cand[i].type == order[o] && (int)i != p->path_cand &&
+			    p->cand[i].state != PUNCH_PAIR_SUCCEEDED)
+				return (int)i;
+	return -1;
+}
+
+/* The index of (proto, addr), added as type when new; -1 when unusable or
+ * no slot is free. */
+static int learn(struct punch_peer *p, enum punch_cand_type type, enum punch_proto proto,
+		 const struct sockaddr_storage *addr)
+{
+	int i = find(p, proto, addr);
+
+	if (i >= 0 || !addr_usable(addr))
+		return i;
+	if (p->n_cand < PUNCH_MAX_CANDIDATES)
+		i = (int)p->n_cand++;
+	else if ((i = evictable(p)) < 0)
+		return -1;
+	cand_fill(&p->cand[i], type, proto, addr);
+	return i;
+}
+
+static uint64_t next_tx(struct punch_peer *p)
+{
+	return (uint64_t)p->tx_epoch << 32 | ++p->tx_seq;
+}
+
+static bool tx_is_ours(const struct punch_peer *p, uint64_t tx_id)
+{
+	uint32_t seq = (uint32_t)tx_id;
+
+	return (uint32_t)(tx_id >> 32) == p->tx_epoch && seq != 0 && seq <= p->tx_seq &&
+	       p->tx_seq - seq < PUNCH_TX_WINDOW;
+}
+
+/* ---- path selection ---- */
+
+static void alive(struct punch_peer *p, uint64_t now)
+{
+	p->last_alive_ms = now;
+	p->hb_misses = 0;
+}
+
+static void update_phase(struct punch_peer *p, uint64_t now)
+{
+	if (p->path == PUNCH_PATH_UDP || p->path == PUNCH_PATH_TCP)
+		p->phase = PUNCH_PHASE_DIRECT;
+	else if (p->path == PUNCH_PATH_RELAY)
+		p->phase = PUNCH_PHASE_RELAYED;
+	else if (p->start_ms == OFF)
+		p->phase = PUNCH_PHASE_IDLE;
+	else if (now < p->start_ms)
+		p->phase = PUNCH_PHASE_WAITING;
+	else
+		p->phase = p->tcp_started ? PUNCH_PHASE_TCP : PUNCH_PHASE_UDP;
+}
+
+static void set_path(struct punch_peer *p, enum punch_path_kind kind, int idx, uint64_t now,
+		     bool announce)
+{
+	p->path = kind;
+	p->path_cand = idx;
+	memset(&p->path_addr, 0, sizeof(p->path_addr));
+	if (idx >= 0)
+		p->path_addr = p->cand[idx].addr;
+	p->path_since_ms = now;
+	p->hb_outstanding = false;
+	p->hb_last_sent_ms = 0;
+	p->has_rtt = idx >= 0 && p->cand[idx].has_rtt;
+	p->rtt_ms = p->has_rtt ? p->cand[idx].rtt_ms : 0;
+	alive(p, now);
+	if (announce)
+		p->want_use_path = true;
+	update_phase(p, now);
+}
+
+/* The best UDP pair that answered, or -1. */
+static int best_udp(const struct punch_peer *p)
+{
+	int best = -1;
+
+	for (size_t i = 0; i < p->n_cand; i++) {
+		const struct punch_candidate *c = &p->cand[i], *b;
+
+		if (c->proto != PUNCH_PROTO_UDP || c->state != PUNCH_PAIR_SUCCEEDED)
+			continue;
+		if (best < 0) {
+			best = (int)i;
+			continue;
+		}
+		b = &p->cand[best];
+		if (cand_rank(c->type) < cand_rank(b->type) ||
+		    (cand_rank(c->type) == cand_rank(b->type) && c->has_rtt &&
+		     (!b->has_rtt || c->rtt_ms < b->rtt_ms)))
+			best = (int)i;
+	}
+	return best;
+}
+
+/* Moves to the best UDP pair when it beats the path in use: any UDP beats
+ * TCP and relay; another UDP pair only with a better rank, so two pairs of
+ * the same rank with jittery RTTs do not make the path flap. */
+static void select_udp(struct punch_peer *p, uint64_t now)
+{
+	int b = best_udp(p);
+
+	if (b < 0 || b == p->path_cand)
+		return;
+	if (p->path == PUNCH_PATH_UDP && p->path_cand >= 0 &&
+	    p->cand[p->path_cand].state == PUNCH_PAIR_SUCCEEDED &&
+	    cand_rank(p->cand[b].type) >= cand_rank(p->cand[p->path_cand].type))
+		return;
+	set_path(p, PUNCH_PATH_UDP, b, now, true);
+}
+
+static bool relay_usable(const struct punch_peer *p)
+{
+	return p->cfg.relay_allowed && p->relay_available;
+}
+
+/* ---- rounds of punching ---- */
+
+/* Starts a round at t0: every pair but the path's own is untried again. */
+static void start_round(struct punch_peer *p, uint64_t t0, uint64_t now)
+{
+	p->start_ms = max64(t0, 1); /* never START_AT_NEXT_EXPIRE */
+	p->tcp_started = false;
+	p->gave_up = false;
+	for (size_t i = 0; i < p->n_cand; i++) {
+		struct punch_candidate *c = &p->cand[i];
+
+		if ((int)i == p->path_cand)
+			continue;
+		c->state = PUNCH_PAIR_WAITING;
+		c->tries = 0;
+		c->last_sent_ms = 0;
+	}
+	update_phase(p, now);
+}
+
+static void path_dead(struct punch_peer *p, const char *why, uint64_t now)
+{
+	enum punch_path_kind was = p->path;
+
+	if (was == PUNCH_PATH_NONE)
+		return;
+	p->want_dead = true;
+	p->dead_path = was;
+	p->dead_addr = p->path_addr;
+	if (p->path_cand >= 0) {
+		p->cand[p->path_cand].state = PUNCH_PAIR_FAILED;
+		set_result(&p->cand[p->path_cand], "%s", why);
+	}
+	set_path(p, PUNCH_PATH_NONE, -1, now, false);
+	p->want_use_path = false;
+	/* Candidates may be stale (the peer moved, a NAT rebooted): ask for
+	 * fresh ones, and punch with what we know meanwhile. */
+	p->want_introduction = true;
+	start_round(p, now, now);
+	if (was != PUNCH_PATH_RELAY && relay_usable(p))
+		set_path(p, PUNCH_PATH_RELAY, -1, now, true);
+}
+
+/* ---- init and configuration ---- */
+
+static void add_static(struct punch_peer *p)
+{
+	if (addr_usable(&p->cfg.endpoint))
+		(void)learn(p, PUNCH_CAND_STATIC, PUNCH_PROTO_UDP, &p->cfg.endpoint);
+}
+
+void punch_peer_init(struct punch_peer *p, const struct punch_config *cfg)
+{
+	memset(p, 0, sizeof(*p));
+	p->cfg = *cfg;
+	p->path_cand = -1;
+	p->start_ms = OFF;
+	p->reply_tokens = PUNCH_REPLY_BURST;
+	randombytes_buf(&p->tx_epoch, sizeof(p->tx_epoch));
+	add_static(p);
+	/* A configured endpoint is tried at the first punch_expire(), which
+	 * knows the time: START_AT_NEXT_EXPIRE until then. */
+	if (p->n_cand)
+		p->start_ms = START_AT_NEXT_EXPIRE;
+	update_phase(p, 0);
+}
+
+void punch_peer_reconfigure(struct punch_peer *p, const struct punch_config *cfg, uint64_t now)
+{
+	bool endpoint_changed = !addr_equal(&p->cfg.endpoint, &cfg->endpoint);
+
+	p->cfg = *cfg;
+	if (endpoint_changed) {
+		for (size_t i = 0; i < p->n_cand; i++)
+			if (p->cand[i].type == PUNCH_CAND_STATIC)
+				p->cand[i].type = PUNCH_CAND_PRFLX; /* no longer configured */
+		add_static(p);
+		if (p->path != PUNCH_PATH_UDP && addr_usable(&cfg->endpoint))
+			start_round(p, now, now);
+	}
+	if (p->path == PUNCH_PATH_RELAY && !cfg->relay_allowed)
+		path_dead(p, "relay no longer allowed", now);
+}
+
+/* ---- introductions ---- */
+
+static void add_predicted(struct punch_peer *p, const struct rdv_introduce *intro, size_t room)
+{
+	struct sockaddr_storage a = intro->udp_reflexive;
+	int base = addr_port(&intro->udp_reflexive);
+
+	for (int k = 1; k <= PUNCH_MAX_PREDICTED && room; k++) {
+		long port = base + (long)k * intro->port_step;
+
+		if (port < 1 || port > 65535)
+			break;
+		addr_set_port(&a, (uint16_t)port);
+		if (find(p, PUNCH_PROTO_UDP, &a) < 0) {
+			(void)learn(p, PUNCH_CAND_PREDICTED, PUNCH_PROTO_UDP, &a);
+			room--;
+		}
+	}
+}
+
+void punch_on_introduce(struct punch_peer *p, const struct rdv_introduce *intro, uint64_t now)
+{
+	size_t host = intro->n_host < RDV_MAX_HOST ? intro->n_host : RDV_MAX_HOST;
+
+	/* Keep the path's own pair (so the path stays put) and the configured
+	 * endpoint; everything else comes from the introduction, and
+	 * peer-reflexive ones are learned again from the peer's probes. */
+	if (p->path_cand >= 0) {
+		p->cand[0] = p->cand[p->path_cand];
+		p->path_cand = 0;
+		p->n_cand = 1;
+	} else {
+		p->n_cand = 0;
+	}
+	add_static(p);
+	for (size_t i = 0; i < host; i++)
+		(void)learn(p, PUNCH_CAND_HOST, PUNCH_PROTO_UDP, &intro->host[i]);
+	(void)learn(p, PUNCH_CAND_SRFLX, PUNCH_PROTO_UDP, &intro->udp_reflexive);
+	(void)learn(p, PUNCH_CAND_SRFLX, PUNCH_PROTO_TCP, &intro->tcp_reflexive);
+	for (size_t i = 0; i < host; i++)
+		(void)learn(p, PUNCH_CAND_HOST, PUNCH_PROTO_TCP, &intro->host[i]);
+	/* A symmetric NAT that steps its ports: the peer's next mappings (the
+	 * ones its probes to us will use) are reflexive + k * step. A random
+	 * one (step 0) cannot be predicted; its probes still teach us the
+	 * address as a peer-reflexive candidate. */
+	if (intro->nat_mapping == RDV_MAPPING_DEPENDENT && intro->port_step != 0 &&
+	    addr_usable(&intro->udp_reflexive) &&
+	    p->n_cand + PUNCH_PRFLX_RESERVE < PUNCH_MAX_CANDIDATES)
+		add_predicted(p, intro, PUNCH_MAX_CANDIDATES - PUNCH_PRFLX_RESERVE - p->n_cand);
+	start_round(p, now + intro->start_in_ms, now);
+}
+
+/* ---- probes ---- */
+
+static bool take_reply_token(struct punch_peer *p, uint64_t now)
+{
+	uint64_t add =
+	    now > p->reply_refill_ms ? (now - p->reply_refill_ms) * PUNCH_REPLIES_PER_S / 1000 : 0;
+
+	if (add) {
+		p->reply_tokens = (unsigned)min64(PUNCH_REPLY_BURST, p->reply_tokens + add);
+		p->reply_refill_ms = now;
+	}
+	if (!p->reply_tokens)
+		return false;
+	p->reply_tokens--;
+	return true;
+}
+
+bool punch_on_probe_request(struct punch_peer *p, enum punch_path_kind via,
+			    const struct sockaddr_storage *from, uint64_t now)
+{
+	if (via == PUNCH_PATH_UDP && learn(p, PUNCH_CAND_PRFLX, PUNCH_PROTO_UDP, from) >= 0 &&
+	    p->start_ms == OFF && p->path == PUNCH_PATH_NONE)
+		/* The peer punches towards us before any introduction reached
+		 * us (or it has our address configured): probe back at once. */
+		start_round(p, now, now);
+	return take_reply_token(p, now);
+}
+
+/* A reply to one of our probes came from `from`: that pair works. */
+static void udp_success(struct punch_peer *p, const struct sockaddr_storage *from,
+			const struct probe_payload *reply, uint64_t now)
+{
+	int i = learn(p, PUNCH_CAND_PRFLX, PUNCH_PROTO_UDP, from);
+	struct punch_candidate *c;
+
+	if (i < 0)
+		return;
+	c = &p->cand[i];
+	c->state = PUNCH_PAIR_SUCCEEDED;
+	c->last_ok_ms = now;
+	/* The echoed time is our own clock; a reply from the future or far
+	 * past (replayed) gets no RTT rather than a wrong one. */
+	c->has_rtt = reply->sender_time_ms <= now && now - reply->sender_time_ms < 60000;
+	if (c->has_rtt) {
+		c->rtt_ms = (uint32_t)(now - reply->sender_time_ms);
+		set_result(c, "reply in %u ms", c->rtt_ms);
+	} else {
+		set_result(c, "reply");
+	}
+	if (reply->observed.ss_family)
+		p->observed = reply->observed;
+	if (i == p->path_cand) {
+		alive(p, now);
+		if (c->has_rtt) {
+			p->rtt_ms = c->rtt_ms;
+			p->has_rtt = true;
+		}
+	}
+	select_udp(p, now);
+}
+
+void punch_on_probe_reply(struct punch_peer *p, const struct sockaddr_storage *from,
+			  const struct probe_payload *reply, uint64_t now)
+{
+	if (reply->kind != PROBE_REPLY || !tx_is_ours(p, reply->tx_id))
+		return;
+	udp_success(p, from, reply, now);
+}
+
+static bool on_path(const struct punch_peer *p, enum punch_path_kind via,
+		    const struct sockaddr_storage *from)
+{
+	if (via != p->path || via == PUNCH_PATH_NONE)
+		return false;
+	return via == PUNCH_PATH_RELAY || addr_equal(from, &p->path_addr);
+}
+
+void punch_on_heartbeat_reply(struct punch_peer *p, enum punch_path_kind via,
+			      const struct sockaddr_storage *from,
+			      const struct probe_payload *reply, uint64_t now)
+{
+	if (reply->kind != PROBE_HEARTBEAT_REPLY || !tx_is_ours(p, reply->tx_id))
+		return;
+	if (!on_path(p, via, from)) {
+		if (via == PUNCH_PATH_UDP)
+			udp_success(p, from, reply, now);
+		return;
+	}
+	alive(p, now);
+	if (p->hb_outstanding && reply->tx_id == p->hb_last_tx) {
+		p->hb_outstanding = false;
+		p->hb_answered++;
+	}
+	if (reply->sender_time_ms <= now && now - reply->sender_time_ms < 60000) {
+		p->rtt_ms = (uint32_t)(now - reply->sender_time_ms);
+		p->has_rtt = true;
+		if (p->path_cand >= 0) {
+			p->cand[p->path_cand].rtt_ms = p->rtt_ms;
+			p->cand[p->path_cand].has_rtt = true;
+		}
+	}
+}
+
+/* ---- TCP and relay ---- */
+
+void punch_on_tcp_connected(struct punch_peer *p, const struct sockaddr_storage *addr, uint64_t now)
+{
+	int i = learn(p, PUNCH_CAND_PRFLX, PUNCH_PROTO_TCP, addr);
+
+	if (i < 0)
+		return;
+	p->cand[i].state = PUNCH_PAIR_SUCCEEDED;
+	p->cand[i].last_ok_ms = now;
+	set_result(&p->cand[i], "connected");
+	if (p->path == PUNCH_PATH_NONE || p->path == PUNCH_PATH_RELAY)
+		set_path(p, PUNCH_PATH_TCP, i, now, true);
+}
+
+void punch_on_tcp_failed(struct punch_peer *p, const struct sockaddr_storage *addr, uint64_t now)
+{
+	int i = find(p, PUNCH_PROTO_TCP, addr);
+
+	if (i < 0 || i == p->path_cand)
+		return;
+	p->cand[i].state = PUNCH_PAIR_FAILED;
+	p->cand[i].last_sent_ms = now; /* the retry counts from the failure */
+	set_result(&p->cand[i], "connect failed");
+}
+
+void punch_on_tcp_closed(struct punch_peer *p, const struct sockaddr_storage *addr, uint64_t now)
+{
+	int i = find(p, PUNCH_PROTO_TCP, addr);
+
+	if (p->path == PUNCH_PATH_TCP && addr_equal(addr, &p->path_addr)) {
+		path_dead(p, "stream closed", now);
+		return;
+	}
+	if (i >= 0) {
+		p->cand[i].state = PUNCH_PAIR_FAILED;
+		p->cand[i].last_sent_ms = now;
+		set_result(&p->cand[i], "stream closed");
+	}
+}
+
+static uint64_t relay_due(const struct punch_peer *p)
+{
+	if (p->path != PUNCH_PATH_NONE || !relay_usable(p) || p->start_ms == OFF)
+		return OFF;
+	return p->start_ms + PUNCH_RELAY_AFTER_MS;
+}
+
+void punch_on_relay_available(struct punch_peer *p, uint64_t now)
+{
+	p->relay_available = true;
+	if (relay_due(p) <= now)
+		set_path(p, PUNCH_PATH_RELAY, -1, now, true);
+}
+
+void punch_on_relay_unavailable(struct punch_peer *p, uint64_t now)
+{
+	p->relay_available = false;
+	if (p->path == PUNCH_PATH_RELAY)
+		path_dead(p, "relay unavailable", now);
+}
+
+void punch_on_path_authenticated(struct punch_peer *p, enum punch_path_kind kind,
+				 const struct sockaddr_storage *addr, uint64_t now)
+{
+	int i = -1;
+
+	if (kind == PUNCH_PATH_NONE)
+		return;
+	if (on_path(p, kind, addr)) {
+		alive(p, now);
+		return;
+	}
+	if (kind != PUNCH_PATH_RELAY) {
+		i = learn(p, PUNCH_CAND_PRFLX, proto_of(kind), addr);
+		if (i < 0)
+			return;
+		p->cand[i].state = PUNCH_PAIR_SUCCEEDED;
+		p->cand[i].last_ok_ms = now;
+		set_result(&p->cand[i], "authenticated packet");
+	}
+	/* The daemon moves a peer only after authentication (roaming), so a
+	 * path at least as good as ours is where the session now runs. */
+	if (path_pref(kind) >= path_pref(p->path))
+		set_path(p, kind, i, now, false);
+}
+
+/* ---- timers ---- */
+
+static uint64_t udp_interval(const struct punch_peer *p, uint64_t sent)
+{
+	if (sent < p->start_ms + PUNCH_FAST_PHASE_MS)
+		return PUNCH_FAST_RETRY_MS;
+	if (p->path != PUNCH_PATH_NONE || p->gave_up)
+		return PUNCH_SLOW_RETRY_MS;
+	return PUNCH_RETRY_MS;
+}
+
+static bool probing(const struct punch_peer *p)
+{
+	return p->start_ms != OFF && p->path != PUNCH_PATH_UDP;
+}
+
+static uint64_t udp_due(const struct punch_peer *p, const struct punch_candidate *c)
+{
+	if (!probing(p) || c->proto != PUNCH_PROTO_UDP || c->state == PUNCH_PAIR_SUCCEEDED)
+		return OFF;
+	if (!c->last_sent_ms)
+		return p->start_ms;
+	return c->last_sent_ms + udp_interval(p, c->last_sent_ms);
+}
+
+static bool has_tcp(const struct punch_peer *p)
+{
+	for (size_t i = 0; i < p->n_cand; i++)
+		if (p->cand[i].proto == PUNCH_PROTO_TCP)
+			return true;
+	return false;
+}
+
+static uint64_t tcp_start_due(const struct punch_peer *p)
+{
+	if (p->tcp_started || p->start_ms == OFF || path_pref(p->path) >= 2 || !has_tcp(p))
+		return OFF;
+	return p->start_ms + PUNCH_TCP_AFTER_MS;
+}
+
+static uint64_t tcp_due(const struct punch_peer *p, const struct punch_candidate *c)
+{
+	bool relayed = p->path == PUNCH_PATH_RELAY;
+
+	if (!p->tcp_started || path_pref(p->path) >= 2 || c->proto != PUNCH_PROTO_TCP)
+		return OFF;
+	switch (c->state) {
+	case PUNCH_PAIR_WAITING:
+		return c->last_sent_ms ? c->last_sent_ms + PUNCH_TCP_RETRY_MS
+				       : p->start_ms + PUNCH_TCP_AFTER_MS;
+	case PUNCH_PAIR_IN_PROGRESS:
+		return c->last_sent_ms +
+		       (relayed ? PUNCH_SLOW_RETRY_MS : PUNCH_TCP_CONNECT_TIMEOUT_MS);
+	case PUNCH_PAIR_FAILED:
+		return c->last_sent_ms + (relayed ? PUNCH_SLOW_RETRY_MS : PUNCH_TCP_RETRY_MS);
+	default:
+		return OFF;
+	}
+}
+
+static uint64_t give_up_due(const struct punch_peer *p)
+{
+	if (p->gave_up || p->start_ms == OFF || p->path != PUNCH_PATH_NONE)
+		return OFF;
+	return p->start_ms + PUNCH_GIVE_UP_MS;
+}
+
+static uint64_t hb_due(const struct punch_peer *p)
+{
+	if (!p->cfg.keepalive_s || p->path == PUNCH_PATH_NONE)
+		return OFF;
+	return max64(p->last_alive_ms, p->hb_last_sent_ms) + p->cfg.keepalive_s * 1000ull;
+}
+
+uint64_t punch_next_deadline(const struct punch_peer *p)
+{
+	uint64_t d = OFF;
+
+	if (p->want_dead || p->want_use_path || p->want_introduction ||
+	    p->start_ms == START_AT_NEXT_EXPIRE)
+		return 0;
+	if (p->phase == PUNCH_PHASE_WAITING)
+		d = p->start_ms;
+	d = min64(d, relay_due(p));
+	d = min64(d, tcp_start_due(p));
+	d = min64(d, give_up_due(p));
+	d = min64(d, hb_due(p));
+	for (size_t i = 0; i < p->n_cand; i++) {
+		d = min64(d, udp_due(p, &p->cand[i]));
+		d = min64(d, tcp_due(p, &p->cand[i]));
+	}
+	return d;
+}
+
+/* Timers that only change state (what they decide is said by the queued
+ * flags or by the sends that follow). */
+static void run_state_timers(struct punch_peer *p, uint64_t now)
+{
+	if (hb_due(p) <= now && p->hb_outstanding && p->last_alive_ms < p->hb_last_sent_ms) {
+		p->hb_outstanding = false;
+		if (++p->hb_misses >= PUNCH_DEAD_AFTER_MISSES)
+			path_dead(p, "heartbeats unanswered", now);
+	}
+	if (relay_due(p) <= now)
+		set_path(p, PUNCH_PATH_RELAY, -1, now, true);
+	if (tcp_start_due(p) <= now)
+		p->tcp_started = true;
+	if (give_up_due(p) <= now) {
+		p->gave_up = true;
+		p->want_introduction = true;
+	}
+	update_phase(p, now);
+}
+
+static struct punch_action *push(struct punch_action *out, size_t max, size_t *n,
+				 enum punch_act_type type, enum punch_path_kind path,
+				 const struct sockaddr_storage *addr)
+{
+	struct punch_action *a;
+
+	if (*n >= max)
+		return NULL;
+	a = &out[(*n)++];
+	memset(a, 0, sizeof(*a));
+	a->type = type;
+	a->path = path;
+	if (addr)
+		a->addr = *addr;
+	return a;
+}
+
+static void send_flags(struct punch_peer *p, struct punch_action *out, size_t max, size_t *n)
+{
+	if (p->want_dead && push(out, max, n, PUNCH_ACT_PATH_DEAD, p->dead_path, &p->dead_addr))
+		p->want_dead = false;
+	if (!p->want_dead && p->want_use_path &&
+	    push(out, max, n, PUNCH_ACT_USE_PATH, p->path, &p->path_addr))
+		p->want_use_path = false;
+	if (p->want_introduction &&
+	    push(out, max, n, PUNCH_ACT_REQUEST_INTRODUCTION, PUNCH_PATH_NONE, NULL))
+		p->want_introduction = false;
+}
+
+static void send_heartbeat(struct punch_peer *p, uint64_t now, struct punch_action *out, size_t max,
+			   size_t *n)
+{
+	struct punch_action *a;
+
+	if (hb_due(p) > now)
+		return;
+	a = push(out, max, n, PUNCH_ACT_SEND_PROBE, p->path, &p->path_addr);
+	if (!a)
+		return;
+	a->probe_kind = PROBE_HEARTBEAT;
+	a->tx_id = p->hb_last_tx = next_tx(p);
+	p->hb_last_sent_ms = now;
+	p->hb_outstanding = true;
+	p->hb_sent++;
+}
+
+static void send_probes(struct punch_peer *p, uint64_t now, struct punch_action *out, size_t max,
+			size_t *n)
+{
+	for (size_t i = 0; i < p->n_cand; i++) {
+		struct punch_candidate *c = &p->cand[i];
+		struct punch_action *a;
+
+		if (udp_due(p, c) <= now) {
+			a = push(out, max, n, PUNCH_ACT_SEND_PROBE, PUNCH_PATH_UDP, &c->addr);
+			if (!a)
+				return;
+			a->probe_kind = PROBE_REQUEST;
+			a->tx_id = next_tx(p);
+			/* Unanswered past the fast phase: failed for now, though
+			 * still probed in case the far NAT opens later. */
+			if (c->tries && now >= p->start_ms + PUNCH_FAST_PHASE_MS)
+				c->state = PUNCH_PAIR_FAILED;
+			else
+				c->state = PUNCH_PAIR_IN_PROGRESS;
+			c->tries++;
+			c->last_sent_ms = now;
+			if (c->state == PUNCH_PAIR_FAILED)
+				set_result(c, "no reply to %u probes", c->tries - 1);
+			else
+				set_result(c, "probing");
+		} else if (tcp_due(p, c) <= now) {
+			if (!push(out, max, n, PUNCH_ACT_TCP_CONNECT, PUNCH_PATH_TCP, &c->addr))
+				return;
+			c->state = PUNCH_PAIR_IN_PROGRESS;
+			c->tries++;
+			c->last_sent_ms = now;
+			set_result(c, "connecting");
+		}
+	}
+}
+
+size_t punch_expire(struct punch_peer *p, uint64_t now, struct punch_action *out, size_t max)
+{
+	size_t n = 0;
+
+	if (p->start_ms == START_AT_NEXT_EXPIRE)
+		start_round(p, now, now);
+	run_state_timers(p, now);
+	send_flags(p, out, max, &n);
+	send_heartbeat(p, now, out, max, &n);
+	send_probes(p, now, out, max, &n);
+	return n;
+}
+
+bool punch_should_initiate(const struct punch_peer *p)
+{
+	return memcmp(p->cfg.our_pub, p->cfg.their_pub, sizeof(p->cfg.our_pub)) < 0;
+}
+
+/* ---- explain ---- */
+
+const char *punch_path_kind_str(enum punch_path_kind kind)
+{
+	static const char *const names[] = {"none", "udp", "tcp", "relay"};
+
+	return (unsigned)kind < 4 ? names[kind] : "?";
+}
+
+const char *punch_phase_str(enum punch_phase phase)
+{
+	static const char *const names[] = {"idle",	      "waiting", "udp-punching",
+					    "tcp-connecting", "relayed", "direct"};
+
+	return (unsigned)phase < 6 ? names[phase] : "?";
+}
+
+const char *punch_cand_type_str(enum punch_cand_type type)
+{
+	static const char *const names[] = {"configured", "host", "srflx", "prflx", "predicted"};
+
+	return (unsigned)type < 5 ? names[type] : "?";
+}
+
+const char *punch_pair_state_str(enum punch_pair_state state)
+{
+	static const char *const names[] = {"waiting", "in-progress", "succeeded", "failed"};
+
+	return (unsigned)state < 4 ? names[state] : "?";
+}
+
+static size_t count(const struct punch_peer *p, enum punch_proto proto, bool unanswered)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->n_cand; i++)
+		if (p->cand[i].proto == proto &&
+		    (!unanswered || p->cand[i].state != PUNCH_PAIR_SUCCEEDED))
+			n++;
+	return n;
+}
+
+static uint64_t in_ms(uint64_t at, uint64_t now)
+{
+	return at > now ? at - now : 0;
+}
+
+/* What the engine does next, in words. */
+static void explain_next(const struct punch_peer *p, FILE *out, uint64_t now)
+{
+	uint64_t d = punch_next_deadline(p), left = in_ms(d, now);
+	size_t udp = count(p, PUNCH_PROTO_UDP, true);
+
+	fputs("next=", out);
+	switch (p->phase) {
+	case PUNCH_PHASE_IDLE:
+		fputs("wait for an introduction from the rendezvous\n", out);
+		return;
+	case PUNCH_PHASE_WAITING:
+		fprintf(out, "start punching in %llu ms: probe %zu UDP candidates\n",
+			(unsigned long long)left, udp);
+		return;
+	case PUNCH_PHASE_UDP:
+	case PUNCH_PHASE_TCP:
+		fprintf(out, "probe %zu UDP candidates", udp);
+		if (p->tcp_started)
+			fprintf(out, ", connect to %zu TCP candidates",
+				count(p, PUNCH_PROTO_TCP, true));
+		else if (tcp_start_due(p) != OFF)
+			fprintf(out, ", TCP simultaneous open in %llu ms",
+				(unsigned long long)in_ms(tcp_start_due(p), now));
+		if (relay_due(p) != OFF)
+			fprintf(out, ", relay in %llu ms",
+				(unsigned long long)in_ms(relay_due(p), now));
+		else if (!p->cfg.relay_allowed)
+			fputs(", relay not allowed", out);
+		else
+			fputs(", relay not available", out);
+		fprintf(out, " (next action in %llu ms)\n", (unsigned long long)left);
+		return;
+	case PUNCH_PHASE_RELAYED:
+	case PUNCH_PHASE_DIRECT:
+		if (hb_due(p) != OFF)
+			fprintf(out, "heartbeat in %llu ms (%u/%d missed)",
+				(unsigned long long)in_ms(hb_due(p), now), p->hb_misses,
+				PUNCH_DEAD_AFTER_MISSES);
+		else
+			fputs("no heartbeats (keepalive off)", out);
+		if (p->path != PUNCH_PATH_UDP && udp)
+			fprintf(out, "; probe %zu UDP candidates to upgrade", udp);
+		fputc('\n', out);
+		return;
+	}
+}
+
+void punch_explain(const struct punch_peer *p, FILE *out, uint64_t now)
+{
+	char addr[INET6_ADDRSTRLEN + 10];
+	uint64_t lost, counted;
+
+	fprintf(out, "phase=%s\n", punch_phase_str(p->phase));
+	for (size_t i = 0; i < p->n_cand; i++) {
+		const struct punch_candidate *c = &p->cand[i];
+		char rtt[16] = "-";
+
+		if (c->has_rtt)
+			snprintf(rtt, sizeof(rtt), "%u ms", c->rtt_ms);
+		addr_fmt(&c->addr, addr, sizeof(addr));
+		fprintf(out, "candidate_%zu=%s %s %s %s tries=%u rtt=%s result=%s\n", i,
+			punch_cand_type_str(c->type), c->proto == PUNCH_PROTO_TCP ? "tcp" : "udp",
+			addr, punch_pair_state_str(c->state), c->tries, rtt, c->last_result);
+	}
+	addr_fmt(&p->path_addr, addr, sizeof(addr));
+	if (p->path == PUNCH_PATH_UDP || p->path == PUNCH_PATH_TCP)
+		fprintf(out, "path=%s %s\n", punch_path_kind_str(p->path), addr);
+	else
+		fprintf(out, "path=%s\n", punch_path_kind_str(p->path));
+	if (p->path != PUNCH_PATH_NONE)
+		fprintf(out, "path_since_s=%llu\n",
+			(unsigned long long)(in_ms(now, p->path_since_ms) / 1000));
+	if (p->has_rtt)
+		fprintf(out, "rtt_ms=%u\n", p->rtt_ms);
+	counted = p->hb_sent - (p->hb_outstanding ? 1 : 0);
+	lost = counted > p->hb_answered ? counted - p->hb_answered : 0;
+	fprintf(out, "heartbeats_sent=%llu\n", (unsigned long long)p->hb_sent);
+	fprintf(out, "heartbeat_loss_pct=%llu\n",
+		(unsigned long long)(counted ? lost * 100 / counted : 0));
+	if (p->observed.ss_family) {
+		addr_fmt(&p->observed, addr, sizeof(addr));
+		fprintf(out, "observed_by_peer=%s\n", addr);
+	}
+	fprintf(out, "relay=%s\n",
+		!p->cfg.relay_allowed ? "not allowed"
+		: p->relay_available  ? "available"
+				      : "not available");
+	explain_next(p, out, now);
+}

@@ -1,0 +1,233 @@
+/* Path probes (format and key in probe.h): derivation of the pair's probe
+ * key from the two static keys, and sealing and opening of the 92-byte
+ * probe. Opening checks the cheap things first (length, type, reserved
+ * bytes, pair_id), then the tag, and only then reads the payload, into a
+ * local copy: the caller's output changes only for a probe that
+ * authenticated and whose every field is well formed. No state, no I/O. */
+#include "punch/probe.h"
+
+#include <netinet/in.h>
+#include <sodium.h>
+#include <string.h>
+
+#include "session/wire.h"
+
+static const char KEY_LABEL[] = "p2pvpn probe";
+static const char PAIR_ID_LABEL[] = "p2pvpn pair id";
+
+static_assert(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES == PROBE_NONCE_LEN, "nonce size");
+static_assert(crypto_aead_xchacha20poly1305_ietf_ABYTES == PROBE_TAG_LEN, "tag size");
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	uint8_t acc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		acc |= p[i];
+	return acc == 0;
+}
+
+bool probe_key_derive(const uint8_t our_priv[32], const uint8_t our_pub[32],
+		      const uint8_t their_pub[32], struct probe_key *out)
+{
+	crypto_generichash_state st;
+	uint8_t dh[crypto_scalarmult_BYTES];
+	const uint8_t *lo = our_pub, *hi = their_pub;
+	uint8_t id[crypto_generichash_BYTES];
+	bool ok = false;
+	int cmp = memcmp(our_pub, their_pub, 32);
+
+	memset(out, 0, sizeof(*out));
+	/* A peer with our own key is a configuration mistake; refusing it keeps
+	 * the sorted order of the two keys well defined. */
+	if (cmp == 0)
+		goto out;
+	if (cmp > 0) {
+		lo = their_pub;
+		hi = our_pub;
+	}
+	/* crypto_scalarmult fails on an all-zero result: a low-order public key
+	 * whose DH output an attacker knows without any secret. */
+	if (crypto_scalarmult(dh, our_priv, their_pub) != 0)
+		goto out;
+	crypto_generichash_init(&st, NULL, 0, PROBE_KEY_LEN);
+	crypto_generichash_update(&st, (const uint8_t *)KEY_LABEL, sizeof(KEY_LABEL) - 1);
+	crypto_generichash_update(&st, dh, sizeof(dh));
+	crypto_generichash_update(&st, lo, 32);
+	crypto_generichash_update(&st, hi, 32);
+	crypto_generichash_final(&st, out->key, PROBE_KEY_LEN);
+
+	crypto_generichash_init(&st, NULL, 0, sizeof(id));
+	crypto_generichash_update(&st, (const uint8_t *)PAIR_ID_LABEL, sizeof(PAIR_ID_LABEL) - 1);
+	crypto_generichash_update(&st, out->key, PROBE_KEY_LEN);
+	crypto_generichash_final(&st, id, sizeof(id));
+	memcpy(out->pair_id, id, PROBE_PAIR_ID_LEN);
+	ok = true;
+out:
+	sodium_memzero(dh, sizeof(dh));
+	sodium_memzero(&st, sizeof(st));
+	if (!ok)
+		sodium_memzero(out, sizeof(*out));
+	return ok;
+}
+
+void probe_key_cleanup(struct probe_key *k)
+{
+	sodium_memzero(k, sizeof(*k));
+}
+
+static uint64_t get_le64(uint64_t v)
+{
+	uint8_t b[8];
+	uint64_t r = 0;
+
+	memcpy(b, &v, 8);
+	for (int i = 7; i >= 0; i--)
+		r = r << 8 | b[i];
+	return r;
+}
+
+static uint64_t put_le64(uint64_t v)
+{
+	uint8_t b[8];
+	uint64_t r;
+
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+	memcpy(&r, b, 8);
+	return r;
+}
+
+/* sockaddr -> rdv_addr; false for a family other than none, v4 or v6. */
+static bool addr_encode(const struct sockaddr_storage *ss, struct rdv_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (ss->ss_family == AF_UNSPEC)
+		return true;
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+
+		a->family = 4;
+		memcpy(a->port_be, &in->sin_port, 2);
+		memcpy(a->addr, &in->sin_addr, 4);
+		return true;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+
+		a->family = 6;
+		memcpy(a->port_be, &in6->sin6_port, 2);
+		memcpy(a->addr, &in6->sin6_addr, 16);
+		return true;
+	}
+	return false;
+}
+
+/* rdv_addr -> sockaddr, strictly: the reserved byte and the unused address
+ * bytes are zero, an absent address is all zero. */
+static bool addr_decode(const struct rdv_addr *a, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (a->reserved)
+		return false;
+	switch (a->family) {
+	case 0:
+		return all_zero((const uint8_t *)a, sizeof(*a));
+	case 4: {
+		struct sockaddr_in *in = (struct sockaddr_in *)ss;
+
+		if (!all_zero(a->addr + 4, 12))
+			return false;
+		in->sin_family = AF_INET;
+		memcpy(&in->sin_port, a->port_be, 2);
+		memcpy(&in->sin_addr, a->addr, 4);
+		return true;
+	}
+	case 6: {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+		in6->sin6_family = AF_INET6;
+		memcpy(&in6->sin6_port, a->port_be, 2);
+		memcpy(&in6->sin6_addr, a->addr, 16);
+		return true;
+	}
+	default:
+		return false;
+	}
+}
+
+static bool kind_valid(unsigned kind)
+{
+	return kind >= PROBE_REQUEST && kind <= PROBE_HEARTBEAT_REPLY;
+}
+
+size_t probe_build(const struct probe_key *k, const struct probe_payload *payload,
+		   uint8_t out[PROBE_LEN])
+{
+	struct probe_wire w;
+	struct probe_wire_payload pl;
+
+	memset(&pl, 0, sizeof(pl));
+	if (!kind_valid(payload->kind) || !addr_encode(&payload->observed, &pl.observed))
+		return 0;
+	pl.kind = (uint8_t)payload->kind;
+	pl.tx_id = put_le64(payload->tx_id);
+	pl.sender_time_ms = put_le64(payload->sender_time_ms);
+
+	memset(&w, 0, sizeof(w));
+	w.type = WIRE_PROBE;
+	memcpy(w.pair_id, k->pair_id, PROBE_PAIR_ID_LEN);
+	randombytes_buf(w.nonce, sizeof(w.nonce));
+	/* Detached: ciphertext into sealed, tag after it; AD = the header. */
+	crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
+	    w.sealed, w.tag, NULL, (const uint8_t *)&pl, sizeof(pl), (const uint8_t *)&w,
+	    PROBE_HEADER_LEN, NULL, w.nonce, k->key);
+	memcpy(out, &w, PROBE_LEN);
+	sodium_memzero(&pl, sizeof(pl));
+	return PROBE_LEN;
+}
+
+bool probe_pair_id(const uint8_t *pkt, size_t len, uint8_t pair_id[PROBE_PAIR_ID_LEN])
+{
+	if (len != PROBE_LEN || pkt[0] != WIRE_PROBE || pkt[1] || pkt[2] || pkt[3])
+		return false;
+	memcpy(pair_id, pkt + offsetof(struct probe_wire, pair_id), PROBE_PAIR_ID_LEN);
+	return true;
+}
+
+bool probe_open(const struct probe_key *k, const uint8_t *pkt, size_t len,
+		struct probe_payload *out)
+{
+	struct probe_wire w;
+	struct probe_wire_payload pl;
+	struct probe_payload res;
+	bool ok = false;
+
+	if (len != PROBE_LEN)
+		return false;
+	memcpy(&w, pkt, PROBE_LEN);
+	if (w.type != WIRE_PROBE || !all_zero(w.reserved, sizeof(w.reserved)) ||
+	    sodium_memcmp(w.pair_id, k->pair_id, PROBE_PAIR_ID_LEN) != 0)
+		return false;
+	/* The tag first: nothing of the payload is looked at before it verified. */
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
+		(uint8_t *)&pl, NULL, w.sealed, sizeof(w.sealed), w.tag, (const uint8_t *)&w,
+		PROBE_HEADER_LEN, w.nonce, k->key) != 0)
+		return false;
+	memset(&res, 0, sizeof(res));
+	if (!kind_valid(pl.kind) || pl.flags || !all_zero(pl.reserved, sizeof(pl.reserved)) ||
+	    !addr_decode(&pl.observed, &res.observed))
+		goto out;
+	/* A request says nothing about where anything came from. */
+	if ((pl.kind == PROBE_REQUEST || pl.kind == PROBE_HEARTBEAT) &&
+	    res.observed.ss_family != AF_UNSPEC)
+		goto out;
+	res.kind = (enum probe_kind)pl.kind;
+	res.tx_id = get_le64(pl.tx_id);
+	res.sender_time_ms = get_le64(pl.sender_time_ms);
+	*out = res;
+	ok = true;
+out:
+	sodium_memzero(&pl, sizeof(pl));
+	return ok;
+}
