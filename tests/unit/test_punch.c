@@ -1,0 +1,791 @@
+/* Path engine tests: time is walked by hand from T0 and the actions of
+ * punch_expire() are checked against the schedule in punch/engine.h: what
+ * goes out at the start moment and not a millisecond before, which reply
+ * selects which path, when TCP and the relay come in and when a direct path
+ * replaces them, heartbeats and the third miss. Each case also checks a
+ * refusal: a reply with a foreign tx_id, a step of 0, relay not allowed,
+ * an answer from the wrong place. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <cmocka.h>
+#include <netinet/in.h>
+#include <sodium.h>
+
+#include "punch/engine.h"
+
+enum { T0 = 10000000, START_IN = 200, MAXA = 64 };
+
+static struct sockaddr_storage sa4(const char *ip, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+
+	memset(&ss, 0, sizeof(ss));
+	in->sin_family = AF_INET;
+	in->sin_port = htons(port);
+	assert_int_equal(inet_pton(AF_INET, ip, &in->sin_addr), 1);
+	return ss;
+}
+
+static bool same(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	return memcmp(a, b, sizeof(struct sockaddr_in)) == 0;
+}
+
+static uint16_t port_of(const struct sockaddr_storage *a)
+{
+	return ntohs(((const struct sockaddr_in *)a)->sin_port);
+}
+
+static struct punch_config config(bool relay, unsigned keepalive_s)
+{
+	struct punch_config c;
+
+	memset(&c, 0, sizeof(c));
+	c.keepalive_s = keepalive_s;
+	c.relay_allowed = relay;
+	memset(c.our_pub, 0x11, 32);
+	memset(c.their_pub, 0x22, 32);
+	return c;
+}
+
+/* The peer's candidates as the rendezvous sends them: LAN 10.0.2.5,
+ * reflexive 198.51.100.7:40000 (UDP) and :40000 (TCP) when tcp. */
+static struct rdv_introduce intro(bool tcp)
+{
+	struct rdv_introduce m;
+
+	memset(&m, 0, sizeof(m));
+	m.nat_mapping = RDV_MAPPING_INDEPENDENT;
+	m.start_in_ms = START_IN;
+	m.udp_reflexive = sa4("198.51.100.7", 40000);
+	if (tcp)
+		m.tcp_reflexive = sa4("198.51.100.7", 40000);
+	m.n_host = 1;
+	m.host[0] = sa4("10.0.2.5", 51820);
+	return m;
+}
+
+struct acts {
+	size_t n;
+	struct punch_action a[MAXA];
+};
+
+static struct acts run(struct punch_peer *p, uint64_t now)
+{
+	struct acts r;
+
+	r.n = punch_expire(p, now, r.a, MAXA);
+	return r;
+}
+
+static size_t count_type(const struct acts *r, enum punch_act_type type)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->n; i++)
+		n += r->a[i].type == type;
+	return n;
+}
+
+/* The action of type to addr (any address when addr is NULL), or NULL. */
+static const struct punch_action *find_act(const struct acts *r, enum punch_act_type type,
+					   const struct sockaddr_storage *addr)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->a[i].type == type && (!addr || same(&r->a[i].addr, addr)))
+			return &r->a[i];
+	return NULL;
+}
+
+static struct probe_payload reply_to(const struct punch_action *a, uint64_t sent)
+{
+	struct probe_payload pl;
+
+	memset(&pl, 0, sizeof(pl));
+	pl.kind = a->probe_kind == PROBE_HEARTBEAT ? PROBE_HEARTBEAT_REPLY : PROBE_REPLY;
+	pl.tx_id = a->tx_id;
+	pl.sender_time_ms = sent;
+	pl.observed = sa4("203.0.113.2", 51820);
+	return pl;
+}
+
+/* Runs the engine from `from` to `to` (inclusive) at every deadline,
+ * collecting everything it does. */
+static struct acts run_until(struct punch_peer *p, uint64_t from, uint64_t to)
+{
+	struct acts all = {0};
+	uint64_t now = from;
+
+	for (;;) {
+		struct acts r;
+		uint64_t d = punch_next_deadline(p);
+
+		now = d > now ? d : now;
+		if (now > to)
+			break;
+		r = run(p, now);
+		for (size_t i = 0; i < r.n && all.n < MAXA; i++)
+			all.a[all.n++] = r.a[i];
+		if (!r.n && punch_next_deadline(p) <= now)
+			fail_msg("deadline %llu does not move", (unsigned long long)now);
+	}
+	return all;
+}
+
+/* Peer introduced at T0, start moment reached, first probes collected. */
+static struct acts introduced(struct punch_peer *p, bool relay, bool tcp, unsigned keepalive)
+{
+	struct punch_config c = config(relay, keepalive);
+	struct rdv_introduce m = intro(tcp);
+
+	punch_peer_init(p, &c);
+	punch_on_introduce(p, &m, T0);
+	return run(p, T0 + START_IN);
+}
+
+static void test_punch_on_introduce_probes_at_start_moment(void **state)
+{
+	struct punch_peer p;
+	struct punch_config c = config(true, 0);
+	struct rdv_introduce m = intro(false);
+	struct sockaddr_storage lan = sa4("10.0.2.5", 51820), refl = sa4("198.51.100.7", 40000);
+	struct acts r;
+
+	punch_peer_init(&p, &c);
+	assert_true(punch_next_deadline(&p) == UINT64_MAX);
+	assert_int_equal(p.phase, PUNCH_PHASE_IDLE);
+	punch_on_introduce(&p, &m, T0);
+	assert_int_equal(p.phase, PUNCH_PHASE_WAITING);
+	/* The LAN candidate first, the reflexive, and the LAN address for TCP
+	 * (the same listen_port). */
+	assert_int_equal(p.n_cand, 3);
+	assert_int_equal(p.cand[0].type, PUNCH_CAND_HOST);
+	assert_int_equal(p.cand[1].type, PUNCH_CAND_SRFLX);
+	assert_int_equal(p.cand[2].type, PUNCH_CAND_HOST);
+	assert_int_equal(p.cand[2].proto, PUNCH_PROTO_TCP);
+
+	/* Not before the start moment. */
+	assert_true(punch_next_deadline(&p) == T0 + START_IN);
+	assert_int_equal(run(&p, T0 + START_IN - 1).n, 0);
+
+	/* At it: one request to every candidate, each its own tx_id. */
+	r = run(&p, T0 + START_IN);
+	assert_int_equal(r.n, 2);
+	assert_non_null(find_act(&r, PUNCH_ACT_SEND_PROBE, &lan));
+	assert_non_null(find_act(&r, PUNCH_ACT_SEND_PROBE, &refl));
+	assert_int_equal(r.a[0].probe_kind, PROBE_REQUEST);
+	assert_int_equal(r.a[0].path, PUNCH_PATH_UDP);
+	assert_true(r.a[0].tx_id != r.a[1].tx_id);
+	assert_int_equal(p.phase, PUNCH_PHASE_UDP);
+	assert_int_equal(p.cand[0].state, PUNCH_PAIR_IN_PROGRESS);
+
+	/* Nothing twice at the same moment; the retry 200 ms later. */
+	assert_int_equal(run(&p, T0 + START_IN).n, 0);
+	assert_true(punch_next_deadline(&p) == T0 + START_IN + PUNCH_FAST_RETRY_MS);
+	assert_int_equal(run(&p, T0 + START_IN + PUNCH_FAST_RETRY_MS - 1).n, 0);
+	r = run(&p, T0 + START_IN + PUNCH_FAST_RETRY_MS);
+	assert_int_equal(count_type(&r, PUNCH_ACT_SEND_PROBE), 2);
+	assert_int_equal(p.cand[0].tries, 2);
+}
+
+static void test_punch_expire_retry_schedule(void **state)
+{
+	struct punch_peer p;
+	struct acts r;
+	uint64_t start = T0 + START_IN, last = start;
+	/* Expected gaps between probes of one candidate, no relay, no path. */
+	unsigned fast = 0, slow = 0;
+
+	struct punch_config c = config(false, 0);
+	struct rdv_introduce m = intro(false);
+
+	m.n_host = 0; /* one candidate, UDP only: nothing but its probes */
+	punch_peer_init(&p, &c);
+	punch_on_introduce(&p, &m, T0);
+	assert_int_equal(run(&p, start).n, 1);
+	/* Up to the give-up moment: 200 ms gaps for 2 s, then 1 s gaps. */
+	for (int i = 0; i < 37; i++) {
+		uint64_t d = punch_next_deadline(&p);
+
+		r = run(&p, d);
+		assert_int_equal(count_type(&r, PUNCH_ACT_SEND_PROBE), 1);
+		assert_int_equal(r.n, 1);
+		if (d - last == PUNCH_FAST_RETRY_MS)
+			fast++;
+		else if (d - last == PUNCH_RETRY_MS)
+			slow++;
+		else
+			fail_msg("gap %llu", (unsigned long long)(d - last));
+		assert_true(d - last != PUNCH_FAST_RETRY_MS || d <= start + PUNCH_FAST_PHASE_MS);
+		last = d;
+	}
+	assert_int_equal(fast, PUNCH_FAST_PHASE_MS / PUNCH_FAST_RETRY_MS);
+	assert_int_equal(slow, 37 - fast);
+	assert_true(last == start + PUNCH_GIVE_UP_MS - PUNCH_RETRY_MS);
+	/* Past the fast phase unanswered pairs show as failed. */
+	assert_int_equal(p.cand[0].state, PUNCH_PAIR_FAILED);
+	assert_string_equal(p.cand[0].last_result, "no reply to 37 probes");
+	/* 30 s without a path: ask for a new introduction, then probe every 5 s. */
+	assert_true(punch_next_deadline(&p) == start + PUNCH_GIVE_UP_MS);
+	r = run(&p, start + PUNCH_GIVE_UP_MS);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.a[0].type, PUNCH_ACT_REQUEST_INTRODUCTION);
+	assert_true(punch_next_deadline(&p) == last + PUNCH_SLOW_RETRY_MS);
+	r = run(&p, last + PUNCH_SLOW_RETRY_MS);
+	assert_int_equal(count_type(&r, PUNCH_ACT_SEND_PROBE), 1);
+	assert_true(punch_next_deadline(&p) == last + 2 * PUNCH_SLOW_RETRY_MS);
+	/* Failure: no path, no relay: never a USE_PATH. */
+	assert_int_equal(p.path, PUNCH_PATH_NONE);
+}
+
+static void test_punch_on_probe_reply_selects_path(void **state)
+{
+	struct punch_peer p;
+	struct sockaddr_storage refl = sa4("198.51.100.7", 40000);
+	struct acts r = introduced(&p, true, false, 0);
+	const struct punch_action *a = find_act(&r, PUNCH_ACT_SEND_PROBE, &refl);
+	struct probe_payload pl = reply_to(a, T0 + START_IN);
+
+	/* Failure first: a reply naming a tx_id we never used changes nothing. */
+	pl.tx_id ^= 1ull << 40; /* another epoch */
+	punch_on_probe_reply(&p, &refl, &pl, T0 + START_IN + 30);
+	pl.tx_id = a->tx_id + 1000; /* a sequence not sent yet */
+	punch_on_probe_reply(&p, &refl, &pl, T0 + START_IN + 30);
+	pl = reply_to(a, T0 + START_IN);
+	pl.kind = PROBE_HEARTBEAT_REPLY; /* wrong kind for this hook */
+	punch_on_probe_reply(&p, &refl, &pl, T0 + START_IN + 30);
+	assert_int_equal(p.path, PUNCH_PATH_NONE);
+	assert_int_equal(p.cand[1].state, PUNCH_PAIR_IN_PROGRESS);
+	assert_true(punch_next_deadline(&p) == T0 + START_IN + PUNCH_FAST_RETRY_MS);
+
+	/* The real reply: the pair succeeded, RTT from the echoed time. */
+	pl = reply_to(a, T0 + START_IN);
+	punch_on_probe_reply(&p, &refl, &pl, T0 + START_IN + 30);
+	assert_int_equal(p.cand[1].state, PUNCH_PAIR_SUCCEEDED);
+	assert_int_equal(p.cand[1].rtt_ms, 30);
+	assert_true(punch_next_deadline(&p) <= T0 + START_IN + 30);
+	r = run(&p, T0 + START_IN + 30);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.a[0].type, PUNCH_ACT_USE_PATH);
+	assert_int_equal(r.a[0].path, PUNCH_PATH_UDP);
+	assert_true(same(&r.a[0].addr, &refl));
+	assert_int_equal(p.phase, PUNCH_PHASE_DIRECT);
+	assert_int_equal(p.rtt_ms, 30);
+	/* On a UDP path: no more probes, no TCP, no relay, nothing scheduled
+	 * (keepalive off). */
+	assert_true(punch_next_deadline(&p) == UINT64_MAX);
+	punch_on_relay_available(&p, T0 + 5000);
+	assert_int_equal(run(&p, T0 + 60000).n, 0);
+	assert_int_equal(p.path, PUNCH_PATH_UDP);
+}
+
+static void test_punch_select_prefers_lan(void **state)
+{
+	struct sockaddr_storage lan = sa4("10.0.2.5", 51820), refl = sa4("198.51.100.7", 40000);
+	struct punch_peer p;
+	struct acts r = introduced(&p, false, false, 0);
+	struct probe_payload to_lan =
+	    reply_to(find_act(&r, PUNCH_ACT_SEND_PROBE, &lan), T0 + START_IN);
+	struct probe_payload to_refl =
+	    reply_to(find_act(&r, PUNCH_ACT_SEND_PROBE, &refl), T0 + START_IN);
+
+	/* 1. The reflexive answers first: used at once. */
+	punch_on_probe_reply(&p, &refl, &to_refl, T0 + START_IN + 5);
+	r = run(&p, T0 + START_IN + 5);
+	assert_non_null(find_act(&r, PUNCH_ACT_USE_PATH, &refl));
+	/* 2. The LAN pair answers later: it replaces the reflexive one. */
+	punch_on_probe_reply(&p, &lan, &to_lan, T0 + START_IN + 8);
+	r = run(&p, T0 + START_IN + 8);
+	assert_int_equal(r.n, 1);
+	assert_non_null(find_act(&r, PUNCH_ACT_USE_PATH, &lan));
+	/* 3. Failure: the reflexive again, even faster, does not take it back. */
+	to_refl.sender_time_ms = T0 + START_IN + 9;
+	punch_on_probe_reply(&p, &refl, &to_refl, T0 + START_IN + 10);
+	assert_int_equal(run(&p, T0 + START_IN + 10).n, 0);
+	assert_true(same(&p.path_addr, &lan));
+
+	/* 4. The other order: LAN first, then the reflexive: one USE_PATH. */
+	r = introduced(&p, false, false, 0);
+	to_lan = reply_to(find_act(&r, PUNCH_ACT_SEND_PROBE, &lan), T0 + START_IN);
+	to_refl = reply_to(find_act(&r, PUNCH_ACT_SEND_PROBE, &refl), T0 + START_IN);
+	punch_on_probe_reply(&p, &lan, &to_lan, T0 + START_IN + 5);
+	punch_on_probe_reply(&p, &refl, &to_refl, T0 + START_IN + 6);
+	r = run(&p, T0 + START_IN + 6);
+	assert_int_equal(r.n, 1);
+	assert_non_null(find_act(&r, PUNCH_ACT_USE_PATH, &lan));
+}
+
+static void test_punch_on_introduce_predicted_ports(void **state)
+{
+	/* step, reflexive port, mapping: predicted ports expected. */
+	static const struct {
+		int16_t step;
+		uint16_t port;
+		uint8_t mapping;
+		unsigned first, n;
+	} rows[] = {
+	    {1, 20000, RDV_MAPPING_DEPENDENT, 20001, PUNCH_MAX_PREDICTED},
+	    {2, 20000, RDV_MAPPING_DEPENDENT, 20002, PUNCH_MAX_PREDICTED},
+	    {-1, 20000, RDV_MAPPING_DEPENDENT, 19999, PUNCH_MAX_PREDICTED},
+	    {1, 65530, RDV_MAPPING_DEPENDENT, 65531, 5}, /* stops at 65535 */
+	    {0, 20000, RDV_MAPPING_DEPENDENT, 0, 0},	 /* random: no prediction */
+	    {1, 20000, RDV_MAPPING_INDEPENDENT, 0, 0},	 /* EIM: the reflexive is it */
+	    {1, 20000, RDV_MAPPING_UNKNOWN, 0, 0},
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct punch_config c = config(false, 0);
+		struct rdv_introduce m = intro(false);
+		struct punch_peer p;
+		struct acts r;
+		unsigned predicted = 0;
+
+		m.nat_mapping = rows[i].mapping;
+		m.port_step = rows[i].step;
+		m.udp_reflexive = sa4("198.51.100.7", rows[i].port);
+		punch_peer_init(&p, &c);
+		punch_on_introduce(&p, &m, T0);
+		for (size_t k = 0; k < p.n_cand; k++) {
+			if (p.cand[k].type != PUNCH_CAND_PREDICTED)
+				continue;
+			assert_int_equal(port_of(&p.cand[k].addr),
+					 rows[i].first + (int)predicted * rows[i].step);
+			predicted++;
+		}
+		assert_int_equal(predicted, rows[i].n);
+		/* All of them are probed at the start moment with the rest. */
+		r = run(&p, T0 + START_IN);
+		assert_int_equal(count_type(&r, PUNCH_ACT_SEND_PROBE), 2 + rows[i].n);
+	}
+}
+
+static void test_punch_fallback_tcp_then_relay(void **state)
+{
+	struct sockaddr_storage tcp_refl = sa4("198.51.100.7", 40000), lan = sa4("10.0.2.5", 51820);
+	uint64_t start = T0 + START_IN;
+	struct punch_peer p;
+	struct acts r;
+
+	(void)introduced(&p, true, true, 0);
+	punch_on_relay_available(&p, T0 + 100);
+	/* Until 2 s: UDP only. */
+	r = run_until(&p, start + 1, start + PUNCH_TCP_AFTER_MS - 1);
+	assert_int_equal(count_type(&r, PUNCH_ACT_TCP_CONNECT), 0);
+	assert_int_equal(count_type(&r, PUNCH_ACT_USE_PATH), 0);
+	/* At 2 s: simultaneous open to the TCP reflexive and the LAN address. */
+	r = run(&p, start + PUNCH_TCP_AFTER_MS);
+	assert_int_equal(count_type(&r, PUNCH_ACT_TCP_CONNECT), 2);
+	assert_non_null(find_act(&r, PUNCH_ACT_TCP_CONNECT, &tcp_refl));
+	assert_non_null(find_act(&r, PUNCH_ACT_TCP_CONNECT, &lan));
+	assert_int_equal(p.phase, PUNCH_PHASE_TCP);
+	/* A refused connect is tried again a second later. */
+	punch_on_tcp_failed(&p, &lan, start + PUNCH_TCP_AFTER_MS + 10);
+	/* Not the relay before 2.5 s; at 2.5 s the relay. */
+	r = run_until(&p, start + PUNCH_TCP_AFTER_MS + 1, start + PUNCH_RELAY_AFTER_MS - 1);
+	assert_int_equal(count_type(&r, PUNCH_ACT_USE_PATH), 0);
+	r = run(&p, start + PUNCH_RELAY_AFTER_MS);
+	assert_int_equal(r.a[0].type, PUNCH_ACT_USE_PATH);
+	assert_int_equal(r.a[0].path, PUNCH_PATH_RELAY);
+	assert_int_equal(p.phase, PUNCH_PHASE_RELAYED);
+	/* On the relay, UDP and TCP keep trying, but every 5 s. */
+	r = run_until(&p, start + PUNCH_RELAY_AFTER_MS + 1, start + 2 * PUNCH_SLOW_RETRY_MS);
+	assert_true(count_type(&r, PUNCH_ACT_SEND_PROBE) >= 2);
+	assert_true(count_type(&r, PUNCH_ACT_SEND_PROBE) <= 6);
+	assert_non_null(find_act(&r, PUNCH_ACT_TCP_CONNECT, &lan));
+	assert_int_equal(count_type(&r, PUNCH_ACT_USE_PATH), 0);
+
+	/* Failure: relay not allowed: TCP every second, never the relay. */
+	(void)introduced(&p, false, true, 0);
+	punch_on_relay_available(&p, T0 + 100);
+	r = run_until(&p, start + 1, start + 6000);
+	assert_int_equal(count_type(&r, PUNCH_ACT_USE_PATH), 0);
+	/* Connects still under way are restarted every 3 s: at 2, 5 s. */
+	assert_int_equal(count_type(&r, PUNCH_ACT_TCP_CONNECT), 4);
+	punch_on_tcp_failed(&p, &lan, start + 6000);
+	r = run_until(&p, start + 6001, start + 7000);
+	assert_non_null(find_act(&r, PUNCH_ACT_TCP_CONNECT, &lan));
+}
+
+static void test_punch_upgrade_replaces_relay(void **state)
+{
+	struct sockaddr_storage refl = sa4("198.51.100.7", 40000), tcp_refl = refl;
+	uint64_t start = T0 + START_IN, now;
+	struct punch_peer p;
+	const struct punch_action *probe;
+	struct probe_payload pl;
+	struct acts r;
+
+	(void)introduced(&p, true, true, 0);
+	punch_on_relay_available(&p, T0);
+	r = run_until(&p, start + 1, start + PUNCH_RELAY_AFTER_MS);
+	assert_int_equal(p.path, PUNCH_PATH_RELAY);
+
+	/* 1. TCP connects: TCP direct beats the relay. */
+	now = start + 3000;
+	punch_on_tcp_connected(&p, &tcp_refl, now);
+	r = run(&p, now);
+	assert_int_equal(r.a[0].type, PUNCH_ACT_USE_PATH);
+	assert_int_equal(r.a[0].path, PUNCH_PATH_TCP);
+	assert_int_equal(p.phase, PUNCH_PHASE_DIRECT);
+
+	/* 2. A slow upgrade probe finally gets a UDP reply: UDP beats TCP. */
+	r = run_until(&p, now + 1, now + PUNCH_SLOW_RETRY_MS);
+	probe = find_act(&r, PUNCH_ACT_SEND_PROBE, &refl);
+	assert_non_null(probe);
+	assert_int_equal(count_type(&r, PUNCH_ACT_TCP_CONNECT), 0);
+	now += PUNCH_SLOW_RETRY_MS;
+	pl = reply_to(probe, now - 20);
+	punch_on_probe_reply(&p, &refl, &pl, now);
+	r = run(&p, now);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.a[0].path, PUNCH_PATH_UDP);
+	assert_true(same(&r.a[0].addr, &refl));
+
+	/* 3. Failure: TCP connecting again while on UDP changes nothing. */
+	punch_on_tcp_connected(&p, &tcp_refl, now + 1);
+	assert_int_equal(run(&p, now + 1).n, 0);
+	assert_int_equal(p.path, PUNCH_PATH_UDP);
+
+	/* 4. UDP straight from the relay, without TCP in between. */
+	(void)introduced(&p, true, false, 0);
+	punch_on_relay_available(&p, T0);
+	r = run_until(&p, start + 1, start + 8000);
+	assert_int_equal(p.path, PUNCH_PATH_RELAY);
+	probe = find_act(&r, PUNCH_ACT_SEND_PROBE, &refl);
+	pl = reply_to(probe, start);
+	punch_on_probe_reply(&p, &refl, &pl, start + 8000);
+	r = run(&p, start + 8000);
+	assert_int_equal(r.a[0].type, PUNCH_ACT_USE_PATH);
+	assert_int_equal(r.a[0].path, PUNCH_PATH_UDP);
+}
+
+/* Puts p on the UDP reflexive path at `at`; keepalive 5 s. */
+static uint64_t on_udp_path(struct punch_peer *p, bool relay)
+{
+	struct sockaddr_storage refl = sa4("198.51.100.7", 40000);
+	struct acts r = introduced(p, relay, false, 5);
+	struct probe_payload pl =
+	    reply_to(find_act(&r, PUNCH_ACT_SEND_PROBE, &refl), T0 + START_IN);
+	uint64_t at = T0 + START_IN + 10;
+
+	if (relay)
+		punch_on_relay_available(p, T0);
+	punch_on_probe_reply(p, &refl, &pl, at);
+	r = run(p, at);
+	assert_non_null(find_act(&r, PUNCH_ACT_USE_PATH, &refl));
+	return at;
+}
+
+static void test_punch_heartbeats_and_dead_path(void **state)
+{
+	struct sockaddr_storage refl = sa4("198.51.100.7", 40000), lan = sa4("10.0.2.5", 51820);
+	struct punch_peer p;
+	uint64_t at = on_udp_path(&p, true), hb;
+	struct probe_payload pl;
+	struct acts r;
+
+	/* 1. The first heartbeat keepalive after the path came up. */
+	assert_true(punch_next_deadline(&p) == at + 5000);
+	assert_int_equal(run(&p, at + 4999).n, 0);
+	r = run(&p, at + 5000);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.a[0].type, PUNCH_ACT_SEND_PROBE);
+	assert_int_equal(r.a[0].probe_kind, PROBE_HEARTBEAT);
+	assert_true(same(&r.a[0].addr, &refl));
+	/* Answered: the next one keepalive after the answer. */
+	pl = reply_to(&r.a[0], at + 5000);
+	punch_on_heartbeat_reply(&p, PUNCH_PATH_UDP, &refl, &pl, at + 5040);
+	assert_int_equal(p.rtt_ms, 40);
+	assert_true(punch_next_deadline(&p) == at + 10040);
+
+	/* 2. Authenticated traffic counts as life and postpones heartbeats. */
+	punch_on_path_authenticated(&p, PUNCH_PATH_UDP, &refl, at + 8000);
+	assert_true(punch_next_deadline(&p) == at + 13000);
+	hb = at + 13000;
+
+	/* 3. Three heartbeats unanswered. A reply with a foreign tx_id, or
+	 * from another path, does not help. */
+	r = run(&p, hb);
+	pl = reply_to(&r.a[0], hb);
+	pl.tx_id ^= 1ull << 63;
+	punch_on_heartbeat_reply(&p, PUNCH_PATH_UDP, &refl, &pl, hb + 10);
+	pl = reply_to(&r.a[0], hb);
+	punch_on_heartbeat_reply(&p, PUNCH_PATH_RELAY, NULL, &pl, hb + 10);
+	punch_on_path_authenticated(&p, PUNCH_PATH_RELAY, &refl, hb + 10);
+	assert_int_equal(p.path, PUNCH_PATH_UDP);
+	r = run(&p, hb + 5000);
+	assert_int_equal(p.hb_misses, 1);
+	assert_int_equal(r.a[0].probe_kind, PROBE_HEARTBEAT);
+	r = run(&p, hb + 10000);
+	assert_int_equal(p.hb_misses, 2);
+	assert_int_equal(count_type(&r, PUNCH_ACT_PATH_DEAD), 0);
+	assert_int_equal(run(&p, hb + 14999).n, 0);
+	r = run(&p, hb + 15000);
+	/* Dead: said first, then the relay meanwhile, a new introduction, and
+	 * probes to every known candidate at once. */
+	assert_int_equal(r.a[0].type, PUNCH_ACT_PATH_DEAD);
+	assert_true(same(&r.a[0].addr, &refl));
+	assert_int_equal(r.a[1].type, PUNCH_ACT_USE_PATH);
+	assert_int_equal(r.a[1].path, PUNCH_PATH_RELAY);
+	assert_int_equal(r.a[2].type, PUNCH_ACT_REQUEST_INTRODUCTION);
+	assert_non_null(find_act(&r, PUNCH_ACT_SEND_PROBE, &refl));
+	assert_non_null(find_act(&r, PUNCH_ACT_SEND_PROBE, &lan));
+	assert_int_equal(p.phase, PUNCH_PHASE_RELAYED);
+	/* Re-punching runs the fast schedule again. */
+	assert_true(punch_next_deadline(&p) == hb + 15000 + PUNCH_FAST_RETRY_MS);
+	assert_int_equal(p.hb_sent, 4);
+	assert_int_equal(p.hb_answered, 1);
+}
+
+static void test_punch_dead_path_without_relay(void **state)
+{
+	struct sockaddr_storage refl = sa4("198.51.100.7", 40000);
+	struct punch_peer p;
+	uint64_t at = on_udp_path(&p, false);
+	struct acts r;
+
+	r = run_until(&p, at + 1, at + 20000);
+	assert_int_equal(count_type(&r, PUNCH_ACT_SEND_PROBE), 3 + 2); /* 3 heartbeats, 2 probes */
+	assert_int_equal(count_type(&r, PUNCH_ACT_PATH_DEAD), 1);
+	assert_int_equal(count_type(&r, PUNCH_ACT_REQUEST_INTRODUCTION), 1);
+	/* Failure: no relay to fall back on, so no USE_PATH at all. */
+	assert_int_equal(count_type(&r, PUNCH_ACT_USE_PATH), 0);
+	assert_int_equal(p.path, PUNCH_PATH_NONE);
+	assert_int_equal(p.phase, PUNCH_PHASE_UDP);
+	assert_int_equal(p.cand[1].state, PUNCH_PAIR_IN_PROGRESS);
+	assert_true(same(&p.cand[1].addr, &refl));
+}
+
+static void test_punch_reply_from_unprobed_address_is_prflx(void **state)
+{
+	struct sockaddr_storage refl = sa4("198.51.100.7", 40000),
+				other = sa4("198.51.100.7", 53111);
+	struct punch_peer p;
+	struct acts r = introduced(&p, false, false, 0);
+	const struct punch_action a = *find_act(&r, PUNCH_ACT_SEND_PROBE, &refl);
+	struct probe_payload pl = reply_to(&a, T0 + START_IN), bad = pl;
+
+	/* Failure: an unknown source with a foreign tx_id is not even learned. */
+	bad.tx_id = 12345;
+	punch_on_probe_reply(&p, &other, &bad, T0 + START_IN + 5);
+	assert_int_equal(p.n_cand, 3);
+
+	/* Our probe to the reflexive address was answered from another port
+	 * (the peer's NAT maps per destination): that source is the pair,
+	 * learned as peer-reflexive, and used. */
+	punch_on_probe_reply(&p, &other, &pl, T0 + START_IN + 5);
+	assert_int_equal(p.n_cand, 4);
+	assert_int_equal(p.cand[3].type, PUNCH_CAND_PRFLX);
+	assert_int_equal(p.cand[3].state, PUNCH_PAIR_SUCCEEDED);
+	assert_int_equal(p.cand[1].state, PUNCH_PAIR_IN_PROGRESS);
+	r = run(&p, T0 + START_IN + 5);
+	assert_non_null(find_act(&r, PUNCH_ACT_USE_PATH, &other));
+	/* The reflexive itself answering later ranks higher and replaces it. */
+	pl = reply_to(&a, T0 + START_IN);
+	punch_on_probe_reply(&p, &refl, &pl, T0 + START_IN + 7);
+	r = run(&p, T0 + START_IN + 7);
+	assert_non_null(find_act(&r, PUNCH_ACT_USE_PATH, &refl));
+}
+
+static void test_punch_on_probe_request_learns_prflx(void **state)
+{
+	struct sockaddr_storage from = sa4("203.0.113.50", 61000);
+	struct punch_config c = config(false, 0);
+	struct punch_peer p;
+	struct acts r;
+	unsigned ok = 0;
+
+	/* Before any introduction: the peer's probe teaches us where it is,
+	 * and we probe back at once. */
+	punch_peer_init(&p, &c);
+	assert_true(punch_on_probe_request(&p, PUNCH_PATH_UDP, &from, T0));
+	assert_int_equal(p.n_cand, 1);
+	assert_int_equal(p.cand[0].type, PUNCH_CAND_PRFLX);
+	r = run(&p, T0);
+	assert_non_null(find_act(&r, PUNCH_ACT_SEND_PROBE, &from));
+	/* The same source again is not a second candidate; TCP or relay
+	 * sources are not learned as UDP candidates. */
+	assert_true(punch_on_probe_request(&p, PUNCH_PATH_UDP, &from, T0));
+	assert_true(punch_on_probe_request(&p, PUNCH_PATH_RELAY, NULL, T0));
+	assert_int_equal(p.n_cand, 1);
+
+	/* Failure: replies are rate-limited (a replayed probe cannot make us
+	 * send without bound), and the budget comes back with time. */
+	for (int i = 0; i < 1000; i++)
+		ok += punch_on_probe_request(&p, PUNCH_PATH_UDP, &from, T0 + 1);
+	assert_true(ok < PUNCH_REPLY_BURST);
+	assert_false(punch_on_probe_request(&p, PUNCH_PATH_UDP, &from, T0 + 1));
+	assert_true(punch_on_probe_request(&p, PUNCH_PATH_UDP, &from, T0 + 1001));
+}
+
+static void test_punch_through_loss(void **state)
+{
+	/* 10% loss each way (seeded): over 200 runs a path is always found,
+	 * and in well under the 2 s after which TCP and the relay come in. */
+	uint32_t rng = 12345;
+	uint64_t worst = 0;
+
+	for (int run_i = 0; run_i < 200; run_i++) {
+		struct punch_peer p;
+		struct acts r = introduced(&p, true, false, 0);
+		uint64_t now = T0 + START_IN;
+
+		while (p.path == PUNCH_PATH_NONE && now < T0 + START_IN + 3000) {
+			for (size_t i = 0; i < r.n; i++) {
+				struct probe_payload pl;
+
+				if (r.a[i].type != PUNCH_ACT_SEND_PROBE)
+					continue;
+				rng = rng * 1103515245u + 12345u;
+				if ((rng >> 16) % 100 < 10) /* request lost */
+					continue;
+				rng = rng * 1103515245u + 12345u;
+				if ((rng >> 16) % 100 < 10) /* reply lost */
+					continue;
+				pl = reply_to(&r.a[i], now);
+				punch_on_probe_reply(&p, &r.a[i].addr, &pl, now + 20);
+			}
+			if (p.path != PUNCH_PATH_NONE)
+				break;
+			now = punch_next_deadline(&p);
+			r = run(&p, now);
+		}
+		assert_int_equal(p.path, PUNCH_PATH_UDP);
+		worst = now - (T0 + START_IN) > worst ? now - (T0 + START_IN) : worst;
+	}
+	assert_true(worst < PUNCH_TCP_AFTER_MS);
+}
+
+static void test_punch_on_path_authenticated_roaming(void **state)
+{
+	struct sockaddr_storage moved = sa4("198.51.100.99", 1234);
+	struct punch_peer p;
+	uint64_t at = on_udp_path(&p, false);
+	struct acts r;
+
+	/* The daemon moved the session to a new address after authenticating
+	 * a packet from it: the engine follows, without asking to move. */
+	punch_on_path_authenticated(&p, PUNCH_PATH_UDP, &moved, at + 100);
+	assert_int_equal(p.path, PUNCH_PATH_UDP);
+	assert_true(same(&p.path_addr, &moved));
+	r = run(&p, at + 100);
+	assert_int_equal(count_type(&r, PUNCH_ACT_USE_PATH), 0);
+	/* Heartbeats now go there. */
+	r = run(&p, at + 5100);
+	assert_non_null(find_act(&r, PUNCH_ACT_SEND_PROBE, &moved));
+	/* Failure: a relayed packet does not pull a direct path to the relay. */
+	punch_on_path_authenticated(&p, PUNCH_PATH_RELAY, NULL, at + 5200);
+	assert_int_equal(p.path, PUNCH_PATH_UDP);
+}
+
+static void test_punch_peer_init_static_endpoint(void **state)
+{
+	struct punch_config c = config(false, 0);
+	struct sockaddr_storage ep = sa4("192.0.2.44", 51820);
+	struct punch_peer p;
+	struct rdv_introduce m = intro(false);
+	struct acts r;
+
+	c.endpoint = ep;
+	punch_peer_init(&p, &c);
+	assert_int_equal(p.n_cand, 1);
+	assert_int_equal(p.cand[0].type, PUNCH_CAND_STATIC);
+	/* Due at once: the first expire probes the configured endpoint. */
+	assert_true(punch_next_deadline(&p) == 0);
+	r = run(&p, T0);
+	assert_int_equal(r.n, 1);
+	assert_true(same(&r.a[0].addr, &ep));
+	assert_true(punch_next_deadline(&p) == T0 + PUNCH_FAST_RETRY_MS);
+	/* An introduction keeps it, first, next to the new candidates. */
+	punch_on_introduce(&p, &m, T0 + 50);
+	assert_int_equal(p.n_cand, 4);
+	assert_int_equal(p.cand[0].type, PUNCH_CAND_STATIC);
+	/* Failure: without an endpoint nothing is due. */
+	c = config(false, 0);
+	punch_peer_init(&p, &c);
+	assert_true(punch_next_deadline(&p) == UINT64_MAX);
+	assert_int_equal(run(&p, T0).n, 0);
+}
+
+static void test_punch_should_initiate(void **state)
+{
+	struct punch_config a = config(false, 0), b = config(false, 0);
+	struct punch_peer pa, pb;
+
+	memcpy(b.our_pub, a.their_pub, 32);
+	memcpy(b.their_pub, a.our_pub, 32);
+	punch_peer_init(&pa, &a);
+	punch_peer_init(&pb, &b);
+	/* Exactly one side initiates: the one with the lower key (0x11..). */
+	assert_true(punch_should_initiate(&pa));
+	assert_false(punch_should_initiate(&pb));
+}
+
+static void test_punch_explain(void **state)
+{
+	struct punch_peer p;
+	char *buf = NULL, *line, *save = NULL;
+	size_t len = 0;
+	FILE *f;
+	bool saw_next = false, saw_cand = false, saw_path = false;
+	uint64_t at = on_udp_path(&p, false);
+
+	f = open_memstream(&buf, &len);
+	assert_non_null(f);
+	punch_explain(&p, f, at + 3000);
+	fclose(f);
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *eq = strchr(line, '=');
+
+		assert_non_null(eq);
+		assert_true(eq > line && eq - line < 32);
+		for (char *k = line; k < eq; k++)
+			if (!((*k >= 'a' && *k <= 'z') || (*k >= '0' && *k <= '9') || *k == '_'))
+				fail_msg("bad key character in '%s'", line);
+		saw_next |= strncmp(line, "next=heartbeat in 2000 ms", 25) == 0;
+		saw_cand |= strcmp(line, "candidate_1=srflx udp 198.51.100.7:40000 succeeded "
+					 "tries=1 rtt=10 ms result=reply in 10 ms") == 0;
+		saw_path |= strcmp(line, "path=udp 198.51.100.7:40000") == 0;
+		/* Failure: the path is not reported as none. */
+		assert_string_not_equal(line, "path=none");
+	}
+	assert_true(saw_next && saw_cand && saw_path);
+	free(buf);
+}
+
+static int setup(void **state)
+{
+	return sodium_init() < 0 ? -1 : 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_punch_on_introduce_probes_at_start_moment),
+	    cmocka_unit_test(test_punch_expire_retry_schedule),
+	    cmocka_unit_test(test_punch_on_probe_reply_selects_path),
+	    cmocka_unit_test(test_punch_select_prefers_lan),
+	    cmocka_unit_test(test_punch_on_introduce_predicted_ports),
+	    cmocka_unit_test(test_punch_fallback_tcp_then_relay),
+	    cmocka_unit_test(test_punch_upgrade_replaces_relay),
+	    cmocka_unit_test(test_punch_heartbeats_and_dead_path),
+	    cmocka_unit_test(test_punch_dead_path_without_relay),
+	    cmocka_unit_test(test_punch_reply_from_unprobed_address_is_prflx),
+	    cmocka_unit_test(test_punch_on_probe_request_learns_prflx),
+	    cmocka_unit_test(test_punch_through_loss),
+	    cmocka_unit_test(test_punch_on_path_authenticated_roaming),
+	    cmocka_unit_test(test_punch_peer_init_static_endpoint),
+	    cmocka_unit_test(test_punch_should_initiate),
+	    cmocka_unit_test(test_punch_explain),
+	};
+
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
