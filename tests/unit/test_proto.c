@@ -1,0 +1,556 @@
+/* Rendezvous signalling codec tests (rendezvous/proto.h). Every message is
+ * built, checked byte for byte against the layout of proto.h, decoded back,
+ * and then broken one field at a time: each length from 0 to one past the
+ * padded length, each reserved byte, each type byte, n_host past the limit,
+ * every address family and the address encodings that have more than one
+ * form. A decoder must refuse each broken form and leave its output zeroed. */
+#include <arpa/inet.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "rendezvous/proto.h"
+#include "session/wire.h"
+
+enum {
+	INTRO_FIXED = 84, /* the INTRODUCE layout of proto.h section 2, before host candidates */
+	BUF = 512,
+};
+
+static void v4(struct sockaddr_storage *ss, const char *ip, uint16_t port)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(port);
+	assert_int_equal(inet_pton(AF_INET, ip, &sin->sin_addr), 1);
+}
+
+static void v6(struct sockaddr_storage *ss, const char *ip, uint16_t port)
+{
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons(port);
+	assert_int_equal(inet_pton(AF_INET6, ip, &sin6->sin6_addr), 1);
+}
+
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return !memcmp(a, b, sizeof(struct sockaddr_in));
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+		return x->sin6_port == y->sin6_port &&
+		       !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr));
+	}
+	return a->ss_family == 0;
+}
+
+static bool all_zero(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < len; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+static void fill_hosts(struct sockaddr_storage *host, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char ip[64];
+
+		if (i % 2) {
+			snprintf(ip, sizeof(ip), "2001:db8::%zu", i + 1);
+			v6(&host[i], ip, (uint16_t)(51820 + i));
+		} else {
+			snprintf(ip, sizeof(ip), "192.0.2.%zu", i + 1);
+			v4(&host[i], ip, (uint16_t)(51820 + i));
+		}
+	}
+}
+
+/* The padded length that sess_decrypt() hands over. */
+static size_t padded(size_t len)
+{
+	return (len + WIRE_PAD - 1) / WIRE_PAD * WIRE_PAD;
+}
+
+/* ---- REGISTER ---- */
+
+static size_t make_register(uint8_t *buf, size_t n_host, struct rdv_register *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->nat_mapping = RDV_MAPPING_DEPENDENT;
+	m->port_step = -3;
+	m->n_host = n_host;
+	fill_hosts(m->host, n_host);
+	return rdv_encode_register(m, buf, BUF);
+}
+
+static void test_rdv_encode_register_layout(void **state)
+{
+	uint8_t buf[BUF];
+	struct rdv_register m;
+	size_t len = make_register(buf, 2, &m);
+	static const uint8_t head[] = {1, 2, 2, 0, 0xfd, 0xff, 0, 0};
+	static const uint8_t host0[] = {4, 0, 0xca, 0x6c, 192, 0, 2, 1, 0, 0,
+					0, 0, 0,    0,	  0,   0, 0, 0, 0, 0};
+
+	assert_int_equal(len, RDV_REGISTER_LEN + 2 * RDV_ADDR_LEN);
+	assert_memory_equal(buf, head, sizeof(head));
+	assert_memory_equal(buf + 8, host0, sizeof(host0));
+	assert_int_equal(buf[28], 6);
+	assert_int_equal(buf[30] << 8 | buf[31], 51821);
+}
+
+static void test_rdv_decode_register_roundtrip(void **state)
+{
+	for (size_t n = 0; n <= RDV_MAX_HOST; n++) {
+		uint8_t buf[BUF];
+		struct rdv_register m, d;
+		size_t len = make_register(buf, n, &m);
+
+		assert_int_equal(len, RDV_REGISTER_LEN + n * RDV_ADDR_LEN);
+		assert_true(rdv_decode_register(buf, len, &d));
+		assert_int_equal(d.n_host, n);
+		assert_int_equal(d.nat_mapping, RDV_MAPPING_DEPENDENT);
+		assert_int_equal(d.port_step, -3);
+		for (size_t i = 0; i < n; i++)
+			assert_true(same_addr(&d.host[i], &m.host[i]));
+		assert_int_equal(rdv_msg_type_of(buf, len), RDV_REGISTER);
+		/* Zero padding to WIRE_PAD, as a data packet delivers it. */
+		memset(buf + len, 0, BUF - len);
+		assert_true(rdv_decode_register(buf, padded(len), &d));
+		assert_int_equal(d.n_host, n);
+	}
+}
+
+/* Each length that is neither exact nor padded fails, and so does non-zero padding. */
+static void test_rdv_decode_register_lengths(void **state)
+{
+	uint8_t buf[BUF];
+	struct rdv_register m, d;
+	size_t len = make_register(buf, 3, &m);
+
+	memset(buf + len, 0, BUF - len);
+	for (size_t l = 0; l <= padded(len) + WIRE_PAD; l++) {
+		bool ok = rdv_decode_register(buf, l, &d);
+
+		assert_int_equal(ok, l == len || l == padded(len));
+		if (!ok)
+			assert_true(all_zero(&d, sizeof(d)));
+	}
+	buf[padded(len) - 1] = 1;
+	assert_false(rdv_decode_register(buf, padded(len), &d));
+	assert_true(rdv_decode_register(buf, len, &d));
+}
+
+static void test_rdv_decode_register_fields(void **state)
+{
+	static const struct {
+		size_t off;
+		uint8_t value;
+	} bad[] = {
+	    {0, RDV_REGISTERED}, /* 1. wrong type */
+	    {0, 0},		 /* 2. no type */
+	    {0, 255},		 /* 3. type 255 */
+	    {2, 3},		 /* 4. nat_mapping out of range */
+	    {3, 1},		 /* 5. reserved byte 3 */
+	    {6, 1},		 /* 6. reserved byte 6 */
+	    {7, 0x80},		 /* 7. reserved byte 7 */
+	    {8, 0},		 /* 8. host family 0 */
+	    {8, 5},		 /* 9. host family 5 */
+	    {8, 2},		 /* 10. host family 2 (AF_INET6's number, not ours) */
+	    {8, 6},		 /* 11. IPv6 with the IPv4 layout is fine; see the next */
+	    {9, 1},		 /* 12. address reserved byte */
+	    {20, 1},		 /* 13. IPv4 with non-zero bytes after its 4 */
+	};
+	uint8_t buf[BUF], copy[BUF];
+	struct rdv_register m, d;
+	size_t len = make_register(buf, 2, &m);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memcpy(copy, buf, BUF);
+		copy[bad[i].off] = bad[i].value;
+		/* Case 11 turns 192.0.2.1 into the IPv6 address c000:201::, a valid one. */
+		assert_int_equal(rdv_decode_register(copy, len, &d), i == 10);
+	}
+	/* Port 0 cannot be reached. */
+	memcpy(copy, buf, BUF);
+	copy[10] = copy[11] = 0;
+	assert_false(rdv_decode_register(copy, len, &d));
+	/* n_host above RDV_MAX_HOST, with the bytes to back it. */
+	make_register(buf, RDV_MAX_HOST, &m);
+	memset(buf + RDV_REGISTER_LEN + RDV_MAX_HOST * RDV_ADDR_LEN, 0, RDV_ADDR_LEN);
+	buf[1] = RDV_MAX_HOST + 1;
+	assert_false(rdv_decode_register(buf, RDV_REGISTER_LEN + 9 * RDV_ADDR_LEN, &d));
+	buf[1] = 255;
+	assert_false(rdv_decode_register(buf, BUF, &d));
+}
+
+static void test_rdv_encode_register_refuses(void **state)
+{
+	uint8_t buf[BUF];
+	struct rdv_register m;
+	size_t len = make_register(buf, 4, &m);
+
+	assert_int_equal(rdv_encode_register(&m, buf, len - 1), 0);
+	assert_int_equal(rdv_encode_register(&m, buf, len), len);
+	m.n_host = RDV_MAX_HOST + 1;
+	assert_int_equal(rdv_encode_register(&m, buf, BUF), 0);
+	m.n_host = 4;
+	m.host[3].ss_family = AF_UNIX;
+	assert_int_equal(rdv_encode_register(&m, buf, BUF), 0);
+	m.host[3].ss_family = AF_INET;
+	m.nat_mapping = 7;
+	assert_int_equal(rdv_encode_register(&m, buf, BUF), 0);
+}
+
+/* ---- REGISTERED ---- */
+
+static void test_rdv_registered_roundtrip(void **state)
+{
+	struct sockaddr_storage refl, out;
+	uint8_t buf[BUF];
+	uint32_t id;
+	size_t len;
+
+	v6(&refl, "2001:db8::7", 3478);
+	len = rdv_encode_registered(0xdeadbeef, &refl, buf, BUF);
+	assert_int_equal(len, RDV_REGISTERED_LEN);
+	assert_int_equal(buf[0], RDV_REGISTERED);
+	assert_int_equal(buf[4], 0xef); /* little-endian relay id */
+	assert_int_equal(buf[7], 0xde);
+	assert_int_equal(buf[8], 6);
+	assert_true(rdv_decode_registered(buf, len, &id, &out));
+	assert_int_equal(id, 0xdeadbeef);
+	assert_true(same_addr(&out, &refl));
+	memset(buf + len, 0, BUF - len);
+	assert_true(rdv_decode_registered(buf, padded(len), &id, &out));
+	for (size_t l = 0; l < len; l++)
+		assert_false(rdv_decode_registered(buf, l, &id, &out));
+	assert_false(rdv_decode_registered(buf, len + 1, &id, &out));
+	assert_false(rdv_decode_registered(buf, padded(len) + WIRE_PAD, &id, &out));
+	assert_int_equal(id, 0);
+	assert_int_equal(out.ss_family, 0);
+	/* Encoder refusals: relay id 0, no address, too small a buffer. */
+	assert_int_equal(rdv_encode_registered(0, &refl, buf, BUF), 0);
+	memset(&out, 0, sizeof(out));
+	assert_int_equal(rdv_encode_registered(1, &out, buf, BUF), 0);
+	assert_int_equal(rdv_encode_registered(1, &refl, buf, RDV_REGISTERED_LEN - 1), 0);
+}
+
+static void test_rdv_decode_registered_fields(void **state)
+{
+	struct sockaddr_storage refl, out;
+	uint8_t buf[BUF], copy[BUF];
+	uint32_t id;
+	size_t len;
+
+	v4(&refl, "203.0.113.9", 40000);
+	len = rdv_encode_registered(7, &refl, buf, BUF);
+	for (size_t off = 1; off < 4; off++) {
+		memcpy(copy, buf, len);
+		copy[off] = 1;
+		assert_false(rdv_decode_registered(copy, len, &id, &out));
+	}
+	memcpy(copy, buf, len);
+	copy[0] = RDV_CONNECT;
+	assert_false(rdv_decode_registered(copy, len, &id, &out));
+	memcpy(copy, buf, len);
+	memset(copy + 4, 0, 4); /* relay id 0 */
+	assert_false(rdv_decode_registered(copy, len, &id, &out));
+	memcpy(copy, buf, len);
+	copy[8] = 0; /* no reflexive address */
+	assert_false(rdv_decode_registered(copy, len, &id, &out));
+	memcpy(copy, buf, len);
+	copy[8] = 3;
+	assert_false(rdv_decode_registered(copy, len, &id, &out));
+	assert_true(rdv_decode_registered(buf, len, &id, &out));
+}
+
+/* ---- CONNECT and UNKNOWN_PEER ---- */
+
+static void test_rdv_key_messages(void **state)
+{
+	uint8_t key[32], out[32], buf[BUF], copy[BUF];
+	size_t len;
+
+	for (int i = 0; i < 32; i++)
+		key[i] = (uint8_t)(0xa0 + i);
+	len = rdv_encode_connect(key, buf, BUF);
+	assert_int_equal(len, RDV_CONNECT_LEN);
+	assert_int_equal(buf[0], RDV_CONNECT);
+	assert_true(all_zero(buf + 1, 3));
+	assert_memory_equal(buf + 4, key, 32);
+	assert_true(rdv_decode_connect(buf, len, out));
+	assert_memory_equal(out, key, 32);
+	assert_false(rdv_decode_unknown_peer(buf, len, out)); /* wrong type */
+	assert_true(all_zero(out, 32));
+	memset(buf + len, 0, BUF - len);
+	assert_true(rdv_decode_connect(buf, padded(len), out));
+	assert_false(rdv_decode_connect(buf, padded(len) + WIRE_PAD, out));
+	for (size_t l = 0; l < len; l++)
+		assert_false(rdv_decode_connect(buf, l, out));
+	for (size_t off = 1; off < 4; off++) {
+		memcpy(copy, buf, len);
+		copy[off] = 0xff;
+		assert_false(rdv_decode_connect(copy, len, out));
+	}
+	buf[padded(len) - 1] = 9;
+	assert_false(rdv_decode_connect(buf, padded(len), out));
+	assert_int_equal(rdv_encode_connect(key, buf, RDV_CONNECT_LEN - 1), 0);
+
+	len = rdv_encode_unknown_peer(key, buf, BUF);
+	assert_int_equal(len, RDV_UNKNOWN_PEER_LEN);
+	assert_int_equal(buf[0], RDV_UNKNOWN_PEER);
+	assert_true(rdv_decode_unknown_peer(buf, len, out));
+	assert_memory_equal(out, key, 32);
+	assert_int_equal(rdv_msg_type_of(buf, len), RDV_UNKNOWN_PEER);
+	assert_false(rdv_decode_connect(buf, len, out));
+	assert_false(rdv_decode_unknown_peer(buf, len - 1, out));
+}
+
+/* ---- INTRODUCE ---- */
+
+static size_t make_introduce(uint8_t *buf, size_t n_host, bool tcp, struct rdv_introduce *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->nat_mapping = RDV_MAPPING_INDEPENDENT;
+	m->port_step = 2;
+	m->start_in_ms = RDV_START_DELAY_MS;
+	for (int i = 0; i < 32; i++)
+		m->public_key[i] = (uint8_t)i;
+	m->relay_id = 0x01020304;
+	v4(&m->udp_reflexive, "198.51.100.5", 41000);
+	if (tcp)
+		v4(&m->tcp_reflexive, "198.51.100.5", 41001);
+	m->n_host = n_host;
+	fill_hosts(m->host, n_host);
+	return rdv_encode_introduce(m, buf, BUF);
+}
+
+static void test_rdv_encode_introduce_layout(void **state)
+{
+	uint8_t buf[BUF];
+	struct rdv_introduce m;
+	size_t len = make_introduce(buf, 1, false, &m);
+	static const uint8_t head[] = {
+	    4, 1, 1, 0, 2, 0, RDV_START_DELAY_MS & 0xff, RDV_START_DELAY_MS >> 8};
+
+	assert_int_equal(len, INTRO_FIXED + RDV_ADDR_LEN);
+	assert_memory_equal(buf, head, sizeof(head));
+	assert_memory_equal(buf + 8, m.public_key, 32);
+	assert_int_equal(buf[40], 4); /* relay id, little-endian */
+	assert_int_equal(buf[43], 1);
+	assert_int_equal(buf[44], 4); /* UDP reflexive */
+	assert_int_equal(buf[48], 198);
+	assert_true(all_zero(buf + 64, RDV_ADDR_LEN)); /* no TCP reflexive */
+	assert_int_equal(buf[84], 4);		       /* the host candidate */
+}
+
+static void test_rdv_decode_introduce_roundtrip(void **state)
+{
+	for (size_t n = 0; n <= RDV_MAX_HOST; n++) {
+		uint8_t buf[BUF];
+		struct rdv_introduce m, d;
+		size_t len = make_introduce(buf, n, n % 2, &m);
+
+		assert_int_equal(len, INTRO_FIXED + n * RDV_ADDR_LEN);
+		assert_true(rdv_decode_introduce(buf, len, &d));
+		assert_int_equal(d.n_host, n);
+		assert_int_equal(d.nat_mapping, RDV_MAPPING_INDEPENDENT);
+		assert_int_equal(d.port_step, 2);
+		assert_int_equal(d.start_in_ms, RDV_START_DELAY_MS);
+		assert_int_equal(d.relay_id, 0x01020304);
+		assert_memory_equal(d.public_key, m.public_key, 32);
+		assert_true(same_addr(&d.udp_reflexive, &m.udp_reflexive));
+		assert_true(same_addr(&d.tcp_reflexive, &m.tcp_reflexive));
+		for (size_t i = 0; i < n; i++)
+			assert_true(same_addr(&d.host[i], &m.host[i]));
+		memset(buf + len, 0, BUF - len);
+		assert_true(rdv_decode_introduce(buf, padded(len), &d));
+		for (size_t l = 0; l < len; l++)
+			assert_false(rdv_decode_introduce(buf, l, &d));
+		assert_false(rdv_decode_introduce(buf, len + 1, &d));
+		assert_false(rdv_decode_introduce(buf, padded(len) + WIRE_PAD, &d));
+		assert_true(all_zero(&d, sizeof(d)));
+	}
+}
+
+static void test_rdv_decode_introduce_fields(void **state)
+{
+	static const struct {
+		size_t off;
+		uint8_t value;
+	} bad[] = {
+	    {0, RDV_REGISTER}, /* 1. wrong type */
+	    {2, 3},	       /* 2. nat_mapping */
+	    {3, 1},	       /* 3. reserved byte */
+	    {44, 7},	       /* 4. UDP reflexive family */
+	    {45, 1},	       /* 5. UDP reflexive reserved */
+	    {70, 1},	       /* 6. TCP "none" with a stray byte */
+	    {64, 4},	       /* 7. TCP family 4 with port 0 */
+	    {84, 0},	       /* 8. host family 0 (none is not a candidate) */
+	    {100, 1},	       /* 9. IPv4 host with bytes after its 4 */
+	};
+	uint8_t buf[BUF], copy[BUF];
+	struct rdv_introduce m, d;
+	size_t len = make_introduce(buf, 2, false, &m);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memcpy(copy, buf, BUF);
+		copy[bad[i].off] = bad[i].value;
+		assert_false(rdv_decode_introduce(copy, len, &d));
+	}
+	memcpy(copy, buf, BUF);
+	memset(copy + 40, 0, 4); /* relay id 0 */
+	assert_false(rdv_decode_introduce(copy, len, &d));
+	/* No UDP reflexive at all is allowed (a peer seen only over TCP). */
+	memcpy(copy, buf, BUF);
+	memset(copy + 44, 0, RDV_ADDR_LEN);
+	assert_true(rdv_decode_introduce(copy, len, &d));
+	assert_int_equal(d.udp_reflexive.ss_family, 0);
+	/* n_host 9 and 255 with enough bytes behind them. */
+	make_introduce(buf, RDV_MAX_HOST, false, &m);
+	buf[1] = RDV_MAX_HOST + 1;
+	assert_false(rdv_decode_introduce(buf, INTRO_FIXED + 9 * RDV_ADDR_LEN, &d));
+	buf[1] = 255;
+	assert_false(rdv_decode_introduce(buf, BUF, &d));
+}
+
+static void test_rdv_encode_introduce_refuses(void **state)
+{
+	uint8_t buf[BUF];
+	struct rdv_introduce m;
+	size_t len = make_introduce(buf, 8, true, &m);
+
+	assert_int_equal(len, INTRO_FIXED + 8 * RDV_ADDR_LEN);
+	assert_int_equal(rdv_encode_introduce(&m, buf, len - 1), 0);
+	m.relay_id = 0;
+	assert_int_equal(rdv_encode_introduce(&m, buf, BUF), 0);
+	m.relay_id = 1;
+	m.n_host = 9;
+	assert_int_equal(rdv_encode_introduce(&m, buf, BUF), 0);
+	m.n_host = 1;
+	m.tcp_reflexive.ss_family = AF_UNIX;
+	assert_int_equal(rdv_encode_introduce(&m, buf, BUF), 0);
+}
+
+/* ---- type, addresses, relay frames ---- */
+
+static void test_rdv_msg_type_of(void **state)
+{
+	uint8_t buf[16] = {0};
+
+	for (unsigned t = 0; t < 256; t++) {
+		buf[0] = (uint8_t)t;
+		assert_int_equal(rdv_msg_type_of(buf, sizeof(buf)), t >= 1 && t <= 5 ? t : 0);
+		assert_int_equal(rdv_msg_type_of(buf, RDV_REGISTER_LEN - 1), 0);
+	}
+	assert_int_equal(rdv_msg_type_of(buf, 0), 0);
+}
+
+static void test_rdv_addr_conversions(void **state)
+{
+	struct sockaddr_storage ss, out;
+	struct rdv_addr a;
+
+	/* A v4-mapped IPv6 address is an IPv4 peer on the wire. */
+	v6(&ss, "::ffff:192.0.2.44", 9);
+	rdv_addr_from_sockaddr(&ss, &a);
+	assert_int_equal(a.family, 4);
+	assert_int_equal(a.addr[3], 44);
+	assert_true(all_zero(a.addr + 4, 12));
+	assert_true(rdv_addr_to_sockaddr(&a, &out));
+	assert_int_equal(out.ss_family, AF_INET);
+	/* A plain IPv6 address keeps its 16 bytes and port. */
+	v6(&ss, "2001:db8::1", 443);
+	rdv_addr_from_sockaddr(&ss, &a);
+	assert_int_equal(a.family, 6);
+	assert_int_equal(a.port_be[0] << 8 | a.port_be[1], 443);
+	assert_true(rdv_addr_to_sockaddr(&a, &out));
+	assert_true(same_addr(&out, &ss));
+	/* Anything else encodes as "none" and does not decode. */
+	memset(&ss, 0, sizeof(ss));
+	ss.ss_family = AF_UNIX;
+	rdv_addr_from_sockaddr(&ss, &a);
+	assert_true(all_zero(&a, sizeof(a)));
+	assert_false(rdv_addr_to_sockaddr(&a, &out));
+	assert_int_equal(out.ss_family, 0);
+	for (unsigned fam = 0; fam < 256; fam++) {
+		v4(&ss, "192.0.2.1", 1);
+		rdv_addr_from_sockaddr(&ss, &a);
+		a.family = (uint8_t)fam;
+		assert_int_equal(rdv_addr_to_sockaddr(&a, &out), fam == 4 || fam == 6);
+	}
+}
+
+static void test_rdv_relay_frames(void **state)
+{
+	uint8_t frame[64] = {0};
+	const uint8_t *inner;
+	size_t inner_len;
+	uint32_t id;
+
+	frame[8] = WIRE_DATA; /* the inner datagram's header */
+	rdv_relay_header(frame, 0x0a0b0c0d);
+	assert_int_equal(frame[0], WIRE_RELAY);
+	assert_int_equal(frame[4], 0x0d);
+	assert_true(rdv_relay_parse(frame, 40, &id, &inner, &inner_len));
+	assert_int_equal(id, 0x0a0b0c0d);
+	assert_ptr_equal(inner, frame + RDV_RELAY_HEADER_LEN);
+	assert_int_equal(inner_len, 32);
+	/* Too short for a header and an inner p2pvpn header. */
+	for (size_t l = 0; l < RDV_RELAY_HEADER_LEN + WIRE_HEADER_LEN; l++) {
+		assert_false(rdv_relay_parse(frame, l, &id, &inner, &inner_len));
+		assert_null(inner);
+	}
+	assert_true(rdv_relay_parse(frame, RDV_RELAY_HEADER_LEN + WIRE_HEADER_LEN, &id, &inner,
+				    &inner_len));
+	for (size_t off = 1; off < 4; off++) {
+		frame[off] = 1;
+		assert_false(rdv_relay_parse(frame, 40, &id, &inner, &inner_len));
+		frame[off] = 0;
+	}
+	frame[0] = WIRE_DATA;
+	assert_false(rdv_relay_parse(frame, 40, &id, &inner, &inner_len));
+	rdv_relay_header(frame, 0);
+	assert_false(rdv_relay_parse(frame, 40, &id, &inner, &inner_len));
+	assert_int_equal(id, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_rdv_encode_register_layout),
+	    cmocka_unit_test(test_rdv_decode_register_roundtrip),
+	    cmocka_unit_test(test_rdv_decode_register_lengths),
+	    cmocka_unit_test(test_rdv_decode_register_fields),
+	    cmocka_unit_test(test_rdv_encode_register_refuses),
+	    cmocka_unit_test(test_rdv_registered_roundtrip),
+	    cmocka_unit_test(test_rdv_decode_registered_fields),
+	    cmocka_unit_test(test_rdv_key_messages),
+	    cmocka_unit_test(test_rdv_encode_introduce_layout),
+	    cmocka_unit_test(test_rdv_decode_introduce_roundtrip),
+	    cmocka_unit_test(test_rdv_decode_introduce_fields),
+	    cmocka_unit_test(test_rdv_encode_introduce_refuses),
+	    cmocka_unit_test(test_rdv_msg_type_of),
+	    cmocka_unit_test(test_rdv_addr_conversions),
+	    cmocka_unit_test(test_rdv_relay_frames),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
