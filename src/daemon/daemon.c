@@ -139,7 +139,7 @@ int daemon_start(struct daemon *d)
 		log_error("%s: UDP port %u: %s", c->ifname, c->listen_port, strerror(-ret));
 		goto fail;
 	}
-	if ((ret = add_peers(d)) < 0)
+	if ((ret = add_peers(d)) < 0 || (ret = rdv_client_start(d)) < 0)
 		goto fail;
 	if ((ret = ctl_server_open(&d->ctl, c->control_socket)) < 0) {
 		log_error("%s: control socket %s: %s", c->ifname, c->control_socket,
@@ -162,6 +162,7 @@ fail:
 
 void daemon_stop(struct daemon *d)
 {
+	rdv_client_stop(d);
 	for (size_t i = 0; i < d->n_peers; i++)
 		peer_free(d, d->peers[i]);
 	free(d->peers);
@@ -203,18 +204,43 @@ static void handle_signals(struct daemon *d)
 }
 
 /* Runs due peer timers and returns the epoll timeout to the next one. */
+static uint64_t peer_timers(struct daemon *d, struct peer *p, uint64_t now)
+{
+	uint64_t t = sess_timers_next_deadline(&p->timers);
+
+	if (t <= now) {
+		peer_run_timers(d, p, now);
+		t = sess_timers_next_deadline(&p->timers);
+	}
+	return t;
+}
+
 static int run_timers(struct daemon *d)
 {
-	uint64_t now = time_now_ms(), next = UINT64_MAX;
+	uint64_t now = time_now_ms(), next = UINT64_MAX, t;
 
 	for (size_t i = 0; i < d->n_peers; i++) {
 		struct peer *p = d->peers[i];
-		uint64_t t = sess_timers_next_deadline(&p->timers);
 
+		t = peer_timers(d, p, now);
+		if (t < next)
+			next = t;
+		t = punch_next_deadline(&p->punch);
 		if (t <= now) {
-			peer_run_timers(d, p, now);
-			t = sess_timers_next_deadline(&p->timers);
+			peer_run_punch(d, p, now);
+			t = punch_next_deadline(&p->punch);
 		}
+		if (t < next)
+			next = t;
+		/* No session and no way to reach the peer: ask to be introduced. */
+		if (d->rdv && !sess_peer_send_keypair(&p->sess, now))
+			rdv_client_connect(d, p, now);
+	}
+	if (d->rdv) {
+		t = peer_timers(d, d->rdv, now);
+		if (t < next)
+			next = t;
+		t = rdv_client_tick(d, now);
 		if (t < next)
 			next = t;
 	}
@@ -239,7 +265,7 @@ int daemon_run(struct daemon *d)
 	d->watchdog_ms = notify_watchdog_usec() / 1000;
 	/* Peers with a known endpoint are handshaken with at once. */
 	for (size_t i = 0; i < d->n_peers; i++)
-		if (d->peers[i]->has_endpoint)
+		if (d->peers[i]->path.kind != PATH_NONE)
 			peer_send_initiation(d, d->peers[i], time_now_ms(), false);
 	notify_send("READY=1");
 	log_info("%s: up, listening on UDP port %u, %zu peer%s", d->cfg.ifname,

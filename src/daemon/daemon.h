@@ -10,6 +10,8 @@
 #include "config/config.h"
 #include "control/control.h"
 #include "crypto/handshake.h"
+#include "punch/engine.h"
+#include "punch/probe.h"
 #include "routing/allowedips.h"
 #include "session/index.h"
 #include "session/keypair.h"
@@ -46,7 +48,27 @@ enum drop_reason {
 	DROP_INNER_SOURCE,
 	DROP_NO_ROUTE,
 	DROP_NO_ENDPOINT,
+	DROP_PROBE_INVALID,
 	DROP_REASON_MAX,
+};
+
+/* How a datagram reaches a peer (or came from it). */
+enum path_kind { PATH_NONE = 0, PATH_UDP, PATH_TCP, PATH_RELAY };
+
+struct tcp_conn;
+
+struct path {
+	enum path_kind kind;
+	struct sockaddr_storage addr; /* UDP: the remote address; TCP: the connection's remote */
+	struct tcp_conn *conn;	      /* TCP: the stream */
+	uint32_t relay_id;	      /* RELAY: the other peer's id at the rendezvous */
+};
+
+/* A received datagram; data has PKT_HEADROOM writable bytes before it. */
+struct rx_pkt {
+	uint8_t *data;
+	size_t len;
+	struct path from;
 };
 
 struct peer {
@@ -56,17 +78,36 @@ struct peer {
 	struct sess_peer sess;
 	struct sess_timers timers;
 	uint32_t hs_index; /* index of our outstanding initiation, 0 if none */
-	bool has_endpoint;
-	struct sockaddr_storage endpoint;
+	bool is_rendezvous; /* the meeting point: carries signalling, not IP */
+	struct path path;   /* where packets to the peer go; kind NONE: unknown */
 	uint64_t init_sent_ms;	     /* when the outstanding initiation left */
 	uint64_t last_handshake_ms;  /* 0: never */
 	uint64_t rtt_us;	     /* last handshake round trip; 0 unknown */
 	uint64_t rx_bytes, tx_bytes; /* UDP payload bytes, as wg counts */
+	uint64_t connect_sent_ms;    /* last CONNECT to the rendezvous about this peer */
+	uint32_t relay_id;	     /* the peer's id at the rendezvous, 0 unknown */
+	uint64_t path_since_ms;
+	struct punch_peer punch;     /* the path engine's state for this peer */
+	struct probe_key pkey;	     /* authenticates path probes with this peer */
 	/* Packets read from the TUN while no session can send: a fixed ring
 	 * allocated with the peer, so staging never allocates. */
 	uint8_t *staged;
 	uint16_t staged_len[STAGED_MAX];
 	unsigned staged_head, staged_count;
+};
+
+/* The rendezvous client's state (rdv.c). */
+struct rdv_client {
+	uint8_t stun_id[2][12];	       /* outstanding Binding requests, zero when answered */
+	bool have_mapped[2];
+	struct sockaddr_storage mapped[2]; /* towards the rendezvous's port and port + 1 */
+	uint64_t stun_sent_ms, stun_done_ms;
+	bool have_reflexive;
+	struct sockaddr_storage reflexive;
+	uint8_t nat_mapping; /* enum rdv_nat_mapping */
+	int16_t port_step;
+	uint32_t relay_id;		     /* ours, as the rendezvous knows us */
+	uint64_t register_sent_ms, registered_ms; /* registered_ms 0: not registered */
 };
 
 struct daemon {
@@ -83,6 +124,8 @@ struct daemon {
 
 	struct peer **peers;
 	size_t n_peers;
+	struct peer *rdv; /* the first configured rendezvous, or NULL */
+	struct rdv_client rc;
 	struct rt_table rt;
 	struct sess_index_table index;
 
@@ -108,27 +151,72 @@ void peer_remove_routes(struct daemon *d, struct peer *p);
 struct peer *peer_by_key(struct daemon *d, const uint8_t pub[32]);
 void peer_send_initiation(struct daemon *d, struct peer *p, uint64_t now, bool retry);
 void peer_send_keepalive(struct daemon *d, struct peer *p, uint64_t now);
+/* Moves p to a path an authenticated packet came over (roaming), unless
+ * that would trade a direct path for the relay. */
+void peer_update_path(struct daemon *d, struct peer *p, const struct path *from);
+const char *path_kind_str(enum path_kind kind);
+const char *path_str(const struct path *path);
 void peer_stage(struct peer *p, const uint8_t *pkt, size_t len);
 void peer_flush_staged(struct daemon *d, struct peer *p, uint64_t now);
 void peer_run_timers(struct daemon *d, struct peer *p, uint64_t now);
 const char *peer_state(const struct peer *p, uint64_t now);
 
 /* handshake glue (peer.c) */
-void handle_initiation(struct daemon *d, struct udp_msg *m, uint64_t now);
-void handle_response(struct daemon *d, struct udp_msg *m, uint64_t now);
+void handle_initiation(struct daemon *d, struct rx_pkt *m, uint64_t now);
+void handle_response(struct daemon *d, struct rx_pkt *m, uint64_t now);
 
 /* datapath.c */
 void datapath_tun_readable(struct daemon *d);
 void datapath_udp_readable(struct daemon *d);
-/* Queues an encrypted packet for the next batch send. */
-void datapath_queue(struct daemon *d, uint8_t *pkt, size_t len, const struct sockaddr_storage *to);
+/* Sends a datagram over path: UDP ones are queued for the next batch send
+ * (datapath_flush), TCP and relayed ones leave at once. pkt must have
+ * PKT_HEADROOM writable bytes before it (the relay header goes there). */
+void datapath_send(struct daemon *d, const struct path *path, uint8_t *pkt, size_t len);
 void datapath_flush(struct daemon *d);
+/* Handles one received datagram from any transport. */
+void datapath_receive(struct daemon *d, struct rx_pkt *m, uint64_t now);
 /* Encrypts inner (with PKT_HEADROOM/PKT_TAILROOM around it) for p and sends
  * or stages it; starts a handshake when needed. */
 void datapath_send_inner(struct daemon *d, struct peer *p, uint8_t *inner, size_t len,
 			 uint64_t now);
-void drop(struct daemon *d, enum drop_reason why, const struct sockaddr_storage *from);
+void drop(struct daemon *d, enum drop_reason why, const struct path *from);
 const char *drop_reason_str(enum drop_reason why);
+
+/* rdv.c */
+struct rdv_introduce;
+int rdv_client_start(struct daemon *d);
+void rdv_client_stop(struct daemon *d);
+/* Runs the client's schedule; returns when it wants to run again. */
+uint64_t rdv_client_tick(struct daemon *d, uint64_t now);
+/* A STUN message on the UDP socket: true when it answered one of ours. */
+bool rdv_client_stun(struct daemon *d, struct rx_pkt *m, uint64_t now);
+/* A signalling message from the rendezvous's session. */
+void rdv_client_receive(struct daemon *d, const uint8_t *msg, size_t len, uint64_t now);
+/* Asks the rendezvous to introduce us to p (rate-limited). */
+void rdv_client_connect(struct daemon *d, struct peer *p, uint64_t now);
+
+/* paths.c: the path engine's glue: introductions, probes, TCP, relay */
+void peer_on_introduce(struct daemon *d, struct peer *p, const struct rdv_introduce *intro,
+		       uint64_t now);
+/* Sends over a TCP or relay path (UDP goes through the batch). */
+void transport_send_other(struct daemon *d, const struct path *path, uint8_t *pkt, size_t len);
+void handle_relay(struct daemon *d, struct rx_pkt *m, uint64_t now);
+void handle_probe(struct daemon *d, struct rx_pkt *m, uint64_t now);
+/* Sets up the peer's path engine and probe key; false for a key that gives
+ * no probe key (low-order). */
+bool peer_punch_init(struct daemon *d, struct peer *p);
+/* Runs the peer's path engine and carries out what it asks. */
+void peer_run_punch(struct daemon *d, struct peer *p, uint64_t now);
+
+/* tcpmux.c: TCP streams (simultaneous open, the listener, framing) */
+int tcpmux_start(struct daemon *d);
+void tcpmux_stop(struct daemon *d);
+void tcpmux_connect(struct daemon *d, struct peer *p, const struct sockaddr_storage *to,
+		    uint64_t now);
+struct tcp_conn *tcpmux_find(struct daemon *d, struct peer *p, const struct sockaddr_storage *addr);
+void tcpmux_send(struct daemon *d, struct tcp_conn *c, uint8_t *pkt, size_t len);
+/* Drops every stream owned by p (peer removal). */
+void tcpmux_forget_peer(struct daemon *d, struct peer *p);
 
 /* reload.c */
 /* Re-reads the config; on any error logs it and keeps the running one. */

@@ -28,6 +28,7 @@ static const char *const drop_names[DROP_REASON_MAX] = {
 	[DROP_INNER_SOURCE] = "inner_source",
 	[DROP_NO_ROUTE] = "no_route",
 	[DROP_NO_ENDPOINT] = "no_endpoint",
+	[DROP_PROBE_INVALID] = "probe_invalid",
 };
 
 const char *drop_reason_str(enum drop_reason why)
@@ -43,14 +44,14 @@ const char *addr_str(const struct sockaddr_storage *ss)
 	return buf;
 }
 
-void drop(struct daemon *d, enum drop_reason why, const struct sockaddr_storage *from)
+void drop(struct daemon *d, enum drop_reason why, const struct path *from)
 {
 	static struct log_ratelimit rl;
 
 	d->drops[why]++;
 	if (log_get_level() >= LOG_LEVEL_DEBUG && log_ratelimit_ok(&rl, time_now_ms()))
 		log_debug("%s: dropped packet from %s: %s", d->cfg.ifname,
-			  from ? addr_str(from) : "tun", drop_reason_str(why));
+			  from ? path_str(from) : "tun", drop_reason_str(why));
 }
 
 void datapath_flush(struct daemon *d)
@@ -65,7 +66,7 @@ void datapath_flush(struct daemon *d)
 	d->n_tx = 0;
 }
 
-void datapath_queue(struct daemon *d, uint8_t *pkt, size_t len, const struct sockaddr_storage *to)
+static void queue_udp(struct daemon *d, uint8_t *pkt, size_t len, const struct sockaddr_storage *to)
 {
 	struct udp_msg *m = &d->tx[d->n_tx++];
 
@@ -76,13 +77,25 @@ void datapath_queue(struct daemon *d, uint8_t *pkt, size_t len, const struct soc
 		datapath_flush(d);
 }
 
+void datapath_send(struct daemon *d, const struct path *path, uint8_t *pkt, size_t len)
+{
+	switch (path->kind) {
+	case PATH_UDP:
+		queue_udp(d, pkt, len, &path->addr);
+		break;
+	default:
+		transport_send_other(d, path, pkt, len);
+		break;
+	}
+}
+
 void datapath_send_inner(struct daemon *d, struct peer *p, uint8_t *inner, size_t len,
 			 uint64_t now)
 {
 	struct sess_keypair *kp = sess_peer_send_keypair(&p->sess, now);
 	size_t pkt_len;
 
-	if (!kp || !p->has_endpoint) {
+	if (!kp || p->path.kind == PATH_NONE) {
 		peer_stage(p, inner, len);
 		peer_send_initiation(d, p, now, false);
 		return;
@@ -92,7 +105,7 @@ void datapath_send_inner(struct daemon *d, struct peer *p, uint8_t *inner, size_
 		peer_send_initiation(d, p, now, false);
 		return;
 	}
-	datapath_queue(d, inner - SESS_HEADROOM, pkt_len, &p->endpoint);
+	datapath_send(d, &p->path, inner - SESS_HEADROOM, pkt_len);
 	p->tx_bytes += pkt_len;
 	if (len)
 		sess_timers_on_data_sent(&p->timers, now);
@@ -134,7 +147,7 @@ void datapath_tun_readable(struct daemon *d)
 	datapath_flush(d);
 }
 
-static void handle_data(struct daemon *d, struct udp_msg *m, uint64_t now)
+static void handle_data(struct daemon *d, struct rx_pkt *m, uint64_t now)
 {
 	struct sess_keypair *kp;
 	struct peer *p = NULL;
@@ -145,12 +158,12 @@ static void handle_data(struct daemon *d, struct udp_msg *m, uint64_t now)
 	int ret;
 
 	if (!sess_data_parse_index(m->data, m->len, &idx)) {
-		drop(d, DROP_DATA_INVALID, &m->addr);
+		drop(d, DROP_DATA_INVALID, &m->from);
 		return;
 	}
 	kp = sess_index_lookup(&d->index, idx, SESS_INDEX_KEYPAIR, (void **)&p);
 	if (!kp || !p) {
-		drop(d, DROP_DATA_UNKNOWN_INDEX, &m->addr);
+		drop(d, DROP_DATA_UNKNOWN_INDEX, &m->from);
 		return;
 	}
 	ret = sess_decrypt(kp, m->data, m->len, now, &inner, &inner_len);
@@ -158,51 +171,68 @@ static void handle_data(struct daemon *d, struct udp_msg *m, uint64_t now)
 		drop(d, ret == -EALREADY      ? DROP_DATA_REPLAY
 			: ret == -EKEYEXPIRED ? DROP_DATA_EXPIRED
 					      : DROP_DATA_INVALID,
-		     &m->addr);
+		     &m->from);
 		return;
 	}
 	/* Authenticated from here on. */
 	p->rx_bytes += m->len;
-	if (!p->has_endpoint || !cfg_endpoint_equal(&p->endpoint, &m->addr)) {
-		if (p->has_endpoint)
-			log_info("%s: peer %s: endpoint moved from %s to %s", d->cfg.ifname,
-				 p->name, addr_str(&p->endpoint), addr_str(&m->addr));
-		p->endpoint = m->addr;
-		p->has_endpoint = true;
-	}
+	peer_update_path(d, p, &m->from);
 	sess_timers_on_authenticated_received(&p->timers, now);
 	if (sess_peer_on_received(&p->sess, kp)) {
 		sess_timers_on_handshake_complete(&p->timers, now);
-		log_info("%s: peer %s (%s): tunnel up (udp-direct)", d->cfg.ifname, p->name,
-			 addr_str(&p->endpoint));
+		log_info("%s: peer %s (%s): tunnel up (%s)", d->cfg.ifname, p->name,
+			 path_str(&p->path), path_kind_str(p->path.kind));
 		peer_flush_staged(d, p, now);
 	}
 	if (sess_peer_lastminute_rekey(&p->sess, now))
 		peer_send_initiation(d, p, now, false);
 	if (inner_len == 0)
 		return; /* keepalive */
+	if (p->is_rendezvous) {
+		rdv_client_receive(d, inner, inner_len, now);
+		return;
+	}
 	sess_timers_on_data_received(&p->timers, now);
 	if (!rt_inner_parse(inner, inner_len, &in)) {
-		drop(d, DROP_INNER_MALFORMED, &m->addr);
+		drop(d, DROP_INNER_MALFORMED, &m->from);
 		return;
 	}
 	/* Cryptokey routing: the inner source must be one the sender owns. */
 	if (rt_lookup(&d->rt, in.family, in.src) != p) {
-		drop(d, DROP_INNER_SOURCE, &m->addr);
+		drop(d, DROP_INNER_SOURCE, &m->from);
 		return;
 	}
 	if (tun_write(&d->tun, inner, in.ip_len) < 0 && errno != EAGAIN)
 		log_errno(LOG_LEVEL_DEBUG, "%s: tun write", d->cfg.ifname);
 }
 
-typedef void (*rx_handler_fn)(struct daemon *d, struct udp_msg *m, uint64_t now);
+typedef void (*rx_handler_fn)(struct daemon *d, struct rx_pkt *m, uint64_t now);
 
 /* One handler per message type (session/wire.h); NULL types are dropped. */
 static const rx_handler_fn rx_handlers[WIRE_TYPE_MAX] = {
 	[WIRE_HANDSHAKE_INIT] = handle_initiation,
 	[WIRE_HANDSHAKE_RESP] = handle_response,
 	[WIRE_DATA] = handle_data,
+	[WIRE_RELAY] = handle_relay,
+	[WIRE_PROBE] = handle_probe,
 };
+
+void datapath_receive(struct daemon *d, struct rx_pkt *m, uint64_t now)
+{
+	unsigned type;
+
+	if (wire_is_stun(m->data, m->len)) {
+		if (m->from.kind != PATH_UDP || !rdv_client_stun(d, m, now))
+			drop(d, DROP_STUN_UNHANDLED, &m->from);
+		return;
+	}
+	type = wire_type_of(m->data, m->len);
+	if (!type || !rx_handlers[type]) {
+		drop(d, DROP_MALFORMED, &m->from);
+		return;
+	}
+	rx_handlers[type](d, m, now);
+}
 
 void datapath_udp_readable(struct daemon *d)
 {
@@ -216,19 +246,12 @@ void datapath_udp_readable(struct daemon *d)
 			break;
 		}
 		for (int i = 0; i < n; i++) {
-			struct udp_msg *m = &d->rx[i];
-			unsigned type;
-
-			if (wire_is_stun(m->data, m->len)) {
-				drop(d, DROP_STUN_UNHANDLED, &m->addr);
-				continue;
-			}
-			type = wire_type_of(m->data, m->len);
-			if (!type || !rx_handlers[type]) {
-				drop(d, DROP_MALFORMED, &m->addr);
-				continue;
-			}
-			rx_handlers[type](d, m, now);
+			struct rx_pkt m = {
+				.data = d->rx[i].data,
+				.len = d->rx[i].len,
+				.from = { .kind = PATH_UDP, .addr = d->rx[i].addr },
+			};
+			datapath_receive(d, &m, now);
 		}
 		datapath_flush(d);
 		if (n < PKT_BATCH)

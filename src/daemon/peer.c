@@ -10,6 +10,7 @@
 
 #include "daemon/daemon.h"
 #include "util/log.h"
+#include "util/time.h"
 
 struct peer *peer_new(struct daemon *d, const struct cfg_peer *cfg)
 {
@@ -18,7 +19,8 @@ struct peer *peer_new(struct daemon *d, const struct cfg_peer *cfg)
 	if (!p)
 		return NULL;
 	p->cfg = *cfg;
-	p->cfg.allowed_ips = calloc(cfg->n_allowed_ips, sizeof(*cfg->allowed_ips));
+	p->cfg.allowed_ips = calloc(cfg->n_allowed_ips ? cfg->n_allowed_ips : 1,
+				  sizeof(*cfg->allowed_ips));
 	p->staged = malloc((size_t)STAGED_MAX * (PKT_HEADROOM + TUN_PACKET_MAX + PKT_TAILROOM));
 	if (!p->cfg.allowed_ips || !p->staged)
 		goto fail;
@@ -30,10 +32,14 @@ struct peer *peer_new(struct daemon *d, const struct cfg_peer *cfg)
 		goto fail;
 	}
 	sess_peer_init(&p->sess, &d->index, p);
+	if (!peer_punch_init(d, p)) {
+		errno = EINVAL;
+		goto fail;
+	}
 	sess_timers_init(&p->timers, d->cfg.keepalive_s);
 	if (cfg->has_endpoint) {
-		p->has_endpoint = true;
-		p->endpoint = cfg->endpoint;
+		p->path.kind = PATH_UDP;
+		p->path.addr = cfg->endpoint;
 	}
 	return p;
 fail:
@@ -49,8 +55,10 @@ void peer_free(struct daemon *d, struct peer *p)
 		return;
 	if (p->hs_index)
 		sess_index_free(&d->index, p->hs_index);
+	tcpmux_forget_peer(d, p);
 	sess_peer_clear(&p->sess);
 	hs_peer_cleanup(&p->hs);
+	probe_key_cleanup(&p->pkey);
 	rt_remove_peer(&d->rt, p);
 	sodium_memzero(&p->cfg.psk, sizeof(p->cfg.psk));
 	if (p->staged)
@@ -127,13 +135,14 @@ const char *peer_state(const struct peer *p, uint64_t now)
 
 void peer_send_initiation(struct daemon *d, struct peer *p, uint64_t now, bool retry)
 {
+	uint8_t buf[PKT_HEADROOM + sizeof(struct wire_init)];
 	struct wire_init msg;
 	uint8_t ts[HS_TAI64N_LEN];
 	uint32_t idx;
 	int ret;
 
-	if (!p->has_endpoint) {
-		log_debug("%s: peer %s: no endpoint yet, handshake waits", d->cfg.ifname, p->name);
+	if (p->path.kind == PATH_NONE) {
+		log_debug("%s: peer %s: no path yet, handshake waits", d->cfg.ifname, p->name);
 		return;
 	}
 	/* Demand-driven initiations are rate-limited by the timers (one per
@@ -158,13 +167,12 @@ void peer_send_initiation(struct daemon *d, struct peer *p, uint64_t now, bool r
 	}
 	p->hs_index = idx;
 	p->init_sent_ms = now;
-	ret = udp_send(&d->udp, &msg, sizeof(msg), &p->endpoint);
-	if (ret < 0)
-		log_debug("%s: peer %s (%s): send initiation: %s", d->cfg.ifname, p->name,
-			  addr_str(&p->endpoint), strerror(-ret));
+	memcpy(buf + PKT_HEADROOM, &msg, sizeof(msg));
+	datapath_send(d, &p->path, buf + PKT_HEADROOM, sizeof(msg));
+	datapath_flush(d);
 	p->tx_bytes += sizeof(msg);
 	log_debug("%s: peer %s (%s): handshake initiation sent", d->cfg.ifname, p->name,
-		  addr_str(&p->endpoint));
+		  path_str(&p->path));
 	sess_timers_on_handshake_initiated(&p->timers, now);
 	sess_timers_on_authenticated_sent(&p->timers, now);
 }
@@ -232,20 +240,66 @@ static void complete_handshake(struct daemon *d, struct peer *p, uint32_t local_
 	sess_timers_on_session_derived(&p->timers, now);
 }
 
-/* Endpoints move only after authentication (roaming, DESIGN.md section 3). */
-static void set_endpoint(struct daemon *d, struct peer *p, const struct sockaddr_storage *from)
+const char *path_kind_str(enum path_kind kind)
 {
-	if (p->has_endpoint && cfg_endpoint_equal(&p->endpoint, from))
-		return;
-	if (p->has_endpoint)
-		log_info("%s: peer %s: endpoint moved from %s to %s", d->cfg.ifname, p->name,
-			 addr_str(&p->endpoint), addr_str(from));
-	p->endpoint = *from;
-	p->has_endpoint = true;
+	static const char *const names[] = { "none", "udp-direct", "tcp-direct", "relay" };
+
+	return kind <= PATH_RELAY ? names[kind] : "?";
 }
 
-void handle_initiation(struct daemon *d, struct udp_msg *m, uint64_t now)
+const char *path_str(const struct path *path)
 {
+	static char buf[CFG_ENDPOINT_STRLEN + 32];
+
+	switch (path->kind) {
+	case PATH_UDP:
+		return addr_str(&path->addr);
+	case PATH_TCP:
+		snprintf(buf, sizeof(buf), "tcp %s", addr_str(&path->addr));
+		return buf;
+	case PATH_RELAY:
+		snprintf(buf, sizeof(buf), "relay id %08x", path->relay_id);
+		return buf;
+	default:
+		return "no path";
+	}
+}
+
+static bool same_path(const struct path *a, const struct path *b)
+{
+	if (a->kind != b->kind)
+		return false;
+	if (a->kind == PATH_RELAY)
+		return a->relay_id == b->relay_id;
+	if (a->kind == PATH_TCP)
+		return a->conn == b->conn;
+	return cfg_endpoint_equal(&a->addr, &b->addr);
+}
+
+/* Endpoints move only after authentication (roaming, DESIGN.md section 3).
+ * A relayed packet never replaces a direct path: while a direct path is
+ * being made, both carry packets for a moment, and the direct one wins. */
+void peer_update_path(struct daemon *d, struct peer *p, const struct path *from)
+{
+	if (!p->is_rendezvous)
+		punch_on_path_authenticated(&p->punch, from->kind == PATH_UDP	  ? PUNCH_PATH_UDP
+						       : from->kind == PATH_TCP ? PUNCH_PATH_TCP
+										: PUNCH_PATH_RELAY,
+					    &from->addr, time_now_ms());
+	if (same_path(&p->path, from))
+		return;
+	if (from->kind == PATH_RELAY && p->path.kind != PATH_NONE && p->path.kind != PATH_RELAY)
+		return;
+	if (p->path.kind != PATH_NONE)
+		log_info("%s: peer %s: path moved from %s to %s", d->cfg.ifname, p->name,
+			 path_str(&p->path), path_str(from));
+	p->path = *from;
+	p->path_since_ms = time_now_ms();
+}
+
+void handle_initiation(struct daemon *d, struct rx_pkt *m, uint64_t now)
+{
+	uint8_t buf[PKT_HEADROOM + sizeof(struct wire_resp)];
 	struct hs_pending pending;
 	struct wire_resp resp;
 	struct peer *p;
@@ -254,19 +308,30 @@ void handle_initiation(struct daemon *d, struct udp_msg *m, uint64_t now)
 
 	ret = hs_consume_initiation(&d->id, m->data, m->len, &pending);
 	if (ret < 0) {
-		drop(d, DROP_HANDSHAKE_INVALID, &m->addr);
+		drop(d, DROP_HANDSHAKE_INVALID, &m->from);
 		return;
 	}
 	p = peer_by_key(d, pending.rs_pub);
 	if (!p) {
 		/* A valid initiation from a key we do not know: no answer. */
 		hs_pending_cleanup(&pending);
-		drop(d, DROP_HANDSHAKE_UNKNOWN_KEY, &m->addr);
+		drop(d, DROP_HANDSHAKE_UNKNOWN_KEY, &m->from);
+		return;
+	}
+	/* Crossing initiations: both sides would answer the other's and drop
+	 * the answer to their own. The side with the lower key keeps its own
+	 * outstanding initiation (the other side answers it) and ignores the
+	 * other's for as long as its own is fresh. */
+	if (p->hs.state == HS_STATE_INIT_SENT && p->hs_index &&
+	    now - p->init_sent_ms < SESS_REKEY_TIMEOUT_MS &&
+	    memcmp(d->id.s_pub, p->cfg.public_key, 32) < 0) {
+		hs_pending_cleanup(&pending);
+		log_debug("%s: peer %s: initiations crossed, keeping ours", d->cfg.ifname, p->name);
 		return;
 	}
 	ret = hs_accept_initiation(&p->hs, &pending, now);
 	if (ret < 0) {
-		drop(d, ret == -EBUSY ? DROP_HANDSHAKE_FLOOD : DROP_HANDSHAKE_REPLAY, &m->addr);
+		drop(d, ret == -EBUSY ? DROP_HANDSHAKE_FLOOD : DROP_HANDSHAKE_REPLAY, &m->from);
 		return;
 	}
 	/* Their initiation replaces ours: our outstanding one can no longer
@@ -281,19 +346,22 @@ void handle_initiation(struct daemon *d, struct udp_msg *m, uint64_t now)
 		hs_peer_reset(&p->hs);
 		return;
 	}
-	set_endpoint(d, p, &m->addr);
+	peer_update_path(d, p, &m->from);
 	complete_handshake(d, p, idx, p->hs.remote_index, now);
-	if (udp_send(&d->udp, &resp, sizeof(resp), &p->endpoint) == 0)
-		p->tx_bytes += sizeof(resp);
+	/* The response goes back the way the initiation came. */
+	memcpy(buf + PKT_HEADROOM, &resp, sizeof(resp));
+	datapath_send(d, &m->from, buf + PKT_HEADROOM, sizeof(resp));
+	datapath_flush(d);
+	p->tx_bytes += sizeof(resp);
 	p->rx_bytes += m->len;
 	p->last_handshake_ms = now;
 	sess_timers_on_authenticated_received(&p->timers, now);
 	sess_timers_on_authenticated_sent(&p->timers, now);
 	log_debug("%s: peer %s (%s): initiation accepted, response sent", d->cfg.ifname, p->name,
-		  addr_str(&p->endpoint));
+		  path_str(&m->from));
 }
 
-void handle_response(struct daemon *d, struct udp_msg *m, uint64_t now)
+void handle_response(struct daemon *d, struct rx_pkt *m, uint64_t now)
 {
 	struct peer *p = NULL;
 	uint32_t idx, remote;
@@ -302,26 +370,26 @@ void handle_response(struct daemon *d, struct udp_msg *m, uint64_t now)
 	if (!hs_response_receiver_index(m->data, m->len, &idx) ||
 	    !sess_index_lookup(&d->index, idx, SESS_INDEX_HANDSHAKE, (void **)&p) || !p ||
 	    p->hs_index != idx) {
-		drop(d, DROP_HANDSHAKE_INVALID, &m->addr);
+		drop(d, DROP_HANDSHAKE_INVALID, &m->from);
 		return;
 	}
 	if (hs_consume_response(&d->id, &p->hs, m->data, m->len) < 0) {
-		drop(d, DROP_HANDSHAKE_INVALID, &m->addr);
+		drop(d, DROP_HANDSHAKE_INVALID, &m->from);
 		return;
 	}
 	remote = p->hs.remote_index;
 	p->hs_index = 0; /* the index now names the new keypair */
 	was_up = p->last_handshake_ms != 0;
 	p->rtt_us = (now - p->init_sent_ms) * 1000;
-	set_endpoint(d, p, &m->addr);
+	peer_update_path(d, p, &m->from);
 	complete_handshake(d, p, idx, remote, now);
 	p->rx_bytes += m->len;
 	p->last_handshake_ms = now;
 	sess_timers_on_handshake_complete(&p->timers, now);
 	sess_timers_on_authenticated_received(&p->timers, now);
 	if (!was_up)
-		log_info("%s: peer %s (%s): tunnel up (udp-direct)", d->cfg.ifname, p->name,
-			 addr_str(&p->endpoint));
+		log_info("%s: peer %s (%s): tunnel up (%s)", d->cfg.ifname, p->name,
+			 path_str(&p->path), path_kind_str(p->path.kind));
 	/* The responder may send only once it has heard from us on the new
 	 * keys: give it a packet at once, staged data or a keepalive. */
 	if (p->staged_count)

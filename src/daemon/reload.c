@@ -92,7 +92,7 @@ static void rebuild_peers(struct daemon *d, struct cfg_daemon *nc, bool identity
 			log_warn("%s: peer %s: routes incomplete", d->cfg.ifname, p->name);
 		log_info("%s: peer %s added", d->cfg.ifname, p->name);
 		added++;
-		if (p->has_endpoint)
+		if (p->path.kind != PATH_NONE)
 			peer_send_initiation(d, p, time_now_ms(), false);
 	}
 	log_info("%s: reloaded: %zu peers kept, %zu added, %zu removed", d->cfg.ifname, kept,
@@ -103,7 +103,7 @@ void daemon_reload(struct daemon *d)
 {
 	struct cfg_errors errs = { 0 };
 	struct cfg_daemon nc;
-	bool identity_changed;
+	bool identity_changed, rdv_changed;
 
 	memset(&nc, 0, sizeof(nc));
 	if (!cfg_load_daemon(d->config_path, &nc, &errs)) {
@@ -145,6 +145,18 @@ void daemon_reload(struct daemon *d)
 		}
 	}
 	rebuild_peers(d, &nc, identity_changed);
+	rdv_changed = identity_changed || nc.n_rendezvous != d->cfg.n_rendezvous ||
+		      nc.has_rendezvous_key != d->cfg.has_rendezvous_key ||
+		      (nc.n_rendezvous &&
+		       (!cfg_endpoint_equal(&nc.rendezvous[0], &d->cfg.rendezvous[0]) ||
+			memcmp(nc.rendezvous_key, d->cfg.rendezvous_key, 32) != 0));
 	cfg_daemon_free(&d->cfg);
 	d->cfg = nc;
+	/* A new meeting point (or key) starts its client afresh; otherwise the
+	 * registration and its session carry on untouched. */
+	if (rdv_changed) {
+		rdv_client_stop(d);
+		if (rdv_client_start(d) < 0)
+			log_error("%s: rendezvous client: cannot start", d->cfg.ifname);
+	}
 }

@@ -7,6 +7,7 @@
 
 #include "crypto/keys.h"
 #include "daemon/daemon.h"
+#include "rendezvous/proto.h"
 #include "util/time.h"
 
 static void show_peer(const struct peer *p, uint64_t now, FILE *out)
@@ -16,9 +17,14 @@ static void show_peer(const struct peer *p, uint64_t now, FILE *out)
 
 	key_to_base64(p->cfg.public_key, key);
 	fprintf(out, "peer=%s\npublic_key=%s\nstate=%s\n", p->name, key, state);
-	fprintf(out, "path=%s\n", strcmp(state, "up") == 0 ? "udp-direct" : "none");
-	fprintf(out, "endpoint=%s\n", p->has_endpoint ? addr_str(&p->endpoint) : "");
-	if (p->rtt_us)
+	fprintf(out, "path=%s\n",
+		strcmp(state, "up") == 0 ? path_kind_str(p->path.kind) : "none");
+	fprintf(out, "endpoint=%s\n",
+		p->path.kind == PATH_UDP || p->path.kind == PATH_TCP ? addr_str(&p->path.addr) : "");
+	/* Heartbeat round trips on the path in use; the handshake's before. */
+	if (p->punch.has_rtt)
+		fprintf(out, "rtt_ms=%u\n", p->punch.rtt_ms);
+	else if (p->rtt_us)
 		fprintf(out, "rtt_ms=%.2f\n", (double)p->rtt_us / 1000.0);
 	else
 		fprintf(out, "rtt_ms=\n");
@@ -37,8 +43,10 @@ static int show(struct daemon *d, FILE *out)
 	uint64_t now = time_now_ms();
 
 	key_to_base64(d->cfg.public_key, key);
-	fprintf(out, "interface=%s\npublic_key=%s\nlisten_port=%u\nreflexive_address=\n",
-		d->cfg.ifname, key, udp_local_port(&d->udp));
+	fprintf(out, "interface=%s\npublic_key=%s\nlisten_port=%u\n", d->cfg.ifname, key,
+		udp_local_port(&d->udp));
+	fprintf(out, "reflexive_address=%s\n",
+		d->rc.have_reflexive ? addr_str(&d->rc.reflexive) : "");
 	for (unsigned i = 0; i < DROP_REASON_MAX; i++)
 		if (d->drops[i])
 			fprintf(out, "drop_%s=%llu\n", drop_reason_str(i),
@@ -60,8 +68,23 @@ static int explain(struct daemon *d, const struct ctl_request *req, FILE *out)
 		if (strcmp(p->name, name) != 0)
 			continue;
 		show_peer(p, now, out);
-		fprintf(out, "candidates=%s\n",
-			p->cfg.has_endpoint ? "configured endpoint" : "none (no rendezvous yet)");
+		if (p->path.kind != PATH_NONE && p->path_since_ms)
+			fprintf(out, "path_in_use_since_s=%llu\n",
+				(unsigned long long)((now - p->path_since_ms) / 1000));
+		/* What we measured of our own NAT, then the engine's view. */
+		fprintf(out, "our_reflexive_address=%s\n",
+			d->rc.have_reflexive ? addr_str(&d->rc.reflexive) : "");
+		fprintf(out, "our_nat_mapping=%s\n",
+			d->rc.nat_mapping == RDV_MAPPING_INDEPENDENT ? "endpoint-independent"
+			: d->rc.nat_mapping == RDV_MAPPING_DEPENDENT ? "address-and-port-dependent"
+								      : "unknown");
+		if (d->rc.port_step)
+			fprintf(out, "our_port_step=%d\n", d->rc.port_step);
+		fprintf(out, "rendezvous=%s\n",
+			!d->rdv ? "none configured"
+			: d->rc.registered_ms ? "registered"
+					      : "not registered");
+		punch_explain(&p->punch, out, now);
 		return 0;
 	}
 	return -ENOENT;

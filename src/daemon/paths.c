@@ -1,0 +1,249 @@
+/* The path engine's glue (punch/engine.h decides, this file acts): what an
+ * introduction from the rendezvous starts, authenticated probes and
+ * heartbeats between peers, frames relayed through the rendezvous, and
+ * moving a peer's packets to the path the engine chose. */
+#include <errno.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "daemon/daemon.h"
+#include "rendezvous/proto.h"
+#include "util/log.h"
+
+enum { PUNCH_ACTIONS_MAX = 48 };
+
+static enum punch_path_kind to_punch_kind(enum path_kind k)
+{
+	switch (k) {
+	case PATH_UDP:
+		return PUNCH_PATH_UDP;
+	case PATH_TCP:
+		return PUNCH_PATH_TCP;
+	case PATH_RELAY:
+		return PUNCH_PATH_RELAY;
+	default:
+		return PUNCH_PATH_NONE;
+	}
+}
+
+bool peer_punch_init(struct daemon *d, struct peer *p)
+{
+	struct punch_config pc;
+
+	memset(&pc, 0, sizeof(pc));
+	pc.keepalive_s = d->cfg.keepalive_s;
+	pc.relay_allowed = d->cfg.relay;
+	memcpy(pc.our_pub, d->id.s_pub, 32);
+	memcpy(pc.their_pub, p->cfg.public_key, 32);
+	if (p->cfg.has_endpoint)
+		pc.endpoint = p->cfg.endpoint;
+	punch_peer_init(&p->punch, &pc);
+	return probe_key_derive(d->id.s_priv, d->id.s_pub, p->cfg.public_key, &p->pkey);
+}
+
+/* The path struct for an engine path: TCP paths need their stream. */
+static bool make_path(struct daemon *d, struct peer *p, enum punch_path_kind kind,
+		      const struct sockaddr_storage *addr, struct path *out)
+{
+	memset(out, 0, sizeof(*out));
+	switch (kind) {
+	case PUNCH_PATH_UDP:
+		out->kind = PATH_UDP;
+		out->addr = *addr;
+		return true;
+	case PUNCH_PATH_RELAY:
+		if (!p->relay_id || !d->rdv || d->rdv->path.kind == PATH_NONE)
+			return false;
+		out->kind = PATH_RELAY;
+		out->relay_id = p->relay_id;
+		return true;
+	case PUNCH_PATH_TCP:
+		out->kind = PATH_TCP;
+		out->addr = *addr;
+		out->conn = tcpmux_find(d, p, addr);
+		return out->conn != NULL;
+	default:
+		return true;
+	}
+}
+
+static void send_probe(struct daemon *d, const struct path *path, const struct probe_key *k,
+		       const struct probe_payload *pl)
+{
+	uint8_t buf[PKT_HEADROOM + PROBE_LEN];
+
+	if (probe_build(k, pl, buf + PKT_HEADROOM) != PROBE_LEN)
+		return;
+	datapath_send(d, path, buf + PKT_HEADROOM, PROBE_LEN);
+}
+
+static void use_path(struct daemon *d, struct peer *p, const struct punch_action *a, uint64_t now)
+{
+	struct path path;
+
+	if (!make_path(d, p, a->path, &a->addr, &path))
+		return;
+	if (path.kind == PATH_NONE) {
+		if (p->path.kind != PATH_NONE)
+			log_info("%s: peer %s: no path left (was %s)", d->cfg.ifname, p->name,
+				 path_str(&p->path));
+		p->path.kind = PATH_NONE;
+		return;
+	}
+	if (p->path.kind != path.kind || !cfg_endpoint_equal(&p->path.addr, &path.addr) ||
+	    p->path.conn != path.conn)
+		log_info("%s: peer %s: using %s (%s)", d->cfg.ifname, p->name,
+			 path_kind_str(path.kind), path_str(&path));
+	p->path = path;
+	p->path_since_ms = now;
+	/* Keys do not depend on the path: a session simply moves. Without one,
+	 * the peer with the lower key starts the handshake, so that the two do
+	 * not cross initiations. */
+	if (!sess_peer_send_keypair(&p->sess, now) &&
+	    (punch_should_initiate(&p->punch) || p->staged_count))
+		peer_send_initiation(d, p, now, false);
+	else if (p->staged_count)
+		peer_flush_staged(d, p, now);
+}
+
+void peer_run_punch(struct daemon *d, struct peer *p, uint64_t now)
+{
+	struct punch_action acts[PUNCH_ACTIONS_MAX];
+	size_t n = punch_expire(&p->punch, now, acts, PUNCH_ACTIONS_MAX);
+
+	for (size_t i = 0; i < n; i++) {
+		const struct punch_action *a = &acts[i];
+		struct probe_payload pl;
+		struct path path;
+
+		switch (a->type) {
+		case PUNCH_ACT_SEND_PROBE:
+			if (!make_path(d, p, a->path, &a->addr, &path) || path.kind == PATH_NONE)
+				break;
+			memset(&pl, 0, sizeof(pl));
+			pl.kind = a->probe_kind;
+			pl.tx_id = a->tx_id;
+			pl.sender_time_ms = now;
+			send_probe(d, &path, &p->pkey, &pl);
+			break;
+		case PUNCH_ACT_TCP_CONNECT:
+			tcpmux_connect(d, p, &a->addr, now);
+			break;
+		case PUNCH_ACT_USE_PATH:
+			use_path(d, p, a, now);
+			break;
+		case PUNCH_ACT_REQUEST_INTRODUCTION:
+			p->connect_sent_ms = 0;
+			rdv_client_connect(d, p, now);
+			break;
+		case PUNCH_ACT_PATH_DEAD:
+			log_info("%s: peer %s: path %s stopped answering", d->cfg.ifname, p->name,
+				 path_str(&p->path));
+			break;
+		}
+	}
+	datapath_flush(d);
+}
+
+void peer_on_introduce(struct daemon *d, struct peer *p, const struct rdv_introduce *intro,
+		       uint64_t now)
+{
+	log_debug("%s: peer %s: introduced (reflexive %s, %zu host candidates)", d->cfg.ifname,
+		  p->name, intro->udp_reflexive.ss_family ? addr_str(&intro->udp_reflexive) : "none",
+		  intro->n_host);
+	p->relay_id = intro->relay_id;
+	punch_on_introduce(&p->punch, intro, now);
+	if (d->cfg.relay && p->relay_id)
+		punch_on_relay_available(&p->punch, now);
+	peer_run_punch(d, p, now);
+}
+
+static struct peer *peer_by_pair_id(struct daemon *d, const uint8_t id[PROBE_PAIR_ID_LEN])
+{
+	for (size_t i = 0; i < d->n_peers; i++)
+		if (sodium_memcmp(d->peers[i]->pkey.pair_id, id, PROBE_PAIR_ID_LEN) == 0)
+			return d->peers[i];
+	return NULL;
+}
+
+void handle_probe(struct daemon *d, struct rx_pkt *m, uint64_t now)
+{
+	uint8_t id[PROBE_PAIR_ID_LEN];
+	struct probe_payload pl, reply;
+	enum punch_path_kind via = to_punch_kind(m->from.kind);
+	struct peer *p;
+
+	if (!probe_pair_id(m->data, m->len, id) || !(p = peer_by_pair_id(d, id)) ||
+	    !probe_open(&p->pkey, m->data, m->len, &pl)) {
+		drop(d, DROP_PROBE_INVALID, &m->from);
+		return;
+	}
+	switch (pl.kind) {
+	case PROBE_REQUEST:
+	case PROBE_HEARTBEAT:
+		if (!punch_on_probe_request(&p->punch, via, &m->from.addr, now))
+			break;
+		memset(&reply, 0, sizeof(reply));
+		reply.kind = pl.kind == PROBE_REQUEST ? PROBE_REPLY : PROBE_HEARTBEAT_REPLY;
+		reply.tx_id = pl.tx_id;
+		reply.sender_time_ms = pl.sender_time_ms;
+		if (m->from.kind == PATH_UDP || m->from.kind == PATH_TCP)
+			reply.observed = m->from.addr;
+		/* The reply goes back the way the request came. */
+		send_probe(d, &m->from, &p->pkey, &reply);
+		break;
+	case PROBE_REPLY:
+		punch_on_probe_reply(&p->punch, &m->from.addr, &pl, now);
+		break;
+	case PROBE_HEARTBEAT_REPLY:
+		punch_on_heartbeat_reply(&p->punch, via, &m->from.addr, &pl, now);
+		break;
+	}
+	peer_run_punch(d, p, now);
+}
+
+void transport_send_other(struct daemon *d, const struct path *path, uint8_t *pkt, size_t len)
+{
+	if (path->kind == PATH_TCP) {
+		tcpmux_send(d, path->conn, pkt, len);
+		return;
+	}
+	if (path->kind != PATH_RELAY || !d->rdv)
+		return;
+	/* The relay header goes in the headroom every sender leaves. */
+	rdv_relay_header(pkt - RDV_RELAY_HEADER_LEN, path->relay_id);
+	pkt -= RDV_RELAY_HEADER_LEN;
+	len += RDV_RELAY_HEADER_LEN;
+	if (d->rdv->path.kind == PATH_UDP)
+		(void)udp_send(&d->udp, pkt, len, &d->rdv->path.addr);
+	else if (d->rdv->path.kind == PATH_TCP)
+		tcpmux_send(d, d->rdv->path.conn, pkt, len);
+}
+
+void handle_relay(struct daemon *d, struct rx_pkt *m, uint64_t now)
+{
+	const uint8_t *inner;
+	size_t inner_len;
+	uint32_t id;
+	struct rx_pkt in;
+	bool from_rdv = d->rdv && m->from.kind == d->rdv->path.kind &&
+			(m->from.kind == PATH_TCP ? m->from.conn == d->rdv->path.conn
+						  : cfg_endpoint_equal(&m->from.addr, &d->rdv->path.addr));
+
+	/* Only the rendezvous relays, and only over its own channel; a relay
+	 * frame never nests another. */
+	if (!from_rdv || !rdv_relay_parse(m->data, m->len, &id, &inner, &inner_len) ||
+	    wire_type_of(inner, inner_len) == WIRE_RELAY) {
+		drop(d, DROP_MALFORMED, &m->from);
+		return;
+	}
+	/* The frame sits in an rx buffer with headroom, so the inner datagram
+	 * has the headroom a reply built in place may need. */
+	in.data = (uint8_t *)inner;
+	in.len = inner_len;
+	memset(&in.from, 0, sizeof(in.from));
+	in.from.kind = PATH_RELAY;
+	in.from.relay_id = id;
+	datapath_receive(d, &in, now);
+}
