@@ -53,6 +53,8 @@ static bool addr_equal(const struct sockaddr_storage *a, const struct sockaddr_s
 
 static bool addr_usable(const struct sockaddr_storage *a)
 {
+	if (!a)
+		return false;
 	if (a->ss_family == AF_INET)
 		return ((const struct sockaddr_in *)a)->sin_port != 0;
 	if (a->ss_family == AF_INET6)
@@ -186,9 +188,12 @@ static int evictable(const struct punch_peer *p)
 static int learn(struct punch_peer *p, enum punch_cand_type type, enum punch_proto proto,
 		 const struct sockaddr_storage *addr)
 {
-	int i = find(p, proto, addr);
+	int i;
 
-	if (i >= 0 || !addr_usable(addr))
+	if (!addr_usable(addr))
+		return -1;
+	i = find(p, proto, addr);
+	if (i >= 0)
 		return i;
 	if (p->n_cand < PUNCH_MAX_CANDIDATES)
 		i = (int)p->n_cand++;
@@ -506,7 +511,7 @@ static bool on_path(const struct punch_peer *p, enum punch_path_kind via,
 {
 	if (via != p->path || via == PUNCH_PATH_NONE)
 		return false;
-	return via == PUNCH_PATH_RELAY || addr_equal(from, &p->path_addr);
+	return via == PUNCH_PATH_RELAY || (from && addr_equal(from, &p->path_addr));
 }
 
 void punch_on_heartbeat_reply(struct punch_peer *p, enum punch_path_kind via,

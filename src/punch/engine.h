@@ -197,10 +197,11 @@ void punch_peer_reconfigure(struct punch_peer *p, const struct punch_config *cfg
  * and starts punching at now + start_in_ms. The path in use is kept. */
 void punch_on_introduce(struct punch_peer *p, const struct rdv_introduce *intro, uint64_t now);
 /* An authenticated PROBE_REQUEST or PROBE_HEARTBEAT arrived over via from
- * from: true when the daemon should answer it (PROBE_REPLY or
- * PROBE_HEARTBEAT_REPLY to from, echoing tx_id and sender time, observed =
- * from), false when over the reply rate. A UDP source we did not know
- * becomes a peer-reflexive candidate. */
+ * from (NULL allowed for the relay): true when the daemon should answer it
+ * (PROBE_REPLY or PROBE_HEARTBEAT_REPLY back over via to from, echoing
+ * tx_id and sender time, observed = from), false when over the reply rate.
+ * A UDP source we did not know becomes a peer-reflexive candidate; with no
+ * round under way, punching starts at once. */
 bool punch_on_probe_request(struct punch_peer *p, enum punch_path_kind via,
 			    const struct sockaddr_storage *from, uint64_t now)
     __attribute__((warn_unused_result));
@@ -210,15 +211,17 @@ bool punch_on_probe_request(struct punch_peer *p, enum punch_path_kind via,
  * changes. */
 void punch_on_probe_reply(struct punch_peer *p, const struct sockaddr_storage *from,
 			  const struct probe_payload *reply, uint64_t now);
-/* An authenticated PROBE_HEARTBEAT_REPLY arrived over via from from: with
- * one of our tx_ids, the path is alive (misses reset, RTT measured). Over
- * UDP from another address it is handled as a probe reply. */
+/* An authenticated PROBE_HEARTBEAT_REPLY arrived over via from from (NULL
+ * allowed for the relay): with one of our tx_ids, the path is alive
+ * (misses reset, RTT measured). Over UDP from another address it is
+ * handled as a probe reply. */
 void punch_on_heartbeat_reply(struct punch_peer *p, enum punch_path_kind via,
 			      const struct sockaddr_storage *from,
 			      const struct probe_payload *reply, uint64_t now);
 /* A TCP connection to (or from) addr is established: the TCP pair succeeded
- * and is selected unless a UDP path is in use (the daemon may then close
- * it). */
+ * and is selected unless a UDP or another TCP path is in use (the daemon
+ * may then close it). Both sides connect from and to listen_port, so
+ * crossing SYNs make one connection, not two. */
 void punch_on_tcp_connected(struct punch_peer *p, const struct sockaddr_storage *addr,
 			    uint64_t now);
 /* A connect to addr failed (it is retried after PUNCH_TCP_RETRY_MS). */
@@ -229,10 +232,11 @@ void punch_on_tcp_closed(struct punch_peer *p, const struct sockaddr_storage *ad
 void punch_on_relay_available(struct punch_peer *p, uint64_t now);
 /* The relay is gone (rendezvous lost): when it was the path, the path is dead. */
 void punch_on_relay_unavailable(struct punch_peer *p, uint64_t now);
-/* The daemon authenticated a session packet that came over kind/addr:
- * liveness for that path (misses reset). A UDP address other than the
- * selected one means the daemon moved the peer there (roaming): the engine
- * follows without a USE_PATH. With no path yet, that path is adopted. */
+/* The daemon authenticated a session packet that came over kind/addr (addr
+ * NULL allowed for the relay): liveness for that path (misses reset). A
+ * path at least as good as the selected one (UDP > TCP > relay) but not it
+ * means the daemon moved the peer there (roaming, or the peer chose it):
+ * the engine follows without a USE_PATH. A worse one changes nothing. */
 void punch_on_path_authenticated(struct punch_peer *p, enum punch_path_kind kind,
 				 const struct sockaddr_storage *addr, uint64_t now);
 
