@@ -8,6 +8,7 @@
 #include "control/control.h"
 #include "ctl/explain.h"
 #include "ctl/key.h"
+#include "ctl/natcheck.h"
 #include "ctl/show.h"
 #include "ctl/socket.h"
 
@@ -44,6 +45,8 @@ static const struct command commands[] = {
     {"show", cmd_show, "[-s SOCKET] [--json]",
      "Shows interfaces and peers: state, path, RTT, transfer"},
     {"explain", cmd_explain, "PEER [-s SOCKET]", "Explains why a peer's path is (not) direct"},
+    {"natcheck", ctl_natcheck_command, CTL_NATCHECK_ARGS,
+     "Tells what NAT this host is behind, by STUN tests"},
     {"genkey", cmd_genkey, "", "Writes a new private key to stdout"},
     {"pubkey", cmd_pubkey, "", "Reads a private key from stdin, writes its public key"},
 };
