@@ -34,7 +34,7 @@
  * detection) off.
  *
  * Who calls what (daemon):
- *   config loaded / reloaded           punch_peer_init
+ *   peer added / config reloaded       punch_peer_init / punch_peer_reconfigure
  *   INTRODUCE received                 punch_on_introduce
  *   PROBE_REQUEST / HEARTBEAT opened   punch_on_probe_request (reply if true)
  *   PROBE_REPLY opened                 punch_on_probe_reply
@@ -106,7 +106,8 @@ enum punch_act_type {
 	PUNCH_ACT_TCP_CONNECT, /* connect from listen_port to addr (replace one under way) */
 	PUNCH_ACT_USE_PATH,    /* move the peer's session to path/addr (NONE: no path) */
 	PUNCH_ACT_REQUEST_INTRODUCTION, /* ask the rendezvous to introduce us again */
-	PUNCH_ACT_PATH_DEAD,		/* path/addr stopped answering (a USE_PATH may follow) */
+	PUNCH_ACT_PATH_DEAD, /* path/addr stopped answering; a USE_PATH follows if the relay
+				replaces it */
 };
 
 /* One thing for the daemon to do. addr is unused (ss_family 0) for the
