@@ -106,8 +106,7 @@ enum punch_act_type {
 	PUNCH_ACT_TCP_CONNECT, /* connect from listen_port to addr (replace one under way) */
 	PUNCH_ACT_USE_PATH,    /* move the peer's session to path/addr (NONE: no path) */
 	PUNCH_ACT_REQUEST_INTRODUCTION, /* ask the rendezvous to introduce us again */
-	PUNCH_ACT_PATH_DEAD, /* path/addr stopped answering; a USE_PATH follows if the relay
-				replaces it */
+	PUNCH_ACT_PATH_DEAD,		/* path/addr stopped answering (USE_PATH: the relay) */
 };
 
 /* One thing for the daemon to do. addr is unused (ss_family 0) for the
