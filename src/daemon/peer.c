@@ -265,6 +265,11 @@ const char *path_str(const struct path *path)
 	}
 }
 
+static int path_rank(enum path_kind k)
+{
+	return k == PATH_UDP ? 3 : k == PATH_TCP ? 2 : k == PATH_RELAY ? 1 : 0;
+}
+
 static bool same_path(const struct path *a, const struct path *b)
 {
 	if (a->kind != b->kind)
@@ -277,8 +282,8 @@ static bool same_path(const struct path *a, const struct path *b)
 }
 
 /* Endpoints move only after authentication (roaming, DESIGN.md section 3).
- * A relayed packet never replaces a direct path: while a direct path is
- * being made, both carry packets for a moment, and the direct one wins. */
+ * While a better path is being made, both may carry packets for a moment;
+ * the better one wins. */
 void peer_update_path(struct daemon *d, struct peer *p, const struct path *from)
 {
 	if (!p->is_rendezvous)
@@ -288,7 +293,9 @@ void peer_update_path(struct daemon *d, struct peer *p, const struct path *from)
 					    &from->addr, time_now_ms());
 	if (same_path(&p->path, from))
 		return;
-	if (from->kind == PATH_RELAY && p->path.kind != PATH_NONE && p->path.kind != PATH_RELAY)
+	/* Never trade down: UDP beats TCP beats the relay. Moving down happens
+	 * only when the path engine declares the better path dead. */
+	if (p->path.kind != PATH_NONE && path_rank(from->kind) < path_rank(p->path.kind))
 		return;
 	if (p->path.kind != PATH_NONE)
 		log_info("%s: peer %s: path moved from %s to %s", d->cfg.ifname, p->name,

@@ -10,24 +10,28 @@
 #include "rendezvous/proto.h"
 #include "util/time.h"
 
-static void show_peer(const struct peer *p, uint64_t now, FILE *out)
+static void show_peer(const struct peer *p, uint64_t now, FILE *out, bool with_path)
 {
 	char key[KEY_B64_LEN + 1];
 	const char *state = peer_state(p, now);
 
 	key_to_base64(p->cfg.public_key, key);
 	fprintf(out, "peer=%s\npublic_key=%s\nstate=%s\n", p->name, key, state);
-	fprintf(out, "path=%s\n",
-		strcmp(state, "up") == 0 ? path_kind_str(p->path.kind) : "none");
+	if (with_path)
+		fprintf(out, "path=%s\n",
+			strcmp(state, "up") == 0 ? path_kind_str(p->path.kind) : "none");
 	fprintf(out, "endpoint=%s\n",
 		p->path.kind == PATH_UDP || p->path.kind == PATH_TCP ? addr_str(&p->path.addr) : "");
-	/* Heartbeat round trips on the path in use; the handshake's before. */
-	if (p->punch.has_rtt)
-		fprintf(out, "rtt_ms=%u\n", p->punch.rtt_ms);
-	else if (p->rtt_us)
-		fprintf(out, "rtt_ms=%.2f\n", (double)p->rtt_us / 1000.0);
-	else
-		fprintf(out, "rtt_ms=\n");
+	/* Heartbeat round trips on the path in use, else the handshake's;
+	 * explain prints the engine's own figures instead. */
+	if (with_path) {
+		if (p->punch.has_rtt)
+			fprintf(out, "rtt_ms=%u\n", p->punch.rtt_ms);
+		else if (p->rtt_us)
+			fprintf(out, "rtt_ms=%.2f\n", (double)p->rtt_us / 1000.0);
+		else
+			fprintf(out, "rtt_ms=\n");
+	}
 	if (p->last_handshake_ms)
 		fprintf(out, "last_handshake_ms=%llu\n",
 			(unsigned long long)(now - p->last_handshake_ms));
@@ -52,7 +56,7 @@ static int show(struct daemon *d, FILE *out)
 			fprintf(out, "drop_%s=%llu\n", drop_reason_str(i),
 				(unsigned long long)d->drops[i]);
 	for (size_t i = 0; i < d->n_peers; i++)
-		show_peer(d->peers[i], now, out);
+		show_peer(d->peers[i], now, out, true);
 	return 0;
 }
 
@@ -67,7 +71,7 @@ static int explain(struct daemon *d, const struct ctl_request *req, FILE *out)
 		struct peer *p = d->peers[i];
 		if (strcmp(p->name, name) != 0)
 			continue;
-		show_peer(p, now, out);
+		show_peer(p, now, out, false);
 		if (p->path.kind != PATH_NONE && p->path_since_ms)
 			fprintf(out, "path_in_use_since_s=%llu\n",
 				(unsigned long long)((now - p->path_since_ms) / 1000));
