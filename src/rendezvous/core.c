@@ -1,0 +1,168 @@
+/* The engine's entry points: set-up, the dispatch table from wire type to
+ * handler, config reload of the admitted keys, the expiry sweep, and drop
+ * accounting. Only three wire types are ever accepted from a peer: a
+ * handshake initiation, a data packet (signalling) and a relay frame. A
+ * response, cookie or probe addressed to the rendezvous is a drop: it never
+ * initiates and never probes. */
+#include "rendezvous/core.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "config/parse.h"
+#include "rendezvous/relay.h"
+#include "rendezvous/signal.h"
+#include "session/wire.h"
+
+typedef void (*wire_fn)(struct rdv_core *c, const struct rdv_channel *ch, uint8_t *pkt, size_t len,
+			uint64_t now_ms);
+
+static const wire_fn wire_handlers[WIRE_TYPE_MAX] = {
+    [WIRE_HANDSHAKE_INIT] = rdv_signal_initiation,
+    [WIRE_DATA] = rdv_signal_data,
+    [WIRE_RELAY] = rdv_relay_frame,
+};
+
+static bool is_wildcard(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+	return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+}
+
+static void set_own_addresses(struct rdv_core *c, const struct cfg_rendezvous *cfg)
+{
+	c->n_own = 0;
+	if (!is_wildcard(&cfg->listen))
+		c->own[c->n_own++] = cfg->listen;
+	if (cfg->has_alternate)
+		c->own[c->n_own++] = cfg->alternate;
+}
+
+int rdv_core_init(struct rdv_core *c, const struct cfg_rendezvous *cfg, size_t max_peers,
+		  rdv_core_send_fn send, void *send_ctx)
+{
+	int ret;
+
+	memset(c, 0, sizeof(*c));
+	if (!hs_identity_init(&c->id, cfg->private_key))
+		return -EINVAL;
+	ret = rdv_registry_init(&c->reg, max_peers);
+	if (ret < 0) {
+		hs_identity_cleanup(&c->id);
+		return ret;
+	}
+	c->cfg = cfg;
+	c->send = send;
+	c->send_ctx = send_ctx;
+	set_own_addresses(c, cfg);
+	return 0;
+}
+
+void rdv_core_cleanup(struct rdv_core *c)
+{
+	rdv_registry_cleanup(&c->reg);
+	hs_identity_cleanup(&c->id);
+	sodium_memzero(c, sizeof(*c));
+}
+
+void rdv_core_set_config(struct rdv_core *c, const struct cfg_rendezvous *cfg, uint64_t now_ms)
+{
+	c->cfg = cfg;
+	for (size_t i = c->reg.n; i-- > 0;) {
+		struct rdv_peer *p = c->reg.peers[i];
+		const struct cfg_rendezvous_peer *cp = cfg_rendezvous_find_key(cfg, p->hs.rs_pub);
+
+		if (cp || cfg->open) {
+			rdv_registry_set_admission(&c->reg, p, cp ? cp->name : NULL);
+			continue;
+		}
+		log_info("rendezvous: peer %s: no longer admitted, dropped", p->name);
+		rdv_registry_remove(&c->reg, p);
+	}
+	(void)now_ms;
+}
+
+void rdv_core_receive(struct rdv_core *c, const struct rdv_channel *ch, uint8_t *pkt, size_t len,
+		      uint64_t now_ms)
+{
+	unsigned type = wire_type_of(pkt, len);
+
+	if (!type || !wire_handlers[type]) {
+		rdv_core_drop(c, RDV_DROP_MALFORMED, ch, now_ms);
+		return;
+	}
+	wire_handlers[type](c, ch, pkt, len, now_ms);
+}
+
+static void on_gone(void *ctx, struct rdv_peer *p)
+{
+	(void)ctx;
+	if (p->registered)
+		log_info("rendezvous: peer %s (%s): session expired, registration dropped", p->name,
+			 rdv_channel_str(&p->chan));
+	else
+		log_debug("rendezvous: peer %s: handshake not confirmed, dropped", p->name);
+}
+
+size_t rdv_core_expire(struct rdv_core *c, uint64_t now_ms)
+{
+	return rdv_registry_expire(&c->reg, now_ms, on_gone, c);
+}
+
+void rdv_core_conn_closed(struct rdv_core *c, void *conn)
+{
+	rdv_registry_channel_gone(&c->reg, conn);
+}
+
+const char *rdv_drop_name(enum rdv_drop why)
+{
+	static const char *const names[RDV_DROP_MAX] = {
+	    [RDV_DROP_MALFORMED] = "malformed packet",
+	    [RDV_DROP_HANDSHAKE_INVALID] = "invalid handshake initiation",
+	    [RDV_DROP_UNKNOWN_KEY] = "initiation from a key not admitted",
+	    [RDV_DROP_REGISTRY_FULL] = "registry full",
+	    [RDV_DROP_REPLAY] = "replayed initiation",
+	    [RDV_DROP_FLOOD] = "initiation flood",
+	    [RDV_DROP_DATA_INVALID] = "data packet did not authenticate",
+	    [RDV_DROP_DATA_SIZE] = "data packet too large",
+	    [RDV_DROP_SIGNAL_MALFORMED] = "malformed signalling message",
+	    [RDV_DROP_NOT_REGISTERED] = "not registered",
+	    [RDV_DROP_CONNECT_RATE] = "CONNECT rate exceeded",
+	    [RDV_DROP_RELAY_OFF] = "relay disabled",
+	    [RDV_DROP_RELAY_UNKNOWN_SRC] = "relay frame from an unregistered channel",
+	    [RDV_DROP_RELAY_UNKNOWN_DST] = "relay frame to an unknown id",
+	    [RDV_DROP_RELAY_UNREACHABLE] = "relay destination unreachable",
+	    [RDV_DROP_RELAY_INNER] = "relay frame with a bad inner datagram",
+	    [RDV_DROP_RELAY_ACL] = "relay destination address refused",
+	    [RDV_DROP_RELAY_RATE] = "relay rate exceeded",
+	    [RDV_DROP_SEND_FAILED] = "answer not sent",
+	};
+
+	return why < RDV_DROP_MAX ? names[why] : "?";
+}
+
+const char *rdv_channel_str(const struct rdv_channel *ch)
+{
+	static char buf[CFG_ENDPOINT_STRLEN + 8];
+	char addr[CFG_ENDPOINT_STRLEN];
+
+	if (ch->kind == RDV_CHAN_NONE)
+		return "no channel";
+	cfg_endpoint_to_string(&ch->addr, addr, sizeof(addr));
+	snprintf(buf, sizeof(buf), "%s%s", ch->kind == RDV_CHAN_TCP ? "tcp " : "", addr);
+	return buf;
+}
+
+void rdv_core_drop(struct rdv_core *c, enum rdv_drop why, const struct rdv_channel *ch,
+		   uint64_t now_ms)
+{
+	if (why >= RDV_DROP_MAX)
+		return;
+	c->drops[why]++;
+	if (log_get_level() >= LOG_LEVEL_DEBUG && log_ratelimit_ok(&c->rl, now_ms))
+		log_debug("rendezvous: %s: dropped: %s", rdv_channel_str(ch), rdv_drop_name(why));
+}

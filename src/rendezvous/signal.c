@@ -1,0 +1,289 @@
+/* Handshakes and signalling. The order of checks is the order of cost and
+ * trust: sizes before crypto, mac1 and the Noise message before any lookup
+ * result is acted on, admission before an entry exists, the replay and flood
+ * rules of hs_accept_initiation before keys are made. A data packet changes
+ * the peer's state (channel, reflexive address, candidates) only after its
+ * tag verified and its counter was new.
+ *
+ * The channel moves with authenticated data, not with an initiation: an
+ * initiation can be replayed from anywhere until its timestamp is
+ * superseded, data cannot. The response to an initiation still goes back
+ * the way the initiation came, as nothing else is known yet.
+ *
+ * REGISTER stores the candidates (minus addresses no one should be told to
+ * probe: loopback, multicast, unspecified) and answers REGISTERED with the
+ * relay id and the address the packet came from. CONNECT (rate-limited per
+ * peer) answers INTRODUCE to both peers, or UNKNOWN_PEER to the asker when
+ * the other is not registered and reachable. */
+#include "rendezvous/signal.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "rendezvous/proto.h"
+#include "rendezvous/relay.h"
+#include "session/keypair.h"
+
+/* Largest message we send: INTRODUCE with RDV_MAX_HOST candidates (84
+ * bytes before them, as laid out in proto.h section 2; see proto.c). */
+enum { SIGNAL_OUT_MAX = 84 + RDV_MAX_HOST * RDV_ADDR_LEN };
+
+typedef void (*signal_fn)(struct rdv_core *c, struct rdv_peer *p, const uint8_t *msg, size_t len,
+			  uint64_t now_ms);
+
+/* Seals msg in the peer's current session and sends it on its channel. */
+static bool send_signal(struct rdv_core *c, struct rdv_peer *p, const uint8_t *msg, size_t len,
+			uint64_t now_ms)
+{
+	uint8_t buf[SESS_HEADROOM + SIGNAL_OUT_MAX + SESS_TAILROOM];
+	struct sess_keypair *kp = sess_peer_send_keypair(&p->sess, now_ms);
+	size_t pkt_len;
+
+	if (!kp || !p->in_chan || len > SIGNAL_OUT_MAX)
+		return false;
+	memcpy(buf + SESS_HEADROOM, msg, len);
+	if (sess_encrypt(kp, buf + SESS_HEADROOM, len, now_ms, &pkt_len) < 0)
+		return false;
+	c->send(c->send_ctx, &p->chan, buf, pkt_len);
+	return true;
+}
+
+static void on_register(struct rdv_core *c, struct rdv_peer *p, const uint8_t *msg, size_t len,
+			uint64_t now_ms)
+{
+	struct rdv_register m, kept;
+	uint8_t out[RDV_REGISTERED_LEN];
+	bool was = p->registered;
+	size_t n;
+
+	if (!rdv_decode_register(msg, len, &m)) {
+		rdv_core_drop(c, RDV_DROP_SIGNAL_MALFORMED, &p->chan, now_ms);
+		return;
+	}
+	kept = m;
+	kept.n_host = 0;
+	for (size_t i = 0; i < m.n_host; i++)
+		if (rdv_relay_addr_allowed(&m.host[i], NULL, 0, false))
+			kept.host[kept.n_host++] = m.host[i];
+	if (rdv_registry_register(&c->reg, p, &kept, now_ms) < 0) {
+		rdv_core_drop(c, RDV_DROP_SEND_FAILED, &p->chan, now_ms);
+		return;
+	}
+	c->registrations++;
+	n = rdv_encode_registered(p->relay_id, &p->chan.addr, out, sizeof(out));
+	if (!n || !send_signal(c, p, out, n, now_ms))
+		rdv_core_drop(c, RDV_DROP_SEND_FAILED, &p->chan, now_ms);
+	if (!was)
+		log_info("rendezvous: peer %s (%s): registered, relay id %08x, %zu host "
+			 "candidate%s, NAT mapping %s",
+			 p->name, rdv_channel_str(&p->chan), p->relay_id, kept.n_host,
+			 kept.n_host == 1 ? "" : "s",
+			 p->nat_mapping == RDV_MAPPING_INDEPENDENT ? "endpoint-independent"
+			 : p->nat_mapping == RDV_MAPPING_DEPENDENT ? "per destination"
+								   : "unknown");
+	else
+		log_debug("rendezvous: peer %s (%s): registration refreshed", p->name,
+			  rdv_channel_str(&p->chan));
+}
+
+/* INTRODUCE to `to`, about `about`. */
+static bool introduce(struct rdv_core *c, struct rdv_peer *to, const struct rdv_peer *about,
+		      uint64_t now_ms)
+{
+	struct rdv_introduce m;
+	uint8_t out[SIGNAL_OUT_MAX];
+	size_t n;
+
+	memset(&m, 0, sizeof(m));
+	m.nat_mapping = about->nat_mapping;
+	m.port_step = about->port_step;
+	m.start_in_ms = RDV_START_DELAY_MS;
+	memcpy(m.public_key, about->hs.rs_pub, sizeof(m.public_key));
+	m.relay_id = about->relay_id;
+	m.udp_reflexive = about->udp_reflexive;
+	m.tcp_reflexive = about->tcp_reflexive;
+	for (size_t i = 0; i < about->n_host; i++)
+		if (rdv_addr_to_sockaddr(&about->host[i], &m.host[m.n_host]))
+			m.n_host++;
+	n = rdv_encode_introduce(&m, out, sizeof(out));
+	return n && send_signal(c, to, out, n, now_ms);
+}
+
+static void on_connect(struct rdv_core *c, struct rdv_peer *p, const uint8_t *msg, size_t len,
+		       uint64_t now_ms)
+{
+	uint8_t key[32], out[RDV_UNKNOWN_PEER_LEN];
+	struct rdv_peer *t;
+	size_t n;
+
+	if (!p->registered) {
+		rdv_core_drop(c, RDV_DROP_NOT_REGISTERED, &p->chan, now_ms);
+		return;
+	}
+	if (!rdv_decode_connect(msg, len, key)) {
+		rdv_core_drop(c, RDV_DROP_SIGNAL_MALFORMED, &p->chan, now_ms);
+		return;
+	}
+	/* Each CONNECT costs two sealed sends: bound what one peer can make
+	 * us do for it. */
+	if (!rdv_bucket_take(&p->connect_rl, 1, RDV_CONNECT_PER_S, RDV_CONNECT_PER_S, now_ms)) {
+		rdv_core_drop(c, RDV_DROP_CONNECT_RATE, &p->chan, now_ms);
+		return;
+	}
+	t = rdv_registry_find(&c->reg, key);
+	if (!t || t == p || !rdv_registry_is_reachable(t, now_ms)) {
+		n = rdv_encode_unknown_peer(key, out, sizeof(out));
+		if (!n || !send_signal(c, p, out, n, now_ms))
+			rdv_core_drop(c, RDV_DROP_SEND_FAILED, &p->chan, now_ms);
+		log_debug("rendezvous: peer %s (%s): asked for an unknown peer", p->name,
+			  rdv_channel_str(&p->chan));
+		return;
+	}
+	if (!introduce(c, p, t, now_ms) || !introduce(c, t, p, now_ms)) {
+		rdv_core_drop(c, RDV_DROP_SEND_FAILED, &p->chan, now_ms);
+		return;
+	}
+	c->introductions++;
+	log_debug("rendezvous: peer %s (%s): introduced to peer %s", p->name,
+		  rdv_channel_str(&p->chan), t->name);
+}
+
+static const signal_fn signal_handlers[] = {
+    [RDV_REGISTER] = on_register,
+    [RDV_CONNECT] = on_connect,
+};
+
+void rdv_signal_data(struct rdv_core *c, const struct rdv_channel *ch, uint8_t *pkt, size_t len,
+		     uint64_t now_ms)
+{
+	struct sess_keypair *kp;
+	struct rdv_peer *p = NULL;
+	uint8_t *inner;
+	size_t inner_len;
+	uint32_t idx;
+	unsigned type;
+
+	/* Bounded before any crypto: nothing a peer sends us is larger. */
+	if (len > RDV_SIGNAL_PKT_MAX) {
+		rdv_core_drop(c, RDV_DROP_DATA_SIZE, ch, now_ms);
+		return;
+	}
+	if (!sess_data_parse_index(pkt, len, &idx)) {
+		rdv_core_drop(c, RDV_DROP_MALFORMED, ch, now_ms);
+		return;
+	}
+	kp = sess_index_lookup(&c->reg.index, idx, SESS_INDEX_KEYPAIR, (void **)&p);
+	if (!kp || !p || sess_decrypt(kp, pkt, len, now_ms, &inner, &inner_len) < 0) {
+		rdv_core_drop(c, RDV_DROP_DATA_INVALID, ch, now_ms);
+		return;
+	}
+	(void)sess_peer_on_received(&p->sess, kp);
+	if (rdv_registry_authenticated(&c->reg, p, ch, now_ms) && p->registered)
+		log_info("rendezvous: peer %s: moved to %s", p->name, rdv_channel_str(ch));
+	if (inner_len == 0)
+		return; /* keepalive */
+	type = rdv_msg_type_of(inner, inner_len);
+	if (type >= sizeof(signal_handlers) / sizeof(signal_handlers[0]) ||
+	    !signal_handlers[type]) {
+		rdv_core_drop(c, RDV_DROP_SIGNAL_MALFORMED, ch, now_ms);
+		return;
+	}
+	signal_handlers[type](c, p, inner, inner_len, now_ms);
+}
+
+/* Installs the responder's keys for an accepted initiation; the response
+ * is in *resp on success. */
+static int respond(struct rdv_core *c, struct rdv_peer *p, struct wire_resp *resp, uint64_t now_ms)
+{
+	uint8_t send_key[HS_KEY_LEN], recv_key[HS_KEY_LEN];
+	uint32_t idx = sess_index_alloc(&c->reg.index, SESS_INDEX_HANDSHAKE, p, p);
+	uint32_t remote;
+	bool initiator;
+	int ret;
+
+	if (!idx)
+		return -ENOSPC;
+	ret = hs_create_response(&p->hs, idx, resp);
+	if (ret < 0)
+		goto fail;
+	remote = p->hs.remote_index;
+	ret = hs_peer_derive_keys(&p->hs, send_key, recv_key, &initiator);
+	if (ret == 0)
+		ret =
+		    sess_peer_install(&p->sess, send_key, recv_key, idx, remote, initiator, now_ms);
+	sodium_memzero(send_key, sizeof(send_key));
+	sodium_memzero(recv_key, sizeof(recv_key));
+	if (ret == 0)
+		return 0;
+fail:
+	sess_index_free(&c->reg.index, idx);
+	hs_peer_reset(&p->hs);
+	return ret;
+}
+
+/* The entry for an initiation's key: existing, or new when admitted. */
+static struct rdv_peer *admit(struct rdv_core *c, const uint8_t key[32], bool *created,
+			      enum rdv_drop *why, uint64_t now_ms)
+{
+	const struct cfg_rendezvous_peer *cp;
+	struct rdv_peer *p = rdv_registry_find(&c->reg, key);
+
+	*created = false;
+	if (p)
+		return p;
+	cp = cfg_rendezvous_find_key(c->cfg, key);
+	if (!cp && !c->cfg->open) {
+		*why = RDV_DROP_UNKNOWN_KEY;
+		return NULL;
+	}
+	p = rdv_registry_add(&c->reg, &c->id, key, cp ? cp->name : NULL, now_ms);
+	if (!p) {
+		*why = errno == EINVAL ? RDV_DROP_UNKNOWN_KEY : RDV_DROP_REGISTRY_FULL;
+		return NULL;
+	}
+	*created = true;
+	return p;
+}
+
+void rdv_signal_initiation(struct rdv_core *c, const struct rdv_channel *ch, uint8_t *pkt,
+			   size_t len, uint64_t now_ms)
+{
+	enum rdv_drop why = RDV_DROP_HANDSHAKE_INVALID;
+	struct hs_pending pending;
+	struct wire_resp resp;
+	struct rdv_peer *p;
+	bool created;
+	int ret;
+
+	if (hs_consume_initiation(&c->id, pkt, len, &pending) < 0) {
+		rdv_core_drop(c, RDV_DROP_HANDSHAKE_INVALID, ch, now_ms);
+		return;
+	}
+	p = admit(c, pending.rs_pub, &created, &why, now_ms);
+	if (!p) {
+		hs_pending_cleanup(&pending);
+		rdv_core_drop(c, why, ch, now_ms);
+		return;
+	}
+	ret = hs_accept_initiation(&p->hs, &pending, now_ms);
+	if (ret == 0)
+		ret = respond(c, p, &resp, now_ms);
+	if (ret < 0) {
+		if (created)
+			rdv_registry_remove(&c->reg, p);
+		rdv_core_drop(c,
+			      ret == -EBUSY	 ? RDV_DROP_FLOOD
+			      : ret == -EALREADY ? RDV_DROP_REPLAY
+						 : RDV_DROP_REGISTRY_FULL,
+			      ch, now_ms);
+		return;
+	}
+	/* An accepted initiation is fresh and authentic: it keeps the entry
+	 * alive, though only data moves the channel. */
+	p->last_auth_ms = now_ms;
+	c->handshakes++;
+	c->send(c->send_ctx, ch, (uint8_t *)&resp, sizeof(resp));
+	log_debug("rendezvous: peer %s (%s): handshake answered", p->name, rdv_channel_str(ch));
+}

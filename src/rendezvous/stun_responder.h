@@ -1,0 +1,63 @@
+/* The rendezvous's STUN Binding server (RFC 8489, RFC 5780, RFC 3489),
+ * without I/O: a request and the socket it came in on go in, a response and
+ * the socket to send it from come out.
+ *
+ * Sockets are numbered by what they differ in: bit 0 is the port (0: the
+ * listen port, 1: the next one), bit 1 the IP (0: the listen address,
+ * 1: alternate_address). Without an alternate address only 0 and 1 exist. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+enum {
+	RDV_STUN_SOCKS = 4,
+	RDV_STUN_CHANGE_PORT_BIT = 1,
+	RDV_STUN_CHANGE_IP_BIT = 2,
+	RDV_STUN_REPLY_MAX = 512, /* largest answer: a 420 listing 64 types */
+};
+
+struct rdv_stun_server {
+	struct sockaddr_storage ip[2]; /* listen and alternate address; ports ignored */
+	uint16_t port[2];	       /* listen port and listen port + 1 */
+	bool has_alternate;
+};
+
+/* Why a request got no answer (each its own counter); 0 means answered. */
+enum rdv_stun_drop {
+	RDV_STUN_ANSWERED = 0,
+	RDV_STUN_MALFORMED,    /* not a well-formed STUN message */
+	RDV_STUN_NOT_REQUEST,  /* an indication, response, or another method */
+	RDV_STUN_NO_ALTERNATE, /* change IP asked of a server with one address */
+	RDV_STUN_BUILD_FAILED, /* our own answer did not fit (a bug) */
+	RDV_STUN_DROP_MAX,
+};
+
+struct rdv_stun_request {
+	const uint8_t *data;
+	size_t len;
+	unsigned sock;			      /* socket it arrived on (0..3); 0 for TCP */
+	bool tcp;			      /* STUN over TCP: no change requests */
+	const struct sockaddr_storage *from;  /* the client, as seen */
+	const struct sockaddr_storage *local; /* where it was sent (a wildcard socket's real
+						 address), or NULL for ip[0] */
+};
+
+/* Answers a Binding request: XOR-MAPPED-ADDRESS and MAPPED-ADDRESS,
+ * RESPONSE-ORIGIN, OTHER-ADDRESS and CHANGED-ADDRESS (with an alternate),
+ * FINGERPRINT when the request had one; a request without the magic cookie
+ * gets the RFC 3489 form (MAPPED-ADDRESS, SOURCE-ADDRESS, CHANGED-ADDRESS).
+ * CHANGE-REQUEST picks the socket to answer from (*send_sock). Unknown
+ * comprehension-required attributes, RESPONSE-ADDRESS and RESPONSE-PORT
+ * (we never answer elsewhere than to the source) get 420. The answer is
+ * built in out (zeroed first); returns RDV_STUN_ANSWERED with *out_len, or
+ * the reason for staying silent. */
+enum rdv_stun_drop rdv_stun_answer(const struct rdv_stun_server *s,
+				   const struct rdv_stun_request *req, uint8_t *out, size_t cap,
+				   size_t *out_len, unsigned *send_sock);
+/* The address socket sock answers from (local stands for ip[0] when set). */
+void rdv_stun_sock_addr(const struct rdv_stun_server *s, unsigned sock,
+			const struct sockaddr_storage *local, struct sockaddr_storage *out);
+/* Name of a drop reason for logs. */
+const char *rdv_stun_drop_name(enum rdv_stun_drop d);

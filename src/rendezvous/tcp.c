@@ -1,0 +1,499 @@
+/* TCP connections of the rendezvous: accept, read and frame, write with a
+ * bounded backlog, time limits, deferred free. A connection is freed only
+ * by rdv_tcp_reap, after the event loop has handled every event of the
+ * current batch: an event for a connection closed earlier in the same
+ * batch then finds it marked dead instead of freed. */
+#include "rendezvous/tcp.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+enum {
+	ACCEPT_PER_EVENT = 64,
+	READS_PER_EVENT = 16, /* then let other sockets have a turn */
+	STUN_HEADER = 20,
+	MODE_PROBE_LEN = 8, /* bytes 4..7: the STUN magic cookie, or not */
+};
+
+void rdv_tcp_limits_default(struct rdv_tcp_limits *lim)
+{
+	if (!lim->max_conns)
+		lim->max_conns = RDV_TCP_MAX_CONNS;
+	if (!lim->first_frame_ms)
+		lim->first_frame_ms = RDV_TCP_FIRST_FRAME_MS;
+	if (!lim->frame_ms)
+		lim->frame_ms = RDV_TCP_FRAME_MS;
+	if (!lim->idle_ms)
+		lim->idle_ms = RDV_TCP_IDLE_MS;
+	if (!lim->auth_idle_ms)
+		lim->auth_idle_ms = RDV_TCP_AUTH_IDLE_MS;
+	if (!lim->wstall_ms)
+		lim->wstall_ms = RDV_TCP_WSTALL_MS;
+}
+
+static void unmap(struct sockaddr_storage *ss)
+{
+	struct sockaddr_in6 sin6;
+	struct sockaddr_in sin;
+
+	if (ss->ss_family != AF_INET6)
+		return;
+	memcpy(&sin6, ss, sizeof(sin6));
+	if (!IN6_IS_ADDR_V4MAPPED(&sin6.sin6_addr))
+		return;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = sin6.sin6_port;
+	memcpy(&sin.sin_addr, &sin6.sin6_addr.s6_addr[12], 4);
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, &sin, sizeof(sin));
+}
+
+int rdv_tcp_open(struct rdv_tcp *t, const struct sockaddr_storage *addr, int epfd,
+		 const struct rdv_tcp_limits *lim, const struct rdv_tcp_ops *ops, void *ctx)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	socklen_t len =
+	    addr->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	int one = 1, zero = 0, ret;
+
+	memset(t, 0, sizeof(*t));
+	t->lim = *lim;
+	rdv_tcp_limits_default(&t->lim);
+	t->ops = ops;
+	t->ctx = ctx;
+	t->epfd = epfd;
+	t->ev.kind = RDV_EV_LISTEN;
+	t->conns = calloc(t->lim.max_conns, sizeof(*t->conns));
+	if (!t->conns)
+		return -ENOMEM;
+	t->listen_fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (t->listen_fd < 0)
+		goto fail;
+	/* SO_REUSEADDR on a TCP listener only lets a restart bind while old
+	 * connections sit in TIME_WAIT; two listeners are still refused. */
+	if (setsockopt(t->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+		goto fail;
+	if (addr->ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)addr)->sin6_addr) &&
+	    setsockopt(t->listen_fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0)
+		goto fail;
+	if (bind(t->listen_fd, (const struct sockaddr *)addr, len) < 0 ||
+	    listen(t->listen_fd, 128) < 0)
+		goto fail;
+	ev.data.ptr = &t->ev;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, t->listen_fd, &ev) < 0)
+		goto fail;
+	return 0;
+fail:
+	ret = -errno;
+	if (t->listen_fd >= 0)
+		close(t->listen_fd);
+	t->listen_fd = -1;
+	free(t->conns);
+	t->conns = NULL;
+	return ret;
+}
+
+static void free_conn(struct rdv_tcp_conn *c)
+{
+	free(c->rbuf);
+	free(c->wbuf);
+	free(c);
+}
+
+void rdv_tcp_close(struct rdv_tcp *t, struct rdv_tcp_conn *c)
+{
+	size_t last;
+
+	if (c->dead)
+		return;
+	c->dead = true;
+	(void)epoll_ctl(t->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	c->fd = -1;
+	if (t->ops->on_close)
+		t->ops->on_close(t->ctx, c);
+	last = t->n - 1;
+	t->conns[c->slot] = t->conns[last];
+	t->conns[c->slot]->slot = c->slot;
+	t->n--;
+	c->next_dead = t->dead;
+	t->dead = c;
+}
+
+void rdv_tcp_reap(struct rdv_tcp *t)
+{
+	while (t->dead) {
+		struct rdv_tcp_conn *c = t->dead;
+
+		t->dead = c->next_dead;
+		free_conn(c);
+	}
+}
+
+void rdv_tcp_close_all(struct rdv_tcp *t)
+{
+	while (t->n)
+		rdv_tcp_close(t, t->conns[t->n - 1]);
+	rdv_tcp_reap(t);
+	if (t->listen_fd >= 0) {
+		(void)epoll_ctl(t->epfd, EPOLL_CTL_DEL, t->listen_fd, NULL);
+		close(t->listen_fd);
+	}
+	t->listen_fd = -1;
+	free(t->conns);
+	t->conns = NULL;
+}
+
+static bool is_authenticated(struct rdv_tcp *t, struct rdv_tcp_conn *c)
+{
+	return t->ops->is_authenticated && t->ops->is_authenticated(t->ctx, c);
+}
+
+/* At the cap: the oldest connection without a session makes room, so a
+ * flood of idle connections cannot lock out peers; if every connection
+ * carries a session, the newcomer is refused. */
+static bool make_room(struct rdv_tcp *t)
+{
+	struct rdv_tcp_conn *oldest = NULL;
+
+	if (t->n < t->lim.max_conns)
+		return true;
+	for (size_t i = 0; i < t->n; i++) {
+		struct rdv_tcp_conn *c = t->conns[i];
+
+		if (!is_authenticated(t, c) && (!oldest || c->accepted_ms < oldest->accepted_ms))
+			oldest = c;
+	}
+	if (!oldest)
+		return false;
+	t->evicted++;
+	rdv_tcp_close(t, oldest);
+	return true;
+}
+
+static void add_conn(struct rdv_tcp *t, int fd, const struct sockaddr_storage *remote,
+		     uint64_t now_ms)
+{
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP};
+	struct rdv_tcp_conn *c = calloc(1, sizeof(*c));
+	socklen_t len = sizeof(struct sockaddr_storage);
+	int one = 1;
+
+	if (c)
+		c->rbuf = malloc(RDV_TCP_RBUF_MIN);
+	if (!c || !c->rbuf) {
+		if (c)
+			free(c);
+		close(fd);
+		return;
+	}
+	c->ev.kind = RDV_EV_CONN;
+	c->fd = fd;
+	c->rcap = RDV_TCP_RBUF_MIN;
+	c->remote = *remote;
+	unmap(&c->remote);
+	if (getsockname(fd, (struct sockaddr *)&c->local, &len) == 0)
+		unmap(&c->local);
+	c->accepted_ms = now_ms;
+	/* Relayed packets are latency-sensitive, and each is one write. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	ev.data.ptr = &c->ev;
+	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		free_conn(c);
+		close(fd);
+		return;
+	}
+	c->slot = t->n;
+	t->conns[t->n++] = c;
+	t->accepted++;
+}
+
+void rdv_tcp_accept(struct rdv_tcp *t, uint64_t now_ms)
+{
+	for (int i = 0; i < ACCEPT_PER_EVENT; i++) {
+		struct sockaddr_storage remote;
+		socklen_t len = sizeof(remote);
+		int fd = accept4(t->listen_fd, (struct sockaddr *)&remote, &len,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			/* EAGAIN: done. EMFILE and the like: the backlog keeps
+			 * the rest for a later turn. */
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_debug("rendezvous: tcp accept: %s", strerror(errno));
+			return;
+		}
+		if (!make_room(t)) {
+			t->refused++;
+			close(fd);
+			continue;
+		}
+		add_conn(t, fd, &remote, now_ms);
+	}
+}
+
+static void set_want_out(struct rdv_tcp *t, struct rdv_tcp_conn *c, bool want)
+{
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | (want ? EPOLLOUT : 0u)};
+
+	if (c->want_out == want)
+		return;
+	ev.data.ptr = &c->ev;
+	if (epoll_ctl(t->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+		c->want_out = want;
+}
+
+static void bad(struct rdv_tcp *t, struct rdv_tcp_conn *c, const char *why)
+{
+	t->closed_bad++;
+	log_debug("rendezvous: tcp connection: %s, closed", why);
+	rdv_tcp_close(t, c);
+}
+
+/* Makes room for need bytes in the read buffer. */
+static bool reserve(struct rdv_tcp_conn *c, size_t need)
+{
+	uint8_t *b;
+
+	if (need <= c->rcap)
+		return true;
+	b = realloc(c->rbuf, need);
+	if (!b)
+		return false;
+	c->rbuf = b;
+	c->rcap = need;
+	return true;
+}
+
+static void consume(struct rdv_tcp_conn *c, size_t n, uint64_t now_ms)
+{
+	memmove(c->rbuf, c->rbuf + n, c->rlen - n);
+	c->rlen -= n;
+	c->last_frame_ms = now_ms;
+	c->frame_start_ms = 0;
+	/* A frame far above the usual size leaves a big buffer behind; give it
+	 * back once it is drained. */
+	if (c->rlen == 0 && c->rcap > 4 * RDV_TCP_RBUF_MIN) {
+		uint8_t *b = realloc(c->rbuf, RDV_TCP_RBUF_MIN);
+
+		if (b) {
+			c->rbuf = b;
+			c->rcap = RDV_TCP_RBUF_MIN;
+		}
+	}
+}
+
+/* One complete frame or STUN message at the start of rbuf: 1 handed over,
+ * 0 more bytes needed, -1 connection closed. */
+static int take_one(struct rdv_tcp *t, struct rdv_tcp_conn *c, uint64_t now_ms)
+{
+	size_t need, max;
+
+	if (c->mode == RDV_TCP_UNKNOWN) {
+		if (c->rlen < MODE_PROBE_LEN)
+			return 0;
+		c->mode = (c->rbuf[4] == 0x21 && c->rbuf[5] == 0x12 && c->rbuf[6] == 0xA4 &&
+			   c->rbuf[7] == 0x42)
+			      ? RDV_TCP_STUN
+			      : RDV_TCP_FRAMES;
+	}
+	if (c->mode == RDV_TCP_STUN) {
+		if (c->rlen < STUN_HEADER)
+			return 0;
+		need = STUN_HEADER + (size_t)(c->rbuf[2] << 8 | c->rbuf[3]);
+		if ((c->rbuf[0] & 0xC0) || need > RDV_TCP_STUN_MAX) {
+			bad(t, c, "not a STUN message");
+			return -1;
+		}
+		if (!reserve(c, need)) {
+			bad(t, c, "out of memory");
+			return -1;
+		}
+		if (c->rlen < need)
+			return 0;
+		t->ops->on_stun(t->ctx, c, c->rbuf, need);
+	} else {
+		if (c->rlen < 3)
+			return 0;
+		need = (size_t)(c->rbuf[0] << 8 | c->rbuf[1]);
+		max = t->ops->frame_max(t->ctx, c, c->rbuf[2]);
+		if (need == 0 || need > max) {
+			bad(t, c, need ? "frame too long for its type" : "empty frame");
+			return -1;
+		}
+		need += 2;
+		if (!reserve(c, need)) {
+			bad(t, c, "out of memory");
+			return -1;
+		}
+		if (c->rlen < need)
+			return 0;
+		t->ops->on_frame(t->ctx, c, c->rbuf + 2, need - 2);
+	}
+	if (c->dead)
+		return -1;
+	consume(c, need, now_ms);
+	return 1;
+}
+
+static void do_read(struct rdv_tcp *t, struct rdv_tcp_conn *c, uint64_t now_ms)
+{
+	for (int i = 0; i < READS_PER_EVENT && !c->dead; i++) {
+		ssize_t n;
+		int r;
+
+		if (c->rlen == c->rcap && !reserve(c, c->rcap + RDV_TCP_RBUF_MIN)) {
+			bad(t, c, "out of memory");
+			return;
+		}
+		n = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, MSG_DONTWAIT);
+		if (n == 0) {
+			rdv_tcp_close(t, c);
+			return;
+		}
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				return;
+			rdv_tcp_close(t, c);
+			return;
+		}
+		if (c->rlen == 0)
+			c->frame_start_ms = now_ms;
+		c->rlen += (size_t)n;
+		while ((r = take_one(t, c, now_ms)) > 0)
+			if (c->rlen)
+				c->frame_start_ms = now_ms;
+		if (r < 0)
+			return;
+	}
+}
+
+static void flush(struct rdv_tcp *t, struct rdv_tcp_conn *c, uint64_t now_ms)
+{
+	while (c->wlen) {
+		ssize_t n = send(c->fd, c->wbuf, c->wlen, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				break;
+			rdv_tcp_close(t, c);
+			return;
+		}
+		memmove(c->wbuf, c->wbuf + n, c->wlen - (size_t)n);
+		c->wlen -= (size_t)n;
+		c->wstall_ms = now_ms;
+	}
+	set_want_out(t, c, c->wlen != 0);
+}
+
+void rdv_tcp_event(struct rdv_tcp *t, struct rdv_tcp_conn *c, uint32_t events, uint64_t now_ms)
+{
+	if (c->dead)
+		return;
+	if (events & EPOLLIN)
+		do_read(t, c, now_ms);
+	if (!c->dead && (events & EPOLLOUT))
+		flush(t, c, now_ms);
+	/* Peer gone or half-closed: we keep no half-open connections. */
+	if (!c->dead && (events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)))
+		rdv_tcp_close(t, c);
+}
+
+static bool append(struct rdv_tcp_conn *c, const uint8_t *data, size_t len)
+{
+	if (c->wlen + len > c->wcap) {
+		size_t cap = c->wcap ? c->wcap : 4096;
+		uint8_t *b;
+
+		while (cap < c->wlen + len)
+			cap *= 2;
+		if (cap > RDV_TCP_WBUF_MAX)
+			cap = RDV_TCP_WBUF_MAX;
+		if (c->wlen + len > cap)
+			return false;
+		b = realloc(c->wbuf, cap);
+		if (!b)
+			return false;
+		c->wbuf = b;
+		c->wcap = cap;
+	}
+	memcpy(c->wbuf + c->wlen, data, len);
+	c->wlen += len;
+	return true;
+}
+
+void rdv_tcp_send(struct rdv_tcp *t, struct rdv_tcp_conn *c, bool framed, const uint8_t *data,
+		  size_t len, uint64_t now_ms)
+{
+	uint8_t prefix[2] = {(uint8_t)(len >> 8), (uint8_t)len};
+	struct iovec iov[2] = {{prefix, 2}, {(void *)data, len}};
+	struct msghdr mh = {.msg_iov = framed ? iov : iov + 1, .msg_iovlen = framed ? 2 : 1};
+	size_t hdr = framed ? 2 : 0, sent = 0, off, before = c->wlen;
+	ssize_t n;
+
+	if (c->dead || len > 0xFFFF)
+		return;
+	if (c->wlen == 0) {
+		n = sendmsg(c->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			rdv_tcp_close(t, c);
+			return;
+		}
+		sent = n > 0 ? (size_t)n : 0;
+		if (sent == hdr + len)
+			return;
+		c->wstall_ms = now_ms;
+	} else if (c->wlen + hdr + len > RDV_TCP_WBUF_MAX) {
+		/* Whole frames or nothing: the stream must stay parseable. */
+		t->dropped_frames++;
+		return;
+	}
+	/* The unsent tail of this frame goes to the buffer. */
+	off = sent > hdr ? sent - hdr : 0;
+	if ((sent < hdr && !append(c, prefix + sent, hdr - sent)) ||
+	    !append(c, data + off, len - off)) {
+		/* Out of memory: a frame begun on the wire cannot be dropped. */
+		if (sent) {
+			rdv_tcp_close(t, c);
+			return;
+		}
+		c->wlen = before;
+		t->dropped_frames++;
+		return;
+	}
+	set_want_out(t, c, true);
+}
+
+void rdv_tcp_expire(struct rdv_tcp *t, uint64_t now_ms)
+{
+	for (size_t i = t->n; i-- > 0;) {
+		struct rdv_tcp_conn *c = t->conns[i];
+		uint64_t idle = is_authenticated(t, c) ? t->lim.auth_idle_ms : t->lim.idle_ms;
+		uint64_t since = c->last_frame_ms ? c->last_frame_ms : c->accepted_ms;
+		const char *why = NULL;
+
+		if (!c->last_frame_ms && now_ms - c->accepted_ms >= t->lim.first_frame_ms)
+			why = "no complete first frame in time";
+		else if (c->frame_start_ms && now_ms - c->frame_start_ms >= t->lim.frame_ms)
+			why = "frame not completed in time";
+		else if (now_ms - since >= idle)
+			why = "idle";
+		else if (c->wlen && now_ms - c->wstall_ms >= t->lim.wstall_ms)
+			why = "not reading what we send";
+		if (!why)
+			continue;
+		t->closed_timeout++;
+		log_debug("rendezvous: tcp connection: %s, closed", why);
+		rdv_tcp_close(t, c);
+	}
+}
