@@ -61,7 +61,7 @@ int frame_reader_commit(struct frame_reader *r, size_t n);
  * returns how many fit. Call frame_reader_next until it returns 0 before
  * pushing the rest. Frames returned earlier become invalid. */
 size_t frame_reader_push(struct frame_reader *r, const uint8_t *data, size_t len);
-/* Takes the next complete frame: 1 with *frame/*len set (framed: the
+/* Takes the next complete frame: 1 with *frame and *len set (framed: the
  * datagram without its prefix; STUN: the whole message, header included),
  * 0 when more bytes are needed, -EBADMSG on a framing violation (length 0,
  * a STUN message without the cookie, not a multiple of 4 or over
