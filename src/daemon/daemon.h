@@ -98,7 +98,7 @@ struct peer {
 
 /* The rendezvous client's state (rdv.c). */
 struct rdv_client {
-	uint8_t stun_id[2][12];	       /* outstanding Binding requests, zero when answered */
+	uint8_t stun_id[2][16]; /* STUN_ID_LEN: outstanding Binding requests, zero when answered */
 	bool have_mapped[2];
 	struct sockaddr_storage mapped[2]; /* towards the rendezvous's port and port + 1 */
 	uint64_t stun_sent_ms, stun_done_ms;

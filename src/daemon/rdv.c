@@ -97,6 +97,8 @@ static void learn_mapping(struct daemon *d)
 	rc->port_step = pstep;
 }
 
+static_assert(sizeof(((struct rdv_client *)0)->stun_id[0]) == STUN_ID_LEN, "STUN id size");
+
 bool rdv_client_stun(struct daemon *d, struct rx_pkt *m, uint64_t now)
 {
 	struct rdv_client *rc = &d->rc;
