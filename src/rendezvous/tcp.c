@@ -308,15 +308,16 @@ static int take_one(struct rdv_tcp *t, struct rdv_tcp_conn *c, uint64_t now_ms)
 			      : RDV_TCP_FRAMES;
 	}
 	if (c->mode == RDV_TCP_STUN) {
-		if (c->rlen < STUN_HEADER)
-			return 0;
-		need = STUN_HEADER + (size_t)(c->rbuf[2] << 8 | c->rbuf[3]);
-		if ((c->rbuf[0] & 0xC0) || need > RDV_TCP_STUN_MAX) {
+		/* Judged as soon as the bytes are in, not when 20 have come. */
+		if (c->rlen >= 1 && (c->rbuf[0] & 0xC0)) {
 			bad(t, c, "not a STUN message");
 			return -1;
 		}
-		if (!reserve(c, need)) {
-			bad(t, c, "out of memory");
+		if (c->rlen < 4)
+			return 0;
+		need = STUN_HEADER + (size_t)(c->rbuf[2] << 8 | c->rbuf[3]);
+		if (need > RDV_TCP_STUN_MAX) {
+			bad(t, c, "STUN message too long");
 			return -1;
 		}
 		if (c->rlen < need)
@@ -352,8 +353,10 @@ static void do_read(struct rdv_tcp *t, struct rdv_tcp_conn *c, uint64_t now_ms)
 		ssize_t n;
 		int r;
 
-		if (c->rlen == c->rcap && !reserve(c, c->rcap + RDV_TCP_RBUF_MIN)) {
-			bad(t, c, "out of memory");
+		/* The buffer always has room for the frame under way (take_one
+		 * reserved it), so a full one means a framing bug: stay bounded. */
+		if (c->rlen == c->rcap) {
+			bad(t, c, "read buffer full");
 			return;
 		}
 		n = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, MSG_DONTWAIT);
