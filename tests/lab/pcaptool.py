@@ -5,6 +5,8 @@ raw datagrams. Standard library only.
   pcaptool.py extract PCAP TYPE [SRC_IP]   hex of the first UDP payload whose
                                            first byte is TYPE (and source SRC_IP)
   pcaptool.py count PCAP TYPE [SRC_IP]     how many such payloads
+  pcaptool.py answered PCAP                "SRC_IP HEX" of the first handshake
+                                           initiation that a response answered
   pcaptool.py send HOST PORT HEX [HEX...]  send each hex string as one datagram
 """
 import socket
@@ -45,7 +47,25 @@ def matching(path, typ, src):
             yield payload
 
 
+def answered(path):
+    """The first initiation (type 1) whose sender index a response (type 2)
+    names as its receiver index: one the other side accepted."""
+    pkts = list(udp_payloads(path))
+    for src, p in pkts:
+        if len(p) == 148 and p[0] == 1:
+            for _, q in pkts:
+                if len(q) == 92 and q[0] == 2 and q[8:12] == p[4:8]:
+                    return src, p
+    return None
+
+
 def main(argv):
+    if len(argv) == 2 and argv[0] == "answered":
+        found = answered(argv[1])
+        if not found:
+            return 1
+        print(found[0], found[1].hex())
+        return 0
     if len(argv) >= 3 and argv[0] in ("extract", "count"):
         src = argv[3] if len(argv) > 3 else None
         found = list(matching(argv[1], int(argv[2]), src))
