@@ -124,7 +124,9 @@ enum rdv_stun_drop rdv_stun_answer(const struct rdv_stun_server *s,
 
 	*out_len = 0;
 	*send_sock = req->sock;
-	if (req->sock >= RDV_STUN_SOCKS || !stun_msg_parse(&msg, req->data, req->len))
+	if (req->sock >= RDV_STUN_SOCKS ||
+	    (!s->has_alternate && (req->sock & RDV_STUN_CHANGE_IP_BIT)) ||
+	    !stun_msg_parse(&msg, req->data, req->len))
 		return RDV_STUN_MALFORMED;
 	if (msg.method != STUN_METHOD_BINDING || msg.cls != STUN_CLASS_REQUEST)
 		return RDV_STUN_NOT_REQUEST;
