@@ -1,0 +1,310 @@
+#!/usr/bin/env bash
+# p2pvpn-rendezvous against real STUN clients, hostile input and strangers:
+#
+#   ns S (the rendezvous)                       ns C (the client)
+#   eth0 192.0.2.10/24 + 192.0.2.20/24 ---veth--- eth0 198.51.100.5/24
+#   UDP 3478/3479 on both, TCP 3478
+#
+# No NAT between them, so every tool must see the client as it is.
+# Proves: Debian's RFC 3489 `stun` client says "Open" and coturn's RFC 5780
+# turnutils_natdiscovery finds endpoint-independent mapping and filtering;
+# each CHANGE-REQUEST is answered from the right address and port;
+# malformed STUN and garbage on any of the four sockets get no answer and
+# the server answers afterwards; STUN works over TCP; a properly made
+# handshake from a key not in the config gets no answer while a listed key
+# registers; without alternate_address the mapping test works, the change
+# tests cannot run (no OTHER-ADDRESS, change IP unanswered) and change port
+# still does; a bad config on SIGHUP is logged and the old one kept;
+# SIGTERM ends it cleanly.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+lab_require_root
+lab_require_cmds ip python3 stun turnutils_natdiscovery timeout
+BUILD=${P2PVPN_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
+for b in p2pvpn-rendezvous rdv-load p2pvpnctl; do
+	if [ ! -x "$BUILD/$b" ]; then
+		echo "SKIP: ${0##*/} needs $BUILD/$b (set P2PVPN_BUILD)" >&2
+		exit 77
+	fi
+done
+
+PREFIX=rdv$$
+S=${PREFIX}s
+C=${PREFIX}c
+WORK=$(mktemp -d /tmp/${PREFIX}.XXXXXX)
+FAILS=0
+RDV_PID=
+
+lab_trap_cleanup
+lab_on_exit "rm -rf '$WORK'"
+# Evaluated at exit: the server still running then, if any (a PID we
+# reaped is cleared, so no recycled PID is ever signalled).
+lab_on_exit 'lab_kill_pid $RDV_PID'
+
+check() {
+	local what=$1
+	shift
+	if "$@"; then
+		echo "PASS: $what"
+	else
+		echo "FAIL: $what"
+		FAILS=$((FAILS + 1))
+	fi
+}
+
+# ---- topology: two namespaces and one cable ----
+for ns in "$S" "$C"; do
+	lab_run root ip netns add "$ns"
+	lab_on_exit "ip netns del '$ns'"
+	lab_run "$ns" ip link set dev lo up
+done
+# Made in the root namespace under unique names, then moved and renamed.
+lab_run root ip link add "${PREFIX}t" type veth peer name "${PREFIX}u"
+lab_on_exit "ip link del '${PREFIX}t' 2>/dev/null"
+lab_run root ip link set dev "${PREFIX}t" netns "$S"
+lab_run root ip link set dev "${PREFIX}u" netns "$C"
+lab_run "$S" ip link set dev "${PREFIX}t" name eth0
+lab_run "$C" ip link set dev "${PREFIX}u" name eth0
+lab_run "$S" ip addr add 192.0.2.10/24 dev eth0
+lab_run "$S" ip addr add 192.0.2.20/24 dev eth0
+lab_run "$C" ip addr add 198.51.100.5/24 dev eth0
+lab_run "$S" ip link set dev eth0 up
+lab_run "$C" ip link set dev eth0 up
+lab_run "$S" ip route add 198.51.100.0/24 dev eth0
+lab_run "$C" ip route add 192.0.2.0/24 dev eth0
+
+# ---- keys and configs ----
+SRV_PRIV=$("$BUILD/p2pvpnctl" genkey)
+SRV_PUB=$(printf '%s\n' "$SRV_PRIV" | "$BUILD/p2pvpnctl" pubkey)
+A_PRIV=$("$BUILD/p2pvpnctl" genkey)
+A_PUB=$(printf '%s\n' "$A_PRIV" | "$BUILD/p2pvpnctl" pubkey)
+write_conf() { # FILE ALTERNATE(yes|no) LISTEN
+	{
+		echo "[rendezvous]"
+		echo "listen = ${3:-192.0.2.10:3478}"
+		[ "$2" = yes ] && echo "alternate_address = 192.0.2.20"
+		echo "private_key = $SRV_PRIV"
+		echo "open = no"
+		echo "[peer \"alice\"]"
+		echo "public_key = $A_PUB"
+	} >"$1"
+}
+write_conf "$WORK/alt.conf" yes
+write_conf "$WORK/one.conf" no
+write_conf "$WORK/wild.conf" yes 0.0.0.0:3478
+
+# A STUN prober: requests built by hand, answers and their sources checked.
+cat >"$WORK/probe.py" <<'EOF'
+import os, select, socket, struct, sys, zlib
+
+COOKIE = 0x2112A442
+
+def request(change=None, cookie=True, fingerprint=False):
+    tid = os.urandom(12)
+    head = struct.pack("!I", COOKIE) if cookie else os.urandom(4)
+    attrs = b""
+    if change is not None:
+        attrs += struct.pack("!HHI", 0x0003, 4, change)
+    msg = struct.pack("!HH", 0x0001, len(attrs) + (8 if fingerprint else 0)) + head + tid + attrs
+    if fingerprint:
+        msg += struct.pack("!HHI", 0x8028, 4, (zlib.crc32(msg) ^ 0x5354554E) & 0xFFFFFFFF)
+    return msg
+
+def attrs(msg):
+    out, pos = {}, 20
+    while pos + 4 <= len(msg):
+        t, l = struct.unpack("!HH", msg[pos:pos + 4])
+        out.setdefault(t, msg[pos + 4:pos + 4 + l])
+        pos += 4 + (l + 3) // 4 * 4
+    return out
+
+def addr(v, xor=False):
+    port, ip = struct.unpack("!H", v[2:4])[0], bytearray(v[4:8])
+    if xor:
+        port ^= COOKIE >> 16
+        ip = bytearray(a ^ b for a, b in zip(ip, struct.pack("!I", COOKIE)))
+    return "%s:%d" % (socket.inet_ntoa(bytes(ip)), port)
+
+def ask(sock, ip, port, data, wait=1.0):
+    sock.sendto(data, (ip, port))
+    if select.select([sock], [], [], wait)[0]:
+        return sock.recvfrom(2048)
+    return None, None
+
+def sources(srv, alt, port):
+    """Each socket and each change request: where the answer came from."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", 0))
+    bad = 0
+    for ip in (srv, alt):
+        for p in (port, port + 1):
+            for change in (0, 2, 4, 6):
+                msg, src = ask(s, ip, p, request(change))
+                want = ((alt if ip == srv else srv) if change & 4 else ip,
+                        (port + 1 if p == port else port) if change & 2 else p)
+                a = attrs(msg) if msg else {}
+                origin = addr(a[0x802B]) if 0x802B in a else None
+                ok = src == want and origin == "%s:%d" % want
+                print("to %s:%d change %d: answer from %s, RESPONSE-ORIGIN %s %s" %
+                      (ip, p, change, src, origin, "ok" if ok else "WRONG"))
+                bad += not ok
+    sys.exit(1 if bad else 0)
+
+def one_address(srv, port):
+    """No alternate: change IP unanswered, change port from port + 1."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", 0))
+    msg, src = ask(s, srv, port, request(0))
+    a = attrs(msg) if msg else {}
+    ok = msg is not None and 0x802C not in a and 0x0005 not in a
+    print("plain request: answer %s, OTHER-ADDRESS %s" % (src, "present" if 0x802C in a else "absent"))
+    for change in (4, 6):
+        msg, src = ask(s, srv, port, request(change))
+        print("change %d: %s" % (change, "answered from %s" % (src,) if msg else "no answer"))
+        ok = ok and msg is None
+    msg, src = ask(s, srv, port, request(2))
+    print("change 2: answered from %s" % (src,))
+    ok = ok and src == (srv, port + 1)
+    sys.exit(0 if ok else 1)
+
+def silent(srv, alt, port):
+    """Garbage and malformed STUN to every socket: not one answer."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", 0))
+    good = request(fingerprint=True)
+    broken_fp = bytearray(good); broken_fp[-1] ^= 1
+    bad_len = bytearray(request()); bad_len[3] = 8
+    top_bits = bytearray(request()); top_bits[0] |= 0xC0
+    overrun = struct.pack("!HHI", 1, 8, COOKIE) + os.urandom(12) + struct.pack("!HH", 0x8022, 200) + b"abcd"
+    cases = [b"", b"\x00", good[:19], bytes(bad_len), bytes(top_bits), bytes(broken_fp), overrun,
+             good[:-4], os.urandom(200), b"\x04\x00\x00\x00" + os.urandom(44),
+             b"\x01\x00\x00\x00" + os.urandom(144), b"\x07\x00\x00\x00" + os.urandom(60),
+             b"\x02\x00\x00\x00" + os.urandom(88), b"\xff" * 64,
+             struct.pack("!HH", 0x0111, 0) + struct.pack("!I", COOKIE) + os.urandom(12)]
+    for ip in (srv, alt):
+        for p in (port, port + 1):
+            for c in cases:
+                s.sendto(c, (ip, p))
+    answers = 0
+    while select.select([s], [], [], 1.5)[0]:
+        s.recvfrom(4096)
+        answers += 1
+    print("%d hostile datagrams, %d answers" % (4 * len(cases), answers))
+    sys.exit(0 if answers == 0 else 1)
+
+def answers(srv, port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", 0))
+    msg, src = ask(s, srv, port, request(), 0.5)
+    sys.exit(0 if msg else 1)
+
+def tcp(srv, port):
+    """STUN over TCP: XOR-MAPPED-ADDRESS is the connection's source."""
+    s = socket.create_connection((srv, port), timeout=3)
+    s.sendall(request(fingerprint=True))
+    buf = b""
+    while len(buf) < 20 or len(buf) < 20 + struct.unpack("!H", buf[2:4])[0]:
+        chunk = s.recv(2048)
+        if not chunk:
+            break
+        buf += chunk
+    a = attrs(buf)
+    local = "%s:%d" % s.getsockname()
+    mapped = addr(a[0x0020], xor=True) if 0x0020 in a else None
+    print("tcp: local %s, XOR-MAPPED-ADDRESS %s" % (local, mapped))
+    sys.exit(0 if mapped == local else 1)
+
+cmd = sys.argv[1]
+args = [int(a) if a.isdigit() else a for a in sys.argv[2:]]
+{"sources": sources, "one": one_address, "silent": silent, "answers": answers, "tcp": tcp}[cmd](*args)
+EOF
+PROBE="python3 $WORK/probe.py"
+
+start_rdv() { # CONFIG
+	lab_bg "$S" "$WORK/rdv.log" "$BUILD/p2pvpn-rendezvous" -f -c "$1"
+	RDV_PID=$LAB_BG_PID
+	lab_wait_for 10 ip netns exec "$C" $PROBE answers 192.0.2.10 3478
+}
+
+# ---- configuration checks ----
+check "--check accepts the config" "$BUILD/p2pvpn-rendezvous" --check -c "$WORK/alt.conf"
+check "--check refuses alternate_address with a wildcard listen" \
+	bash -c "! '$BUILD/p2pvpn-rendezvous' --check -c '$WORK/wild.conf' 2>'$WORK/wild.err'"
+check "... and says why" grep -q "alternate_address needs a specific listen address" "$WORK/wild.err"
+
+# ---- with an alternate address: a full RFC 5780 / RFC 3489 server ----
+check "rendezvous answers STUN" start_rdv "$WORK/alt.conf"
+
+lab_run "$C" timeout 60 stun 192.0.2.10 >"$WORK/stun.out" 2>&1 || true
+cat "$WORK/stun.out"
+check "stun (RFC 3489 client) says Open" grep -q "Primary: Open" "$WORK/stun.out"
+
+lab_run "$C" timeout 60 turnutils_natdiscovery -m -f -p 3478 192.0.2.10 >"$WORK/nd.out" 2>&1 || true
+grep -E "NAT with|reflexive|Local addr|Response origin|Other addr" "$WORK/nd.out" || true
+check "natdiscovery: endpoint-independent mapping" \
+	grep -q "NAT with Endpoint Independent Mapping" "$WORK/nd.out"
+check "natdiscovery: endpoint-independent filtering" \
+	grep -q "NAT with Endpoint Independent Filtering" "$WORK/nd.out"
+check "natdiscovery: reflexive address is the client's own" \
+	grep -q "UDP reflexive addr: 198.51.100.5:" "$WORK/nd.out"
+check "natdiscovery: OTHER-ADDRESS is the alternate address and port" \
+	grep -q "Other addr: : 192.0.2.20:3479" "$WORK/nd.out"
+
+check "each change request answered from the right socket" \
+	lab_run "$C" $PROBE sources 192.0.2.10 192.0.2.20 3478
+check "STUN over TCP maps the connection" lab_run "$C" $PROBE tcp 192.0.2.10 3478
+
+# Hostile input on every socket, then proof that it still answers on each.
+check "garbage and malformed STUN get no answer" \
+	lab_run "$C" $PROBE silent 192.0.2.10 192.0.2.20 3478
+for dst in 192.0.2.10:3478 192.0.2.10:3479 192.0.2.20:3478 192.0.2.20:3479; do
+	check "still answers on $dst" lab_run "$C" $PROBE answers "${dst%:*}" "${dst#*:}"
+done
+
+# Handshakes: a key that is not listed (valid initiation) gets nothing; the
+# listed key registers.
+lab_run "$C" "$BUILD/rdv-load" -s 192.0.2.10:3478 -k "$SRV_PUB" -n 1 -H 0 >"$WORK/stranger.out" 2>&1 || true
+cat "$WORK/stranger.out"
+check "initiation from an unlisted key: no answer" \
+	grep -q "peers registered: 0 of 1 (1 failed), handshakes answered: 0" "$WORK/stranger.out"
+check "the listed key registers" \
+	lab_run "$C" "$BUILD/rdv-load" -s 192.0.2.10:3478 -k "$SRV_PUB" -n 1 -K "$A_PRIV" -H 0
+check "the log names the registration" grep -q "peer alice (198.51.100.5:[0-9]*): registered" "$WORK/rdv.log"
+
+# SIGHUP with a broken file: logged, old config kept, still serving.
+cp "$WORK/alt.conf" "$WORK/alt.conf.good"
+echo "this is not a config" >>"$WORK/alt.conf"
+lab_run root kill -HUP "$RDV_PID"
+sleep 0.5
+check "a bad reload is logged" grep -q "reload of .* failed, keeping the running configuration" "$WORK/rdv.log"
+check "still answers after the bad reload" lab_run "$C" $PROBE answers 192.0.2.10 3478
+cp "$WORK/alt.conf.good" "$WORK/alt.conf"
+
+# SIGTERM: a clean exit, status 0.
+lab_run root kill -TERM "$RDV_PID"
+status=0
+wait "$RDV_PID" || status=$?
+RDV_PID=
+check "SIGTERM: clean exit" test "$status" = 0
+check "no error logged but the bad reload's" \
+	bash -c "! grep '^error' '$WORK/rdv.log' | grep -v -e 'alt.conf:' -e 'reload of'"
+
+# ---- one address: mapping works, the change tests cannot run ----
+check "rendezvous without alternate_address answers STUN" start_rdv "$WORK/one.conf"
+lab_run "$C" timeout 60 turnutils_natdiscovery -m -f -p 3478 192.0.2.10 >"$WORK/nd1.out" 2>&1 || true
+grep -E "NAT with|reflexive|Other addr" "$WORK/nd1.out" || true
+check "natdiscovery: mapping test answered" grep -q "UDP reflexive addr: 198.51.100.5:" "$WORK/nd1.out"
+check "natdiscovery: no OTHER-ADDRESS, so no filtering verdict" \
+	bash -c "! grep -qE 'Other addr|Filtering!' '$WORK/nd1.out'"
+check "change IP unanswered, change port from port + 1, no OTHER-ADDRESS" \
+	lab_run "$C" $PROBE one 192.0.2.10 3478
+lab_run root kill -TERM "$RDV_PID"
+wait "$RDV_PID" || true
+RDV_PID=
+
+if [ "$FAILS" -gt 0 ]; then
+	echo "$FAILS check(s) failed; rendezvous log:"
+	cat "$WORK/rdv.log"
+	exit 1
+fi
+echo "all checks passed"
