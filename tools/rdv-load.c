@@ -371,7 +371,13 @@ int main(int argc, char **argv)
 	uint64_t t0, t1;
 	int c;
 
-	snprintf(binary, sizeof(binary), "%s/p2pvpn-rendezvous", dirname(strdup(argv[0])));
+	{
+		char *self = strdup(argv[0]);
+
+		snprintf(binary, sizeof(binary), "%s/p2pvpn-rendezvous",
+			 self ? dirname(self) : ".");
+		free(self);
+	}
 	while ((c = getopt(argc, argv, "n:w:H:b:s:k:p:K:h")) != -1) {
 		switch (c) {
 		case 'n':

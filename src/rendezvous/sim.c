@@ -82,7 +82,8 @@ int rdv_sim_seal(struct rdv_sim *sim, const uint8_t *msg, size_t len, uint8_t *o
 		return -ENOKEY;
 	if (cap < SESS_HEADROOM + len + SESS_TAILROOM)
 		return -ENOSPC;
-	memmove(out + SESS_HEADROOM, msg, len);
+	if (len)
+		memmove(out + SESS_HEADROOM, msg, len);
 	return sess_encrypt(kp, out + SESS_HEADROOM, len, now_ms, out_len);
 }
 
