@@ -21,7 +21,7 @@
  *     both IP and port, only when there is an alternate address.
  *
  * The answer is never more than a few address attributes (at most 148 bytes
- * for IPv6, 76 for IPv4): no PADDING, no SOFTWARE, FINGERPRINT only when the
+ * for IPv6, 88 for IPv4): no PADDING, no SOFTWARE, FINGERPRINT only when the
  * client used it, and the builder zeroes its buffer first (CVE-2020-4067). */
 #include "rendezvous/stun_responder.h"
 
