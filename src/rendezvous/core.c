@@ -69,7 +69,7 @@ void rdv_core_cleanup(struct rdv_core *c)
 	sodium_memzero(c, sizeof(*c));
 }
 
-void rdv_core_set_config(struct rdv_core *c, const struct cfg_rendezvous *cfg, uint64_t now_ms)
+void rdv_core_set_config(struct rdv_core *c, const struct cfg_rendezvous *cfg)
 {
 	c->cfg = cfg;
 	for (size_t i = c->reg.n; i-- > 0;) {
@@ -83,7 +83,6 @@ void rdv_core_set_config(struct rdv_core *c, const struct cfg_rendezvous *cfg, u
 		log_info("rendezvous: peer %s: no longer admitted, dropped", p->name);
 		rdv_registry_remove(&c->reg, p);
 	}
-	(void)now_ms;
 }
 
 void rdv_core_receive(struct rdv_core *c, const struct rdv_channel *ch, uint8_t *pkt, size_t len,

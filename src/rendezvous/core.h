@@ -78,7 +78,7 @@ void rdv_core_cleanup(struct rdv_core *c);
 /* A reloaded config: entries whose key is no longer admitted are dropped,
  * the others are renamed; relay and open follow the new file. The private
  * key and addresses are not changed here. */
-void rdv_core_set_config(struct rdv_core *c, const struct cfg_rendezvous *cfg, uint64_t now_ms);
+void rdv_core_set_config(struct rdv_core *c, const struct cfg_rendezvous *cfg);
 /* Handles one datagram or TCP frame (not STUN) received on ch. */
 void rdv_core_receive(struct rdv_core *c, const struct rdv_channel *ch, uint8_t *pkt, size_t len,
 		      uint64_t now_ms);
@@ -90,6 +90,7 @@ void rdv_core_conn_closed(struct rdv_core *c, void *conn);
 /* Counts a drop and writes a rate-limited debug line naming ch. */
 void rdv_core_drop(struct rdv_core *c, enum rdv_drop why, const struct rdv_channel *ch,
 		   uint64_t now_ms);
+/* The drop reason's name, for logs. */
 const char *rdv_drop_name(enum rdv_drop why);
 /* "IP:PORT" or "tcp IP:PORT" of a channel, in a static buffer (logs only). */
 const char *rdv_channel_str(const struct rdv_channel *ch);

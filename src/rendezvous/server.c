@@ -436,7 +436,7 @@ int rdv_server_reload(struct rdv_server *s)
 	memcpy(next.public_key, s->cfg.public_key, 32);
 	cfg_rendezvous_free(&s->cfg);
 	s->cfg = next;
-	rdv_core_set_config(&s->core, &s->cfg, time_now_ms());
+	rdv_core_set_config(&s->core, &s->cfg);
 	log_info("rendezvous: configuration reloaded: %zu listed peer%s, %s, relay %s",
 		 s->cfg.n_peers, s->cfg.n_peers == 1 ? "" : "s",
 		 s->cfg.open ? "open to any key" : "listed keys only", s->cfg.relay ? "on" : "off");
