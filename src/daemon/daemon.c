@@ -19,7 +19,7 @@
 #include "util/log.h"
 #include "util/time.h"
 
-enum ev_tag { EV_TUN = 1, EV_UDP, EV_CTL, EV_SIG };
+enum ev_tag { EV_TUN = 1, EV_UDP, EV_CTL, EV_SIG }; /* EV_TCP_* in daemon.h */
 
 static int watch(struct daemon *d, int fd, enum ev_tag tag)
 {
@@ -109,6 +109,9 @@ int daemon_start(struct daemon *d)
 	d->udp.fd = -1;
 	d->ctl.fd = -1;
 	d->tun.fd = -1;
+	d->tcp_listen_fd = -1;
+	for (unsigned i = 0; i < TCP_SLOTS_MAX; i++)
+		d->tcp[i].fd = -1;
 	rt_table_init(&d->rt);
 	if (!hs_identity_init(&d->id, c->private_key)) {
 		log_error("%s: private key gives no usable public key", c->ifname);
@@ -154,6 +157,8 @@ int daemon_start(struct daemon *d)
 		log_error("%s: event loop: %s", c->ifname, strerror(-ret));
 		goto fail;
 	}
+	if ((ret = tcpmux_start(d)) < 0)
+		goto fail;
 	return 0;
 fail:
 	daemon_stop(d);
@@ -162,6 +167,8 @@ fail:
 
 void daemon_stop(struct daemon *d)
 {
+	if (d->epfd >= 0)
+		tcpmux_stop(d);
 	rdv_client_stop(d);
 	for (size_t i = 0; i < d->n_peers; i++)
 		peer_free(d, d->peers[i]);
@@ -204,15 +211,34 @@ static void handle_signals(struct daemon *d)
 }
 
 /* Runs due peer timers and returns the epoll timeout to the next one. */
+enum { HS_FAST_RETRY_MS = 1000, HS_FAST_RETRIES = 4 };
+
+/* A handshake over a path just made (or to the rendezvous): a lost
+ * initiation is sent again after HS_FAST_RETRY_MS, HS_FAST_RETRIES times,
+ * before the session timers' 5 s schedule takes over, so that a lossy path
+ * does not cost 5 s per lost packet while a tunnel is being set up. */
+static uint64_t fast_retry(struct daemon *d, struct peer *p, uint64_t now)
+{
+	if (p->path.kind == PATH_NONE || !p->hs_index || p->hs.state != HS_STATE_INIT_SENT ||
+	    p->fast_retries >= HS_FAST_RETRIES)
+		return UINT64_MAX;
+	if (now - p->init_sent_ms < HS_FAST_RETRY_MS)
+		return p->init_sent_ms + HS_FAST_RETRY_MS;
+	p->fast_retries++;
+	peer_send_initiation(d, p, now, true);
+	return now + HS_FAST_RETRY_MS;
+}
+
 static uint64_t peer_timers(struct daemon *d, struct peer *p, uint64_t now)
 {
+	uint64_t f = fast_retry(d, p, now);
 	uint64_t t = sess_timers_next_deadline(&p->timers);
 
 	if (t <= now) {
 		peer_run_timers(d, p, now);
 		t = sess_timers_next_deadline(&p->timers);
 	}
-	return t;
+	return t < f ? t : f;
 }
 
 static int run_timers(struct daemon *d)
@@ -232,10 +258,16 @@ static int run_timers(struct daemon *d)
 		}
 		if (t < next)
 			next = t;
-		/* No session and no way to reach the peer: ask to be introduced. */
-		if (d->rdv && !sess_peer_send_keypair(&p->sess, now))
+		/* No session and no candidates: ask to be introduced. Once the
+		 * engine has candidates it asks again itself when it needs to
+		 * (a new introduction restarts its punching schedule). */
+		if (d->rdv && !sess_peer_send_keypair(&p->sess, now) &&
+		    p->punch.phase == PUNCH_PHASE_IDLE)
 			rdv_client_connect(d, p, now);
 	}
+	t = tcpmux_tick(d, now);
+	if (t < next)
+		next = t;
 	if (d->rdv) {
 		t = peer_timers(d, d->rdv, now);
 		if (t < next)
@@ -291,6 +323,12 @@ int daemon_run(struct daemon *d)
 				break;
 			case EV_SIG:
 				handle_signals(d);
+				break;
+			case EV_TCP_LISTEN:
+				tcpmux_accept(d);
+				break;
+			default:
+				tcpmux_event(d, evs[i].data.u32 - EV_TCP_BASE, evs[i].events);
 				break;
 			}
 		}

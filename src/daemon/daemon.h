@@ -81,6 +81,7 @@ struct peer {
 	bool is_rendezvous; /* the meeting point: carries signalling, not IP */
 	struct path path;   /* where packets to the peer go; kind NONE: unknown */
 	uint64_t init_sent_ms;	     /* when the outstanding initiation left */
+	unsigned fast_retries;	     /* quick resends of this handshake so far */
 	uint64_t last_handshake_ms;  /* 0: never */
 	uint64_t rtt_us;	     /* last handshake round trip; 0 unknown */
 	uint64_t rx_bytes, tx_bytes; /* UDP payload bytes, as wg counts */
@@ -96,6 +97,20 @@ struct peer {
 	unsigned staged_head, staged_count;
 };
 
+enum { TCP_SLOTS_MAX = 64, EV_TCP_LISTEN = 5, EV_TCP_BASE = 100 };
+
+/* A TCP stream (tcpmux.c): connecting (fd >= 0, no conn) or established. */
+struct tcp_slot {
+	struct tcp_conn *conn;
+	int fd;
+	struct peer *owner; /* NULL: accepted, nothing authenticated on it yet */
+	bool is_rdv;
+	struct sockaddr_storage to;
+	uint64_t started_ms;
+};
+
+enum rdv_tcp_state { RDV_TCP_NONE, RDV_TCP_CONNECTING, RDV_TCP_UP };
+
 /* The rendezvous client's state (rdv.c). */
 struct rdv_client {
 	uint8_t stun_id[2][16]; /* STUN_ID_LEN: outstanding Binding requests, zero when answered */
@@ -108,6 +123,8 @@ struct rdv_client {
 	int16_t port_step;
 	uint32_t relay_id;		     /* ours, as the rendezvous knows us */
 	uint64_t register_sent_ms, registered_ms; /* registered_ms 0: not registered */
+	uint64_t started_ms;
+	enum rdv_tcp_state tcp_state; /* the TCP channel, tried when UDP gets no answer */
 };
 
 struct daemon {
@@ -126,6 +143,8 @@ struct daemon {
 	size_t n_peers;
 	struct peer *rdv; /* the first configured rendezvous, or NULL */
 	struct rdv_client rc;
+	int tcp_listen_fd;
+	struct tcp_slot tcp[TCP_SLOTS_MAX];
 	struct rt_table rt;
 	struct sess_index_table index;
 
@@ -217,6 +236,14 @@ struct tcp_conn *tcpmux_find(struct daemon *d, struct peer *p, const struct sock
 void tcpmux_send(struct daemon *d, struct tcp_conn *c, uint8_t *pkt, size_t len);
 /* Drops every stream owned by p (peer removal). */
 void tcpmux_forget_peer(struct daemon *d, struct peer *p);
+/* An authenticated packet from p came over c: c belongs to p from now on. */
+void tcpmux_adopt(struct daemon *d, struct tcp_conn *c, struct peer *p);
+int tcpmux_connect_rdv(struct daemon *d, uint64_t now);
+void tcpmux_accept(struct daemon *d);
+void tcpmux_event(struct daemon *d, unsigned slot, uint32_t events);
+uint64_t tcpmux_tick(struct daemon *d, uint64_t now);
+/* rdv.c: the TCP stream to the rendezvous is up. */
+void rdv_client_tcp_up(struct daemon *d, struct tcp_conn *c, uint64_t now);
 
 /* reload.c */
 /* Re-reads the config; on any error logs it and keeps the running one. */

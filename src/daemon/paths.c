@@ -3,6 +3,7 @@
  * heartbeats between peers, frames relayed through the rendezvous, and
  * moving a peer's packets to the path the engine chose. */
 #include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -97,6 +98,7 @@ static void use_path(struct daemon *d, struct peer *p, const struct punch_action
 			 path_kind_str(path.kind), path_str(&path));
 	p->path = path;
 	p->path_since_ms = now;
+	p->fast_retries = 0;
 	/* Keys do not depend on the path: a session simply moves. Without one,
 	 * the peer with the lower key starts the handshake, so that the two do
 	 * not cross initiations. */
@@ -146,14 +148,41 @@ void peer_run_punch(struct daemon *d, struct peer *p, uint64_t now)
 	datapath_flush(d);
 }
 
+static uint16_t get_port(const struct sockaddr_storage *ss)
+{
+	return ss->ss_family == AF_INET ? ((const struct sockaddr_in *)ss)->sin_port
+					: ((const struct sockaddr_in6 *)ss)->sin6_port;
+}
+
+static void set_port(struct sockaddr_storage *ss, uint16_t port_be)
+{
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = port_be;
+	else
+		((struct sockaddr_in6 *)ss)->sin6_port = port_be;
+}
+
 void peer_on_introduce(struct daemon *d, struct peer *p, const struct rdv_introduce *intro,
 		       uint64_t now)
 {
 	log_debug("%s: peer %s: introduced (reflexive %s, %zu host candidates)", d->cfg.ifname,
 		  p->name, intro->udp_reflexive.ss_family ? addr_str(&intro->udp_reflexive) : "none",
 		  intro->n_host);
+	struct rdv_introduce in = *intro;
+
+	/* A peer that never spoke TCP to the rendezvous has no TCP reflexive
+	 * address there. NATs that keep the port for UDP (endpoint-independent
+	 * mapping) keep it for TCP too, and the peer listens on the same port
+	 * number for both: its UDP reflexive IP and its listen port are the
+	 * best guess for a simultaneous open. */
+	if (!in.tcp_reflexive.ss_family && in.udp_reflexive.ss_family &&
+	    in.nat_mapping != RDV_MAPPING_DEPENDENT) {
+		in.tcp_reflexive = in.udp_reflexive;
+		if (in.n_host)
+			set_port(&in.tcp_reflexive, get_port(&in.host[0]));
+	}
 	p->relay_id = intro->relay_id;
-	punch_on_introduce(&p->punch, intro, now);
+	punch_on_introduce(&p->punch, &in, now);
 	if (d->cfg.relay && p->relay_id)
 		punch_on_relay_available(&p->punch, now);
 	peer_run_punch(d, p, now);

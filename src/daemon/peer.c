@@ -238,6 +238,7 @@ static void complete_handshake(struct daemon *d, struct peer *p, uint32_t local_
 		return;
 	}
 	sess_timers_on_session_derived(&p->timers, now);
+	p->fast_retries = 0;
 }
 
 const char *path_kind_str(enum path_kind kind)
@@ -286,6 +287,8 @@ static bool same_path(const struct path *a, const struct path *b)
  * the better one wins. */
 void peer_update_path(struct daemon *d, struct peer *p, const struct path *from)
 {
+	if (from->kind == PATH_TCP)
+		tcpmux_adopt(d, from->conn, p);
 	if (!p->is_rendezvous)
 		punch_on_path_authenticated(&p->punch, from->kind == PATH_UDP	  ? PUNCH_PATH_UDP
 						       : from->kind == PATH_TCP ? PUNCH_PATH_TCP

@@ -24,12 +24,26 @@
 #include "util/time.h"
 
 enum {
-	RDV_REGISTER_INTERVAL_MS = 10 * 1000,
+	RDV_REGISTER_INTERVAL_MS = 5 * 1000,
 	RDV_DEAD_AFTER_MS = 3 * RDV_REGISTER_INTERVAL_MS + 2000,
 	RDV_STUN_RETRY_MS = 1000,
 	RDV_STUN_REFRESH_MS = 60 * 1000,
 	RDV_CONNECT_INTERVAL_MS = 3000,
+	RDV_TCP_FALLBACK_MS = 2000,
 };
+
+void rdv_client_tcp_up(struct daemon *d, struct tcp_conn *c, uint64_t now)
+{
+	struct path path = { .kind = PATH_TCP, .conn = c };
+
+	path.addr = d->rdv->cfg.endpoint;
+	d->rc.tcp_state = RDV_TCP_UP;
+	d->rdv->path = path;
+	tcpmux_adopt(d, c, d->rdv);
+	log_info("%s: rendezvous %s: connected over TCP", d->cfg.ifname, addr_str(&path.addr));
+	sess_peer_clear(&d->rdv->sess);
+	peer_send_initiation(d, d->rdv, now, true);
+}
 
 /* The second STUN port: the rendezvous answers on its port and the next. */
 static void stun_target(const struct daemon *d, unsigned which, struct sockaddr_storage *out)
@@ -268,6 +282,15 @@ uint64_t rdv_client_tick(struct daemon *d, uint64_t now)
 		rc->have_mapped[0] = rc->have_mapped[1] = false;
 		rc->stun_done_ms = 0;
 	}
+	/* UDP gets no answer from the rendezvous (blocked?): try its TCP port,
+	 * from listen_port, so that it also learns our TCP reflexive address. */
+	if (!rc->registered_ms && rc->tcp_state == RDV_TCP_NONE &&
+	    now - rc->started_ms >= RDV_TCP_FALLBACK_MS && d->rdv->path.kind == PATH_UDP) {
+		log_info("%s: rendezvous %s: no answer over UDP, trying TCP", d->cfg.ifname,
+			 addr_str(&d->rdv->cfg.endpoint));
+		if (tcpmux_connect_rdv(d, now) < 0)
+			rc->started_ms = now; /* try again later */
+	}
 	if (!session) {
 		peer_send_initiation(d, d->rdv, now, false);
 	} else if (now - rc->register_sent_ms >= RDV_REGISTER_INTERVAL_MS || !rc->registered_ms) {
@@ -301,6 +324,7 @@ int rdv_client_start(struct daemon *d)
 	if (!d->rdv)
 		return -errno ? -errno : -ENOMEM;
 	d->rdv->is_rendezvous = true;
+	d->rc.started_ms = time_now_ms();
 	return 0;
 }
 

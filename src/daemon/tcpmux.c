@@ -1,31 +1,335 @@
-/* TCP streams of the daemon: simultaneous open towards peers, the listener
- * on listen_port, and framed datagrams over both. */
+/* TCP streams of the daemon (DESIGN.md section 3, issue "TCP simultaneous
+ * open"): the listener on listen_port, connects from listen_port towards
+ * peers' TCP candidates (a simultaneous open when both sides connect at the
+ * agreed moment) and towards the rendezvous when UDP gets no answer, and
+ * length-prefixed datagrams over every stream (transport/tcp.h).
+ *
+ * A stream has a slot: connecting (fd, no conn yet) or established (conn).
+ * Its owner is the peer we connected to, or, for an accepted stream, the
+ * peer whose authenticated packet first came over it; a stream nobody
+ * owns after TCPMUX_ADOPT_MS is closed. Received frames are copied into an
+ * rx buffer with headroom and handed to datapath_receive like datagrams. */
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
 #include "daemon/daemon.h"
+#include "transport/tcp.h"
+#include "util/log.h"
+#include "util/time.h"
+
+enum {
+	TCPMUX_ADOPT_MS = 10 * 1000,
+	TCPMUX_IDLE_MS = 120 * 1000,
+	TCPMUX_CONNECT_MS = 8 * 1000,
+};
+
+static void watch_slot(struct daemon *d, unsigned i, uint32_t events, int op)
+{
+	struct tcp_slot *s = &d->tcp[i];
+	struct epoll_event ev = { .events = events, .data.u32 = EV_TCP_BASE + i };
+	int fd = s->conn ? s->conn->fd : s->fd;
+
+	(void)epoll_ctl(d->epfd, op, fd, &ev);
+}
+
+static int free_slot(struct daemon *d)
+{
+	for (unsigned i = 0; i < TCP_SLOTS_MAX; i++)
+		if (!d->tcp[i].conn && d->tcp[i].fd < 0)
+			return (int)i;
+	return -1;
+}
+
+/* Forgets the stream everywhere it may be referenced, then closes it. */
+static void close_slot(struct daemon *d, unsigned i, const char *why)
+{
+	struct tcp_slot *s = &d->tcp[i];
+	struct tcp_conn *c = s->conn;
+	uint64_t now = time_now_ms();
+
+	if (c) {
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		for (size_t k = 0; k < d->n_peers; k++) {
+			struct peer *p = d->peers[k];
+			if (p->path.kind == PATH_TCP && p->path.conn == c)
+				p->path.kind = PATH_NONE;
+		}
+		if (d->rdv && d->rdv->path.kind == PATH_TCP && d->rdv->path.conn == c) {
+			/* Back to UDP towards the rendezvous; the client retries. */
+			d->rdv->path.kind = PATH_UDP;
+			d->rdv->path.conn = NULL;
+			d->rdv->path.addr = d->rdv->cfg.endpoint;
+			d->rc.tcp_state = RDV_TCP_NONE;
+		}
+		if (s->owner && !s->owner->is_rendezvous)
+			punch_on_tcp_closed(&s->owner->punch, &c->peer, now);
+		log_debug("%s: tcp %s: closed (%s)", d->cfg.ifname, addr_str(&c->peer), why);
+		tcp_conn_free(c);
+	} else if (s->fd >= 0) {
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, s->fd, NULL);
+		close(s->fd);
+		if (s->is_rdv)
+			d->rc.tcp_state = RDV_TCP_NONE;
+	}
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+}
 
 int tcpmux_start(struct daemon *d)
 {
-	return 0;
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = EV_TCP_LISTEN };
+	int ret;
+
+	for (unsigned i = 0; i < TCP_SLOTS_MAX; i++) {
+		memset(&d->tcp[i], 0, sizeof(d->tcp[i]));
+		d->tcp[i].fd = -1;
+	}
+	ret = tcp_listen(udp_local_port(&d->udp), &d->tcp_listen_fd);
+	if (ret < 0) {
+		d->tcp_listen_fd = -1;
+		log_error("%s: TCP port %u: %s", d->cfg.ifname, udp_local_port(&d->udp),
+			  strerror(-ret));
+		return ret;
+	}
+	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->tcp_listen_fd, &ev) < 0 ? -errno : 0;
 }
 
 void tcpmux_stop(struct daemon *d)
 {
+	for (unsigned i = 0; i < TCP_SLOTS_MAX; i++)
+		if (d->tcp[i].conn || d->tcp[i].fd >= 0)
+			close_slot(d, i, "shutdown");
+	if (d->tcp_listen_fd >= 0)
+		close(d->tcp_listen_fd);
+	d->tcp_listen_fd = -1;
+}
+
+static int start_connect(struct daemon *d, struct peer *owner, bool is_rdv,
+			 const struct sockaddr_storage *to, uint64_t now)
+{
+	int i = free_slot(d), fd, ret;
+
+	if (i < 0)
+		return -ENOSPC;
+	ret = tcp_connect_from(udp_local_port(&d->udp), to, &fd);
+	if (ret < 0 && ret != -EINPROGRESS)
+		return ret;
+	d->tcp[i].fd = fd;
+	d->tcp[i].owner = owner;
+	d->tcp[i].is_rdv = is_rdv;
+	d->tcp[i].to = *to;
+	d->tcp[i].started_ms = now;
+	watch_slot(d, (unsigned)i, EPOLLOUT, EPOLL_CTL_ADD);
+	return 0;
 }
 
 void tcpmux_connect(struct daemon *d, struct peer *p, const struct sockaddr_storage *to,
 		    uint64_t now)
 {
-	punch_on_tcp_failed(&p->punch, to, now);
+	int ret;
+
+	/* A connect to the same address still under way is started anew. */
+	for (unsigned i = 0; i < TCP_SLOTS_MAX; i++)
+		if (!d->tcp[i].conn && d->tcp[i].fd >= 0 && d->tcp[i].owner == p &&
+		    tcp_addr_equal(&d->tcp[i].to, to))
+			close_slot(d, i, "restarted");
+	ret = start_connect(d, p, false, to, now);
+	if (ret < 0) {
+		log_debug("%s: peer %s: tcp connect to %s: %s", d->cfg.ifname, p->name,
+			  addr_str(to), strerror(-ret));
+		punch_on_tcp_failed(&p->punch, to, now);
+	}
+}
+
+int tcpmux_connect_rdv(struct daemon *d, uint64_t now)
+{
+	int ret = start_connect(d, d->rdv, true, &d->rdv->cfg.endpoint, now);
+
+	if (ret == 0)
+		d->rc.tcp_state = RDV_TCP_CONNECTING;
+	return ret;
 }
 
 struct tcp_conn *tcpmux_find(struct daemon *d, struct peer *p, const struct sockaddr_storage *addr)
 {
-	return NULL;
+	struct tcp_conn *best = NULL;
+
+	for (unsigned i = 0; i < TCP_SLOTS_MAX; i++) {
+		struct tcp_conn *c = d->tcp[i].conn;
+		if (!c || d->tcp[i].owner != p || (addr && !tcp_addr_equal(&c->peer, addr)))
+			continue;
+		best = best ? tcp_conn_prefer(best, c, memcmp(d->id.s_pub, p->cfg.public_key, 32) < 0)
+			    : c;
+	}
+	return best;
+}
+
+static int slot_of(struct daemon *d, const struct tcp_conn *c)
+{
+	for (unsigned i = 0; i < TCP_SLOTS_MAX; i++)
+		if (d->tcp[i].conn == c)
+			return (int)i;
+	return -1;
+}
+
+void tcpmux_adopt(struct daemon *d, struct tcp_conn *c, struct peer *p)
+{
+	int i = slot_of(d, c);
+
+	if (i < 0 || d->tcp[i].owner == p)
+		return;
+	d->tcp[i].owner = p;
+	if (!p->is_rendezvous)
+		punch_on_tcp_connected(&p->punch, &c->peer, time_now_ms());
 }
 
 void tcpmux_send(struct daemon *d, struct tcp_conn *c, uint8_t *pkt, size_t len)
 {
+	int i = slot_of(d, c), ret;
+
+	if (i < 0)
+		return;
+	ret = tcp_conn_send_frame(c, pkt, len);
+	if (ret == 1)
+		watch_slot(d, (unsigned)i, EPOLLIN | EPOLLOUT, EPOLL_CTL_MOD);
+	else if (ret < 0 && ret != -ENOBUFS && ret != -EMSGSIZE)
+		close_slot(d, (unsigned)i, strerror(-ret));
 }
 
 void tcpmux_forget_peer(struct daemon *d, struct peer *p)
 {
+	for (unsigned i = 0; i < TCP_SLOTS_MAX; i++)
+		if (d->tcp[i].owner == p)
+			close_slot(d, i, "peer removed");
+}
+
+void tcpmux_accept(struct daemon *d)
+{
+	uint64_t now = time_now_ms();
+
+	for (;;) {
+		struct sockaddr_storage from;
+		struct tcp_conn *c;
+		int fd, i;
+
+		if (tcp_accept(d->tcp_listen_fd, &fd, &from) < 0)
+			return;
+		i = free_slot(d);
+		c = i < 0 ? NULL : tcp_conn_new(fd, TCP_ORIGIN_ACCEPT, FRAME_MODE_FRAMED, 0, now);
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		d->tcp[i].conn = c;
+		d->tcp[i].started_ms = now;
+		watch_slot(d, (unsigned)i, EPOLLIN, EPOLL_CTL_ADD);
+		log_debug("%s: tcp %s: accepted", d->cfg.ifname, addr_str(&from));
+	}
+}
+
+struct frame_ctx {
+	struct daemon *d;
+	uint64_t now;
+};
+
+static int on_frame(void *ctx, struct tcp_conn *c, const uint8_t *frame, size_t len)
+{
+	struct frame_ctx *fc = ctx;
+	struct daemon *d = fc->d;
+	struct rx_pkt m;
+
+	/* Handlers may use headroom in front of a datagram and decrypt in
+	 * place: give them an rx buffer like the UDP path does. */
+	if (len > TUN_PACKET_MAX)
+		return 0;
+	memcpy(d->rx[0].data, frame, len);
+	memset(&m, 0, sizeof(m));
+	m.data = d->rx[0].data;
+	m.len = len;
+	m.from.kind = PATH_TCP;
+	m.from.addr = c->peer;
+	m.from.conn = c;
+	datapath_receive(d, &m, fc->now);
+	return 0;
+}
+
+static void connected(struct daemon *d, unsigned i, uint64_t now)
+{
+	struct tcp_slot *s = &d->tcp[i];
+	int ret = tcp_connect_result(s->fd);
+
+	if (ret == -EINPROGRESS)
+		return;
+	if (ret == 0) {
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, s->fd, NULL);
+		s->conn = tcp_conn_new(s->fd, TCP_ORIGIN_CONNECT, FRAME_MODE_FRAMED, 0, now);
+		if (s->conn) {
+			s->fd = -1;
+			watch_slot(d, i, EPOLLIN, EPOLL_CTL_ADD);
+			log_debug("%s: tcp %s: connected", d->cfg.ifname, addr_str(&s->conn->peer));
+			if (s->is_rdv)
+				rdv_client_tcp_up(d, s->conn, now);
+			else if (s->owner)
+				punch_on_tcp_connected(&s->owner->punch, &s->to, now);
+			if (s->owner && !s->owner->is_rendezvous)
+				peer_run_punch(d, s->owner, now);
+			return;
+		}
+		ret = -errno;
+	}
+	if (s->owner && !s->is_rdv)
+		punch_on_tcp_failed(&s->owner->punch, &s->to, now);
+	close_slot(d, i, strerror(-ret));
+}
+
+void tcpmux_event(struct daemon *d, unsigned i, uint32_t events)
+{
+	struct tcp_slot *s;
+	uint64_t now = time_now_ms();
+	struct frame_ctx fc = { d, now };
+	int ret;
+
+	if (i >= TCP_SLOTS_MAX)
+		return;
+	s = &d->tcp[i];
+	if (!s->conn) {
+		if (s->fd >= 0)
+			connected(d, i, now);
+		return;
+	}
+	if (events & EPOLLOUT) {
+		ret = tcp_conn_flush(s->conn);
+		if (ret < 0) {
+			close_slot(d, i, strerror(-ret));
+			return;
+		}
+		if (ret == 0)
+			watch_slot(d, i, EPOLLIN, EPOLL_CTL_MOD);
+	}
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+		ret = tcp_conn_read(s->conn, now, on_frame, &fc);
+		/* on_frame may have closed streams (peer removal): look again. */
+		if (d->tcp[i].conn && ret < 0)
+			close_slot(d, i, ret == -ECONNRESET || ret == -EPIPE ? "reset" : "closed");
+		datapath_flush(d);
+	}
+}
+
+uint64_t tcpmux_tick(struct daemon *d, uint64_t now)
+{
+	for (unsigned i = 0; i < TCP_SLOTS_MAX; i++) {
+		struct tcp_slot *s = &d->tcp[i];
+		if (!s->conn && s->fd >= 0 && now - s->started_ms > TCPMUX_CONNECT_MS) {
+			if (s->owner && !s->is_rdv)
+				punch_on_tcp_failed(&s->owner->punch, &s->to, now);
+			close_slot(d, i, "connect timed out");
+		} else if (s->conn && !s->owner && now - s->started_ms > TCPMUX_ADOPT_MS) {
+			close_slot(d, i, "nothing authenticated on it");
+		} else if (s->conn && tcp_conn_is_idle(s->conn, now, TCPMUX_IDLE_MS)) {
+			close_slot(d, i, "idle");
+		}
+	}
+	return now + 1000;
 }

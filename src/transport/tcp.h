@@ -117,7 +117,8 @@ void tcp_conn_free(struct tcp_conn *c);
  * connection stays), -ECONNRESET when the peer closed (FIN or RST),
  * -EBADMSG on a framing violation, the callback's negative value, or
  * another -errno. On any negative value except the callback's the caller
- * frees c. */
+ * frees c. After a callback stop, frames already read stay buffered and no
+ * EPOLLIN announces them: call again to get them first. */
 int tcp_conn_read(struct tcp_conn *c, uint64_t now_ms, tcp_frame_fn fn, void *ctx);
 /* Sends one datagram with its length prefix. 0: written; 1: partly or not
  * yet written and queued, watch EPOLLOUT and call tcp_conn_flush; -ENOBUFS:
