@@ -26,9 +26,10 @@
 enum {
 	RDV_REGISTER_INTERVAL_MS = 5 * 1000,
 	RDV_DEAD_AFTER_MS = 3 * RDV_REGISTER_INTERVAL_MS + 2000,
-	RDV_STUN_RETRY_MS = 1000,
+	RDV_STUN_RETRY_MS = 250,
+	RDV_STUN_WAIT_MS = 1500, /* registration waits this long for the mapping test */
 	RDV_STUN_REFRESH_MS = 60 * 1000,
-	RDV_CONNECT_INTERVAL_MS = 3000,
+	RDV_CONNECT_INTERVAL_MS = 1000, /* while the engine waits for an introduction */
 	RDV_TCP_FALLBACK_MS = 2000,
 };
 
@@ -103,7 +104,13 @@ static void learn_mapping(struct daemon *d)
 			 mapping == RDV_MAPPING_INDEPENDENT ? "endpoint-independent"
 							    : "per destination",
 			 pstep ? " (sequential)" : "");
-		rc->registered_ms = 0; /* tell the rendezvous */
+		/* Tell the rendezvous, and have peers that are still without a
+		 * session introduced again with what we know now. */
+		if (rc->registered_ms) {
+			rc->registered_ms = 0;
+			for (size_t i = 0; i < d->n_peers; i++)
+				d->peers[i]->reintroduce = true;
+		}
 	}
 	rc->reflexive = rc->mapped[0];
 	rc->have_reflexive = true;
@@ -238,6 +245,14 @@ void rdv_client_receive(struct daemon *d, const uint8_t *msg, size_t len, uint64
 				 path_str(&d->rdv->path), addr_str(&refl));
 		rc->registered_ms = now;
 		rc->relay_id = id;
+		for (size_t i = 0; i < d->n_peers; i++) {
+			struct peer *q = d->peers[i];
+			if (q->reintroduce && !sess_peer_send_keypair(&q->sess, now)) {
+				q->connect_sent_ms = 0;
+				rdv_client_connect(d, q, now);
+			}
+			q->reintroduce = false;
+		}
 		if (!rc->have_reflexive) {
 			rc->reflexive = refl;
 			rc->have_reflexive = true;
@@ -300,7 +315,11 @@ uint64_t rdv_client_tick(struct daemon *d, uint64_t now)
 			rc->registered_ms = 0;
 			sess_peer_clear(&d->rdv->sess);
 			peer_send_initiation(d, d->rdv, now, false);
-		} else if (now - rc->register_sent_ms >= 1000) {
+		} else if (now - rc->register_sent_ms >= 1000 &&
+			   ((rc->have_mapped[0] && rc->have_mapped[1]) ||
+			    now - rc->started_ms >= RDV_STUN_WAIT_MS)) {
+			/* The introduction carries our NAT's behaviour: register
+			 * once the mapping test is done (or has had its time). */
 			send_register(d, now);
 		}
 	}
