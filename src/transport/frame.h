@@ -68,7 +68,7 @@ size_t frame_reader_push(struct frame_reader *r, const uint8_t *data, size_t len
  * FRAME_STUN_MAX): the stream cannot be resynchronised, close it. The frame
  * stays valid until the next space/push call. */
 int frame_reader_next(struct frame_reader *r, const uint8_t **frame, size_t *len)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* Bytes received but not yet returned as a frame (a partial frame). */
 size_t frame_reader_pending(const struct frame_reader *r);
 /* Writes the u16 big-endian prefix for a datagram of len bytes; returns

@@ -88,8 +88,7 @@ static int listen_family(int family, uint16_t port, int *fd)
 		return ret;
 	any_addr(family, port, &ss);
 	/* Dual-stack: IPv4 peers arrive as v4-mapped and are mapped back. */
-	if (family == AF_INET6 &&
-	    setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0)
+	if (family == AF_INET6 && setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0)
 		goto fail;
 	if (bind(s, (struct sockaddr *)&ss, addr_len(&ss)) < 0)
 		goto fail;
@@ -266,11 +265,12 @@ struct tcp_conn *tcp_conn_prefer(struct tcp_conn *a, struct tcp_conn *b, bool we
 	return a->fd < b->fd ? a : b;
 }
 
-struct tcp_conn *tcp_conn_new(int fd, enum tcp_origin origin, enum frame_mode mode,
-			      size_t out_cap, uint64_t now_ms)
+struct tcp_conn *tcp_conn_new(int fd, enum tcp_origin origin, enum frame_mode mode, size_t out_cap,
+			      uint64_t now_ms)
 {
 	struct tcp_conn *c;
 	socklen_t len;
+	int err;
 
 	if (out_cap == 0)
 		out_cap = TCP_OUT_DEFAULT;
@@ -299,13 +299,11 @@ struct tcp_conn *tcp_conn_new(int fd, enum tcp_origin origin, enum frame_mode mo
 	c->out_cap = out_cap;
 	frame_reader_init(&c->rd, mode);
 	return c;
-fail: {
-	int err = errno;
-
+fail:
+	err = errno;
 	free(c);
 	errno = err;
 	return NULL;
-}
 }
 
 void tcp_conn_free(struct tcp_conn *c)

@@ -57,12 +57,15 @@ struct tcp_conn {
 	struct sockaddr_storage peer;
 	uint64_t opened_ms;  /* when the caller created it (established) */
 	uint64_t last_rx_ms; /* last complete frame: partial bytes never refresh it */
-	uint64_t rx_frames, tx_frames, tx_queued, tx_dropped;
+	uint64_t rx_frames;  /* complete frames handed to the callback */
+	uint64_t tx_frames;  /* datagrams written or queued */
+	uint64_t tx_queued;  /* of those, the ones that needed the ring */
+	uint64_t tx_dropped; /* datagrams dropped whole: the ring was full */
 	struct frame_reader rd;
 	size_t out_cap;	 /* size of out[] */
 	size_t out_head; /* first queued byte */
-	size_t out_len;	 /* queued bytes (a ring: may wrap past out_cap) */
-	uint8_t out[];
+	size_t out_len;	 /* queued bytes; they wrap around the end of out[] */
+	uint8_t out[];	 /* one allocation with the struct: ~64 KiB + out_cap */
 };
 
 /* A complete frame read from c (framed: a datagram; STUN mode: a whole STUN
@@ -108,8 +111,8 @@ struct tcp_conn *tcp_conn_prefer(struct tcp_conn *a, struct tcp_conn *b, bool we
  * both addresses, starts the reader in mode, and an out ring of out_cap
  * bytes (0: TCP_OUT_DEFAULT). Takes the fd only on success. NULL with errno
  * (EINVAL: out_cap below TCP_OUT_MIN). */
-struct tcp_conn *tcp_conn_new(int fd, enum tcp_origin origin, enum frame_mode mode,
-			      size_t out_cap, uint64_t now_ms);
+struct tcp_conn *tcp_conn_new(int fd, enum tcp_origin origin, enum frame_mode mode, size_t out_cap,
+			      uint64_t now_ms);
 /* Closes the socket with a plain close() (FIN, never a RST on purpose) and
  * frees c; NULL is fine. */
 void tcp_conn_free(struct tcp_conn *c);

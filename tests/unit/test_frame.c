@@ -278,9 +278,9 @@ static void test_frame_reader_space_full_buffer(void **state)
 /* A STUN Binding request: 20-byte header and one 8-byte attribute. */
 static size_t stun_msg(uint8_t *out, uint8_t id)
 {
-	const uint8_t m[28] = {0x00, 0x01, 0x00, 0x08, 0x21, 0x12, 0xa4, 0x42, id, 1, 2, 3, 4, 5,
-			       6,    7,	   8,	 9,    10,   11,   0x80, 0x22, 0x00, 0x04, 't', 'e',
-			       's',  't'};
+	const uint8_t m[28] = {0x00, 0x01, 0x00, 0x08, 0x21, 0x12, 0xa4, 0x42, id, 1,
+			       2,    3,	   4,	 5,    6,    7,	   8,	 9,    10, 11,
+			       0x80, 0x22, 0x00, 0x04, 't',  'e',  's',	 't'};
 
 	memcpy(out, m, sizeof(m));
 	return sizeof(m);
@@ -340,7 +340,7 @@ static void test_frame_reader_detect_framed(void **state)
 			frame_reader_push(&rd, cases[i].bytes + b, 1);
 			assert_int_equal(frame_reader_next(&rd, &f, &flen), b + 1 == 8);
 			assert_int_equal(rd.mode, b + 1 >= cases[i].decided_at ? FRAME_MODE_FRAMED
-										: FRAME_MODE_DETECT);
+									       : FRAME_MODE_DETECT);
 		}
 		assert_int_equal(flen, 6);
 		assert_memory_equal(f, cases[i].bytes + 2, 6);
@@ -370,13 +370,13 @@ static void test_frame_reader_stun_lost_boundaries(void **state)
 		size_t off;
 		uint8_t val;
 	} cases[] = {
-	    /* 1 */ {0, 0x40},	/* top bits of the type not 00 */
+	    /* 1 */ {0, 0x40}, /* top bits of the type not 00 */
 	    /* 2 */ {0, 0x80},
-	    /* 3 */ {3, 0x09},	/* length not a multiple of 4 */
+	    /* 3 */ {3, 0x09}, /* length not a multiple of 4 */
 	    /* 4 */ {3, 0x0a},
-	    /* 5 */ {4, 0x20},	/* cookie */
+	    /* 5 */ {4, 0x20}, /* cookie */
 	    /* 6 */ {7, 0x43},
-	    /* 7 */ {2, 0xff},	/* with byte 3 set to 0xf0 below: 0xfff0, over FRAME_STUN_MAX */
+	    /* 7 */ {2, 0xff}, /* with byte 3 set to 0xf0 below: 0xfff0, over FRAME_STUN_MAX */
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -144,7 +144,8 @@ static void pump(struct tcp_conn *tx, struct tcp_conn *rx, struct sink *s, size_
 	uint64_t deadline = now_ms() + WAIT_MS;
 
 	while (s->n < want || tcp_conn_wants_write(tx)) {
-		struct pollfd p[2] = {{.fd = tx->fd, .events = POLLOUT}, {.fd = rx->fd, .events = POLLIN}};
+		struct pollfd p[2] = {{.fd = tx->fd, .events = POLLOUT},
+				      {.fd = rx->fd, .events = POLLIN}};
 
 		assert_true(now_ms() < deadline);
 		poll(p, 2, 100);
@@ -335,7 +336,8 @@ static void test_tcp_simultaneous_open_loopback(void **state)
 	struct tcp_conn *ca, *cb;
 	struct sockaddr_storage probe_to;
 	uint16_t p1, p2;
-	int f1, f2, l1 = full_listener("127.0.0.1", &p1, &f1), l2 = full_listener("127.0.0.2", &p2, &f2);
+	int f1, f2, l1 = full_listener("127.0.0.1", &p1, &f1),
+		    l2 = full_listener("127.0.0.2", &p2, &f2);
 	int probe, acc;
 	uint64_t deadline = now_ms() + 20000;
 	unsigned attempts = 0;
@@ -518,13 +520,13 @@ static void test_tcp_conn_prefer_rule(void **state)
 		bool lower;
 		int keep;
 	} cases[] = {
-	    /* 1 */ {{C, A}, {5, 1}, {3, 4}, true, 0},  /* lower: its connect, even if newer */
+	    /* 1 */ {{C, A}, {5, 1}, {3, 4}, true, 0}, /* lower: its connect, even if newer */
 	    /* 2 */ {{A, C}, {1, 5}, {3, 4}, true, 1},
 	    /* 3 */ {{C, A}, {1, 5}, {3, 4}, false, 1}, /* higher: the lower side's connect */
 	    /* 4 */ {{A, C}, {5, 1}, {3, 4}, false, 0},
-	    /* 5 */ {{C, C}, {5, 1}, {3, 4}, true, 1},  /* same origin: older */
+	    /* 5 */ {{C, C}, {5, 1}, {3, 4}, true, 1}, /* same origin: older */
 	    /* 6 */ {{A, A}, {1, 5}, {3, 4}, false, 0},
-	    /* 7 */ {{C, C}, {2, 2}, {9, 4}, true, 1},  /* same moment: lower fd */
+	    /* 7 */ {{C, C}, {2, 2}, {9, 4}, true, 1}, /* same moment: lower fd */
 	    /* 8 */ {{A, A}, {2, 2}, {4, 9}, false, 0},
 	};
 	struct tcp_conn *x = calloc(1, sizeof(*x)), *y = calloc(1, sizeof(*y));
@@ -779,7 +781,7 @@ static void test_tcp_conn_read_stun_over_tcp(void **state)
 {
 	/* The rendezvous's port: a connection in detect mode that starts with
 	 * a STUN Binding request carries STUN, answered without a prefix. */
-	const uint8_t req[20] = {0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, 1, 2,
+	const uint8_t req[20] = {0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, 1,  2,
 				 3,    4,    5,	   6,	 7,    8,    9,	   10,	 11, 12};
 	uint8_t resp[32];
 	struct stun_sink got = {0}, back = {0};

@@ -246,7 +246,8 @@ static void test_udp_ipv6_peer(void **state)
 	assert_int_equal(recv_all(&b, rx, 1, SLOT), 1);
 	check(&rx[0], 9, 64);
 	assert_int_equal(rx[0].addr.ss_family, AF_INET6);
-	assert_int_equal(ntohs(((struct sockaddr_in6 *)&rx[0].addr)->sin6_port), udp_local_port(&a));
+	assert_int_equal(ntohs(((struct sockaddr_in6 *)&rx[0].addr)->sin6_port),
+			 udp_local_port(&a));
 	udp_close(&a);
 	udp_close(&b);
 }
