@@ -167,6 +167,7 @@ void peer_send_initiation(struct daemon *d, struct peer *p, uint64_t now, bool r
 	}
 	p->hs_index = idx;
 	p->init_sent_ms = now;
+	p->init_sent_ns = time_now_ns();
 	memcpy(buf + PKT_HEADROOM, &msg, sizeof(msg));
 	datapath_send(d, &p->path, buf + PKT_HEADROOM, sizeof(msg));
 	datapath_flush(d);
@@ -390,7 +391,7 @@ void handle_response(struct daemon *d, struct rx_pkt *m, uint64_t now)
 	remote = p->hs.remote_index;
 	p->hs_index = 0; /* the index now names the new keypair */
 	was_up = p->last_handshake_ms != 0;
-	p->rtt_us = (now - p->init_sent_ms) * 1000;
+	p->rtt_us = (time_now_ns() - p->init_sent_ns) / 1000;
 	peer_update_path(d, p, &m->from);
 	complete_handshake(d, p, idx, remote, now);
 	p->rx_bytes += m->len;

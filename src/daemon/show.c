@@ -25,10 +25,14 @@ static void show_peer(const struct peer *p, uint64_t now, FILE *out, bool with_p
 	/* Heartbeat round trips on the path in use, else the handshake's;
 	 * explain prints the engine's own figures instead. */
 	if (with_path) {
-		if (p->punch.has_rtt)
+		/* The engine counts whole milliseconds; below one, the
+		 * handshake's microsecond figure says more. */
+		if (p->punch.has_rtt && p->punch.rtt_ms > 0)
 			fprintf(out, "rtt_ms=%u\n", p->punch.rtt_ms);
 		else if (p->rtt_us)
 			fprintf(out, "rtt_ms=%.2f\n", (double)p->rtt_us / 1000.0);
+		else if (p->punch.has_rtt)
+			fprintf(out, "rtt_ms=%u\n", p->punch.rtt_ms);
 		else
 			fprintf(out, "rtt_ms=\n");
 	}
