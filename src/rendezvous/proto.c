@@ -11,8 +11,7 @@
  *
  * INTRODUCE is laid out as the diagram of proto.h section 2 draws it: an
  * 8-byte head, the key (32), the relay id (4) and two addresses (40), which
- * is 84 bytes before the host candidates. RDV_INTRODUCE_LEN in proto.h says
- * 76 and undercounts by the head; INTRODUCE_FIXED_LEN below is the layout. */
+ * is 84 bytes (RDV_INTRODUCE_LEN) before the host candidates. */
 #include "rendezvous/proto.h"
 
 #include <netinet/in.h>
@@ -26,7 +25,7 @@ enum {
 	INTRO_RELAY_ID = 40,
 	INTRO_UDP = 44,
 	INTRO_TCP = 64,
-	INTRO_HOSTS = 84,
+	INTRO_HOSTS = RDV_INTRODUCE_LEN,
 	INTRODUCE_FIXED_LEN = INTRO_HOSTS,
 	/* REGISTERED offsets. */
 	REGISTERED_RELAY_ID = 4,

@@ -30,7 +30,7 @@
  *    CONNECT (peer -> rendezvous), 36 bytes: "introduce me to this key"
  *      | type=3 | 0 0 0 | public key (32) |
  *
- *    INTRODUCE (rendezvous -> both peers), 76 + 20 * n_host bytes:
+ *    INTRODUCE (rendezvous -> both peers), 84 + 20 * n_host bytes:
  *      | type=4 | n_host | nat_mapping | 0 | port_step (i16) | start_in_ms (u16) |
  *      | public key of the other peer (32) | relay_id of the other (u32) |
  *      | udp reflexive: rdv_addr | tcp reflexive: rdv_addr (family 0: none) |
@@ -51,6 +51,10 @@
  *    end-to-end authenticated between the peers, and the 5-tuple binding
  *    stops strangers from using the relay. 8 bytes of overhead keep a
  *    relayed 1420-byte tunnel packet inside a 1500-byte path.
+ *
+ *    A message arrives as the decrypted inner payload of a data packet, so
+ *    it may carry zero padding up to a multiple of 16; decoders accept the
+ *    exact length or that padded length, nothing else.
  *
  * 4. TCP framing (to the rendezvous, and between peers after simultaneous
  *    open): each datagram is preceded by its length, u16 big-endian,
@@ -86,7 +90,7 @@ enum {
 	RDV_REGISTER_LEN = 8,	/* + 20 * n_host */
 	RDV_REGISTERED_LEN = 28,
 	RDV_CONNECT_LEN = 36,
-	RDV_INTRODUCE_LEN = 76, /* + 20 * n_host */
+	RDV_INTRODUCE_LEN = 84, /* + 20 * n_host */
 	RDV_UNKNOWN_PEER_LEN = 36,
 	RDV_RELAY_HEADER_LEN = 8,
 	RDV_FRAME_MAX = 65535,
