@@ -95,6 +95,7 @@ struct peer {
 	/* Packets read from the TUN while no session can send: a fixed ring
 	 * allocated with the peer, so staging never allocates. */
 	uint8_t *staged;
+	size_t staged_slot; /* bytes per slot: headroom + MTU + tailroom */
 	uint16_t staged_len[STAGED_MAX];
 	unsigned staged_head, staged_count;
 };

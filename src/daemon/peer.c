@@ -21,7 +21,12 @@ struct peer *peer_new(struct daemon *d, const struct cfg_peer *cfg)
 	p->cfg = *cfg;
 	p->cfg.allowed_ips = calloc(cfg->n_allowed_ips ? cfg->n_allowed_ips : 1,
 				  sizeof(*cfg->allowed_ips));
-	p->staged = malloc((size_t)STAGED_MAX * (PKT_HEADROOM + TUN_PACKET_MAX + PKT_TAILROOM));
+	/* Staged packets come from the TUN, so none is larger than the MTU
+	 * (the kernel enforces it); slots sized for it keep a peer's ring at
+	 * tens of KiB instead of a megabyte. A larger MTU after a reload only
+	 * means larger packets are not staged (see peer_stage). */
+	p->staged_slot = PKT_HEADROOM + (d->cfg.mtu > 1500 ? d->cfg.mtu : 1500) + PKT_TAILROOM;
+	p->staged = malloc((size_t)STAGED_MAX * p->staged_slot);
 	if (!p->cfg.allowed_ips || !p->staged)
 		goto fail;
 	memcpy(p->cfg.allowed_ips, cfg->allowed_ips, cfg->n_allowed_ips * sizeof(*cfg->allowed_ips));
@@ -62,8 +67,7 @@ void peer_free(struct daemon *d, struct peer *p)
 	rt_remove_peer(&d->rt, p);
 	sodium_memzero(&p->cfg.psk, sizeof(p->cfg.psk));
 	if (p->staged)
-		sodium_memzero(p->staged,
-			       (size_t)STAGED_MAX * (PKT_HEADROOM + TUN_PACKET_MAX + PKT_TAILROOM));
+		sodium_memzero(p->staged, (size_t)STAGED_MAX * p->staged_slot);
 	free(p->staged);
 	free(p->cfg.allowed_ips);
 	free(p);
@@ -195,6 +199,8 @@ void peer_stage(struct peer *p, const uint8_t *pkt, size_t len)
 {
 	unsigned slot;
 
+	if (len + PKT_HEADROOM + PKT_TAILROOM > p->staged_slot)
+		return; /* larger than the MTU the ring was sized for: dropped */
 	/* A full ring drops the oldest packet: the newest are the likeliest to
 	 * still matter when the handshake completes. */
 	if (p->staged_count == STAGED_MAX) {
@@ -202,7 +208,7 @@ void peer_stage(struct peer *p, const uint8_t *pkt, size_t len)
 		p->staged_count--;
 	}
 	slot = (p->staged_head + p->staged_count) % STAGED_MAX;
-	memcpy(p->staged + (size_t)slot * PKT_SLOT + PKT_HEADROOM, pkt, len);
+	memcpy(p->staged + (size_t)slot * p->staged_slot + PKT_HEADROOM, pkt, len);
 	p->staged_len[slot] = (uint16_t)len;
 	p->staged_count++;
 }
@@ -211,7 +217,7 @@ void peer_flush_staged(struct daemon *d, struct peer *p, uint64_t now)
 {
 	while (p->staged_count && sess_peer_send_keypair(&p->sess, now)) {
 		unsigned slot = p->staged_head;
-		uint8_t *inner = p->staged + (size_t)slot * PKT_SLOT + PKT_HEADROOM;
+		uint8_t *inner = p->staged + (size_t)slot * p->staged_slot + PKT_HEADROOM;
 
 		p->staged_head = (p->staged_head + 1) % STAGED_MAX;
 		p->staged_count--;
