@@ -39,6 +39,12 @@ case_() {
 	ms=$(natpair_first_ping 20)
 	path=$(natpair_path)
 	echo "   first ping after ${ms} ms, path $path"
+	# explain tells the same story: the path in use and the candidates tried.
+	explain=$("$NP_BUILD/p2pvpnctl" explain b -s "$NP_WORK/a.sock" 2>&1)
+	if ! grep -q "candidate 0:" <<< "$explain" || ! grep -q "^  path: " <<< "$explain"; then
+		echo "   explain said: $explain"
+		path="explain-incomplete"
+	fi
 	if [ "$ms" != none ] && [ "$path" = "$want" ]; then
 		echo "ok: $a/$b $*: $path"
 		PASSED=$((PASSED + 1))
