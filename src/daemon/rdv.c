@@ -30,7 +30,7 @@ enum {
 	RDV_STUN_WAIT_MS = 1500, /* registration waits this long for the mapping test */
 	RDV_STUN_REFRESH_MS = 60 * 1000,
 	RDV_CONNECT_INTERVAL_MS = 1000, /* while the engine waits for an introduction */
-	RDV_TCP_FALLBACK_MS = 2000,
+	RDV_TCP_FALLBACK_MS = 1000, /* four unanswered STUN rounds */
 };
 
 void rdv_client_tcp_up(struct daemon *d, struct tcp_conn *c, uint64_t now)
