@@ -210,7 +210,6 @@ static void handle_signals(struct daemon *d)
 	}
 }
 
-/* Runs due peer timers and returns the epoll timeout to the next one. */
 enum { HS_FAST_RETRY_MS = 1000, HS_FAST_RETRIES = 4 };
 
 /* A handshake over a path just made (or to the rendezvous): a lost
@@ -241,6 +240,9 @@ static uint64_t peer_timers(struct daemon *d, struct peer *p, uint64_t now)
 	return t < f ? t : f;
 }
 
+/* Runs everything due (session timers, path engines, streams, the
+ * rendezvous client, the watchdog) and returns the epoll timeout to the
+ * next deadline. */
 static int run_timers(struct daemon *d)
 {
 	uint64_t now = time_now_ms(), next = UINT64_MAX, t;

@@ -219,14 +219,6 @@ void rdv_client_connect(struct daemon *d, struct peer *p, uint64_t now)
 	log_debug("%s: peer %s: asking the rendezvous for an introduction", d->cfg.ifname, p->name);
 }
 
-static struct peer *peer_by_public_key(struct daemon *d, const uint8_t key[32])
-{
-	for (size_t i = 0; i < d->n_peers; i++)
-		if (sodium_memcmp(d->peers[i]->cfg.public_key, key, 32) == 0)
-			return d->peers[i];
-	return NULL;
-}
-
 void rdv_client_receive(struct daemon *d, const uint8_t *msg, size_t len, uint64_t now)
 {
 	struct rdv_client *rc = &d->rc;
@@ -261,7 +253,7 @@ void rdv_client_receive(struct daemon *d, const uint8_t *msg, size_t len, uint64
 	case RDV_INTRODUCE:
 		if (!rdv_decode_introduce(msg, len, &intro))
 			break;
-		p = peer_by_public_key(d, intro.public_key);
+		p = peer_by_key(d, intro.public_key);
 		if (!p)
 			return; /* introduced to someone not in our config: ignore */
 		peer_on_introduce(d, p, &intro, now);
@@ -269,7 +261,7 @@ void rdv_client_receive(struct daemon *d, const uint8_t *msg, size_t len, uint64
 	case RDV_UNKNOWN_PEER:
 		if (!rdv_decode_unknown_peer(msg, len, key))
 			break;
-		p = peer_by_public_key(d, key);
+		p = peer_by_key(d, key);
 		if (p)
 			log_debug("%s: peer %s: not registered with the rendezvous yet",
 				  d->cfg.ifname, p->name);
