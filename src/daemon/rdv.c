@@ -189,15 +189,22 @@ static int add_host(const struct nl_addr *a, void *ctx)
 	return 0;
 }
 
+void rdv_client_host_candidates(struct daemon *d, struct rdv_register *reg)
+{
+	struct host_ctx hc = { d, reg };
+
+	reg->n_host = 0;
+	(void)nl_addr_dump(&d->nl, add_host, &hc);
+}
+
 static void send_register(struct daemon *d, uint64_t now)
 {
 	struct rdv_client *rc = &d->rc;
 	struct rdv_register reg = { .nat_mapping = rc->nat_mapping, .port_step = rc->port_step };
-	struct host_ctx hc = { d, &reg };
 	uint8_t buf[RDV_REGISTER_LEN + RDV_MAX_HOST * RDV_ADDR_LEN];
 	size_t len;
 
-	(void)nl_addr_dump(&d->nl, add_host, &hc);
+	rdv_client_host_candidates(d, &reg);
 	len = rdv_encode_register(&reg, buf, sizeof(buf));
 	if (len)
 		send_signal(d, buf, len, now);

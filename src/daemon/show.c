@@ -68,6 +68,7 @@ static int explain(struct daemon *d, const struct ctl_request *req, FILE *out)
 {
 	const char *name = ctl_request_get(req, "peer");
 	uint64_t now = time_now_ms();
+	struct rdv_register reg;
 
 	if (!name)
 		return -EINVAL;
@@ -79,7 +80,14 @@ static int explain(struct daemon *d, const struct ctl_request *req, FILE *out)
 		if (p->path.kind != PATH_NONE && p->path_since_ms)
 			fprintf(out, "path_in_use_since_s=%llu\n",
 				(unsigned long long)((now - p->path_since_ms) / 1000));
-		/* What we measured of our own NAT, then the engine's view. */
+		/* What we offer (host candidates and what the rendezvous saw),
+		 * what we measured of our own NAT, then the engine's view of
+		 * the peer's candidates and the pairs tried. */
+		rdv_client_host_candidates(d, &reg);
+		for (size_t k = 0; k < reg.n_host; k++)
+			fprintf(out, "our_candidate_%zu=host udp %s\n", k, addr_str(&reg.host[k]));
+		if (d->rc.tcp_state == RDV_TCP_UP)
+			fprintf(out, "our_rendezvous_channel=tcp (UDP got no answer)\n");
 		fprintf(out, "our_reflexive_address=%s\n",
 			d->rc.have_reflexive ? addr_str(&d->rc.reflexive) : "");
 		fprintf(out, "our_nat_mapping=%s\n",
