@@ -128,6 +128,7 @@ struct rdv_client {
 	uint64_t register_sent_ms, registered_ms; /* registered_ms 0: not registered */
 	uint64_t started_ms;
 	enum rdv_tcp_state tcp_state; /* the TCP channel, tried when UDP gets no answer */
+	bool udp_heard;		      /* the rendezvous answered us over UDP at least once */
 };
 
 struct daemon {

@@ -136,6 +136,7 @@ bool rdv_client_stun(struct daemon *d, struct rx_pkt *m, uint64_t now)
 		/* One answer per transaction: a replay cannot overwrite it. */
 		memset(rc->stun_id[i], 0, STUN_ID_LEN);
 		rc->have_mapped[i] = true;
+		rc->udp_heard = true;
 		if (rc->have_mapped[0] && rc->have_mapped[1]) {
 			learn_mapping(d);
 			rc->stun_done_ms = now;
@@ -296,9 +297,9 @@ uint64_t rdv_client_tick(struct daemon *d, uint64_t now)
 		rc->have_mapped[0] = rc->have_mapped[1] = false;
 		rc->stun_done_ms = 0;
 	}
-	/* UDP gets no answer from the rendezvous (blocked?): try its TCP port,
+	/* Not one answer over UDP from the rendezvous (blocked?): try its TCP port,
 	 * from listen_port, so that it also learns our TCP reflexive address. */
-	if (!rc->registered_ms && rc->tcp_state == RDV_TCP_NONE &&
+	if (!rc->udp_heard && !rc->registered_ms && rc->tcp_state == RDV_TCP_NONE &&
 	    now - rc->started_ms >= RDV_TCP_FALLBACK_MS && d->rdv->path.kind == PATH_UDP) {
 		log_info("%s: rendezvous %s: no answer over UDP, trying TCP", d->cfg.ifname,
 			 addr_str(&d->rdv->cfg.endpoint));
