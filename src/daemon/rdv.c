@@ -240,9 +240,14 @@ void rdv_client_receive(struct daemon *d, const uint8_t *msg, size_t len, uint64
 	case RDV_REGISTERED:
 		if (!rdv_decode_registered(msg, len, &id, &refl))
 			break;
-		if (!rc->registered_ms)
+		if (!rc->registered_ms) {
+			char seen[CFG_ENDPOINT_STRLEN];
+
+			/* addr_str and path_str share one buffer: copy one. */
+			cfg_endpoint_to_string(&refl, seen, sizeof(seen));
 			log_info("%s: registered with the rendezvous %s as %s", d->cfg.ifname,
-				 path_str(&d->rdv->path), addr_str(&refl));
+				 path_str(&d->rdv->path), seen);
+		}
 		rc->registered_ms = now;
 		rc->relay_id = id;
 		for (size_t i = 0; i < d->n_peers; i++) {

@@ -23,6 +23,7 @@ enum {
 	TCPMUX_ADOPT_MS = 10 * 1000,
 	TCPMUX_IDLE_MS = 120 * 1000,
 	TCPMUX_CONNECT_MS = 8 * 1000,
+	TCPMUX_RESTART_MS = 3 * 1000,
 };
 
 static void watch_slot(struct daemon *d, unsigned i, uint32_t events, int op)
@@ -130,11 +131,18 @@ void tcpmux_connect(struct daemon *d, struct peer *p, const struct sockaddr_stor
 {
 	int ret;
 
-	/* A connect to the same address still under way is started anew. */
-	for (unsigned i = 0; i < TCP_SLOTS_MAX; i++)
-		if (!d->tcp[i].conn && d->tcp[i].fd >= 0 && d->tcp[i].owner == p &&
-		    tcp_addr_equal(&d->tcp[i].to, to))
-			close_slot(d, i, "restarted");
+	/* A connect to the same address still under way is kept while young
+	 * (its SYN retransmission may be what crosses the peer's), and started
+	 * anew once it is old; an established stream there needs nothing. */
+	for (unsigned i = 0; i < TCP_SLOTS_MAX; i++) {
+		struct tcp_slot *s = &d->tcp[i];
+		if (s->owner != p || !(s->conn ? tcp_addr_equal(&s->conn->peer, to)
+					       : s->fd >= 0 && tcp_addr_equal(&s->to, to)))
+			continue;
+		if (s->conn || now - s->started_ms < TCPMUX_RESTART_MS)
+			return;
+		close_slot(d, i, "restarted");
+	}
 	ret = start_connect(d, p, false, to, now);
 	if (ret < 0) {
 		log_debug("%s: peer %s: tcp connect to %s: %s", d->cfg.ifname, p->name,
