@@ -502,9 +502,9 @@ static void test_ctl_natcheck_text_full(void **state)
 	free(out);
 
 	/* symmetric-seq, named by host: the resolved address follows the name. */
-	sim_run(s, &cases[4], "stun.example.net:3478");
+	sim_run(s, &cases[4], "stun.lab.test:3478");
 	CAPTURE(out, ctl_natcheck_text(f, &s->nc));
-	assert_string_equal(out, "server: stun.example.net:3478 (192.0.2.10:3478), other address "
+	assert_string_equal(out, "server: stun.lab.test:3478 (192.0.2.10:3478), other address "
 				 "192.0.2.20:3479\n"
 				 "local address: 10.0.1.2:40000\n"
 				 "mapped address: 203.0.113.2:20000\n"
