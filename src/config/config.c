@@ -511,6 +511,22 @@ static void check_peer(struct load *l, size_t j)
 	}
 }
 
+/* A config with a key inline is a key file (keys.c): refuse it when others
+ * could read it, naming the first line that holds a secret. */
+static void check_secret_lines(struct load *l, FILE *in)
+{
+	if (l->pk.line && !strcmp(l->pk.from, "private_key")) {
+		cfg_keys_check_config(&l->r, in, l->pk.line, "private_key");
+		return;
+	}
+	for (size_t j = 0; j < l->d.n_peers; j++)
+		if (l->plines[j].key[P_PRESHARED_KEY]) {
+			cfg_keys_check_config(&l->r, in, l->plines[j].key[P_PRESHARED_KEY],
+					      "preshared_key");
+			return;
+		}
+}
+
 static void defaults(struct cfg_daemon *d, const char *name)
 {
 	memset(d, 0, sizeof(*d));
@@ -537,6 +553,7 @@ bool cfg_load_daemon_stream(FILE *in, const char *name, unsigned flags, struct c
 	defaults(&l->d, name);
 	cfg_reader_init(&l->r, name, errs);
 	cfg_reader_parse(&l->r, in, &ops, l);
+	check_secret_lines(l, in);
 	check_interface(l);
 	for (size_t j = 0; j < l->d.n_peers; j++) {
 		check_peer(l, j);

@@ -4,7 +4,11 @@
  * or others have any access to it (SECURITY-NOTES item 30): a key others could
  * read must be assumed known. A trailing "\n" or "\r\n" is accepted because
  * editors and `p2pvpnctl genkey > file` add one; anything else is an error.
- * Messages name the file and the reason, never its contents. */
+ * A config file that holds a key inline (private_key, preshared_key) is a key
+ * file too and passes the same checks. Both must also belong to root or to the
+ * user the daemon runs as: another user who owns the file can chmod it and
+ * read the key, or swap in a key of their own. Messages name the file and the
+ * reason, never its contents. */
 #include "config/keys.h"
 
 #include <errno.h>
@@ -95,6 +99,30 @@ static bool decode_key_text(uint8_t *buf, size_t len, uint8_t key[32], char *why
 	return ok;
 }
 
+/* The rule for every file that holds a secret: no access for group or others,
+ * owned by root or by our effective uid. what names the file in why. */
+static bool is_private(const struct stat *st, const char *what, const char *fix, char *why,
+		       size_t why_len)
+{
+	uid_t euid = geteuid();
+
+	if (st->st_mode & 077) {
+		snprintf(why, why_len,
+			 "%s is accessible by group or others, mode %04o (expected 0600 or "
+			 "0400: %s)",
+			 what, (unsigned)(st->st_mode & 07777), fix);
+		return false;
+	}
+	if (st->st_uid != 0 && st->st_uid != euid) {
+		snprintf(why, why_len,
+			 "%s is owned by uid %u (expected root or the daemon's user, uid %u: "
+			 "chown it)",
+			 what, (unsigned)st->st_uid, (unsigned)euid);
+		return false;
+	}
+	return true;
+}
+
 bool cfg_keys_read_file(const char *path, uint8_t key[32], char *why, size_t why_len)
 {
 	uint8_t buf[KEY_FILE_READ_MAX];
@@ -122,13 +150,8 @@ bool cfg_keys_read_file(const char *path, uint8_t key[32], char *why, size_t why
 		snprintf(why, why_len, "key file is not a regular file");
 		goto out;
 	}
-	if (st.st_mode & 077) {
-		snprintf(why, why_len,
-			 "key file is accessible by group or others, mode %04o (expected 0600 or "
-			 "0400: chmod 600 it)",
-			 (unsigned)(st.st_mode & 07777));
+	if (!is_private(&st, "key file", "chmod 600 it", why, why_len))
 		goto out;
-	}
 	n = read_all(fd, buf, sizeof(buf));
 	if (n < 0) {
 		snprintf(why, why_len, "cannot read key file: %s", strerror(errno));
@@ -195,4 +218,18 @@ bool cfg_keys_private_finish(struct cfg_reader *r, struct cfg_keys_private *pk, 
 		return false;
 	}
 	return true;
+}
+
+void cfg_keys_check_config(struct cfg_reader *r, FILE *in, int line, const char *key)
+{
+	struct stat st;
+	char why[200];
+
+	/* A string or a pipe (fmemopen, --check of stdin) has no owner or mode
+	 * to judge; a regular file is what others could read. */
+	if (!line || fileno(in) < 0 || fstat(fileno(in), &st) < 0 || !S_ISREG(st.st_mode))
+		return;
+	if (!is_private(&st, "config file holds a key but",
+			"chmod 600 it, or move the key to private_key_file", why, sizeof(why)))
+		cfg_reader_error(r, line, key, "%s", why);
 }

@@ -29,8 +29,13 @@ void cfg_keys_private_set(struct cfg_reader *r, struct cfg_keys_private *pk, boo
  * and derives pub. True when pk holds a usable key. */
 bool cfg_keys_private_finish(struct cfg_reader *r, struct cfg_keys_private *pk, int section_line,
 			     const char *section, uint8_t pub[32]);
+/* After a config file was read from in: when it holds a key inline (key, set
+ * on line; line 0 when none), reports the file if group or others have access
+ * or it belongs to neither root nor our effective uid. Streams that are not
+ * regular files are not judged. */
+void cfg_keys_check_config(struct cfg_reader *r, FILE *in, int line, const char *key);
 /* Reads a private key file: an absolute path, a regular file with no group or
- * other permissions, 44 base64 characters and an optional "\n" or "\r\n".
- * On false, why says what is wrong in a form that names nothing secret. */
+ * other permissions, owned by root or our effective uid, 44 base64 characters and an optional "\n"
+ * or "\r\n". On false, why says what is wrong in a form that names nothing secret. */
 bool cfg_keys_read_file(const char *path, uint8_t key[32], char *why, size_t why_len)
     __attribute__((warn_unused_result));

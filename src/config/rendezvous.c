@@ -270,6 +270,9 @@ bool cfg_load_rendezvous_stream(FILE *in, const char *name, struct cfg_rendezvou
 	l->c.open = false;
 	cfg_reader_init(&l->r, name, errs);
 	cfg_reader_parse(&l->r, in, &ops, l);
+	/* An inline private_key makes this file a key file (keys.c). */
+	if (l->pk.line && !strcmp(l->pk.from, "private_key"))
+		cfg_keys_check_config(&l->r, in, l->pk.line, "private_key");
 	check_all(l);
 	cfg_reader_finish(&l->r);
 	ok = l->r.n_errors == 0;

@@ -6,9 +6,13 @@
 # Proves: each bad config case gives its message (file:line: key: problem)
 # and exit 1, with --check and without; a config that validates but fails
 # at start-up (UDP port taken) exits 1; in every case no interface is left
-# behind. A good config passes --check with exit 0.
+# behind. A good config passes --check with exit 0. A config holding a key
+# inline must be as private as a key file: mode 0600 and owned by root or the
+# daemon's user.
 PREFIX=p2cfg$$
 source "$(dirname "$0")/peers.sh"
+# Configs below may hold a key inline: written private unless a case says not.
+umask 077
 
 lab_switch
 lab_host a 192.0.2.11
@@ -80,6 +84,25 @@ expect_bad "world-readable key file" "$WORK/a.key"
 chmod 0600 "$WORK/a.key"
 good | sed "s#^private_key_file = .*#private_key = ${KEY:0:20}#" > "$C"
 expect_bad "bad private key" "$C:4: private_key"
+# An inline key in a config others can read: refused, as a key file would be.
+good | sed "s#^private_key_file = .*#private_key = $KEY#" > "$C"
+check "inline key in a 0600 config passes --check" "$BUILD/p2pvpnd" --check -c "$C"
+chmod 0644 "$C"
+expect_bad "world-readable config with an inline key" \
+	"$C:4: private_key: config file holds a key but is accessible by group or others, mode 0644"
+good | sed "s#^\[peer \"b\"\]#[peer \"b\"]\npreshared_key = $KEY#" > "$C"
+chmod 0640 "$C"
+expect_bad "group-readable config with a preshared key" "$C:8: preshared_key: config file holds a key"
+# Owned by another user, who could read or swap the key: refused at any mode.
+rm -f "$C" # a redirection keeps the old mode; start again at 0600
+good | sed "s#^private_key_file = .*#private_key = $KEY#" > "$C"
+chown 65534 "$C"
+expect_bad "config with an inline key owned by another uid" "$C:4: private_key: config file holds a key but is owned by uid 65534"
+chown 0 "$C"
+cp "$WORK/a.key" "$WORK/other.key"
+chown 65534 "$WORK/other.key"
+good | sed "s#^private_key_file = .*#private_key_file = $WORK/other.key#" > "$C"
+expect_bad "key file owned by another uid" "key file is owned by uid 65534"
 good | sed "s#^private_key_file = .*#private_key_file = $WORK/nonexistent.key#" > "$C"
 expect_bad "missing key file" "$WORK/nonexistent.key"
 good | sed "s#^\[peer \"b\"\]#[peer \"b\"]\nendpoint = 192.0.2.12#" > "$C"

@@ -88,6 +88,7 @@ write_conf() { # FILE ALTERNATE(yes|no) LISTEN
 		echo "[peer \"alice\"]"
 		echo "public_key = $A_PUB"
 	} >"$1"
+	chmod 600 "$1" # it holds the key inline
 }
 write_conf "$WORK/alt.conf" yes
 write_conf "$WORK/one.conf" no

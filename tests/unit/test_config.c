@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -901,7 +902,7 @@ static void test_cfg_load_daemon_file(void **state)
 	(void)state;
 	/* A file goes through the same reader as a string. */
 	snprintf(path, sizeof(path), "%s/p2pvpn.conf", tmpdir);
-	write_file(path, text, strlen(text), 0644);
+	write_file(path, text, strlen(text), 0600);
 	assert_false(cfg_load_daemon(path, &d, &errs));
 	snprintf(want, sizeof(want), "%s:6: mtu: bad MTU (expected 576 to 65535): '100'", path);
 	assert_int_equal(errs.n, 1);
@@ -910,7 +911,7 @@ static void test_cfg_load_daemon_file(void **state)
 	free(text);
 
 	text = join(daemon_lines, DAEMON_LINES, 0, NULL);
-	write_file(path, text, strlen(text), 0644);
+	write_file(path, text, strlen(text), 0600);
 	assert_true(cfg_load_daemon(path, &d, &errs));
 	assert_string_equal(d.path, path);
 	assert_int_equal(d.n_peers, 2);
@@ -1154,6 +1155,152 @@ static void test_cfg_load_rendezvous_key_file(void **state)
 	free(text);
 }
 
+/* ---- config files that hold keys -------------------------------------- */
+
+enum conf_kind { CONF_DAEMON, CONF_DAEMON_PSK_ONLY, CONF_DAEMON_NO_SECRET, CONF_RDV };
+
+/* Writes a config of the kind at path with mode and loads it from disk. */
+static bool load_conf_file(enum conf_kind kind, const char *path, mode_t mode,
+			   struct cfg_errors *errs)
+{
+	char keypath[128], line[192], *text, *psk;
+	bool ok;
+
+	snprintf(keypath, sizeof(keypath), "%s/conf.key", tmpdir);
+	write_file(keypath, OUR_PRIV "\n", 45, 0600);
+	snprintf(line, sizeof(line), "private_key_file = %s", keypath);
+	if (kind == CONF_RDV)
+		text = join(rdv_lines, RDV_LINES, 0, NULL);
+	else if (kind == CONF_DAEMON)
+		text = join(daemon_lines, DAEMON_LINES, 0, NULL);
+	else
+		text = join(daemon_lines, DAEMON_LINES, 4, line);
+	/* Without any secret: the preshared_key line becomes a comment. */
+	psk = strstr(text, "preshared_key = ");
+	if (kind == CONF_DAEMON_NO_SECRET && psk)
+		psk[0] = '#';
+	write_file(path, text, strlen(text), mode);
+	free(text);
+	if (kind == CONF_RDV) {
+		struct cfg_rendezvous c;
+
+		ok = cfg_load_rendezvous(path, &c, errs);
+		if (ok)
+			cfg_rendezvous_free(&c);
+	} else {
+		struct cfg_daemon d;
+
+		ok = cfg_load_daemon(path, &d, errs);
+		if (ok)
+			cfg_daemon_free(&d);
+	}
+	return ok;
+}
+
+static void test_cfg_keys_check_config_mode_table(void **state)
+{
+	static const struct {
+		enum conf_kind kind;
+		mode_t mode;
+		const char *msg; /* after "PATH:"; NULL: accepted */
+	} t[] = {
+	    /*  1 */
+	    {CONF_DAEMON, 0644,
+	     "4: private_key: config file holds a key but is accessible by group or others, "
+	     "mode 0644 (expected 0600 or 0400: chmod 600 it, or move the key to "
+	     "private_key_file)"},
+	    /*  2 */ {CONF_DAEMON, 0600, NULL},
+	    /*  3 */ {CONF_DAEMON, 0400, NULL},
+	    /*  4 */ {CONF_DAEMON, 0640, "4: private_key: config file holds a key but is "
+				     "accessible by group or others, mode 0640"},
+	    /*  5 */ {CONF_DAEMON, 0604, "mode 0604"},
+	    /*  6 */ {CONF_DAEMON, 0620, "mode 0620"}, /* group-writable: a swapped key */
+	    /*  7 */
+	    {CONF_DAEMON_PSK_ONLY, 0644,
+	     "18: preshared_key: config file holds a key but is accessible by group or "
+	     "others, mode 0644"},
+	    /*  8 */ {CONF_DAEMON_PSK_ONLY, 0600, NULL},
+	    /*  9 */ {CONF_DAEMON_NO_SECRET, 0644, NULL}, /* nothing to hide: may be shown */
+	    /* 10 */
+	    {CONF_RDV, 0644,
+	     "4: private_key: config file holds a key but is accessible by group or others, "
+	     "mode 0644 (expected 0600"},
+	    /* 11 */ {CONF_RDV, 0600, NULL},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		char path[128], want[320];
+		struct cfg_errors errs = {0};
+		bool ok;
+
+		snprintf(path, sizeof(path), "%s/mode%zu.conf", tmpdir, i + 1);
+		ok = load_conf_file(t[i].kind, path, t[i].mode, &errs);
+		if (ok != (t[i].msg == NULL)) {
+			cfg_errors_print(&errs, stderr);
+			fail_msg("row %zu: load gave %d", i + 1, ok);
+		}
+		if (ok)
+			continue;
+		/* One message, naming the file and the key's line, not the key. */
+		assert_int_equal(errs.n, 1);
+		snprintf(want, sizeof(want), "%s:", path);
+		assert_true(!strncmp(errs.msgs[0], want, strlen(want)));
+		if (isdigit((unsigned char)t[i].msg[0])) {
+			snprintf(want, sizeof(want), "%s:%s", path, t[i].msg);
+			assert_true(!strncmp(errs.msgs[0], want, strlen(want)));
+		} else {
+			assert_message(&errs, t[i].msg);
+		}
+		assert_no_secret(&errs);
+		cfg_errors_free(&errs);
+	}
+}
+
+/* A file owned by another user: it can chmod it and read the key, or put its
+ * own in. Needs root to hand a file to another uid. */
+static void test_cfg_keys_check_owner(void **state)
+{
+	char path[128], keypath[128], want[320];
+	struct cfg_daemon d;
+	struct cfg_errors errs = {0};
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	/* Inline key in a 0600 config owned by nobody (65534). */
+	snprintf(path, sizeof(path), "%s/owner.conf", tmpdir);
+	assert_true(load_conf_file(CONF_DAEMON, path, 0600, &errs));
+	assert_int_equal(chown(path, 65534, 65534), 0);
+	assert_false(cfg_load_daemon(path, &d, &errs));
+	assert_int_equal(errs.n, 1);
+	snprintf(want, sizeof(want),
+		 "%s:4: private_key: config file holds a key but is owned by uid 65534 "
+		 "(expected root or the daemon's user, uid 0: chown it)",
+		 path);
+	assert_string_equal(errs.msgs[0], want);
+	cfg_errors_free(&errs);
+	/* Back to root: accepted again, so the uid alone decided. */
+	assert_int_equal(chown(path, 0, 0), 0);
+	assert_true(cfg_load_daemon(path, &d, &errs));
+	cfg_daemon_free(&d);
+	/* Same rule for the rendezvous's config... */
+	assert_true(load_conf_file(CONF_RDV, path, 0600, &errs));
+	assert_int_equal(chown(path, 65534, 0), 0);
+	assert_false(cfg_load_rendezvous(path, &(struct cfg_rendezvous){0}, &errs));
+	assert_message(&errs, "4: private_key: config file holds a key but is owned by uid 65534");
+	cfg_errors_free(&errs);
+	/* ...and for a key file, whatever its mode. */
+	snprintf(keypath, sizeof(keypath), "%s/owner.key", tmpdir);
+	write_file(keypath, OUR_PRIV "\n", 45, 0600);
+	assert_int_equal(chown(keypath, 65534, 65534), 0);
+	assert_false(load_with_key_file(keypath, &d, &errs));
+	assert_message(&errs, "test.conf:4: private_key_file: key file is owned by uid 65534 "
+			      "(expected root or the daemon's user, uid 0: chown it)");
+	assert_no_secret(&errs);
+	cfg_errors_free(&errs);
+}
+
 /* ---- the shipped examples --------------------------------------------- */
 
 /* Reads an example and points its private_key_file at a real 0600 file. */
@@ -1254,6 +1401,8 @@ int main(void)
 	    cmocka_unit_test(test_cfg_load_rendezvous_round_trip),
 	    cmocka_unit_test(test_cfg_load_rendezvous_bad_table),
 	    cmocka_unit_test(test_cfg_load_rendezvous_key_file),
+	    cmocka_unit_test(test_cfg_keys_check_config_mode_table),
+	    cmocka_unit_test(test_cfg_keys_check_owner),
 	    cmocka_unit_test(test_cfg_examples_load),
 	};
 

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -65,6 +66,8 @@ static void write_config(struct env *e, bool list_b, bool open)
 	FILE *f = fopen(e->path, "w");
 
 	assert_non_null(f);
+	/* It holds the key inline: the loader refuses it unless it is private. */
+	assert_int_equal(fchmod(fileno(f), 0600), 0);
 	b64(e->srv_priv, s);
 	b64(e->a.pub, a);
 	b64(e->b.pub, b);
