@@ -13,12 +13,20 @@
  *  Handshake response (92 bytes), Noise IKpsk2 message 2:
  *   | type | 0 0 0 | sender idx | receiver idx | ephemeral (32) | empty (0+16) | mac1 | mac2 |
  *
+ *  Cookie reply (64 bytes), sent instead of DH work while under load:
+ *   0      1      4              8           32                   64
+ *   | type | 0 0 0 | receiver idx | nonce (24) | cookie (16) + tag |
+ *   receiver idx is the sender index of the message that asked for it; the
+ *   cookie is XChaCha20-Poly1305-sealed under BLAKE2b-256("cookie--" ||
+ *   replier's static public) with the triggering message's mac1 as AD.
+ *
  *  Data (16 + n + 16 bytes; n is the inner packet padded to a multiple of 16):
  *   | type | 0 0 0 | receiver idx | counter (u64) | ChaCha20-Poly1305(inner packet) + tag |
  *
  * mac1 = BLAKE2b-128(key = BLAKE2b-256("mac1----" || receiver static public),
- * the message up to mac1). mac2 is reserved for a cookie mechanism and is
- * zero. */
+ * the message up to mac1). mac2 = BLAKE2b-128(key = the cookie the receiver
+ * gave us in a cookie reply, the message up to mac2), zero while we hold no
+ * fresh cookie; the receiver checks it only while under load (crypto/cookie.h). */
 #pragma once
 #include <assert.h>
 #include <stdbool.h>
@@ -28,7 +36,7 @@
 enum wire_type {
 	WIRE_HANDSHAKE_INIT = 1,
 	WIRE_HANDSHAKE_RESP = 2,
-	WIRE_COOKIE_REPLY = 3, /* reserved */
+	WIRE_COOKIE_REPLY = 3,
 	WIRE_DATA = 4,
 	WIRE_PROBE = 5,	 /* path probes (punch/) */
 	WIRE_RENDEZVOUS = 6, /* peer <-> rendezvous signalling (rendezvous/proto.h) */
@@ -42,6 +50,9 @@ enum {
 	WIRE_TAG_LEN = 16,
 	WIRE_INIT_LEN = 148,
 	WIRE_RESP_LEN = 92,
+	WIRE_COOKIE_LEN = 16,
+	WIRE_COOKIE_NONCE_LEN = 24,
+	WIRE_COOKIE_REPLY_LEN = 64,
 	WIRE_DATA_HEADER_LEN = 16,
 	WIRE_DATA_MIN_LEN = WIRE_DATA_HEADER_LEN + WIRE_TAG_LEN,
 	WIRE_PAD = 16,
@@ -70,6 +81,14 @@ struct wire_resp {
 	uint8_t mac2[WIRE_MAC_LEN];
 } __attribute__((packed));
 
+struct wire_cookie_reply {
+	uint8_t type;
+	uint8_t reserved[3];
+	uint32_t receiver_index;
+	uint8_t nonce[WIRE_COOKIE_NONCE_LEN];
+	uint8_t enc_cookie[WIRE_COOKIE_LEN + WIRE_TAG_LEN];
+} __attribute__((packed));
+
 struct wire_data_header {
 	uint8_t type;
 	uint8_t reserved[3];
@@ -79,6 +98,7 @@ struct wire_data_header {
 
 static_assert(sizeof(struct wire_init) == WIRE_INIT_LEN, "initiation is 148 bytes");
 static_assert(sizeof(struct wire_resp) == WIRE_RESP_LEN, "response is 92 bytes");
+static_assert(sizeof(struct wire_cookie_reply) == WIRE_COOKIE_REPLY_LEN, "cookie reply is 64 bytes");
 static_assert(sizeof(struct wire_data_header) == WIRE_DATA_HEADER_LEN, "data header is 16 bytes");
 
 /* True when the datagram looks like STUN (RFC 8489 section 5: top two bits
