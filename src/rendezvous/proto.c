@@ -135,6 +135,12 @@ bool rdv_addr_to_sockaddr(const struct rdv_addr *a, struct sockaddr_storage *ss)
 
 		memcpy(&sin6.sin6_port, a->port_be, 2);
 		memcpy(&sin6.sin6_addr, a->addr, 16);
+		/* ::ffff:a.b.c.d is an IPv4 address, which the encoder always
+		 * writes as family 4: accepting it here too would give one
+		 * address two encodings (and an IPv4 candidate that escapes
+		 * rules keyed on the family). */
+		if (IN6_IS_ADDR_V4MAPPED(&sin6.sin6_addr))
+			return false;
 		memcpy(ss, &sin6, sizeof(sin6));
 		return true;
 	}

@@ -498,6 +498,65 @@ static void test_rdv_addr_conversions(void **state)
 	}
 }
 
+/* Rewrites the IPv4 address at p (wire form, family 4) as the same address
+ * v4-mapped in family 6: ::ffff:a.b.c.d. */
+static void to_v4mapped(uint8_t *p)
+{
+	struct rdv_addr a;
+
+	memcpy(&a, p, sizeof(a));
+	assert_int_equal(a.family, 4);
+	a.family = 6;
+	memmove(a.addr + 12, a.addr, 4);
+	memset(a.addr, 0, 10);
+	a.addr[10] = a.addr[11] = 0xff;
+	memcpy(p, &a, sizeof(a));
+}
+
+/* An IPv4 address has one encoding (family 4): the v4-mapped IPv6 form is
+ * refused wherever an address is decoded, so that a decoded message always
+ * encodes back to the same bytes and no IPv4 candidate passes as family 6. */
+static void test_rdv_addr_v4mapped_refused(void **state)
+{
+	uint8_t buf[BUF];
+	struct sockaddr_storage ss, out;
+	struct rdv_register reg;
+	struct rdv_introduce intro;
+	struct rdv_addr a;
+	uint32_t id;
+	size_t len;
+
+	v4(&ss, "192.0.2.44", 9);
+	rdv_addr_from_sockaddr(&ss, &a);
+	to_v4mapped((uint8_t *)&a);
+	assert_false(rdv_addr_to_sockaddr(&a, &out));
+	/* Another ::ffff:0:0/96 neighbour, ::fffe:..., is plain IPv6. */
+	a.addr[11] = 0xfe;
+	assert_true(rdv_addr_to_sockaddr(&a, &out));
+	assert_int_equal(out.ss_family, AF_INET6);
+
+	/* REGISTER host candidate (host 0 of fill_hosts() is IPv4). */
+	len = make_register(buf, 2, &reg);
+	assert_true(rdv_decode_register(buf, len, &reg));
+	to_v4mapped(buf + RDV_REGISTER_LEN);
+	assert_false(rdv_decode_register(buf, len, &reg));
+
+	/* REGISTERED reflexive address. */
+	v4(&ss, "198.51.100.9", 3478);
+	len = rdv_encode_registered(7, &ss, buf, BUF);
+	assert_true(rdv_decode_registered(buf, len, &id, &out));
+	to_v4mapped(buf + 8);
+	assert_false(rdv_decode_registered(buf, len, &id, &out));
+
+	/* INTRODUCE: UDP reflexive, TCP reflexive, host candidate. */
+	for (size_t off = 44; off <= INTRO_FIXED; off += RDV_ADDR_LEN) {
+		len = make_introduce(buf, 1, true, &intro);
+		assert_true(rdv_decode_introduce(buf, len, &intro));
+		to_v4mapped(buf + off);
+		assert_false(rdv_decode_introduce(buf, len, &intro));
+	}
+}
+
 static void test_rdv_relay_frames(void **state)
 {
 	uint8_t frame[64] = {0};
@@ -549,6 +608,7 @@ int main(void)
 	    cmocka_unit_test(test_rdv_encode_introduce_refuses),
 	    cmocka_unit_test(test_rdv_msg_type_of),
 	    cmocka_unit_test(test_rdv_addr_conversions),
+	    cmocka_unit_test(test_rdv_addr_v4mapped_refused),
 	    cmocka_unit_test(test_rdv_relay_frames),
 	};
 
