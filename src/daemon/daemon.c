@@ -308,6 +308,9 @@ int daemon_run(struct daemon *d)
 		int timeout = run_timers(d);
 		int n = epoll_wait(d->epfd, evs, 8, timeout);
 
+		/* Handshake DH work allowed until the next wake-up (hsgate.c). */
+		d->hs_budget = HS_BUDGET_PER_WAKE;
+
 		if (n < 0 && errno != EINTR) {
 			log_errno(LOG_LEVEL_ERROR, "%s: epoll_wait", d->cfg.ifname);
 			return -errno;

@@ -9,7 +9,9 @@
 
 #include "config/config.h"
 #include "control/control.h"
+#include "crypto/cookie.h"
 #include "crypto/handshake.h"
+#include "crypto/ratelimit.h"
 #include "punch/engine.h"
 #include "punch/probe.h"
 #include "routing/allowedips.h"
@@ -30,6 +32,13 @@ enum {
 	PKT_BATCH = 32,	  /* datagrams moved per wake-up and direction */
 	STAGED_MAX = 16,  /* packets held per peer while a handshake runs */
 	INDEX_TABLE_MAX = 1 << 16,
+	/* Handshake load (hsgate.c): more handshake messages than this in one
+	 * second, or a wake-up's DH budget spent, puts the daemon under load
+	 * for UNDER_LOAD_HOLD_MS; then only mac2-proven sources get DH work. */
+	HS_LOAD_PER_SECOND = 64,
+	HS_BUDGET_PER_WAKE = 16, /* DH operations per event-loop wake-up */
+	UNDER_LOAD_HOLD_MS = 1000,
+	UDP_BATCHES_PER_WAKE = 4, /* then back to epoll (level-triggered) */
 };
 
 /* Why a received datagram was dropped; one counter each (STYLE.md 5). */
@@ -49,6 +58,9 @@ enum drop_reason {
 	DROP_NO_ROUTE,
 	DROP_NO_ENDPOINT,
 	DROP_PROBE_INVALID,
+	DROP_HANDSHAKE_RATELIMITED, /* per-source bucket or per-wake-up budget */
+	DROP_HANDSHAKE_NO_MAC2,	    /* under load without a valid mac2: cookie instead */
+	DROP_COOKIE_INVALID,	    /* cookie reply unrequested, wrong index or bad tag */
 	DROP_REASON_MAX,
 };
 
@@ -92,6 +104,7 @@ struct peer {
 	uint64_t path_since_ms;
 	struct punch_peer punch;     /* the path engine's state for this peer */
 	struct probe_key pkey;	     /* authenticates path probes with this peer */
+	struct cookie_maker cookie;  /* mac2 for our handshakes to this peer (lazy) */
 	/* Packets read from the TUN while no session can send: a fixed ring
 	 * allocated with the peer, so staging never allocates. */
 	uint8_t *staged;
@@ -156,6 +169,17 @@ struct daemon {
 	struct udp_msg rx[PKT_BATCH], tx[PKT_BATCH];
 	unsigned n_tx;
 	uint64_t drops[DROP_REASON_MAX];
+
+	/* Handshake flood defence (hsgate.c), set up on first use. */
+	bool hs_gate_ready;
+	uint8_t cookie_pub[32]; /* the public key the checker was made for */
+	struct cookie_checker cookie;
+	struct ratelimit hs_rl;	    /* DH work per source */
+	struct ratelimit cookie_rl; /* cookie replies per source */
+	uint64_t hs_window_ms;
+	unsigned hs_window_count, hs_budget;
+	uint64_t under_load_until_ms, under_load_entered, cookie_replies_sent;
+	uint8_t cookie_tx[PKT_BATCH][PKT_HEADROOM + WIRE_COOKIE_REPLY_LEN];
 };
 
 /* Interface set-up from d->cfg: TUN, addresses, MTU, link up, UDP and control
@@ -204,6 +228,15 @@ void datapath_send_inner(struct daemon *d, struct peer *p, uint8_t *inner, size_
 			 uint64_t now);
 void drop(struct daemon *d, enum drop_reason why, const struct path *from);
 const char *drop_reason_str(enum drop_reason why);
+
+/* hsgate.c: the handshake flood defence */
+/* Decides whether a received handshake message may have DH work now; when
+ * not, it is counted as dropped (and may get a cookie reply). */
+bool hsgate_admit(struct daemon *d, struct rx_pkt *m, uint64_t now);
+bool hsgate_under_load(const struct daemon *d, uint64_t now);
+/* Fills mac2 of an outgoing handshake message to p (after mac1). */
+void hsgate_stamp(struct peer *p, uint8_t *msg, size_t len, uint64_t now);
+void handle_cookie_reply(struct daemon *d, struct rx_pkt *m, uint64_t now);
 
 /* rdv.c */
 struct rdv_introduce;

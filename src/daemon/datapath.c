@@ -1,8 +1,9 @@
 /* The data path: TUN -> routing -> encrypt -> UDP, and UDP -> dispatch ->
  * decrypt -> replay -> source check -> TUN. Buffers are allocated once at
  * start (PKT_BATCH slots each way, with head- and tailroom so encryption
- * happens in place); every wake-up moves up to PKT_BATCH packets, and
- * outgoing datagrams leave in one sendmmsg. Nothing here allocates. */
+ * happens in place); every wake-up moves up to PKT_BATCH packets from the
+ * TUN and UDP_BATCHES_PER_WAKE batches from the socket, and outgoing
+ * datagrams leave in one sendmmsg. Nothing here allocates. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -29,6 +30,9 @@ static const char *const drop_names[DROP_REASON_MAX] = {
 	[DROP_NO_ROUTE] = "no_route",
 	[DROP_NO_ENDPOINT] = "no_endpoint",
 	[DROP_PROBE_INVALID] = "probe_invalid",
+	[DROP_HANDSHAKE_RATELIMITED] = "handshake_ratelimited",
+	[DROP_HANDSHAKE_NO_MAC2] = "handshake_no_mac2",
+	[DROP_COOKIE_INVALID] = "cookie_invalid",
 };
 
 const char *drop_reason_str(enum drop_reason why)
@@ -206,12 +210,26 @@ static void handle_data(struct daemon *d, struct rx_pkt *m, uint64_t now)
 		log_errno(LOG_LEVEL_DEBUG, "%s: tun write", d->cfg.ifname);
 }
 
+/* Handshake messages pass the flood gate (hsgate.c) before any DH. */
+static void gated_initiation(struct daemon *d, struct rx_pkt *m, uint64_t now)
+{
+	if (hsgate_admit(d, m, now))
+		handle_initiation(d, m, now);
+}
+
+static void gated_response(struct daemon *d, struct rx_pkt *m, uint64_t now)
+{
+	if (hsgate_admit(d, m, now))
+		handle_response(d, m, now);
+}
+
 typedef void (*rx_handler_fn)(struct daemon *d, struct rx_pkt *m, uint64_t now);
 
 /* One handler per message type (session/wire.h); NULL types are dropped. */
 static const rx_handler_fn rx_handlers[WIRE_TYPE_MAX] = {
-	[WIRE_HANDSHAKE_INIT] = handle_initiation,
-	[WIRE_HANDSHAKE_RESP] = handle_response,
+	[WIRE_HANDSHAKE_INIT] = gated_initiation,
+	[WIRE_HANDSHAKE_RESP] = gated_response,
+	[WIRE_COOKIE_REPLY] = handle_cookie_reply,
 	[WIRE_DATA] = handle_data,
 	[WIRE_RELAY] = handle_relay,
 	[WIRE_PROBE] = handle_probe,
@@ -236,7 +254,10 @@ void datapath_receive(struct daemon *d, struct rx_pkt *m, uint64_t now)
 
 void datapath_udp_readable(struct daemon *d)
 {
-	for (;;) {
+	/* A bounded number of batches, then back to epoll: it is
+	 * level-triggered, so what is left wakes us again after the TUN, the
+	 * control socket and the timers had their turn. */
+	for (unsigned b = 0; b < UDP_BATCHES_PER_WAKE; b++) {
 		int n = udp_recv_batch(&d->udp, d->rx, PKT_BATCH);
 		uint64_t now = time_now_ms();
 

@@ -172,6 +172,7 @@ void peer_send_initiation(struct daemon *d, struct peer *p, uint64_t now, bool r
 	p->hs_index = idx;
 	p->init_sent_ms = now;
 	p->init_sent_ns = time_now_ns();
+	hsgate_stamp(p, (uint8_t *)&msg, sizeof(msg), now); /* mac2 if we hold a cookie */
 	memcpy(buf + PKT_HEADROOM, &msg, sizeof(msg));
 	datapath_send(d, &p->path, buf + PKT_HEADROOM, sizeof(msg));
 	datapath_flush(d);
@@ -366,6 +367,7 @@ void handle_initiation(struct daemon *d, struct rx_pkt *m, uint64_t now)
 	peer_update_path(d, p, &m->from);
 	complete_handshake(d, p, idx, p->hs.remote_index, now);
 	/* The response goes back the way the initiation came. */
+	hsgate_stamp(p, (uint8_t *)&resp, sizeof(resp), now);
 	memcpy(buf + PKT_HEADROOM, &resp, sizeof(resp));
 	datapath_send(d, &m->from, buf + PKT_HEADROOM, sizeof(resp));
 	datapath_flush(d);
