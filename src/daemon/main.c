@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include <sodium.h>
 
@@ -70,6 +71,12 @@ int main(int argc, char **argv)
 	}
 	/* Under systemd (JOURNAL_STREAM set) stderr is the journal already. */
 	log_open("p2pvpnd", foreground || check || getenv("JOURNAL_STREAM"));
+	/* Keys live in this process: no core dump may hold them, and no process
+	 * of the same uid may ptrace it or read its memory. A failure removes
+	 * only this extra layer (LimitCORE=0 in the unit stays), so it is not
+	 * fatal. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		log_errno(LOG_LEVEL_WARN, "cannot make the process non-dumpable");
 	if (!cfg_load_daemon(d.config_path, &d.cfg, &errs)) {
 		cfg_errors_print(&errs, stderr);
 		cfg_errors_free(&errs);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include <sodium.h>
 
@@ -92,6 +93,12 @@ int main(int argc, char **argv)
 	}
 	/* Under systemd (JOURNAL_STREAM set) stderr is the journal already. */
 	log_open("p2pvpn-rendezvous", foreground || check || getenv("JOURNAL_STREAM"));
+	/* Keys live in this process: no core dump may hold them, and no process
+	 * of the same uid may ptrace it or read its memory. A failure removes
+	 * only this extra layer (LimitCORE=0 in the unit stays), so it is not
+	 * fatal. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		log_errno(LOG_LEVEL_WARN, "cannot make the process non-dumpable");
 	log_set_level(verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
 	if (!load(path, &cfg))
 		return 1;
