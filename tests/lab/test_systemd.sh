@@ -19,12 +19,18 @@
 #
 # Proves: cmake --install puts binaries, units and examples where DESIGN.md
 # says; `systemctl start p2pvpnd` returns once the interface is up (Type=notify)
-# and the unit is active; the peer outside pings the tunnel address inside;
+# and the unit is active; p2pvpnd runs as a non-root dynamic user holding
+# CAP_NET_ADMIN only, non-dumpable, without core dumps, under MemoryMax=, and
+# sees its key (a credential) and nothing else of /etc/p2pvpn; as that user
+# it still creates p2p0 and sets the routes of allowed_ips, and a reload
+# that adds a prefix adds its route; the peer outside pings the tunnel
+# address inside;
 # `p2pvpnctl show` works in the container; the watchdog is fed; `systemctl
 # reload` keeps the unit and a running ping alive, and fails on a bad config
 # without disturbing the tunnel; `systemctl stop` removes p2p0; the
 # rendezvous unit runs as an unprivileged dynamic user with no capabilities,
-# reads its root-only key and answers STUN; both units' exposure scores from
+# non-dumpable and without core dumps, reads its root-only key and answers
+# STUN; both units' exposure scores from
 # `systemd-analyze security` stay low; enabled, p2pvpnd comes up at boot
 # and carries traffic; the container powers off cleanly.
 
@@ -43,8 +49,9 @@ NSB=$PREFIX-b
 ROOTFS_TIMEOUT=${P2PVPN_ROOTFS_TIMEOUT:-360}
 CONTAINER_TIMEOUT=240
 # Upper bounds for `systemd-analyze security` (0 = locked down, 10 = exposed).
-# Measured on bookworm (systemd 252): p2pvpnd 1.9, p2pvpn-rendezvous 1.1.
-MAX_EXPOSURE_DAEMON=3.0
+# Measured on bookworm (systemd 252): p2pvpnd 1.5 (1.9 while it ran as
+# uid 0), p2pvpn-rendezvous 1.1.
+MAX_EXPOSURE_DAEMON=2.0
 MAX_EXPOSURE_RENDEZVOUS=2.0
 
 lab_require_root
@@ -107,15 +114,17 @@ installed() {
 check "cmake --install puts binaries, units and examples in place" installed
 
 # Keys and configs, as the README tells an administrator to lay them out:
-# the key files and p2pvpnd's config root-only, the rendezvous config
-# world-readable (it holds public keys only).
+# the key files root-only, both configs world-readable (they hold public keys
+# only; the daemons' users must read them at start and on every reload).
 mkkey() { (umask 077 && "$BUILD/p2pvpnctl" genkey > "$1"); }
 pubkey() { "$BUILD/p2pvpnctl" pubkey < "$1"; }
 install -d -m 0700 "$ROOT/etc/p2pvpn"
 mkkey "$ROOT/etc/p2pvpn/private.key"
 mkkey "$ROOT/etc/p2pvpn/rendezvous.key"
 mkkey "$WORK/b.key"
-(umask 077 && cat > "$ROOT/etc/p2pvpn.conf") <<EOF
+# 10.78.0.0/16 lies outside p2p0's own subnet: its route is one the daemon
+# must add over rtnetlink (the kernel adds only the prefix route).
+(umask 022 && cat > "$ROOT/etc/p2pvpn.conf") <<EOF
 [interface]
 address = 10.77.0.1/24
 private_key_file = /etc/p2pvpn/private.key
@@ -124,7 +133,7 @@ keepalive = 5
 
 [peer "b"]
 public_key = $(pubkey "$WORK/b.key")
-allowed_ips = 10.77.0.2/32
+allowed_ips = 10.77.0.2/32, 10.78.0.0/16
 endpoint = 192.0.2.12:51820
 EOF
 cp -p "$ROOT/etc/p2pvpn.conf" "$WORK/a.conf.good"
@@ -148,6 +157,26 @@ public_key = $(pubkey "$ROOT/etc/p2pvpn/private.key")
 allowed_ips = 10.77.0.1/32
 endpoint = 192.0.2.11:51820
 EOF
+# What udev's default rule (KERNEL=="tun", MODE="0666") does on a real
+# system, for the container, where no udev runs and systemd-nspawn copies
+# the node with the host's mode (0600 on some hosts): a non-root daemon with
+# CAP_NET_ADMIN must be able to open it. Only the container's own node
+# (made by systemd-nspawn in the container's /dev) is changed, never a node
+# bind-mounted from the host.
+cat > "$ROOT/etc/systemd/system/test-tun-mode.service" <<'UNIT'
+[Unit]
+Description=test: /dev/net/tun mode 0666, as udev sets it
+DefaultDependencies=no
+Before=p2pvpnd.service
+[Service]
+Type=oneshot
+ExecStart=/bin/sh -c '! findmnt -n --mountpoint /dev/net/tun && chmod 0666 /dev/net/tun'
+[Install]
+WantedBy=sysinit.target
+UNIT
+mkdir -p "$ROOT/etc/systemd/system/sysinit.target.wants"
+ln -sf ../test-tun-mode.service "$ROOT/etc/systemd/system/sysinit.target.wants/test-tun-mode.service"
+HOST_TUN_MODE=$(stat -c %a /dev/net/tun)
 # A short watchdog for the test only, so that its feeding shows in seconds.
 mkdir -p "$ROOT/etc/systemd/system/p2pvpnd.service.d"
 printf '[Service]\nWatchdogSec=2s\n' > "$ROOT/etc/systemd/system/p2pvpnd.service.d/test-watchdog.conf"
@@ -279,13 +308,43 @@ MAINPID=$(prop p2pvpnd MainPID)
 sandbox() {
 	local st
 	st=$(ctrq cat "/proc/$MAINPID/status")
-	grep -E '^(Uid|CapEff|CapBnd|NoNewPrivs|Seccomp):' <<< "$st"
-	grep -q '^CapEff:[[:space:]]*0000000000001000$' <<< "$st" &&
+	grep -E '^(Uid|CapEff|CapBnd|NoNewPrivs|Seccomp|VmRSS):' <<< "$st"
+	! grep -q '^Uid:[[:space:]]*0[[:space:]]' <<< "$st" &&
+		grep -q '^CapEff:[[:space:]]*0000000000001000$' <<< "$st" &&
 		grep -q '^CapBnd:[[:space:]]*0000000000001000$' <<< "$st" &&
 		grep -q '^NoNewPrivs:[[:space:]]*1$' <<< "$st" &&
 		grep -q '^Seccomp:[[:space:]]*2$' <<< "$st"
 }
-check "p2pvpnd holds CAP_NET_ADMIN only, no new privileges, a syscall filter" sandbox
+check "p2pvpnd runs as a non-root user with CAP_NET_ADMIN only, no new privileges, a syscall filter" sandbox
+
+# prctl(PR_SET_DUMPABLE, 0) hands the files of /proc/PID (not the directory)
+# to root even though the process is not root; LimitCORE=0 shows in its
+# limits; MemoryMax= in its cgroup. guarded PID UNIT BYTES: the three.
+guarded() {
+	local owner core mem
+	owner=$(ctrq stat -c %u "/proc/$1/environ") || return 1
+	core=$(ctrq sed -n 's/^Max core file size *\([^ ]*\) *\([^ ]*\).*/\1\/\2/p' "/proc/$1/limits")
+	mem=$(prop "$2" MemoryMax)
+	echo "$2: /proc/$1/environ owned by uid $owner, core limit $core, MemoryMax $mem"
+	[ "$owner" = 0 ] && [ "$core" = 0/0 ] && [ "$mem" = "$3" ]
+}
+check "p2pvpnd is non-dumpable, LimitCORE=0, MemoryMax=256M" \
+	guarded "$MAINPID" p2pvpnd $((256 << 20))
+own_key() { # PID KEY: /etc/p2pvpn, as PID sees it, holds KEY and nothing else
+	local ls
+	ls=$(ctrq ls -A "/proc/$1/root/etc/p2pvpn") || return 1
+	echo "/etc/p2pvpn as PID $1 sees it: $ls"
+	[ "$ls" = "$2" ]
+}
+check "p2pvpnd sees its own key in /etc/p2pvpn and nothing else" own_key "$MAINPID" private.key
+# routes DEST: p2p0 carries a route to DEST.
+routes() {
+	local r
+	r=$(ip -n "$NSA" route show "$1" dev p2p0) || return 1
+	echo "route $1: ${r:-none}"
+	[ -n "$r" ]
+}
+check "p2pvpnd, not root, set the route of allowed_ips 10.78.0.0/16" routes 10.78.0.0/16
 
 # The peer outside, a plain build/p2pvpnd in namespace b.
 lab_bg "$NSB" "$WORK/b.log" "$BUILD/p2pvpnd" -f -c "$WORK/b.conf"
@@ -359,6 +418,17 @@ check "p2pvpnd is still active with the same PID" \
 	test "$(prop p2pvpnd ActiveState)/$(prop p2pvpnd MainPID)" = "active/$MAINPID"
 check "the tunnel still carries after the failed reload" lab_wait_for 5 ping_once
 
+# A reload that adds a prefix to peer b: the daemon, as its own user,
+# re-reads the 0644 config and its credential key and adds the route.
+lab_log root "allowed_ips += 10.79.0.0/16 in $ROOT/etc/p2pvpn.conf"
+sed -i 's#^allowed_ips = .*#&, 10.79.0.0/16#' "$ROOT/etc/p2pvpn.conf"
+check "systemctl reload with a new prefix succeeds" ctr systemctl reload p2pvpnd
+check "the reload added the route to 10.79.0.0/16" lab_wait_for 5 routes 10.79.0.0/16
+check "p2pvpnd is still active with the same PID after that reload" \
+	test "$(prop p2pvpnd ActiveState)/$(prop p2pvpnd MainPID)" = "active/$MAINPID"
+check "the tunnel carries after that reload" lab_wait_for 10 ping_once
+cp -p "$WORK/a.conf.good" "$ROOT/etc/p2pvpn.conf"
+
 # Stop: SIGTERM, clean exit, the interface removed.
 check "systemctl stop p2pvpnd succeeds" ctr systemctl stop p2pvpnd
 stopped=$(prop p2pvpnd ActiveState)/$(prop p2pvpnd Result)
@@ -395,13 +465,10 @@ unprivileged() {
 		grep -q '^NoNewPrivs:[[:space:]]*1$' <<< "$st"
 }
 check "p2pvpn-rendezvous runs as a non-root user with no capabilities" unprivileged
-own_key_only() {
-	local ls
-	ls=$(ctrq ls -A "/proc/$RPID/root/etc/p2pvpn") || return 1
-	echo "/etc/p2pvpn as the rendezvous sees it: $ls"
-	[ "$ls" = rendezvous.key ]
-}
-check "the rendezvous sees its own key in /etc/p2pvpn and nothing else" own_key_only
+check "the rendezvous sees its own key in /etc/p2pvpn and nothing else" \
+	own_key "$RPID" rendezvous.key
+check "p2pvpn-rendezvous is non-dumpable, LimitCORE=0, MemoryMax=512M" \
+	guarded "$RPID" p2pvpn-rendezvous $((512 << 20))
 stun() {
 	local out
 	lab_log "$NSB" "$BUILD/p2pvpnctl" natcheck --server 192.0.2.11:3478 --json
@@ -436,6 +503,9 @@ check "the container boots again" container_boot
 check "p2pvpnd is active after boot" test "$(prop p2pvpnd ActiveState)" = active
 check "the peer outside pings 10.77.0.1 after the reboot" lab_wait_for 15 ping_once
 check "the container powers off cleanly again" container_poweroff
+
+check "the host's /dev/net/tun keeps its mode ($HOST_TUN_MODE)" \
+	test "$(stat -c %a /dev/net/tun)" = "$HOST_TUN_MODE"
 
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" = 0 ]
