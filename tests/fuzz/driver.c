@@ -2,8 +2,11 @@
  * made with -fsanitize=fuzzer: it feeds every file of the seed corpus, then a
  * fixed number of deterministic mutations of each (bit flips, truncations,
  * byte insertions), so CTest runs every parser on hostile input on every
- * build. Exit status 0 means no crash; sanitizer builds turn memory errors
- * into crashes. */
+ * build. The mutations share a fixed budget, so that a corpus grown by
+ * tools/fuzz still replays in seconds: every file runs as it is, and as
+ * many mutations of each as the budget allows (between MUTATIONS_MIN and
+ * MUTATIONS). Exit status 0 means no crash; sanitizer builds turn memory
+ * errors into crashes. */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,7 +15,14 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-enum { FUZZ_INPUT_MAX = 65536, MUTATIONS = 2000 };
+enum {
+	FUZZ_INPUT_MAX = 65536,
+	MUTATIONS = 2000,
+	MUTATIONS_MIN = 20,
+	MUTATION_BUDGET = 100000,
+};
+
+static int mutations = MUTATIONS;
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
@@ -28,7 +38,7 @@ static void mutate_and_run(const uint8_t *seed, size_t len)
 {
 	static uint8_t buf[FUZZ_INPUT_MAX + 16];
 
-	for (int i = 0; i < MUTATIONS; i++) {
+	for (int i = 0; i < mutations; i++) {
 		size_t n = len;
 		memcpy(buf, seed, len);
 		switch (rng() % 4) {
@@ -69,10 +79,33 @@ static int run_file(const char *path)
 	return 0;
 }
 
+/* Files the arguments name (a directory counts its entries). */
+static int count_inputs(int argc, char **argv)
+{
+	int n = 0;
+
+	for (int i = 1; i < argc; i++) {
+		DIR *d = opendir(argv[i]);
+		struct dirent *de;
+
+		if (!d) {
+			n++;
+			continue;
+		}
+		while ((de = readdir(d)))
+			n += de->d_name[0] != '.';
+		closedir(d);
+	}
+	return n;
+}
+
 int main(int argc, char **argv)
 {
-	int files = 0;
+	int files = 0, inputs = count_inputs(argc, argv);
+	int share = inputs > 0 ? MUTATION_BUDGET / inputs : MUTATIONS;
 
+	if (share < MUTATIONS)
+		mutations = share > MUTATIONS_MIN ? share : MUTATIONS_MIN;
 	for (int i = 1; i < argc; i++) {
 		DIR *d = opendir(argv[i]);
 		struct dirent *de;
@@ -94,6 +127,6 @@ int main(int argc, char **argv)
 	}
 	/* An empty input is a case of its own. */
 	LLVMFuzzerTestOneInput((const uint8_t *)"", 0);
-	printf("%d seed files, %d runs each: no crash\n", files, MUTATIONS + 1);
+	printf("%d seed files, %d runs each: no crash\n", files, mutations + 1);
 	return files > 0 ? 0 : 1;
 }
