@@ -364,7 +364,14 @@ void handle_initiation(struct daemon *d, struct rx_pkt *m, uint64_t now)
 		hs_peer_reset(&p->hs);
 		return;
 	}
-	peer_update_path(d, p, &m->from);
+	/* An initiation proves only that its bytes were made by the peer once:
+	 * after a restart (replay state lost) a captured one is accepted again.
+	 * So while the peer has a working session, its endpoint moves only
+	 * when the new keypair is confirmed by a transport packet from the new
+	 * address (datapath, peer_update_path); without one, the initiation's
+	 * source is all we have. The response goes to that source either way. */
+	if (p->path.kind == PATH_NONE || !sess_peer_send_keypair(&p->sess, now))
+		peer_update_path(d, p, &m->from);
 	complete_handshake(d, p, idx, p->hs.remote_index, now);
 	/* The response goes back the way the initiation came. */
 	hsgate_stamp(p, (uint8_t *)&resp, sizeof(resp), now);

@@ -1,8 +1,9 @@
 /* SIGHUP: re-read the configuration and move the running interface to it.
  * The new file is validated completely before anything changes; a bad file
  * is logged and the running configuration kept. Peers whose section did not
- * change keep their sessions (cfg_peer_equal); changed peers are rebuilt,
- * removed ones torn down, new ones added. The interface name and control
+ * change keep their sessions (cfg_peer_equal); changed peers are rebuilt
+ * (keeping the handshake replay state of their public key), removed ones
+ * torn down, new ones added. The interface name and control
  * socket cannot change without a restart (the TUN would have to be
  * recreated, dropping every tunnel), so such a change is refused with a
  * warning and the rest applied. */
@@ -29,6 +30,44 @@ static struct peer *take_unchanged(struct daemon *d, const struct cfg_peer *want
 	return NULL;
 }
 
+/* What a rebuilt peer must not forget of its predecessor with the same
+ * public key: the greatest TAI64N accepted and when, so a captured
+ * initiation is not accepted again after a reload (crypto/handshake.h). */
+struct replay_state {
+	uint8_t public_key[32];
+	uint8_t last_timestamp[HS_TAI64N_LEN];
+	uint64_t last_init_ms;
+};
+
+static size_t save_replay_state(const struct daemon *d, struct replay_state *out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < d->n_peers; i++) {
+		const struct peer *p = d->peers[i];
+
+		if (!p || !p->hs.has_last_init)
+			continue;
+		memcpy(out[n].public_key, p->cfg.public_key, 32);
+		memcpy(out[n].last_timestamp, p->hs.last_timestamp, HS_TAI64N_LEN);
+		out[n].last_init_ms = p->hs.last_init_ms;
+		n++;
+	}
+	return n;
+}
+
+static void restore_replay_state(struct peer *p, const struct replay_state *saved, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (sodium_memcmp(saved[i].public_key, p->cfg.public_key, 32) != 0)
+			continue;
+		memcpy(p->hs.last_timestamp, saved[i].last_timestamp, HS_TAI64N_LEN);
+		p->hs.last_init_ms = saved[i].last_init_ms;
+		p->hs.has_last_init = true;
+		return;
+	}
+}
+
 static int swap_udp(struct daemon *d, uint16_t port)
 {
 	struct udp_sock s;
@@ -46,10 +85,13 @@ static int swap_udp(struct daemon *d, uint16_t port)
 static void rebuild_peers(struct daemon *d, struct cfg_daemon *nc, bool identity_changed)
 {
 	struct peer **next = calloc(nc->n_peers ? nc->n_peers : 1, sizeof(*next));
-	size_t n = 0, kept = 0, added = 0, removed = 0;
+	struct replay_state *saved = calloc(d->n_peers ? d->n_peers : 1, sizeof(*saved));
+	size_t n = 0, kept = 0, added = 0, removed = 0, n_saved;
 
-	if (!next) {
+	if (!next || !saved) {
 		log_error("%s: reload: out of memory, peers unchanged", d->cfg.ifname);
+		free(next);
+		free(saved);
 		return;
 	}
 	for (size_t i = 0; i < nc->n_peers; i++) {
@@ -60,6 +102,9 @@ static void rebuild_peers(struct daemon *d, struct cfg_daemon *nc, bool identity
 			kept++;
 		}
 	}
+	/* Peers rebuilt for a changed section (or a new identity) keep the
+	 * replay state of the same public key. */
+	n_saved = save_replay_state(d, saved);
 	/* Tear down what leaves before adding, so a prefix that moves from one
 	 * peer to another is free when the new owner claims it. */
 	for (size_t i = 0; i < d->n_peers; i++) {
@@ -87,6 +132,7 @@ static void rebuild_peers(struct daemon *d, struct cfg_daemon *nc, bool identity
 				  strerror(errno));
 			continue;
 		}
+		restore_replay_state(p, saved, n_saved);
 		next[d->n_peers++] = p;
 		if (peer_add_routes(d, p) < 0)
 			log_warn("%s: peer %s: routes incomplete", d->cfg.ifname, p->name);
@@ -95,6 +141,7 @@ static void rebuild_peers(struct daemon *d, struct cfg_daemon *nc, bool identity
 		if (p->path.kind != PATH_NONE)
 			peer_send_initiation(d, p, time_now_ms(), false);
 	}
+	free(saved);
 	log_info("%s: reloaded: %zu peers kept, %zu added, %zu removed", d->cfg.ifname, kept,
 		 added, removed);
 }

@@ -106,4 +106,47 @@ before=$(rx_packets)
 nsx a ping -c 3 -i 0.2 -W 1 -I 10.77.0.9 10.77.0.2 > /dev/null || true
 check "forged source not delivered" test "$(rx_packets)" = "$before"
 check "forged source counted" test "$(drops inner_source)" -ge 3
+
+# Replay state across reload and restart (issue 7 item 3), on the side
+# that accepted $init. A reload that changes the peer's section rebuilds
+# the peer: the initiation is still a replay. Then a restart (replay state
+# gone) after which that side makes the new session itself: the replay is
+# accepted by the handshake, but the working session's endpoint stays.
+if [ "$init_dst" = a ]; then
+	other_ip=192.0.2.12 other_tun=10.77.0.2
+	change() { sed -i 's|^allowed_ips = 10.77.0.2/32$|allowed_ips = 10.77.0.2/32, 10.77.9.0/24|' "$WORK/a.conf"; }
+else
+	other_ip=192.0.2.11 other_tun=10.77.0.1
+	change() { echo "endpoint = 192.0.2.11:51820" >> "$WORK/b.conf"; }
+fi
+endpoint_of() {
+	printf 'show\n\n' | socat -t 2 - "UNIX-CONNECT:$WORK/$1.sock" | sed -n 's/^endpoint=//p' | head -1
+}
+replays=$(drops_of "$init_dst" handshake_replay)
+change
+kill -HUP "${PID[$init_dst]}"
+sleep 1
+check "$init_dst rebuilt the changed peer" grep -q "peer [ab] added" "$WORK/$init_dst.log"
+nsx m $TOOL send "$init_ip" 51820 "$init"
+sleep 1
+check "replayed initiation after a reload counted as replay" \
+	test "$(drops_of "$init_dst" handshake_replay)" -gt "$replays"
+lab_stop "$init_dst" KILL
+sleep 0.5
+lab_start "$init_dst"
+check "$init_dst reaches its peer after restart" wait_ping "$init_dst" "$other_tun" 10
+nsq m tcpdump -i eth0 -U -w "$WORK/m2.pcap" udp > /dev/null 2>&1 &
+TCPDUMP=$!
+sleep 1
+nsx m $TOOL send "$init_ip" 51820 "$init"
+sleep 1
+say "[$init_dst] endpoint after the replay: $(endpoint_of "$init_dst")"
+check "replay after restart did not move the endpoint" \
+	test "$(endpoint_of "$init_dst")" = "$other_ip:51820"
+check "tunnel still works after the replay" wait_ping "$init_dst" "$other_tun" 5
+nsq "$init_dst" ping -c 10 -i 0.2 -W 1 "$other_tun" > /dev/null 2>&1 || true
+kill $TCPDUMP; wait $TCPDUMP 2>/dev/null || true
+to_m=$(tcpdump -r "$WORK/m2.pcap" -n "dst host 192.0.2.66" 2>/dev/null | wc -l)
+say "datagrams to m after the replay: $to_m"
+check "at most the handshake response went to m" test "$to_m" -le 1
 finish
