@@ -110,6 +110,12 @@ static void answer_stun(struct rdv_server *s, unsigned sock, struct rdv_dgram *d
 		s->stun_drops[why == RDV_STUN_ANSWERED ? RDV_STUN_BUILD_FAILED : why]++;
 		return;
 	}
+	/* Counted only for what would be answered: garbage costs nobody's
+	 * budget. Over TCP the handshake proves the source: no limit there. */
+	if (!rdv_stun_limiter_allow(s->stun_limit, &d->from, time_now_ms())) {
+		s->stun_drops[RDV_STUN_RATE_LIMITED]++;
+		return;
+	}
 	if (rdv_sock_send(&s->udp[send_sock], out, len, &d->from,
 			  send_sock < 2 ? &d->local : NULL) == 0)
 		s->stun_answered++;
@@ -328,9 +334,25 @@ static void log_start(const struct rdv_server *s)
 		 s->cfg.open ? "open to any key" : "listed keys only", key);
 }
 
+static uint64_t or_default(uint64_t v, uint64_t def)
+{
+	return v ? v : def;
+}
+
+static const struct rdv_stun_limits *stun_limits(const struct rdv_stun_limits *in,
+						 struct rdv_stun_limits *out)
+{
+	out->per_ip_rate = or_default(in->per_ip_rate, RDV_STUN_PER_IP_RATE);
+	out->per_ip_burst = or_default(in->per_ip_burst, RDV_STUN_PER_IP_BURST);
+	out->global_rate = or_default(in->global_rate, RDV_STUN_GLOBAL_RATE);
+	out->global_burst = or_default(in->global_burst, RDV_STUN_GLOBAL_BURST);
+	return out;
+}
+
 int rdv_server_init(struct rdv_server *s, struct cfg_rendezvous *cfg, const char *config_path,
 		    const struct rdv_server_opts *opts)
 {
+	struct rdv_stun_limits lim;
 	struct cfg_errors errs = {0};
 	int ret;
 
@@ -350,11 +372,13 @@ int rdv_server_init(struct rdv_server *s, struct cfg_rendezvous *cfg, const char
 	s->config_path = config_path;
 	s->opts = *opts;
 	s->rx = malloc((size_t)RDV_SOCK_BATCH * RDV_RX_SLOT);
+	s->stun_limit = malloc(sizeof(*s->stun_limit));
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (!s->rx || s->epfd < 0) {
-		ret = s->rx ? -errno : -ENOMEM;
+	if (!s->rx || !s->stun_limit || s->epfd < 0) {
+		ret = s->rx && s->stun_limit ? -errno : -ENOMEM;
 		goto fail;
 	}
+	rdv_stun_limiter_init(s->stun_limit, stun_limits(&opts->stun, &lim));
 	for (unsigned i = 0; i < RDV_SOCK_BATCH; i++) {
 		s->dg[i].data = s->rx + (size_t)i * RDV_RX_SLOT;
 		s->dg[i].cap = RDV_RX_SLOT;
@@ -394,6 +418,7 @@ void rdv_server_cleanup(struct rdv_server *s)
 	if (s->core.reg.max)
 		rdv_core_cleanup(&s->core);
 	free(s->rx);
+	free(s->stun_limit);
 	cfg_rendezvous_free(&s->cfg);
 	memset(s, 0, sizeof(*s));
 	s->epfd = s->sigfd = -1;

@@ -20,11 +20,12 @@
 #include "rendezvous/tcp.h"
 
 struct rdv_server_opts {
-	size_t max_peers;	   /* registry cap; 0: RDV_MAX_PEERS */
-	bool allow_loopback;	   /* relay to 127/8 and ::1 (tests on loopback only) */
-	bool handle_signals;	   /* SIGTERM/SIGINT stop, SIGHUP reloads (blocked, signalfd) */
-	struct rdv_tcp_limits tcp; /* zero fields: defaults */
-	uint64_t watchdog_ms;	   /* systemd watchdog interval, 0: none */
+	size_t max_peers;	     /* registry cap; 0: RDV_MAX_PEERS */
+	bool allow_loopback;	     /* relay to 127/8 and ::1 (tests on loopback only) */
+	bool handle_signals;	     /* SIGTERM/SIGINT stop, SIGHUP reloads (blocked, signalfd) */
+	struct rdv_tcp_limits tcp;   /* zero fields: defaults */
+	struct rdv_stun_limits stun; /* STUN answers over UDP; zero fields: defaults */
+	uint64_t watchdog_ms;	     /* systemd watchdog interval, 0: none */
 	/* Service manager notifications ("READY=1", "WATCHDOG=1"…), or NULL. */
 	int (*notify)(const char *state);
 };
@@ -46,7 +47,8 @@ struct rdv_server {
 	bool stop;
 	uint64_t next_sweep_ms, next_watchdog_ms;
 	uint64_t stun_answered, stun_drops[RDV_STUN_DROP_MAX];
-	uint8_t *rx; /* RDV_SOCK_BATCH slots of RDV_RX_SLOT bytes */
+	struct rdv_stun_limiter *stun_limit; /* UDP answers per source IP and in all */
+	uint8_t *rx;			     /* RDV_SOCK_BATCH slots of RDV_RX_SLOT bytes */
 	struct rdv_dgram dg[RDV_SOCK_BATCH];
 };
 

@@ -20,13 +20,39 @@
  *     CHANGED-ADDRESS, the socket that differs from the receiving one in
  *     both IP and port, only when there is an alternate address.
  *
- * The answer is never more than a few address attributes (at most 148 bytes
- * for IPv6, 88 for IPv4): no PADDING, no SOFTWARE, FINGERPRINT only when the
- * client used it, and the builder zeroes its buffer first (CVE-2020-4067). */
+ * Amplification. A UDP source address can be spoofed, so over UDP an answer
+ * is never more than twice the request (STUN bytes; the IP and UDP headers
+ * only lower the ratio). Attributes go in by priority while they fit:
+ * the mapped address (XOR-MAPPED-ADDRESS, or MAPPED-ADDRESS for an RFC 3489
+ * request), then MAPPED-ADDRESS for RFC 5389 clients that read only it,
+ * then OTHER-ADDRESS / CHANGED-ADDRESS (a NAT test needs it to go on), then
+ * RESPONSE-ORIGIN / SOURCE-ADDRESS, FINGERPRINT last and only when the
+ * request had one. No SOFTWARE, no PADDING. What the common clients send
+ * and get (IPv4):
+ *  - p2pvpnd and natcheck: header + FINGERPRINT (28 bytes, 36 with a
+ *    CHANGE-REQUEST): XOR-MAPPED, MAPPED and OTHER-ADDRESS fit in 56; with
+ *    a CHANGE-REQUEST (72) RESPONSE-ORIGIN and FINGERPRINT fit as well.
+ *  - Debian's stun-client (RFC 3489, no cookie) sends CHANGE-REQUEST in
+ *    every test (28 bytes): MAPPED, CHANGED and SOURCE-ADDRESS make 56.
+ *  - coturn's turnutils_natdiscovery (RFC 5780) sends CHANGE-REQUEST in
+ *    every test too (28 bytes), or RFC 5780 PADDING to the MTU with -f;
+ *    XOR-MAPPED, MAPPED and OTHER-ADDRESS fit.
+ * A bare 20-byte request gets only the mapped address over IPv4 (32 bytes);
+ * over IPv6 even that (44 bytes) would break the rule, so a bare IPv6
+ * request over UDP gets no answer (a client that wants one adds
+ * FINGERPRINT, SOFTWARE or PADDING, as RFC 5780 section 7.6 foresees).
+ * Over TCP the handshake proves the source, and answers are complete.
+ *
+ * Rate. A fixed table of per-source-IP token buckets (keyed hash, 4-way
+ * sets, the least recently used entry of a full set is replaced) and one
+ * global bucket cap the answers a flood of requests can draw, whatever the
+ * sources. The builder zeroes its buffer first (CVE-2020-4067). */
 #include "rendezvous/stun_responder.h"
 
 #include <netinet/in.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include "stun/stun.h"
 
@@ -47,6 +73,43 @@ void rdv_stun_sock_addr(const struct rdv_stun_server *s, unsigned sock,
 	set_port(out, s->port[sock & RDV_STUN_CHANGE_PORT_BIT]);
 }
 
+/* Room left for the answer: the whole buffer over TCP, twice the request
+ * over UDP. */
+struct budget {
+	struct stun_builder b;
+	size_t max;
+};
+
+static size_t addr_attr_len(const struct sockaddr_storage *ss)
+{
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+	bool v4 = ss->ss_family == AF_INET ||
+		  (ss->ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr));
+
+	return STUN_ATTR_HEADER_LEN + (v4 ? 8 : 20);
+}
+
+static bool fits(const struct budget *bu, size_t attr_len)
+{
+	return bu->b.len + attr_len <= bu->max;
+}
+
+/* Adds the address when it fits; true when it was added. */
+static bool add_address(struct budget *bu, uint16_t type, const struct sockaddr_storage *ss)
+{
+	if (!fits(bu, addr_attr_len(ss)))
+		return false;
+	return stun_builder_add_address(&bu->b, type, ss) == 0;
+}
+
+static void budget_init(struct budget *bu, const struct rdv_stun_request *req,
+			const struct stun_msg *msg, enum stun_class cls, uint8_t *out, size_t cap)
+{
+	bu->max =
+	    req->tcp || req->len * RDV_STUN_MAX_RATIO > cap ? cap : req->len * RDV_STUN_MAX_RATIO;
+	stun_builder_init(&bu->b, out, cap, STUN_METHOD_BINDING, cls, msg->id);
+}
+
 /* Attributes we know but will not act on: they ask for the answer to go
  * somewhere else than the source. */
 static size_t refused_attrs(const struct stun_msg *msg, uint16_t *types, size_t max)
@@ -62,23 +125,35 @@ static size_t refused_attrs(const struct stun_msg *msg, uint16_t *types, size_t 
 	return n;
 }
 
-static enum rdv_stun_drop finish(struct stun_builder *b, bool fingerprint, size_t *out_len)
+/* FINGERPRINT only when the client used it and it fits. */
+static enum rdv_stun_drop finish(struct budget *bu, bool fingerprint, size_t *out_len)
 {
-	return stun_builder_finish(b, fingerprint, out_len) == 0 ? RDV_STUN_ANSWERED
-								 : RDV_STUN_BUILD_FAILED;
+	fingerprint = fingerprint && fits(bu, STUN_ATTR_HEADER_LEN + STUN_FINGERPRINT_LEN);
+	return stun_builder_finish(&bu->b, fingerprint, out_len) == 0 ? RDV_STUN_ANSWERED
+								      : RDV_STUN_BUILD_FAILED;
 }
 
-static enum rdv_stun_drop answer_error(const struct stun_msg *msg, int code, const char *reason,
+/* The types list is always within 2x (each type costs the request at
+ * least 4 bytes and the answer 2); the reason phrase goes in only if it
+ * fits as well, else an empty one. */
+static enum rdv_stun_drop answer_error(const struct rdv_stun_request *req,
+				       const struct stun_msg *msg, int code, const char *reason,
 				       const uint16_t *types, size_t n, uint8_t *out, size_t cap,
 				       size_t *out_len)
 {
-	struct stun_builder b;
+	size_t types_len = n ? STUN_ATTR_HEADER_LEN + (2 * n + 3) / 4 * 4 : 0;
+	size_t code_len = STUN_ATTR_HEADER_LEN + 4 + (strlen(reason) + 3) / 4 * 4;
+	struct budget bu;
 
-	stun_builder_init(&b, out, cap, STUN_METHOD_BINDING, STUN_CLASS_ERROR, msg->id);
-	stun_builder_add_error_code(&b, code, reason);
+	budget_init(&bu, req, msg, STUN_CLASS_ERROR, out, cap);
+	if (!fits(&bu, code_len + types_len))
+		reason = "";
+	if (!fits(&bu, STUN_ATTR_HEADER_LEN + 4 + types_len))
+		return RDV_STUN_TOO_SMALL;
+	stun_builder_add_error_code(&bu.b, code, reason);
 	if (n)
-		stun_builder_add_unknown_attributes(&b, types, n);
-	return finish(&b, msg->has_fingerprint, out_len);
+		stun_builder_add_unknown_attributes(&bu.b, types, n);
+	return finish(&bu, msg->has_fingerprint, out_len);
 }
 
 static enum rdv_stun_drop answer_success(const struct rdv_stun_server *s,
@@ -87,30 +162,32 @@ static enum rdv_stun_drop answer_success(const struct rdv_stun_server *s,
 					 uint8_t *out, size_t cap, size_t *out_len)
 {
 	struct sockaddr_storage origin, other;
-	struct stun_builder b;
+	struct budget bu;
 	/* The socket that differs from the receiving one in IP and port. */
 	unsigned other_sock = req->sock ^ (RDV_STUN_CHANGE_IP_BIT | RDV_STUN_CHANGE_PORT_BIT);
 
 	rdv_stun_sock_addr(s, send_sock, req->local, &origin);
 	rdv_stun_sock_addr(s, other_sock, req->local, &other);
-	stun_builder_init(&b, out, cap, STUN_METHOD_BINDING, STUN_CLASS_SUCCESS, msg->id);
+	budget_init(&bu, req, msg, STUN_CLASS_SUCCESS, out, cap);
 	if (msg->rfc3489) {
 		/* RFC 3489 section 11.2: what a classic client parses, nothing
 		 * comprehension-required that it would not know. */
-		stun_builder_add_address(&b, STUN_ATTR_MAPPED_ADDRESS, req->from);
-		stun_builder_add_address(&b, STUN_ATTR_SOURCE_ADDRESS, &origin);
+		if (!add_address(&bu, STUN_ATTR_MAPPED_ADDRESS, req->from))
+			return RDV_STUN_TOO_SMALL;
 		if (s->has_alternate)
-			stun_builder_add_address(&b, STUN_ATTR_CHANGED_ADDRESS, &other);
-		return finish(&b, false, out_len);
+			add_address(&bu, STUN_ATTR_CHANGED_ADDRESS, &other);
+		add_address(&bu, STUN_ATTR_SOURCE_ADDRESS, &origin);
+		return finish(&bu, false, out_len);
 	}
-	stun_builder_add_address(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, req->from);
-	stun_builder_add_address(&b, STUN_ATTR_MAPPED_ADDRESS, req->from);
-	stun_builder_add_address(&b, STUN_ATTR_RESPONSE_ORIGIN, &origin);
-	if (s->has_alternate) {
-		stun_builder_add_address(&b, STUN_ATTR_OTHER_ADDRESS, &other);
-		stun_builder_add_address(&b, STUN_ATTR_CHANGED_ADDRESS, &other);
-	}
-	return finish(&b, msg->has_fingerprint, out_len);
+	if (!add_address(&bu, STUN_ATTR_XOR_MAPPED_ADDRESS, req->from))
+		return RDV_STUN_TOO_SMALL;
+	add_address(&bu, STUN_ATTR_MAPPED_ADDRESS, req->from);
+	if (s->has_alternate)
+		add_address(&bu, STUN_ATTR_OTHER_ADDRESS, &other);
+	add_address(&bu, STUN_ATTR_RESPONSE_ORIGIN, &origin);
+	if (s->has_alternate)
+		add_address(&bu, STUN_ATTR_CHANGED_ADDRESS, &other);
+	return finish(&bu, msg->has_fingerprint, out_len);
 }
 
 enum rdv_stun_drop rdv_stun_answer(const struct rdv_stun_server *s,
@@ -132,13 +209,13 @@ enum rdv_stun_drop rdv_stun_answer(const struct rdv_stun_server *s,
 		return RDV_STUN_NOT_REQUEST;
 	n = refused_attrs(&msg, types, sizeof(types) / sizeof(types[0]));
 	if (n)
-		return answer_error(&msg, STUN_ERROR_UNKNOWN_ATTRIBUTE, "Unknown Attribute", types,
-				    n, out, cap, out_len);
+		return answer_error(req, &msg, STUN_ERROR_UNKNOWN_ATTRIBUTE, "Unknown Attribute",
+				    types, n, out, cap, out_len);
 	if (!stun_msg_get_change_request(&msg, &flags))
 		flags = 0;
 	if (req->tcp && flags)
-		return answer_error(&msg, STUN_ERROR_BAD_REQUEST, "Change request over TCP", NULL,
-				    0, out, cap, out_len);
+		return answer_error(req, &msg, STUN_ERROR_BAD_REQUEST, "Change request over TCP",
+				    NULL, 0, out, cap, out_len);
 	if ((flags & STUN_CHANGE_IP) && !s->has_alternate)
 		return RDV_STUN_NO_ALTERNATE;
 	if (flags & STUN_CHANGE_IP)
@@ -156,7 +233,78 @@ const char *rdv_stun_drop_name(enum rdv_stun_drop d)
 	    [RDV_STUN_NOT_REQUEST] = "not a Binding request",
 	    [RDV_STUN_NO_ALTERNATE] = "change IP without an alternate address",
 	    [RDV_STUN_BUILD_FAILED] = "answer did not fit",
+	    [RDV_STUN_TOO_SMALL] = "request too small for an answer within 2x",
+	    [RDV_STUN_RATE_LIMITED] = "rate limited",
 	};
 
 	return d < RDV_STUN_DROP_MAX ? names[d] : "?";
+}
+
+/* ---- rate limit ---- */
+
+/* The source's IP as 16 bytes (IPv4 v4-mapped, so both forms are one
+ * client); false for another family. */
+static bool ip_key(const struct sockaddr_storage *ss, uint8_t ip[16])
+{
+	if (ss->ss_family == AF_INET) {
+		memset(ip, 0, 10);
+		ip[10] = ip[11] = 0xff;
+		memcpy(ip + 12, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+		return true;
+	}
+	if (ss->ss_family == AF_INET6) {
+		memcpy(ip, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+		return true;
+	}
+	return false;
+}
+
+void rdv_stun_limiter_init(struct rdv_stun_limiter *l, const struct rdv_stun_limits *lim)
+{
+	memset(l, 0, sizeof(*l));
+	l->lim = *lim;
+	randombytes_buf(l->key, sizeof(l->key));
+}
+
+static struct rdv_stun_source *find_source(struct rdv_stun_limiter *l, const uint8_t ip[16],
+					   uint64_t now_ms)
+{
+	uint8_t h[crypto_shorthash_BYTES];
+	struct rdv_stun_source *set, *lru;
+	uint64_t idx;
+
+	crypto_shorthash(h, ip, 16, l->key);
+	memcpy(&idx, h, sizeof(idx));
+	set = &l->src[(idx % RDV_STUN_SETS) * RDV_STUN_WAYS];
+	lru = set;
+	for (unsigned i = 0; i < RDV_STUN_WAYS; i++) {
+		if (set[i].used && memcmp(set[i].ip, ip, 16) == 0)
+			return &set[i];
+		if (!set[i].used || (lru->used && set[i].last_ms < lru->last_ms))
+			lru = &set[i];
+	}
+	/* A new source (or one whose entry was replaced) starts full: the
+	 * global bucket bounds what replacing entries can gain. */
+	memset(lru, 0, sizeof(*lru));
+	memcpy(lru->ip, ip, 16);
+	lru->used = true;
+	lru->last_ms = now_ms;
+	return lru;
+}
+
+bool rdv_stun_limiter_allow(struct rdv_stun_limiter *l, const struct sockaddr_storage *from,
+			    uint64_t now_ms)
+{
+	struct rdv_stun_source *src;
+	uint8_t ip[16];
+
+	if (!ip_key(from, ip))
+		return false;
+	src = find_source(l, ip, now_ms);
+	src->last_ms = now_ms;
+	/* The per-source bucket first: a source over its limit must not
+	 * spend the global budget of everyone else. */
+	if (!rdv_bucket_take(&src->bucket, 1, l->lim.per_ip_rate, l->lim.per_ip_burst, now_ms))
+		return false;
+	return rdv_bucket_take(&l->global, 1, l->lim.global_rate, l->lim.global_burst, now_ms);
 }

@@ -11,11 +11,21 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "rendezvous/bucket.h"
+
 enum {
 	RDV_STUN_SOCKS = 4,
 	RDV_STUN_CHANGE_PORT_BIT = 1,
 	RDV_STUN_CHANGE_IP_BIT = 2,
 	RDV_STUN_REPLY_MAX = 512, /* largest answer: a 420 listing 64 types */
+	RDV_STUN_MAX_RATIO = 2,	  /* UDP answer <= this times the request */
+	/* Answers per source IP and for all sources together, per second. */
+	RDV_STUN_PER_IP_RATE = 20,
+	RDV_STUN_PER_IP_BURST = 40,
+	RDV_STUN_GLOBAL_RATE = 5000,
+	RDV_STUN_GLOBAL_BURST = 5000,
+	RDV_STUN_SETS = 1024, /* rate table: 1024 sets of 4 sources (160 KiB) */
+	RDV_STUN_WAYS = 4,
 };
 
 struct rdv_stun_server {
@@ -31,6 +41,8 @@ enum rdv_stun_drop {
 	RDV_STUN_NOT_REQUEST,  /* an indication, response, or another method */
 	RDV_STUN_NO_ALTERNATE, /* change IP asked of a server with one address */
 	RDV_STUN_BUILD_FAILED, /* our own answer did not fit (a bug) */
+	RDV_STUN_TOO_SMALL,    /* even the mapped address breaks the 2x rule */
+	RDV_STUN_RATE_LIMITED, /* source IP or all sources over their rate */
 	RDV_STUN_DROP_MAX,
 };
 
@@ -44,7 +56,9 @@ struct rdv_stun_request {
 						 address), or NULL for ip[0] */
 };
 
-/* Answers a Binding request: XOR-MAPPED-ADDRESS and MAPPED-ADDRESS,
+/* Answers a Binding request, over UDP in at most RDV_STUN_MAX_RATIO times
+ * the request's bytes (attributes by priority, see stun_responder.c):
+ * XOR-MAPPED-ADDRESS and MAPPED-ADDRESS,
  * RESPONSE-ORIGIN, OTHER-ADDRESS and CHANGED-ADDRESS (with an alternate),
  * FINGERPRINT when the request had one; a request without the magic cookie
  * gets the RFC 3489 form (MAPPED-ADDRESS, SOURCE-ADDRESS, CHANGED-ADDRESS).
@@ -61,3 +75,29 @@ void rdv_stun_sock_addr(const struct rdv_stun_server *s, unsigned sock,
 			const struct sockaddr_storage *local, struct sockaddr_storage *out);
 /* Name of a drop reason for logs. */
 const char *rdv_stun_drop_name(enum rdv_stun_drop d);
+
+/* Per-source-IP and global rate of STUN answers over UDP. */
+struct rdv_stun_limits {
+	uint64_t per_ip_rate, per_ip_burst; /* answers/s and burst per source IP */
+	uint64_t global_rate, global_burst; /* for all sources together */
+};
+
+struct rdv_stun_source {
+	uint8_t ip[16]; /* IPv4 v4-mapped */
+	bool used;
+	uint64_t last_ms;
+	struct rdv_bucket bucket;
+};
+
+struct rdv_stun_limiter {
+	struct rdv_stun_limits lim;
+	uint8_t key[16]; /* of the table's hash: sources cannot pick their set */
+	struct rdv_bucket global;
+	struct rdv_stun_source src[RDV_STUN_SETS * RDV_STUN_WAYS];
+};
+
+/* Empty table, a random hash key (needs sodium_init()). */
+void rdv_stun_limiter_init(struct rdv_stun_limiter *l, const struct rdv_stun_limits *lim);
+/* True when one more answer to from's IP may go out now (and counts it). */
+bool rdv_stun_limiter_allow(struct rdv_stun_limiter *l, const struct sockaddr_storage *from,
+			    uint64_t now_ms) __attribute__((warn_unused_result));

@@ -11,7 +11,7 @@
 #           A runs   p2pvpnctl natcheck --server 192.0.2.10:3478 --json
 #                    p2pvpnctl natcheck --server 192.0.2.10:3480 --json
 #  stage 2, S runs   p2pvpn-rendezvous (listen .10:3478, alternate_address .20)
-#           A runs   stun 192.0.2.10; turnutils_natdiscovery -m -f -p 3478 192.0.2.10;
+#           A runs   stun 192.0.2.10; turnutils_natdiscovery -m -f -P -p 3478 192.0.2.10;
 #                    p2pvpnctl natcheck --server 192.0.2.10:3478 --json
 #  stage 3 (in the port-restricted lab), S runs a fake STUN server on .10:3490 that
 #           stays silent, answers garbage, answers with a wrong transaction
@@ -222,7 +222,10 @@ run_clients() {
 	out=$(natlab_exec a timeout 20 stun "$S_IP1" 2>&1) || true
 	STUN_VERDICT=$(sed -n 's/^Primary: //p' <<<"$out" | sed 's/[[:space:]]*$//')
 	echo "  stun: ${STUN_VERDICT:-(none)}"
-	nd=$(natlab_exec a timeout 40 turnutils_natdiscovery -m -f -p 3478 "$S_IP1" 2>&1) || true
+	# -P (RFC 5780 PADDING): natdiscovery's requests are otherwise bare 20
+	# bytes, too small for the mapped address and OTHER-ADDRESS within the
+	# rendezvous's 2x amplification limit.
+	nd=$(natlab_exec a timeout 40 turnutils_natdiscovery -m -f -P -p 3478 "$S_IP1" 2>&1) || true
 	ND_MAP=$(sed -n 's/^NAT with \(.*\) Mapping!$/\1/p' <<<"$nd" | head -n 1)
 	ND_FILT=$(sed -n 's/^NAT with \(.*\) Filtering!$/\1/p' <<<"$nd" | head -n 1)
 	ND_TIMEOUT=$(grep -c 'STUN receive timeout' <<<"$nd" || true)

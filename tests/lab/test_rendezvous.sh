@@ -9,6 +9,9 @@
 # Proves: Debian's RFC 3489 `stun` client says "Open" and coturn's RFC 5780
 # turnutils_natdiscovery finds endpoint-independent mapping and filtering;
 # each CHANGE-REQUEST is answered from the right address and port;
+# no answer is more than 2x its request (natdiscovery runs with -P, RFC 5780
+# PADDING, since its bare requests leave no room for OTHER-ADDRESS) and one
+# source asking fast gets at most its burst of answers;
 # malformed STUN and garbage on any of the four sockets get no answer and
 # the server answers afterwards; STUN works over TCP; a properly made
 # handshake from a key not in the config gets no answer while a listed key
@@ -100,12 +103,16 @@ import os, select, socket, struct, sys, zlib
 
 COOKIE = 0x2112A442
 
-def request(change=None, cookie=True, fingerprint=False):
+def request(change=None, cookie=True, fingerprint=False, pad=0, extra=None):
     tid = os.urandom(12)
     head = struct.pack("!I", COOKIE) if cookie else os.urandom(4)
     attrs = b""
     if change is not None:
         attrs += struct.pack("!HHI", 0x0003, 4, change)
+    if pad:  # RFC 5780 PADDING: room for a full answer within 2x
+        attrs += struct.pack("!HH", 0x0026, pad) + bytes((pad + 3) // 4 * 4)
+    if extra is not None:
+        attrs += extra
     msg = struct.pack("!HH", 0x0001, len(attrs) + (8 if fingerprint else 0)) + head + tid + attrs
     if fingerprint:
         msg += struct.pack("!HHI", 0x8028, 4, (zlib.crc32(msg) ^ 0x5354554E) & 0xFFFFFFFF)
@@ -140,7 +147,7 @@ def sources(srv, alt, port):
     for ip in (srv, alt):
         for p in (port, port + 1):
             for change in (0, 2, 4, 6):
-                msg, src = ask(s, ip, p, request(change))
+                msg, src = ask(s, ip, p, request(change, pad=40))
                 want = ((alt if ip == srv else srv) if change & 4 else ip,
                         (port + 1 if p == port else port) if change & 2 else p)
                 a = attrs(msg) if msg else {}
@@ -193,6 +200,49 @@ def silent(srv, alt, port):
     print("%d hostile datagrams, %d answers" % (4 * len(cases), answers))
     sys.exit(0 if answers == 0 else 1)
 
+def amplification(srv, alt, port):
+    """Every kind of request on every socket: no answer above 2x its size."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", 0))
+    resp_addr = struct.pack("!HHBBH", 0x0002, 8, 0, 1, 53) + socket.inet_aton("203.0.113.9")
+    kinds = {"bare": request(), "bare rfc3489": request(cookie=False),
+             "change": request(0), "change rfc3489": request(0, cookie=False),
+             "fingerprint": request(fingerprint=True), "change+fingerprint": request(4, fingerprint=True),
+             "unknown attribute": request(extra=struct.pack("!HHI", 0x0033, 4, 0)),
+             "RESPONSE-ADDRESS": request(extra=resp_addr), "padded": request(pad=100)}
+    worst, bad, n = 0.0, 0, 0
+    for ip in (srv, alt):
+        for p in (port, port + 1):
+            for name, req in kinds.items():
+                msg, _ = ask(s, ip, p, req, 0.5)
+                if msg is None:
+                    print("%s to %s:%d: no answer" % (name, ip, p))
+                    bad += 1
+                    continue
+                n += 1
+                worst = max(worst, len(msg) / len(req))
+                if len(msg) > 2 * len(req):
+                    print("%s to %s:%d: %d -> %d bytes" % (name, ip, p, len(req), len(msg)))
+                    bad += 1
+    print("%d answers, largest answer/request %.2fx" % (n, worst))
+    sys.exit(1 if bad else 0)
+
+def ratelimit(srv, port, n):
+    """n requests at once from one source: at most the per-IP burst is
+    answered; a second later the source is served again."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", 0))
+    for _ in range(n):
+        s.sendto(request(), (srv, port))
+    got = 0
+    while select.select([s], [], [], 1.0)[0]:
+        s.recvfrom(2048)
+        got += 1
+    msg, _ = ask(s, srv, port, request(), 1.0)
+    print("%d requests at once: %d answers; one more after 1 s: %s" %
+          (n, got, "answered" if msg else "no answer"))
+    sys.exit(0 if 0 < got <= 60 and msg else 1)
+
 def answers(srv, port):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("0.0.0.0", 0))
@@ -217,7 +267,8 @@ def tcp(srv, port):
 
 cmd = sys.argv[1]
 args = [int(a) if a.isdigit() else a for a in sys.argv[2:]]
-{"sources": sources, "one": one_address, "silent": silent, "answers": answers, "tcp": tcp}[cmd](*args)
+{"sources": sources, "one": one_address, "silent": silent, "answers": answers, "tcp": tcp,
+ "amplification": amplification, "ratelimit": ratelimit}[cmd](*args)
 EOF
 PROBE="python3 $WORK/probe.py"
 
@@ -240,7 +291,10 @@ lab_run "$C" timeout 60 stun 192.0.2.10 >"$WORK/stun.out" 2>&1 || true
 cat "$WORK/stun.out"
 check "stun (RFC 3489 client) says Open" grep -q "Primary: Open" "$WORK/stun.out"
 
-lab_run "$C" timeout 60 turnutils_natdiscovery -m -f -p 3478 192.0.2.10 >"$WORK/nd.out" 2>&1 || true
+# natdiscovery's requests are bare (20 bytes): the mapped address and
+# OTHER-ADDRESS (44 bytes) do not fit in 2x. With -P (RFC 5780 PADDING to
+# 1500 bytes) they do; without it only the mapped address comes back.
+lab_run "$C" timeout 60 turnutils_natdiscovery -m -f -P -p 3478 192.0.2.10 >"$WORK/nd.out" 2>&1 || true
 grep -E "NAT with|reflexive|Local addr|Response origin|Other addr" "$WORK/nd.out" || true
 check "natdiscovery: endpoint-independent mapping" \
 	grep -q "NAT with Endpoint Independent Mapping" "$WORK/nd.out"
@@ -254,6 +308,17 @@ check "natdiscovery: OTHER-ADDRESS is the alternate address and port" \
 check "each change request answered from the right socket" \
 	lab_run "$C" $PROBE sources 192.0.2.10 192.0.2.20 3478
 check "STUN over TCP maps the connection" lab_run "$C" $PROBE tcp 192.0.2.10 3478
+
+# Amplification: every answer at most 2x its request; one source gets no
+# more than its burst (40) however fast it asks. The tools above spent part
+# of this source's burst: let it refill first.
+sleep 2
+check "no STUN answer above 2x the request" \
+	lab_run "$C" $PROBE amplification 192.0.2.10 192.0.2.20 3478
+sleep 2 # the source's bucket refills (20/s)
+check "STUN answers to one source are rate-limited" \
+	lab_run "$C" $PROBE ratelimit 192.0.2.10 3478 300
+sleep 2
 
 # Hostile input on every socket, then proof that it still answers on each.
 check "garbage and malformed STUN get no answer" \
@@ -292,7 +357,7 @@ check "no error logged but the bad reload's" \
 
 # ---- one address: mapping works, the change tests cannot run ----
 check "rendezvous without alternate_address answers STUN" start_rdv "$WORK/one.conf"
-lab_run "$C" timeout 60 turnutils_natdiscovery -m -f -p 3478 192.0.2.10 >"$WORK/nd1.out" 2>&1 || true
+lab_run "$C" timeout 60 turnutils_natdiscovery -m -f -P -p 3478 192.0.2.10 >"$WORK/nd1.out" 2>&1 || true
 grep -E "NAT with|reflexive|Other addr" "$WORK/nd1.out" || true
 check "natdiscovery: mapping test answered" grep -q "UDP reflexive addr: 198.51.100.5:" "$WORK/nd1.out"
 check "natdiscovery: no OTHER-ADDRESS, so no filtering verdict" \
