@@ -233,11 +233,7 @@ void handle_probe(struct daemon *d, struct rx_pkt *m, uint64_t now)
 		send_probe(d, &m->from, &p->pkey, &reply);
 		break;
 	case PROBE_REPLY:
-		/* Requests go out over UDP only; a reply over TCP or the relay
-		 * answers none of them (and a TCP peer's address may equal a
-		 * UDP candidate's, the ports being the same number). */
-		if (via == PUNCH_PATH_UDP)
-			punch_on_probe_reply(&p->punch, &m->from.addr, &pl, now);
+		punch_on_probe_reply(&p->punch, &m->from.addr, &pl, now);
 		break;
 	case PROBE_HEARTBEAT_REPLY:
 		punch_on_heartbeat_reply(&p->punch, via, &m->from.addr, &pl, now);
