@@ -20,6 +20,7 @@
 #include "daemon/daemon.h"
 #include "rendezvous/proto.h"
 #include "stun/stun.h"
+#include "util/addr.h"
 #include "util/log.h"
 #include "util/time.h"
 
@@ -227,6 +228,58 @@ void rdv_client_connect(struct daemon *d, struct peer *p, uint64_t now)
 	log_debug("%s: peer %s: asking the rendezvous for an introduction", d->cfg.ifname, p->name);
 }
 
+/* The candidate rules of util/addr.h with our own addresses: the
+ * rendezvous's and our tunnel's (interface addresses are left out: a peer
+ * in a container behind this host's NAT is reflexive at one of them). */
+static bool intro_addr_ok(const struct daemon *d, const struct sockaddr_storage *a,
+			  enum addr_reason *why)
+{
+	if (!addr_candidate_ok(a, d->cfg.rendezvous, d->cfg.n_rendezvous, why))
+		return false;
+	for (size_t i = 0; i < d->cfg.n_addresses; i++) {
+		const struct cfg_prefix *t = &d->cfg.addresses[i];
+		struct sockaddr_storage own;
+
+		memset(&own, 0, sizeof(own));
+		own.ss_family = (sa_family_t)t->family;
+		if (t->family == AF_INET)
+			memcpy(&((struct sockaddr_in *)&own)->sin_addr, t->addr, 4);
+		else
+			memcpy(&((struct sockaddr_in6 *)&own)->sin6_addr, t->addr, 16);
+		if (!addr_candidate_ok(a, &own, 1, why))
+			return false;
+	}
+	return true;
+}
+
+static bool intro_keep(const struct daemon *d, const struct peer *p,
+		       const struct sockaddr_storage *a, const char *what)
+{
+	enum addr_reason why;
+
+	if (intro_addr_ok(d, a, &why))
+		return true;
+	log_debug("%s: peer %s: introduced %s candidate skipped: %s", d->cfg.ifname, p->name, what,
+		  addr_reason_name(why));
+	return false;
+}
+
+/* An introduction names addresses we are about to send probes and TCP
+ * connects to: only those that pass the candidate rules reach the engine. */
+static void intro_filter(const struct daemon *d, const struct peer *p, struct rdv_introduce *in)
+{
+	size_t n = 0;
+
+	if (in->udp_reflexive.ss_family && !intro_keep(d, p, &in->udp_reflexive, "udp reflexive"))
+		memset(&in->udp_reflexive, 0, sizeof(in->udp_reflexive));
+	if (in->tcp_reflexive.ss_family && !intro_keep(d, p, &in->tcp_reflexive, "tcp reflexive"))
+		memset(&in->tcp_reflexive, 0, sizeof(in->tcp_reflexive));
+	for (size_t i = 0; i < in->n_host; i++)
+		if (intro_keep(d, p, &in->host[i], "host"))
+			in->host[n++] = in->host[i];
+	in->n_host = n;
+}
+
 void rdv_client_receive(struct daemon *d, const uint8_t *msg, size_t len, uint64_t now)
 {
 	struct rdv_client *rc = &d->rc;
@@ -269,6 +322,7 @@ void rdv_client_receive(struct daemon *d, const uint8_t *msg, size_t len, uint64
 		p = peer_by_key(d, intro.public_key);
 		if (!p)
 			return; /* introduced to someone not in our config: ignore */
+		intro_filter(d, p, &intro);
 		peer_on_introduce(d, p, &intro, now);
 		return;
 	case RDV_UNKNOWN_PEER:

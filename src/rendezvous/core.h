@@ -66,7 +66,8 @@ struct rdv_core {
 	void *send_ctx;
 	uint64_t drops[RDV_DROP_MAX];
 	uint64_t handshakes, registrations, introductions, relayed, relayed_bytes;
-	struct log_ratelimit rl; /* per-packet debug lines */
+	uint64_t candidates_refused; /* REGISTER host candidates failing util/addr.h */
+	struct log_ratelimit rl;     /* per-packet debug lines */
 };
 
 /* Loads the identity from cfg (kept by pointer: it must outlive the core

@@ -20,8 +20,12 @@
  *    REGISTER (peer -> rendezvous), 8 + 20 * n_host bytes:
  *      | type=1 | n_host | nat_mapping | 0 | port_step (i16) | 0 0 |
  *      | host candidates: n_host x struct rdv_addr |
- *      n_host <= RDV_MAX_HOST; the rendezvous adds the reflexive address it
- *      sees (the session's UDP source, or the TCP connection's peer).
+ *      n_host <= RDV_MAX_HOST (8; more is malformed). The rendezvous keeps
+ *      only the candidates that pass util/addr.h's rules (no loopback,
+ *      multicast, link-local, unspecified, broadcast, reserved, v4-mapped
+ *      or v4-compatible form, port 0, nor one of its own addresses), so at
+ *      most 8, and adds the reflexive address it sees (the session's UDP
+ *      source, or the TCP connection's peer).
  *      tcp_port is a candidate's TCP port for simultaneous open.
  *
  *    REGISTERED (rendezvous -> peer), 28 bytes:
@@ -36,7 +40,10 @@
  *      | udp reflexive: rdv_addr | tcp reflexive: rdv_addr (family 0: none) |
  *      | host candidates: n_host x rdv_addr |
  *      Both peers get it at the same moment; each starts punching after
- *      start_in_ms, so both NATs open their mappings together.
+ *      start_in_ms, so both NATs open their mappings together. A peer
+ *      applies the same util/addr.h rules to both reflexive addresses and
+ *      the host candidates (its own addresses: the rendezvous's and its
+ *      tunnel's) and skips what fails them.
  *
  *    UNKNOWN_PEER (rendezvous -> peer), 36 bytes:
  *      | type=5 | 0 0 0 | public key (32) |

@@ -47,7 +47,8 @@ enum rdv_chan_kind {
 struct rdv_channel {
 	enum rdv_chan_kind kind;
 	struct sockaddr_storage addr;  /* UDP: the source; TCP: the connection's remote end */
-	struct sockaddr_storage local; /* UDP: where it was sent (answers leave from there) */
+	struct sockaddr_storage local; /* where it was sent (UDP: answers leave from there;
+					* TCP: the connection's local end) */
 	void *conn;		       /* TCP: the connection (opaque here) */
 };
 

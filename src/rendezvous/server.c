@@ -164,6 +164,7 @@ static struct rdv_channel tcp_channel(struct rdv_tcp_conn *conn)
 	memset(&ch, 0, sizeof(ch));
 	ch.kind = RDV_CHAN_TCP;
 	ch.addr = conn->remote;
+	ch.local = conn->local; /* not used to send: one of our own addresses */
 	ch.conn = conn;
 	return ch;
 }

@@ -10,8 +10,10 @@
  * superseded, data cannot. The response to an initiation still goes back
  * the way the initiation came, as nothing else is known yet.
  *
- * REGISTER stores the candidates (minus addresses no one should be told to
- * probe: loopback, multicast, unspecified) and answers REGISTERED with the
+ * REGISTER stores the candidates that pass the candidate rules of
+ * util/addr.h (no loopback, link-local, multicast, unspecified, broadcast,
+ * reserved or v4-mapped form, no port 0, none of our own addresses: a
+ * refused one is dropped and counted, the rest kept) and answers REGISTERED with the
  * relay id and the address the packet came from. CONNECT (rate-limited per
  * peer) answers INTRODUCE to both peers, or UNKNOWN_PEER to the asker when
  * the other is not registered and reachable. */
@@ -23,8 +25,8 @@
 #include <sodium.h>
 
 #include "rendezvous/proto.h"
-#include "rendezvous/relay.h"
 #include "session/keypair.h"
+#include "util/addr.h"
 
 /* Largest message we send: INTRODUCE with RDV_MAX_HOST candidates (84
  * bytes before them, as laid out in proto.h section 2; see proto.c). */
@@ -50,6 +52,21 @@ static bool send_signal(struct rdv_core *c, struct rdv_peer *p, const uint8_t *m
 	return true;
 }
 
+/* The candidate rules, with our own addresses: the configured ones and the
+ * one this peer's packets reach (with a wildcard listen socket, the only
+ * way we know it). */
+static bool candidate_ok(const struct rdv_core *c, const struct rdv_peer *p,
+			 const struct sockaddr_storage *a, enum addr_reason *why)
+{
+	struct sockaddr_storage own[RDV_MAX_OWN_ADDRS + 1];
+	size_t n = c->n_own;
+
+	memcpy(own, c->own, n * sizeof(own[0]));
+	if (p->chan.local.ss_family)
+		own[n++] = p->chan.local;
+	return addr_candidate_ok(a, own, n, why);
+}
+
 static void on_register(struct rdv_core *c, struct rdv_peer *p, const uint8_t *msg, size_t len,
 			uint64_t now_ms)
 {
@@ -64,9 +81,18 @@ static void on_register(struct rdv_core *c, struct rdv_peer *p, const uint8_t *m
 	}
 	kept = m;
 	kept.n_host = 0;
-	for (size_t i = 0; i < m.n_host; i++)
-		if (rdv_relay_addr_allowed(&m.host[i], NULL, 0, false))
+	for (size_t i = 0; i < m.n_host && kept.n_host < RDV_MAX_HOST; i++) {
+		enum addr_reason why;
+
+		if (candidate_ok(c, p, &m.host[i], &why)) {
 			kept.host[kept.n_host++] = m.host[i];
+			continue;
+		}
+		c->candidates_refused++;
+		if (log_get_level() >= LOG_LEVEL_DEBUG && log_ratelimit_ok(&c->rl, now_ms))
+			log_debug("rendezvous: peer %s (%s): host candidate refused: %s", p->name,
+				  rdv_channel_str(&p->chan), addr_reason_name(why));
+	}
 	if (rdv_registry_register(&c->reg, p, &kept, now_ms) < 0) {
 		rdv_core_drop(c, RDV_DROP_SEND_FAILED, &p->chan, now_ms);
 		return;

@@ -1,0 +1,137 @@
+/* Candidate address rules (util/addr.h). One function decides for both
+ * daemons, so the rendezvous never stores what a peer would refuse and a
+ * peer refuses what a rendezvous (or anyone who can make it say things)
+ * should not have sent. The classes follow RFC 6890's special-purpose
+ * registries for what is never a unicast host on the internet or a LAN; the
+ * own-address rule stops a peer from being made to send at the rendezvous
+ * (or itself) on behalf of someone else. */
+#include "util/addr.h"
+
+#include <netinet/in.h>
+#include <stdint.h>
+#include <string.h>
+
+static enum addr_reason v4_reason(const uint8_t b[4])
+{
+	if (!b[0] && !b[1] && !b[2] && !b[3])
+		return ADDR_UNSPECIFIED;
+	if (b[0] == 0)
+		return ADDR_THIS_NETWORK;
+	if (b[0] == 127)
+		return ADDR_LOOPBACK;
+	if (b[0] == 169 && b[1] == 254)
+		return ADDR_LINK_LOCAL;
+	if ((b[0] & 0xf0) == 224)
+		return ADDR_MULTICAST;
+	if (b[0] == 255 && b[1] == 255 && b[2] == 255 && b[3] == 255)
+		return ADDR_BROADCAST;
+	if ((b[0] & 0xf0) == 240)
+		return ADDR_RESERVED;
+	return ADDR_OK;
+}
+
+static enum addr_reason v6_reason(const struct in6_addr *a)
+{
+	if (IN6_IS_ADDR_UNSPECIFIED(a))
+		return ADDR_UNSPECIFIED;
+	if (IN6_IS_ADDR_LOOPBACK(a))
+		return ADDR_LOOPBACK;
+	if (IN6_IS_ADDR_MULTICAST(a))
+		return ADDR_MULTICAST;
+	if (IN6_IS_ADDR_LINKLOCAL(a))
+		return ADDR_LINK_LOCAL;
+	if (IN6_IS_ADDR_V4MAPPED(a))
+		return ADDR_V4_MAPPED;
+	/* ::/96 minus :: and ::1, which are caught above. */
+	if (IN6_IS_ADDR_V4COMPAT(a))
+		return ADDR_V4_COMPAT;
+	return ADDR_OK;
+}
+
+/* The IP of ss as 4 or 16 bytes (v4-mapped folded to 4); 0 for no IP. */
+static size_t ip_bytes(const struct sockaddr_storage *ss, uint8_t out[16])
+{
+	if (ss->ss_family == AF_INET) {
+		memcpy(out, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+		return 4;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(a)) {
+			memcpy(out, a->s6_addr + 12, 4);
+			return 4;
+		}
+		memcpy(out, a->s6_addr, 16);
+		return 16;
+	}
+	return 0;
+}
+
+static bool is_own(const struct sockaddr_storage *a, const struct sockaddr_storage *own,
+		   size_t n_own)
+{
+	uint8_t x[16], y[16];
+	size_t lx = ip_bytes(a, x);
+
+	for (size_t i = 0; lx && i < n_own; i++)
+		if (ip_bytes(&own[i], y) == lx && !memcmp(x, y, lx))
+			return true;
+	return false;
+}
+
+static enum addr_reason reason_of(const struct sockaddr_storage *a,
+				  const struct sockaddr_storage *own, size_t n_own)
+{
+	enum addr_reason why;
+
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)a;
+
+		why = v4_reason((const uint8_t *)&sin->sin_addr);
+		if (why == ADDR_OK && !sin->sin_port)
+			why = ADDR_PORT_ZERO;
+	} else if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)a;
+
+		why = v6_reason(&sin6->sin6_addr);
+		if (why == ADDR_OK && !sin6->sin6_port)
+			why = ADDR_PORT_ZERO;
+	} else {
+		return ADDR_BAD_FAMILY;
+	}
+	if (why == ADDR_OK && is_own(a, own, n_own))
+		why = ADDR_OWN;
+	return why;
+}
+
+bool addr_candidate_ok(const struct sockaddr_storage *a, const struct sockaddr_storage *own,
+		       size_t n_own, enum addr_reason *why)
+{
+	enum addr_reason r = reason_of(a, own, n_own);
+
+	if (why)
+		*why = r;
+	return r == ADDR_OK;
+}
+
+const char *addr_reason_name(enum addr_reason why)
+{
+	static const char *const names[ADDR_REASON_MAX] = {
+	    [ADDR_OK] = "ok",
+	    [ADDR_BAD_FAMILY] = "not an IP address",
+	    [ADDR_PORT_ZERO] = "port 0",
+	    [ADDR_UNSPECIFIED] = "unspecified",
+	    [ADDR_THIS_NETWORK] = "0.0.0.0/8",
+	    [ADDR_LOOPBACK] = "loopback",
+	    [ADDR_MULTICAST] = "multicast",
+	    [ADDR_LINK_LOCAL] = "link-local",
+	    [ADDR_BROADCAST] = "broadcast",
+	    [ADDR_RESERVED] = "reserved (240/4)",
+	    [ADDR_V4_MAPPED] = "v4-mapped IPv6",
+	    [ADDR_V4_COMPAT] = "v4-compatible IPv6",
+	    [ADDR_OWN] = "own address",
+	};
+
+	return why < ADDR_REASON_MAX ? names[why] : "?";
+}
