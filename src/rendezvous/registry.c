@@ -194,6 +194,7 @@ int rdv_registry_init(struct rdv_registry *r, size_t max_peers)
 	if (!max_peers)
 		return -EINVAL;
 	r->max = max_peers;
+	r->max_open = max_peers < RDV_MAX_OPEN ? max_peers : RDV_MAX_OPEN;
 	randombytes_buf(r->hash_key, sizeof(r->hash_key));
 	ret = sess_index_init(&r->index, max_peers * RDV_INDEXES_PER_PEER);
 	if (ret < 0)
@@ -247,22 +248,75 @@ static void set_name(struct rdv_peer *p, const char *name)
 	snprintf(p->name, sizeof(p->name), "%.8s", b64);
 }
 
+/* The open-mode entry seen least recently (oldest last_auth_ms), or NULL.
+ * A linear walk, but only a listed key meeting a full registry pays it, and
+ * each listed key does so at most once (its entry then stays). */
+static struct rdv_peer *oldest_open(const struct rdv_registry *r)
+{
+	struct rdv_peer *old = NULL;
+
+	for (size_t i = 0; i < r->n; i++) {
+		struct rdv_peer *p = r->peers[i];
+
+		if (!p->from_config && (!old || p->last_auth_ms < old->last_auth_ms))
+			old = p;
+	}
+	return old;
+}
+
+/* Room for one more entry: open mode within its caps; a listed key by
+ * evicting an open-mode entry when the registry is full. 0 or -errno. */
+static int make_room(struct rdv_registry *r, bool listed)
+{
+	struct rdv_peer *victim;
+
+	if (!listed) {
+		if (r->n >= r->max || r->n_open >= r->max_open)
+			return -ENOSPC;
+		/* Handshakes that never complete must not fill an open registry. */
+		return r->n_pending_open >= RDV_MAX_PENDING ? -EBUSY : 0;
+	}
+	if (r->n < r->max)
+		return 0;
+	victim = oldest_open(r);
+	if (!victim)
+		return -ENOSPC;
+	rdv_registry_remove(r, victim);
+	r->evicted_open++;
+	return 0;
+}
+
 struct rdv_peer *rdv_registry_add(struct rdv_registry *r, const struct hs_identity *id,
 				  const uint8_t key[32], const char *name, uint64_t now_ms)
 {
 	struct rdv_peer *p;
+	int ret;
 
 	if (rdv_registry_find(r, key)) {
 		errno = EEXIST;
 		return NULL;
 	}
-	if (r->n >= r->max) {
-		errno = ENOSPC;
+	/* Cheap refusals first; a listed key's eviction waits for its key check. */
+	ret = name ? (r->n >= r->max && !r->n_open ? -ENOSPC : 0) : make_room(r, false);
+	if (ret < 0) {
+		errno = -ret;
 		return NULL;
 	}
-	/* Handshakes that never complete must not fill an open registry. */
-	if (!name && r->n_pending_open >= RDV_MAX_PENDING) {
-		errno = EBUSY;
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* hs_peer_init refuses low-order keys and our own: checked before a
+	 * listed key evicts anyone. */
+	if (!hs_peer_init(&p->hs, id, key, NULL)) {
+		free(p);
+		errno = EINVAL;
+		return NULL;
+	}
+	if (name && (ret = make_room(r, true)) < 0) {
+		free_peer(p);
+		errno = -ret;
 		return NULL;
 	}
 	if (r->n == r->cap) {
@@ -270,22 +324,12 @@ struct rdv_peer *rdv_registry_add(struct rdv_registry *r, const struct hs_identi
 		struct rdv_peer **peers = realloc(r->peers, cap * sizeof(*peers));
 
 		if (!peers) {
+			free_peer(p);
 			errno = ENOMEM;
 			return NULL;
 		}
 		r->peers = peers;
 		r->cap = cap;
-	}
-	p = calloc(1, sizeof(*p));
-	if (!p) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	/* hs_peer_init refuses low-order keys and our own. */
-	if (!hs_peer_init(&p->hs, id, key, NULL)) {
-		free(p);
-		errno = EINVAL;
-		return NULL;
 	}
 	sess_peer_init(&p->sess, &r->index, p);
 	if (htab_insert(&r->by_key, &p->by_key, hash_bytes(r, key, 32)) < 0) {
@@ -298,8 +342,10 @@ struct rdv_peer *rdv_registry_add(struct rdv_registry *r, const struct hs_identi
 	p->created_ms = p->last_auth_ms = now_ms;
 	p->slot = r->n;
 	r->peers[r->n++] = p;
-	if (!p->from_config)
+	if (!p->from_config) {
+		r->n_open++;
 		r->n_pending_open++;
+	}
 	return p;
 }
 
@@ -321,8 +367,11 @@ void rdv_registry_remove(struct rdv_registry *r, struct rdv_peer *p)
 	unregister(r, p);
 	unlink_channel(r, p);
 	htab_remove(&r->by_key, &p->by_key);
-	if (!p->confirmed && !p->from_config)
-		r->n_pending_open--;
+	if (!p->from_config) {
+		r->n_open--;
+		if (!p->confirmed)
+			r->n_pending_open--;
+	}
 	r->peers[p->slot] = r->peers[last];
 	r->peers[p->slot]->slot = p->slot;
 	r->n--;
@@ -349,6 +398,12 @@ void rdv_registry_set_admission(struct rdv_registry *r, struct rdv_peer *p, cons
 {
 	bool from_config = name != NULL;
 
+	if (p->from_config != from_config) {
+		if (from_config)
+			r->n_open--;
+		else
+			r->n_open++;
+	}
 	if (!p->confirmed && p->from_config != from_config) {
 		if (from_config)
 			r->n_pending_open--;

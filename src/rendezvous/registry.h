@@ -30,6 +30,7 @@
 
 enum {
 	RDV_MAX_PEERS = 100000,	      /* registry entries (compile-time cap) */
+	RDV_MAX_OPEN = 90000,	      /* of them admitted by open = yes (the rest: listed keys) */
 	RDV_MAX_PENDING = 1024,	      /* open-mode entries not yet confirmed */
 	RDV_PENDING_MS = 10 * 1000,   /* a handshake the peer never confirmed */
 	RDV_IDLE_MS = 3 * 180 * 1000, /* no authenticated packet at all */
@@ -88,7 +89,9 @@ struct rdv_peer {
 struct rdv_registry {
 	struct rdv_peer **peers;
 	size_t n, cap, max;
-	size_t n_pending_open; /* open-mode entries not yet confirmed */
+	size_t n_open, max_open; /* open-mode entries, and their cap (<= max) */
+	size_t n_pending_open;	 /* open-mode entries not yet confirmed */
+	uint64_t evicted_open;	 /* open-mode entries evicted for a listed key */
 	size_t n_registered;
 	struct rdv_htab by_key, by_relay, by_chan;
 	struct sess_index_table index;
@@ -96,7 +99,8 @@ struct rdv_registry {
 };
 
 /* Empty registry for up to max_peers entries (the index table is sized for
- * them now); 0, or -ENOMEM/-EINVAL. */
+ * them now), of which at most RDV_MAX_OPEN (or max_peers, if smaller) are
+ * open-mode entries (max_open; a test may lower it); 0, or -ENOMEM/-EINVAL. */
 int rdv_registry_init(struct rdv_registry *r, size_t max_peers);
 /* Frees every entry (keys wiped) and the tables. */
 void rdv_registry_cleanup(struct rdv_registry *r);
@@ -109,9 +113,12 @@ struct rdv_peer *rdv_registry_find_channel(const struct rdv_registry *r,
 					   const struct rdv_channel *ch);
 
 /* A new entry for key, admitted by the config (name set) or by open mode
- * (name NULL). NULL with errno: EEXIST already there, ENOSPC registry full,
- * EBUSY too many open-mode handshakes pending, EINVAL a low-order key or our
- * own, ENOMEM. */
+ * (name NULL). A listed key is always admitted while any open-mode entry
+ * exists: with the registry full, the least recently seen open-mode entry
+ * is removed for it (never a listed one; counted in evicted_open). NULL
+ * with errno: EEXIST already there, ENOSPC registry full (or, for open
+ * mode, max_open open-mode entries), EBUSY too many open-mode handshakes
+ * pending, EINVAL a low-order key or our own, ENOMEM. */
 struct rdv_peer *rdv_registry_add(struct rdv_registry *r, const struct hs_identity *id,
 				  const uint8_t key[32], const char *name, uint64_t now_ms);
 /* Unlinks and frees the entry, wiping its keys and freeing its indexes. */

@@ -255,6 +255,7 @@ static struct rdv_peer *admit(struct rdv_core *c, const uint8_t key[32], bool *c
 {
 	const struct cfg_rendezvous_peer *cp;
 	struct rdv_peer *p = rdv_registry_find(&c->reg, key);
+	uint64_t evicted;
 
 	*created = false;
 	if (p)
@@ -264,11 +265,16 @@ static struct rdv_peer *admit(struct rdv_core *c, const uint8_t key[32], bool *c
 		*why = RDV_DROP_UNKNOWN_KEY;
 		return NULL;
 	}
+	evicted = c->reg.evicted_open;
 	p = rdv_registry_add(&c->reg, &c->id, key, cp ? cp->name : NULL, now_ms);
 	if (!p) {
 		*why = errno == EINVAL ? RDV_DROP_UNKNOWN_KEY : RDV_DROP_REGISTRY_FULL;
 		return NULL;
 	}
+	if (c->reg.evicted_open != evicted)
+		log_info("rendezvous: peer %s: registry full, the open-mode entry seen least "
+			 "recently was dropped for it",
+			 p->name);
 	*created = true;
 	return p;
 }

@@ -96,7 +96,7 @@ static void test_rdv_registry_add_refuses(void **state)
 {
 	struct env *e = *state;
 	static const uint8_t low_order[32] = {0}; /* the all-zero point */
-	uint8_t key[32];
+	uint8_t key[32], open_key[32];
 	struct rdv_peer *p;
 
 	new_key(key);
@@ -116,15 +116,122 @@ static void test_rdv_registry_add_refuses(void **state)
 	p = add(e, NULL, T0);
 	assert_int_equal(strlen(p->name), 8);
 	assert_int_equal(e->r.n_pending_open, 1);
-	/* Up to the cap, not beyond. */
+	memcpy(open_key, p->hs.rs_pub, 32);
+	/* Up to the cap, not beyond: a full registry takes a listed key in
+	 * place of its one open-mode entry, then nothing more. */
 	while (e->r.n < MAX)
 		add(e, "listed", T0);
 	new_key(key);
+	assert_null(rdv_registry_add(&e->r, &e->id, key, NULL, T0));
+	assert_int_equal(errno, ENOSPC);
+	assert_non_null(rdv_registry_add(&e->r, &e->id, key, "listed", T0));
+	assert_null(rdv_registry_find(&e->r, open_key));
+	assert_int_equal(e->r.n_open, 0);
+	assert_int_equal(e->r.n_pending_open, 0);
+	assert_int_equal(e->r.evicted_open, 1);
+	new_key(key);
 	assert_null(rdv_registry_add(&e->r, &e->id, key, "listed", T0));
 	assert_int_equal(errno, ENOSPC);
+	assert_int_equal(e->r.n, MAX);
+	/* A low-order key evicts no one, even listed. */
+	assert_null(rdv_registry_add(&e->r, &e->id, low_order, "listed", T0));
+	assert_int_equal(e->r.n, MAX);
 	/* Removal frees the key for a new entry. */
 	rdv_registry_remove(&e->r, rdv_registry_find(&e->r, e->r.peers[0]->hs.rs_pub));
 	assert_non_null(rdv_registry_add(&e->r, &e->id, key, "listed", T0));
+}
+
+static void test_rdv_registry_add_open_cap(void **state)
+{
+	struct env *e = *state;
+	uint8_t key[32];
+	struct rdv_peer *p;
+
+	assert_int_equal(e->r.max_open, MAX); /* min(RDV_MAX_OPEN, max) */
+	e->r.max_open = 4;
+	for (int i = 0; i < 4; i++)
+		add(e, NULL, T0);
+	assert_int_equal(e->r.n_open, 4);
+	/* The open cap is reached with room left: no new unlisted key... */
+	new_key(key);
+	assert_null(rdv_registry_add(&e->r, &e->id, key, NULL, T0));
+	assert_int_equal(errno, ENOSPC);
+	/* ...while listed keys still get in, without evicting anyone. */
+	for (int i = 0; i < 4; i++)
+		add(e, "listed", T0);
+	assert_int_equal(e->r.n, 8);
+	assert_int_equal(e->r.n_open, 4);
+	assert_int_equal(e->r.evicted_open, 0);
+	/* An open-mode entry leaving makes room for one. */
+	rdv_registry_remove(&e->r, e->r.peers[0]);
+	assert_int_equal(e->r.n_open, 3);
+	p = rdv_registry_add(&e->r, &e->id, key, NULL, T0);
+	assert_non_null(p);
+	assert_int_equal(e->r.n_open, 4);
+	/* A reload that lists an open-mode key moves it out of the open count,
+	 * and one that unlists a key moves it in (over the cap: no new ones). */
+	rdv_registry_set_admission(&e->r, p, "now-listed");
+	assert_int_equal(e->r.n_open, 3);
+	add(e, NULL, T0);
+	rdv_registry_set_admission(&e->r, p, NULL);
+	rdv_registry_set_admission(&e->r, e->r.peers[5], NULL);
+	assert_int_equal(e->r.n_open, 6);
+	new_key(key);
+	assert_null(rdv_registry_add(&e->r, &e->id, key, NULL, T0));
+	assert_int_equal(errno, ENOSPC);
+}
+
+static void test_rdv_registry_add_listed_evicts_oldest_open(void **state)
+{
+	struct env *e = *state;
+	struct rdv_channel ch = udp_ch("198.51.100.50", 1000);
+	uint8_t keys[MAX][32], key[32];
+	struct rdv_peer *listed;
+
+	/* A registry full of open-mode entries, seen at T0 + i; entry 0 is
+	 * seen again later, so entry 1 is the one seen least recently. */
+	for (int i = 0; i < MAX; i++) {
+		struct rdv_peer *p = add(e, NULL, T0 + (uint64_t)i);
+
+		memcpy(keys[i], p->hs.rs_pub, 32);
+	}
+	assert_int_equal(e->r.n_open, MAX);
+	assert_true(
+	    rdv_registry_authenticated(&e->r, rdv_registry_find(&e->r, keys[0]), &ch, T0 + 100));
+	new_key(key);
+	assert_null(rdv_registry_add(&e->r, &e->id, key, NULL, T0 + 200));
+	assert_int_equal(errno, ENOSPC);
+	/* The listed key is admitted in place of entry 1. */
+	listed = add(e, "alice", T0 + 200);
+	assert_string_equal(listed->name, "alice");
+	assert_null(rdv_registry_find(&e->r, keys[1]));
+	assert_non_null(rdv_registry_find(&e->r, keys[0]));
+	for (int i = 2; i < MAX; i++)
+		assert_non_null(rdv_registry_find(&e->r, keys[i]));
+	assert_int_equal(e->r.n, MAX);
+	assert_int_equal(e->r.n_open, MAX - 1);
+	assert_int_equal(e->r.n_pending_open, MAX - 2); /* entry 0 is confirmed */
+	assert_int_equal(e->r.evicted_open, 1);
+	/* The next one takes entry 2; entry 0 and its channel stay. */
+	add(e, "bob", T0 + 300);
+	assert_null(rdv_registry_find(&e->r, keys[2]));
+	assert_ptr_equal(rdv_registry_find_channel(&e->r, &ch), rdv_registry_find(&e->r, keys[0]));
+	/* Listed keys until no open-mode entry is left, entry 0 last: then
+	 * the full registry refuses, and no listed entry was ever evicted. */
+	while (e->r.n_open > 1) {
+		add(e, "listed", T0 + 400);
+		assert_non_null(rdv_registry_find(&e->r, keys[0]));
+	}
+	add(e, "listed", T0 + 400);
+	assert_null(rdv_registry_find(&e->r, keys[0]));
+	assert_null(rdv_registry_find_channel(&e->r, &ch));
+	assert_int_equal(e->r.evicted_open, MAX);
+	assert_int_equal(e->r.n_pending_open, 0);
+	assert_ptr_equal(rdv_registry_find(&e->r, listed->hs.rs_pub), listed);
+	new_key(key);
+	assert_null(rdv_registry_add(&e->r, &e->id, key, "listed", T0 + 500));
+	assert_int_equal(errno, ENOSPC);
+	assert_int_equal(e->r.n, MAX);
 }
 
 static void test_rdv_registry_add_pending_cap(void **state)
@@ -326,6 +433,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_rdv_registry_add_refuses, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rdv_registry_add_open_cap, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rdv_registry_add_listed_evicts_oldest_open, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_rdv_registry_add_pending_cap, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rdv_registry_channel_ownership, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rdv_registry_register_relay_ids, setup, teardown),

@@ -6,7 +6,8 @@
  * by one and counted, the good ones kept in order; the registration
  * itself stands. More than RDV_MAX_HOST candidates, port 0 or a v4-mapped
  * candidate make the message malformed (the decoder's rules), and an
- * INTRODUCE carries only what was kept. */
+ * INTRODUCE carries only what was kept. A listed key is admitted by a
+ * registry full of open-mode entries. */
 #include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -312,6 +313,63 @@ static void test_rdv_signal_introduce_kept_only(void **state)
 	assert_memory_equal(&intro.host[0], &want, sizeof(struct sockaddr_in));
 }
 
+/* A listed key meets a registry full of open-mode entries (SECURITY-NOTES
+ * case: docs/rendezvous.md promises it is always admitted). */
+static void test_rdv_signal_listed_admitted_when_full(void **state)
+{
+	enum { N = 4 };
+	struct cfg_errors errs = {0};
+	struct cfg_rendezvous cfg;
+	struct env *e = calloc(1, sizeof(*e));
+	struct rdv_sim open[N + 1], alice;
+	uint8_t priv[32], alice_priv[32], alice_pub[32], init[WIRE_INIT_LEN];
+	char b64[KEY_B64_LEN + 1], pub64[KEY_B64_LEN + 1], text[400];
+
+	assert_non_null(e);
+	key_generate(priv);
+	key_to_base64(priv, b64);
+	key_generate(alice_priv);
+	assert_true(key_public(alice_priv, alice_pub));
+	key_to_base64(alice_pub, pub64);
+	snprintf(text, sizeof(text),
+		 "[rendezvous]\nlisten = 192.0.2.10:3478\nprivate_key = %s\nopen = yes\n"
+		 "[peer \"alice\"]\npublic_key = %s\n",
+		 b64, pub64);
+	assert_true(cfg_load_rendezvous_string("full.conf", text, &cfg, &errs));
+	assert_int_equal(rdv_core_init(&e->core, &cfg, N, capture, e), 0);
+	e->ch[0].kind = RDV_CHAN_UDP;
+	for (int i = 0; i <= N; i++) {
+		assert_int_equal(rdv_sim_init(&open[i], NULL, cfg.public_key), 0);
+		addr(&e->ch[0].addr, "198.51.100.1", (uint16_t)(1000 + i));
+		e->n_out = 0;
+		assert_int_equal(rdv_sim_initiation(&open[i], init), 0);
+		rdv_core_receive(&e->core, &e->ch[0], init, sizeof(init), T0 + (uint64_t)i);
+		/* The first N fill the registry; the next unlisted key gets nothing. */
+		assert_int_equal(e->n_out, i < N ? 1 : 0);
+	}
+	assert_int_equal(e->core.reg.n, N);
+	assert_int_equal(e->core.drops[RDV_DROP_REGISTRY_FULL], 1);
+	/* Alice is listed: answered, in place of the entry seen least recently. */
+	assert_int_equal(rdv_sim_init(&alice, alice_priv, cfg.public_key), 0);
+	addr(&e->ch[0].addr, "198.51.100.9", 9000);
+	e->n_out = 0;
+	assert_int_equal(rdv_sim_initiation(&alice, init), 0);
+	rdv_core_receive(&e->core, &e->ch[0], init, sizeof(init), T0 + 100);
+	assert_int_equal(e->n_out, 1);
+	assert_int_equal(rdv_sim_response(&alice, e->out[0].pkt, e->out[0].len, T0 + 100), 0);
+	assert_int_equal(e->core.reg.evicted_open, 1);
+	assert_int_equal(e->core.reg.n, N);
+	assert_null(rdv_registry_find(&e->core.reg, open[0].id.s_pub));
+	assert_non_null(rdv_registry_find(&e->core.reg, open[1].id.s_pub));
+	assert_string_equal(rdv_registry_find(&e->core.reg, alice_pub)->name, "alice");
+	for (int i = 0; i <= N; i++)
+		rdv_sim_cleanup(&open[i]);
+	rdv_sim_cleanup(&alice);
+	rdv_core_cleanup(&e->core);
+	cfg_rendezvous_free(&cfg);
+	free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -321,6 +379,7 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_rdv_signal_register_max_hosts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rdv_signal_introduce_kept_only, setup, teardown),
+	    cmocka_unit_test(test_rdv_signal_listed_admitted_when_full),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
