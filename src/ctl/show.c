@@ -256,6 +256,18 @@ static void json_u64(struct json_obj *o, const char *name, const char *value, ui
 		fputs("null", o->f);
 }
 
+/* "yes"/"no" as true/false; anything else (or nothing) is null. */
+static void json_bool(struct json_obj *o, const char *name, const char *value)
+{
+	member(o, name);
+	if (value && strcmp(value, "yes") == 0)
+		fputs("true", o->f);
+	else if (value && strcmp(value, "no") == 0)
+		fputs("false", o->f);
+	else
+		fputs("null", o->f);
+}
+
 static void json_interface(FILE *f, const struct ctl_block *b, int depth)
 {
 	struct json_obj o = {f, depth + 2, true};
@@ -265,6 +277,10 @@ static void json_interface(FILE *f, const struct ctl_block *b, int depth)
 	json_str(&o, "public_key", get(b, "public_key"));
 	json_u64(&o, "listen_port", get(b, "listen_port"), 65535);
 	json_str(&o, "reflexive_address", get(b, "reflexive_address"));
+	/* The handshake flood defence (daemon/hsgate.c). */
+	json_bool(&o, "under_load", get(b, "under_load"));
+	json_u64(&o, "under_load_entered", get(b, "under_load_entered"), UINT64_MAX);
+	json_u64(&o, "cookie_replies_sent", get(b, "cookie_replies_sent"), UINT64_MAX);
 	fprintf(f, "\n%*s}", depth, "");
 }
 

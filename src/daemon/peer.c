@@ -64,6 +64,9 @@ void peer_free(struct daemon *d, struct peer *p)
 	sess_peer_clear(&p->sess);
 	hs_peer_cleanup(&p->hs);
 	probe_key_cleanup(&p->pkey);
+	/* The cookie this peer gave us (and the key that opens its replies):
+	 * wiped, as a rebuilt peer starts a new maker. */
+	cookie_maker_cleanup(&p->cookie);
 	rt_remove_peer(&d->rt, p);
 	sodium_memzero(&p->cfg.psk, sizeof(p->cfg.psk));
 	if (p->staged)

@@ -84,6 +84,12 @@ flood 20000 5
 check "b went under load" test "$(field_b under_load_entered)" -ge 1
 check "b sent cookie replies" test "$(field_b cookie_replies_sent)" -ge 1
 check "b refused DH work without mac2" test "$(field_b drop_handshake_no_mac2)" -ge 1000
+# The same counters in show --json, as numbers, matching the text reply.
+json_b() { "$BUILD/p2pvpnctl" show -s "$WORK/b.sock" --json |
+	python3 -c "import json,sys; v=json.load(sys.stdin)['interface']['$1']; print(v)"; }
+check "show --json has under_load_entered" test "$(json_b under_load_entered)" -ge 1
+check "show --json has cookie_replies_sent" test "$(json_b cookie_replies_sent)" -ge 1
+check "show --json has under_load (a bool)" grep -qxE 'True|False' <<< "$(json_b under_load)"
 flood 80000 20
 
 # A fresh handshake during a flood: a restarts (new session, new cookie
