@@ -191,6 +191,7 @@ void daemon_stop(struct daemon *d)
 	free(d->rxbuf);
 	free(d->txbuf);
 	d->rxbuf = d->txbuf = NULL;
+	hsgate_daemon_cleanup(d);
 	hs_identity_cleanup(&d->id);
 }
 
@@ -309,7 +310,7 @@ int daemon_run(struct daemon *d)
 		int n = epoll_wait(d->epfd, evs, 8, timeout);
 
 		/* Handshake DH work allowed until the next wake-up (hsgate.c). */
-		d->hs_budget = HS_BUDGET_PER_WAKE;
+		hsgate_daemon_wake(d);
 
 		if (n < 0 && errno != EINTR) {
 			log_errno(LOG_LEVEL_ERROR, "%s: epoll_wait", d->cfg.ifname);

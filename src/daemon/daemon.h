@@ -11,7 +11,7 @@
 #include "control/control.h"
 #include "crypto/cookie.h"
 #include "crypto/handshake.h"
-#include "crypto/ratelimit.h"
+#include "crypto/hsgate.h"
 #include "punch/engine.h"
 #include "punch/probe.h"
 #include "routing/allowedips.h"
@@ -32,12 +32,6 @@ enum {
 	PKT_BATCH = 32,	  /* datagrams moved per wake-up and direction */
 	STAGED_MAX = 16,  /* packets held per peer while a handshake runs */
 	INDEX_TABLE_MAX = 1 << 16,
-	/* Handshake load (hsgate.c): more handshake messages than this in one
-	 * second, or a wake-up's DH budget spent, puts the daemon under load
-	 * for UNDER_LOAD_HOLD_MS; then only mac2-proven sources get DH work. */
-	HS_LOAD_PER_SECOND = 64,
-	HS_BUDGET_PER_WAKE = 16, /* DH operations per event-loop wake-up */
-	UNDER_LOAD_HOLD_MS = 1000,
 	UDP_BATCHES_PER_WAKE = 4, /* then back to epoll (level-triggered) */
 };
 
@@ -170,15 +164,11 @@ struct daemon {
 	unsigned n_tx;
 	uint64_t drops[DROP_REASON_MAX];
 
-	/* Handshake flood defence (hsgate.c), set up on first use. */
+	/* Handshake flood defence (crypto/hsgate.h, glue in hsgate.c), set up
+	 * on first use with the defaults: 64 handshakes/s or a spent budget of
+	 * 16 DH per wake-up put the daemon under load for 1 s. */
 	bool hs_gate_ready;
-	uint8_t cookie_pub[32]; /* the public key the checker was made for */
-	struct cookie_checker cookie;
-	struct ratelimit hs_rl;	    /* DH work per source */
-	struct ratelimit cookie_rl; /* cookie replies per source */
-	uint64_t hs_window_ms;
-	unsigned hs_window_count, hs_budget;
-	uint64_t under_load_until_ms, under_load_entered, cookie_replies_sent;
+	struct hsgate gate;
 	uint8_t cookie_tx[PKT_BATCH][PKT_HEADROOM + WIRE_COOKIE_REPLY_LEN];
 };
 
@@ -233,7 +223,10 @@ const char *drop_reason_str(enum drop_reason why);
 /* Decides whether a received handshake message may have DH work now; when
  * not, it is counted as dropped (and may get a cookie reply). */
 bool hsgate_admit(struct daemon *d, struct rx_pkt *m, uint64_t now);
-bool hsgate_under_load(const struct daemon *d, uint64_t now);
+/* A new wake-up of the event loop: the DH budget is full again. */
+void hsgate_daemon_wake(struct daemon *d);
+/* Wipes the gate's keys and cookie secret (daemon_stop). */
+void hsgate_daemon_cleanup(struct daemon *d);
 /* Fills mac2 of an outgoing handshake message to p (after mac1). */
 void hsgate_stamp(struct peer *p, uint8_t *msg, size_t len, uint64_t now);
 void handle_cookie_reply(struct daemon *d, struct rx_pkt *m, uint64_t now);

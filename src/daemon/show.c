@@ -56,8 +56,9 @@ static int show(struct daemon *d, FILE *out)
 	fprintf(out, "reflexive_address=%s\n",
 		d->rc.have_reflexive ? addr_str(&d->rc.reflexive) : "");
 	fprintf(out, "under_load=%s\nunder_load_entered=%llu\ncookie_replies_sent=%llu\n",
-		hsgate_under_load(d, now) ? "yes" : "no", (unsigned long long)d->under_load_entered,
-		(unsigned long long)d->cookie_replies_sent);
+		hsgate_under_load(&d->gate, now) ? "yes" : "no",
+		(unsigned long long)d->gate.under_load_entered,
+		(unsigned long long)d->gate.cookie_replies_sent);
 	for (unsigned i = 0; i < DROP_REASON_MAX; i++)
 		if (d->drops[i])
 			fprintf(out, "drop_%s=%llu\n", drop_reason_str(i),
