@@ -170,6 +170,9 @@ struct daemon {
 	bool hs_gate_ready;
 	struct hsgate gate;
 	uint8_t cookie_tx[PKT_BATCH][PKT_HEADROOM + WIRE_COOKIE_REPLY_LEN];
+	/* Probes are built into the slot of the tx queue entry they take
+	 * (paths.c): queued packets are sent only at the next flush. */
+	uint8_t probe_tx[PKT_BATCH][PKT_HEADROOM + PROBE_LEN];
 };
 
 /* Interface set-up from d->cfg: TUN, addresses, MTU, link up, UDP and control

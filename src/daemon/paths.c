@@ -72,11 +72,13 @@ static bool make_path(struct daemon *d, struct peer *p, enum punch_path_kind kin
 static void send_probe(struct daemon *d, const struct path *path, const struct probe_key *k,
 		       const struct probe_payload *pl)
 {
-	uint8_t buf[PKT_HEADROOM + PROBE_LEN];
+	/* Not a stack buffer: a UDP probe is only queued here and sent at
+	 * the next flush. d->n_tx is the queue entry it will take. */
+	uint8_t *buf = d->probe_tx[d->n_tx] + PKT_HEADROOM;
 
-	if (probe_build(k, pl, buf + PKT_HEADROOM) != PROBE_LEN)
+	if (probe_build(k, pl, buf) != PROBE_LEN)
 		return;
-	datapath_send(d, path, buf + PKT_HEADROOM, PROBE_LEN);
+	datapath_send(d, path, buf, PROBE_LEN);
 }
 
 static void use_path(struct daemon *d, struct peer *p, const struct punch_action *a, uint64_t now)
@@ -233,7 +235,11 @@ void handle_probe(struct daemon *d, struct rx_pkt *m, uint64_t now)
 		send_probe(d, &m->from, &p->pkey, &reply);
 		break;
 	case PROBE_REPLY:
-		punch_on_probe_reply(&p->punch, &m->from.addr, &pl, now);
+		/* Requests go out over UDP only; a reply over TCP or the relay
+		 * answers none of them (and a TCP peer's address may equal a
+		 * UDP candidate's, the ports being the same number). */
+		if (via == PUNCH_PATH_UDP)
+			punch_on_probe_reply(&p->punch, &m->from.addr, &pl, now);
 		break;
 	case PROBE_HEARTBEAT_REPLY:
 		punch_on_heartbeat_reply(&p->punch, via, &m->from.addr, &pl, now);

@@ -17,9 +17,11 @@
  *                the last heartbeat; one still unanswered then is a miss,
  *                and the third miss kills the path.
  * Probe transaction ids are epoch << 32 | sequence, the epoch random per
- * peer: a reply is ours when it names one of our latest PUNCH_TX_WINDOW
- * probes. Which candidate succeeded is decided by the reply's source, not
- * by the tx_id: the source is where our packets must go. */
+ * peer. Each probe sent is recorded in the outstanding table (tx_record);
+ * a reply is evidence only through tx_take, which checks the tx_id, the
+ * kind, the path kind, the exact address and the age, and consumes the
+ * record, so a replay of a reply, a reply from elsewhere and a late one
+ * all find nothing. */
 #include "punch/engine.h"
 
 #include <arpa/inet.h>
@@ -208,12 +210,62 @@ static uint64_t next_tx(struct punch_peer *p)
 	return (uint64_t)p->tx_epoch << 32 | ++p->tx_seq;
 }
 
-static bool tx_is_ours(const struct punch_peer *p, uint64_t tx_id)
+static bool tx_expired(const struct punch_tx *t, uint64_t now)
 {
-	uint32_t seq = (uint32_t)tx_id;
+	return now < t->sent_ms || now - t->sent_ms > PUNCH_TX_TIMEOUT_MS;
+}
 
-	return (uint32_t)(tx_id >> 32) == p->tx_epoch && seq != 0 && seq <= p->tx_seq &&
-	       p->tx_seq - seq < PUNCH_TX_WINDOW;
+/* Remembers a probe just sent; a full table forgets its oldest probe (the
+ * least likely to be answered in time). */
+static void tx_record(struct punch_peer *p, enum probe_kind kind, enum punch_path_kind path,
+		      const struct sockaddr_storage *addr, uint64_t tx_id, uint64_t now)
+{
+	struct punch_tx *t = &p->tx[0];
+
+	for (size_t i = 0; i < PUNCH_MAX_OUTSTANDING; i++) {
+		struct punch_tx *x = &p->tx[i];
+
+		if (!x->used || tx_expired(x, now)) {
+			t = x;
+			break;
+		}
+		if (x->sent_ms < t->sent_ms)
+			t = x;
+	}
+	memset(t, 0, sizeof(*t));
+	t->used = true;
+	t->kind = kind;
+	t->path = path;
+	if (addr && path != PUNCH_PATH_RELAY)
+		t->addr = *addr;
+	t->tx_id = tx_id;
+	t->sent_ms = now;
+}
+
+/* True, with *sent_ms, when a reply over path from from answers our
+ * outstanding probe tx_id of this kind: the record is consumed. A reply
+ * that names the tx_id but comes from elsewhere leaves the record for the
+ * genuine one. */
+static bool tx_take(struct punch_peer *p, enum probe_kind kind, enum punch_path_kind path,
+		    const struct sockaddr_storage *from, uint64_t tx_id, uint64_t now,
+		    uint64_t *sent_ms)
+{
+	for (size_t i = 0; i < PUNCH_MAX_OUTSTANDING; i++) {
+		struct punch_tx *t = &p->tx[i];
+
+		if (!t->used || t->tx_id != tx_id)
+			continue;
+		if (t->kind != kind || t->path != path)
+			return false;
+		if (path != PUNCH_PATH_RELAY && (!from || !addr_equal(from, &t->addr)))
+			return false;
+		t->used = false;
+		if (tx_expired(t, now))
+			return false;
+		*sent_ms = t->sent_ms;
+		return true;
+	}
+	return false;
 }
 
 /* ---- path selection ---- */
@@ -454,46 +506,94 @@ static bool take_reply_token(struct punch_peer *p, uint64_t now)
 	return true;
 }
 
+/* A new peer-reflexive candidate from a request's source. Unconfirmed ones
+ * are capped: past PUNCH_MAX_TRIGGERED the oldest makes room, so replayed
+ * requests from many sources cannot fill the table or our probe schedule
+ * (the genuine peer keeps sending requests and is learned again). */
+static int learn_triggered(struct punch_peer *p, const struct sockaddr_storage *from, uint64_t now)
+{
+	size_t n = 0;
+	int i, oldest = -1;
+
+	for (size_t k = 0; k < p->n_cand; k++) {
+		const struct punch_candidate *c = &p->cand[k];
+
+		if (c->type != PUNCH_CAND_PRFLX || c->proto != PUNCH_PROTO_UDP ||
+		    c->state == PUNCH_PAIR_SUCCEEDED || (int)k == p->path_cand)
+			continue;
+		n++;
+		if (oldest < 0 || c->learned_ms < p->cand[oldest].learned_ms)
+			oldest = (int)k;
+	}
+	if (n >= PUNCH_MAX_TRIGGERED) {
+		i = oldest;
+		cand_fill(&p->cand[i], PUNCH_CAND_PRFLX, PUNCH_PROTO_UDP, from);
+	} else {
+		i = learn(p, PUNCH_CAND_PRFLX, PUNCH_PROTO_UDP, from);
+	}
+	if (i >= 0)
+		p->cand[i].learned_ms = now;
+	return i;
+}
+
+/* ICE's triggered check: the pair a request came over is probed by us at
+ * once, unless it is confirmed already or was probed a moment ago. */
+static void trigger(struct punch_peer *p, int i, uint64_t now)
+{
+	struct punch_candidate *c = &p->cand[i];
+
+	if (c->state == PUNCH_PAIR_SUCCEEDED || c->state == PUNCH_PAIR_TRIGGERED)
+		return;
+	if (c->last_sent_ms && now < c->last_sent_ms + PUNCH_FAST_RETRY_MS)
+		return;
+	c->state = PUNCH_PAIR_TRIGGERED;
+	c->triggered_ms = now;
+	set_result(c, "request from it: triggered check");
+}
+
 bool punch_on_probe_request(struct punch_peer *p, enum punch_path_kind via,
 			    const struct sockaddr_storage *from, uint64_t now)
 {
-	if (via == PUNCH_PATH_UDP && learn(p, PUNCH_CAND_PRFLX, PUNCH_PROTO_UDP, from) >= 0 &&
-	    p->start_ms == OFF && p->path == PUNCH_PATH_NONE)
+	int i;
+
+	/* Over the rate, a request (maybe replayed) gets no reply and
+	 * teaches nothing: replay work stays bounded. */
+	if (!take_reply_token(p, now))
+		return false;
+	if (via != PUNCH_PATH_UDP || !addr_usable(from))
+		return true;
+	i = find(p, PUNCH_PROTO_UDP, from);
+	if (i < 0)
+		i = learn_triggered(p, from, now);
+	if (i < 0)
+		return true;
+	if (p->start_ms == OFF && p->path == PUNCH_PATH_NONE)
 		/* The peer punches towards us before any introduction reached
-		 * us (or it has our address configured): probe back at once. */
+		 * us (or it has our address configured): keep probing it. */
 		start_round(p, now, now);
-	return take_reply_token(p, now);
+	trigger(p, i, now);
+	return true;
 }
 
-/* A reply to one of our probes came from `from`: that pair works. */
-static void udp_success(struct punch_peer *p, const struct sockaddr_storage *from,
+/* Our probe to candidate i, sent at sent_ms, was answered from there. */
+static void udp_success(struct punch_peer *p, int i, uint64_t sent_ms,
 			const struct probe_payload *reply, uint64_t now)
 {
-	int i = learn(p, PUNCH_CAND_PRFLX, PUNCH_PROTO_UDP, from);
-	struct punch_candidate *c;
+	struct punch_candidate *c = &p->cand[i];
 
-	if (i < 0)
-		return;
-	c = &p->cand[i];
 	c->state = PUNCH_PAIR_SUCCEEDED;
 	c->last_ok_ms = now;
-	/* The echoed time is our own clock; a reply from the future or far
-	 * past (replayed) gets no RTT rather than a wrong one. */
-	c->has_rtt = reply->sender_time_ms <= now && now - reply->sender_time_ms < 60000;
-	if (c->has_rtt) {
-		c->rtt_ms = (uint32_t)(now - reply->sender_time_ms);
-		set_result(c, "reply in %u ms", c->rtt_ms);
-	} else {
-		set_result(c, "reply");
-	}
+	/* The RTT comes from our own record of the probe, not from the
+	 * echoed sender time, which only the peer's honesty keeps right. */
+	c->rtt_ms = (uint32_t)(now - sent_ms);
+	c->has_rtt = true;
+	set_result(c, "reply in %u ms", c->rtt_ms);
 	if (reply->observed.ss_family)
 		p->observed = reply->observed;
 	if (i == p->path_cand) {
 		alive(p, now);
-		if (c->has_rtt) {
-			p->rtt_ms = c->rtt_ms;
-			p->has_rtt = true;
-		}
+		p->rtt_ms = c->rtt_ms;
+		p->has_rtt = true;
 	}
 	select_udp(p, now);
 }
@@ -501,9 +601,16 @@ static void udp_success(struct punch_peer *p, const struct sockaddr_storage *fro
 void punch_on_probe_reply(struct punch_peer *p, const struct sockaddr_storage *from,
 			  const struct probe_payload *reply, uint64_t now)
 {
-	if (reply->kind != PROBE_REPLY || !tx_is_ours(p, reply->tx_id))
+	uint64_t sent;
+	int i;
+
+	if (reply->kind != PROBE_REPLY ||
+	    !tx_take(p, PROBE_REQUEST, PUNCH_PATH_UDP, from, reply->tx_id, now, &sent))
 		return;
-	udp_success(p, from, reply, now);
+	/* The candidate may have been replaced since the probe went out. */
+	i = find(p, PUNCH_PROTO_UDP, from);
+	if (i >= 0)
+		udp_success(p, i, sent, reply, now);
 }
 
 static bool on_path(const struct punch_peer *p, enum punch_path_kind via,
@@ -518,25 +625,23 @@ void punch_on_heartbeat_reply(struct punch_peer *p, enum punch_path_kind via,
 			      const struct sockaddr_storage *from,
 			      const struct probe_payload *reply, uint64_t now)
 {
-	if (reply->kind != PROBE_HEARTBEAT_REPLY || !tx_is_ours(p, reply->tx_id))
+	uint64_t sent;
+
+	/* Only the path's own address answers a heartbeat: one from
+	 * anywhere else is not evidence of anything (engine.h: Evidence). */
+	if (reply->kind != PROBE_HEARTBEAT_REPLY || !on_path(p, via, from) ||
+	    !tx_take(p, PROBE_HEARTBEAT, via, from, reply->tx_id, now, &sent))
 		return;
-	if (!on_path(p, via, from)) {
-		if (via == PUNCH_PATH_UDP)
-			udp_success(p, from, reply, now);
-		return;
-	}
 	alive(p, now);
 	if (p->hb_outstanding && reply->tx_id == p->hb_last_tx) {
 		p->hb_outstanding = false;
 		p->hb_answered++;
 	}
-	if (reply->sender_time_ms <= now && now - reply->sender_time_ms < 60000) {
-		p->rtt_ms = (uint32_t)(now - reply->sender_time_ms);
-		p->has_rtt = true;
-		if (p->path_cand >= 0) {
-			p->cand[p->path_cand].rtt_ms = p->rtt_ms;
-			p->cand[p->path_cand].has_rtt = true;
-		}
+	p->rtt_ms = (uint32_t)(now - sent);
+	p->has_rtt = true;
+	if (p->path_cand >= 0) {
+		p->cand[p->path_cand].rtt_ms = p->rtt_ms;
+		p->cand[p->path_cand].has_rtt = true;
 	}
 }
 
@@ -645,7 +750,12 @@ static bool probing(const struct punch_peer *p)
 
 static uint64_t udp_due(const struct punch_peer *p, const struct punch_candidate *c)
 {
-	if (!probing(p) || c->proto != PUNCH_PROTO_UDP || c->state == PUNCH_PAIR_SUCCEEDED)
+	if (c->proto != PUNCH_PROTO_UDP || c->state == PUNCH_PAIR_SUCCEEDED)
+		return OFF;
+	/* A triggered check goes out even on a UDP path (no round needed). */
+	if (c->state == PUNCH_PAIR_TRIGGERED)
+		return c->triggered_ms;
+	if (!probing(p))
 		return OFF;
 	if (!c->last_sent_ms)
 		return p->start_ms;
@@ -782,6 +892,7 @@ static void send_heartbeat(struct punch_peer *p, uint64_t now, struct punch_acti
 		return;
 	a->probe_kind = PROBE_HEARTBEAT;
 	a->tx_id = p->hb_last_tx = next_tx(p);
+	tx_record(p, PROBE_HEARTBEAT, p->path, &p->path_addr, a->tx_id, now);
 	p->hb_last_sent_ms = now;
 	p->hb_outstanding = true;
 	p->hb_sent++;
@@ -792,6 +903,7 @@ static void send_probes(struct punch_peer *p, uint64_t now, struct punch_action 
 {
 	for (size_t i = 0; i < p->n_cand; i++) {
 		struct punch_candidate *c = &p->cand[i];
+		bool triggered = c->state == PUNCH_PAIR_TRIGGERED;
 		struct punch_action *a;
 
 		if (udp_due(p, c) <= now) {
@@ -800,9 +912,11 @@ static void send_probes(struct punch_peer *p, uint64_t now, struct punch_action 
 				return;
 			a->probe_kind = PROBE_REQUEST;
 			a->tx_id = next_tx(p);
+			tx_record(p, PROBE_REQUEST, PUNCH_PATH_UDP, &c->addr, a->tx_id, now);
 			/* Unanswered past the fast phase: failed for now, though
 			 * still probed in case the far NAT opens later. */
-			if (c->tries && now >= p->start_ms + PUNCH_FAST_PHASE_MS)
+			if (!triggered && c->tries && p->start_ms != OFF &&
+			    now >= p->start_ms + PUNCH_FAST_PHASE_MS)
 				c->state = PUNCH_PAIR_FAILED;
 			else
 				c->state = PUNCH_PAIR_IN_PROGRESS;
@@ -811,7 +925,7 @@ static void send_probes(struct punch_peer *p, uint64_t now, struct punch_action 
 			if (c->state == PUNCH_PAIR_FAILED)
 				set_result(c, "no reply to %u probes", c->tries - 1);
 			else
-				set_result(c, "probing");
+				set_result(c, triggered ? "triggered check" : "probing");
 		} else if (tcp_due(p, c) <= now) {
 			if (!push(out, max, n, PUNCH_ACT_TCP_CONNECT, PUNCH_PATH_TCP, &c->addr))
 				return;
@@ -867,9 +981,10 @@ const char *punch_cand_type_str(enum punch_cand_type type)
 
 const char *punch_pair_state_str(enum punch_pair_state state)
 {
-	static const char *const names[] = {"waiting", "in-progress", "succeeded", "failed"};
+	static const char *const names[] = {"waiting", "in-progress", "succeeded", "failed",
+					    "triggered"};
 
-	return (unsigned)state < 4 ? names[state] : "?";
+	return (unsigned)state < 5 ? names[state] : "?";
 }
 
 static size_t count(const struct punch_peer *p, enum punch_proto proto, bool unanswered)

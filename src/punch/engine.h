@@ -9,7 +9,8 @@
  * endpoint, the peer's host (LAN) addresses, its UDP and TCP reflexive
  * addresses from the rendezvous, predicted ports when its NAT maps each
  * destination to the next port (symmetric, port_step != 0), and
- * peer-reflexive addresses learned from the source of its probes. Our side
+ * peer-reflexive addresses learned from the source of its probe requests
+ * (at most PUNCH_MAX_TRIGGERED unconfirmed at a time). Our side
  * of every pair is the daemon's one UDP socket (or its TCP listen_port), so
  * a pair is just a remote candidate.
  *
@@ -24,6 +25,21 @@
  * Preference: UDP direct > TCP direct > relay; among UDP pairs host (LAN),
  * then configured/reflexive, then peer-reflexive/predicted; a better path
  * found later replaces the one in use (PUNCH_ACT_USE_PATH).
+ *
+ * Evidence (ICE's rules, RFC 8445 sections 7.2.5 and 7.3.1.4): every probe
+ * and heartbeat we send is recorded as outstanding (tx_id, the exact
+ * address and path kind it went to, when). A reply counts only if its
+ * tx_id is outstanding, it came over that path kind from exactly that
+ * address, within PUNCH_TX_TIMEOUT_MS; the record is consumed by the first
+ * reply, so a replay of the same reply finds nothing. A reply from an
+ * address we did not probe is never learned. A peer-reflexive address is
+ * learned only from an authenticated PROBE_REQUEST arriving from it: it
+ * becomes a candidate in the TRIGGERED state, our own probe goes to it at
+ * once (a triggered check), and only the reply to that probe, from that
+ * address, makes it SUCCEEDED. A replayed request therefore draws at most
+ * one reply (rate-limited) and one triggered probe to its source, and
+ * moves nothing; the path moves otherwise only on counter-fresh
+ * authenticated session packets (punch_on_path_authenticated: roaming).
  *
  * Liveness: on the selected path a PROBE_HEARTBEAT goes out every
  * keepalive_s after the last sign of life; three heartbeats in a row
@@ -67,8 +83,10 @@ enum {
 	PUNCH_TCP_CONNECT_TIMEOUT_MS = 3000, /* a connect still under way is started anew */
 	PUNCH_RELAY_AFTER_MS = 2500,	     /* from T0: nothing direct, use the relay */
 	PUNCH_DEAD_AFTER_MISSES = 3,	     /* unanswered heartbeats that kill a path */
-	PUNCH_TX_WINDOW = 4096, /* replies to this many of our latest probes are accepted */
-	PUNCH_REPLY_BURST = 64, /* probe replies: a burst, then PUNCH_REPLIES_PER_S */
+	PUNCH_TX_TIMEOUT_MS = 4000, /* a reply later than this after its probe is ignored */
+	PUNCH_MAX_OUTSTANDING = 64, /* probes awaiting a reply; the oldest is forgotten first */
+	PUNCH_MAX_TRIGGERED = 4,    /* unconfirmed peer-reflexive candidates at a time */
+	PUNCH_REPLY_BURST = 64,	    /* probe replies: a burst, then PUNCH_REPLIES_PER_S */
 	PUNCH_REPLIES_PER_S = 32,
 	PUNCH_RESULT_LEN = 48,
 };
@@ -87,7 +105,8 @@ enum punch_pair_state {
 	PUNCH_PAIR_WAITING,
 	PUNCH_PAIR_IN_PROGRESS,
 	PUNCH_PAIR_SUCCEEDED,
-	PUNCH_PAIR_FAILED, /* no answer for now; still retried slowly */
+	PUNCH_PAIR_FAILED,    /* no answer for now; still retried slowly */
+	PUNCH_PAIR_TRIGGERED, /* a request came from it: our probe goes out at once */
 };
 
 enum punch_phase {
@@ -128,6 +147,8 @@ struct punch_candidate {
 	unsigned tries;	       /* probes sent or connects started */
 	uint64_t last_sent_ms; /* 0: never */
 	uint64_t last_ok_ms;   /* last reply or connect; 0: never */
+	uint64_t learned_ms;   /* peer-reflexive: when its request taught us the address */
+	uint64_t triggered_ms; /* TRIGGERED: when the request came (the probe is due then) */
 	uint32_t rtt_ms;       /* last measured; valid when has_rtt */
 	bool has_rtt;
 	char last_result[PUNCH_RESULT_LEN];
@@ -140,6 +161,16 @@ struct punch_config {
 	uint8_t our_pub[32];
 	uint8_t their_pub[32];
 	struct sockaddr_storage endpoint; /* configured endpoint, tried first; ss_family 0: none */
+};
+
+/* A probe or heartbeat of ours awaiting its reply (engine.h: Evidence). */
+struct punch_tx {
+	bool used;
+	enum probe_kind kind; /* PROBE_REQUEST or PROBE_HEARTBEAT */
+	enum punch_path_kind path;
+	struct sockaddr_storage addr; /* where it went (zero for the relay) */
+	uint64_t tx_id;
+	uint64_t sent_ms;
 };
 
 struct punch_peer {
@@ -158,9 +189,11 @@ struct punch_peer {
 	struct sockaddr_storage path_addr;
 	uint64_t path_since_ms;
 
-	/* Our probes' transaction ids: epoch << 32 | sequence. */
+	/* Our probes' transaction ids: epoch << 32 | sequence; the ones
+	 * still awaiting a reply. */
 	uint32_t tx_epoch;
 	uint32_t tx_seq;
+	struct punch_tx tx[PUNCH_MAX_OUTSTANDING];
 
 	/* Heartbeats on the selected path. */
 	uint64_t last_alive_ms;	  /* last reply or authenticated packet on the path */
@@ -199,22 +232,28 @@ void punch_on_introduce(struct punch_peer *p, const struct rdv_introduce *intro,
 /* An authenticated PROBE_REQUEST or PROBE_HEARTBEAT arrived over via from
  * from (NULL allowed for the relay): true when the daemon should answer it
  * (PROBE_REPLY or PROBE_HEARTBEAT_REPLY back over via to from, echoing
- * tx_id and sender time, observed = from), false when over the reply rate.
- * A UDP source we did not know becomes a peer-reflexive candidate; with no
- * round under way, punching starts at once. */
+ * tx_id and sender time, observed = from), false when over the reply rate
+ * (then nothing else happens either). Over UDP, a source that is not a
+ * confirmed pair gets a triggered check: a new one becomes a TRIGGERED
+ * peer-reflexive candidate (the oldest unconfirmed one makes room past
+ * PUNCH_MAX_TRIGGERED), a known one is probed again at once (at most every
+ * PUNCH_FAST_RETRY_MS); with no round under way, punching starts. */
 bool punch_on_probe_request(struct punch_peer *p, enum punch_path_kind via,
 			    const struct sockaddr_storage *from, uint64_t now)
     __attribute__((warn_unused_result));
-/* An authenticated PROBE_REPLY arrived over UDP from from: when its tx_id is
- * one of ours, the pair with from (a new peer-reflexive candidate if from
- * is unknown) succeeded, and the best path is selected. Otherwise nothing
- * changes. */
+/* An authenticated PROBE_REPLY arrived over UDP from from: when it answers
+ * an outstanding request of ours that went to exactly from, less than
+ * PUNCH_TX_TIMEOUT_MS ago, that request is consumed, the pair with from
+ * succeeded, and the best path is selected. Anything else (unknown or used
+ * tx_id, another address, too late) changes nothing. The daemon passes
+ * only replies that came over UDP. */
 void punch_on_probe_reply(struct punch_peer *p, const struct sockaddr_storage *from,
 			  const struct probe_payload *reply, uint64_t now);
 /* An authenticated PROBE_HEARTBEAT_REPLY arrived over via from from (NULL
- * allowed for the relay): with one of our tx_ids, the path is alive
- * (misses reset, RTT measured). Over UDP from another address it is
- * handled as a probe reply. */
+ * allowed for the relay): when it came over the selected path (from its
+ * address) and answers an outstanding heartbeat sent there, the path is
+ * alive (misses reset, RTT measured). From anywhere else, or a second
+ * time, it changes nothing: no candidate, no move. */
 void punch_on_heartbeat_reply(struct punch_peer *p, enum punch_path_kind via,
 			      const struct sockaddr_storage *from,
 			      const struct probe_payload *reply, uint64_t now);

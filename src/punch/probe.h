@@ -25,14 +25,21 @@
  * requester's clock, echoed so it can compute the RTT; observed is, in a
  * reply, the source address the request came from, and zero in a request.
  *
- * Replays. Probes carry no replay protection and none is needed: a probe
- * changes nothing but candidate state, and a reply goes only to the source
- * of the request. A replayed request, with a spoofed source or not, makes at
- * most one 92-byte reply per request to where it came from, which lets
- * nobody aim traffic at a third party with any gain (the engine also limits
- * the reply rate), and a replayed reply carries a stale tx_id or an RTT the
- * requester bounds. So an old sender_time_ms (say 30 s) is not a reason to
- * drop. */
+ * Replays. Probes carry no replay protection of their own (no counter,
+ * and sender_time_ms is the requester's clock, not checked by the
+ * replier), so an observer can replay any probe it saw, from any source
+ * address. The defence is in the path engine (punch/engine.h, Evidence):
+ * a reply counts only for a request of ours still outstanding (a few
+ * seconds), from exactly the address that request went to, and only once;
+ * a request teaches a new address only through our own triggered probe to
+ * it, which must be answered from there. A replayed reply is thus
+ * ignored; a replayed request draws at most one 92-byte reply and one
+ * probe to its source, under the engine's reply rate limit and its cap on
+ * unconfirmed peer-reflexive candidates, and moves no path. What replay
+ * cannot be stopped from doing is confirming an address on which an
+ * attacker forwards our probes to the real peer and its replies back; it
+ * then carries only sealed packets it could drop anyway.
+ */
 #pragma once
 #include <assert.h>
 #include <stdbool.h>

@@ -105,6 +105,16 @@ static const struct punch_action *find_act(const struct acts *r, enum punch_act_
 	return NULL;
 }
 
+/* The last action of type to addr, or NULL. */
+static const struct punch_action *find_last_act(const struct acts *r, enum punch_act_type type,
+						const struct sockaddr_storage *addr)
+{
+	for (size_t i = r->n; i-- > 0;)
+		if (r->a[i].type == type && same(&r->a[i].addr, addr))
+			return &r->a[i];
+	return NULL;
+}
+
 static struct probe_payload reply_to(const struct punch_action *a, uint64_t sent)
 {
 	struct probe_payload pl;
@@ -459,10 +469,13 @@ static void test_punch_upgrade_replaces_relay(void **state)
 	punch_on_relay_available(&p, T0);
 	r = run_until(&p, start + 1, start + 8000);
 	assert_int_equal(p.path, PUNCH_PATH_RELAY);
-	probe = find_act(&r, PUNCH_ACT_SEND_PROBE, &refl);
-	pl = reply_to(probe, start);
-	punch_on_probe_reply(&p, &refl, &pl, start + 8000);
-	r = run(&p, start + 8000);
+	/* The slow upgrade probe sent at start + 8 s is the one answered (an
+	 * early one is long past PUNCH_TX_TIMEOUT_MS). */
+	probe = find_last_act(&r, PUNCH_ACT_SEND_PROBE, &refl);
+	pl = reply_to(probe, start + 8000);
+	punch_on_probe_reply(&p, &refl, &pl, start + 8030);
+	r = run(&p, start + 8030);
+	assert_int_equal(r.n, 1);
 	assert_int_equal(r.a[0].type, PUNCH_ACT_USE_PATH);
 	assert_int_equal(r.a[0].path, PUNCH_PATH_UDP);
 }
@@ -564,35 +577,232 @@ static void test_punch_dead_path_without_relay(void **state)
 	assert_true(same(&p.cand[1].addr, &refl));
 }
 
-static void test_punch_reply_from_unprobed_address_is_prflx(void **state)
+/* A reply is evidence only for the exact probe it answers (engine.h:
+ * Evidence). Each row sends the probe's reply with one thing changed; only
+ * the genuine ones select the path. */
+static void test_punch_on_probe_reply_only_for_outstanding_probe(void **state)
 {
-	struct sockaddr_storage refl = sa4("198.51.100.7", 40000),
-				other = sa4("198.51.100.7", 53111);
+	static const struct {
+		const char *what;
+		const char *ip;
+		uint16_t port;
+		uint64_t tx_xor;
+		uint64_t delay_ms;
+		bool counts;
+	} rows[] = {
+	    {"genuine", "198.51.100.7", 40000, 0, 30, true},
+	    {"at the timeout", "198.51.100.7", 40000, 0, PUNCH_TX_TIMEOUT_MS, true},
+	    {"after the timeout", "198.51.100.7", 40000, 0, PUNCH_TX_TIMEOUT_MS + 1, false},
+	    {"another port", "198.51.100.7", 53111, 0, 30, false},
+	    {"another host", "203.0.113.66", 40000, 0, 30, false},
+	    {"unknown tx", "198.51.100.7", 40000, 1000, 30, false},
+	    {"another epoch", "198.51.100.7", 40000, 1ull << 40, 30, false},
+	};
+	struct sockaddr_storage refl = sa4("198.51.100.7", 40000);
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct sockaddr_storage from = sa4(rows[i].ip, rows[i].port);
+		struct punch_peer p;
+		struct acts r = introduced(&p, false, false, 0);
+		const struct punch_action a = *find_act(&r, PUNCH_ACT_SEND_PROBE, &refl);
+		struct probe_payload pl = reply_to(&a, T0 + START_IN);
+		uint64_t at = T0 + START_IN + rows[i].delay_ms;
+		size_t n_cand = p.n_cand;
+
+		pl.tx_id ^= rows[i].tx_xor;
+		punch_on_probe_reply(&p, &from, &pl, at);
+		r = run(&p, at);
+		if (rows[i].counts != (find_act(&r, PUNCH_ACT_USE_PATH, &refl) != NULL))
+			fail_msg("%s: counted %d", rows[i].what, !rows[i].counts);
+		/* Never a candidate learned from a reply. */
+		assert_int_equal(p.n_cand, n_cand);
+		if (!rows[i].counts) {
+			assert_int_equal(p.path, PUNCH_PATH_NONE);
+			assert_int_not_equal(p.cand[1].state, PUNCH_PAIR_SUCCEEDED);
+		}
+	}
+}
+
+static void test_punch_on_probe_reply_replayed_is_ignored(void **state)
+{
+	struct sockaddr_storage lan = sa4("10.0.2.5", 51820), refl = sa4("198.51.100.7", 40000),
+				evil = sa4("203.0.113.66", 4444);
 	struct punch_peer p;
 	struct acts r = introduced(&p, false, false, 0);
 	const struct punch_action a = *find_act(&r, PUNCH_ACT_SEND_PROBE, &refl);
-	struct probe_payload pl = reply_to(&a, T0 + START_IN), bad = pl;
+	struct probe_payload pl = reply_to(&a, T0 + START_IN);
+	uint64_t at = T0 + START_IN + 20;
 
-	/* Failure: an unknown source with a foreign tx_id is not even learned. */
-	bad.tx_id = 12345;
-	punch_on_probe_reply(&p, &other, &bad, T0 + START_IN + 5);
+	/* A copy from elsewhere before the genuine one does not use it up. */
+	punch_on_probe_reply(&p, &evil, &pl, at - 5);
+	punch_on_probe_reply(&p, &refl, &pl, at);
+	assert_int_equal(p.cand[1].state, PUNCH_PAIR_SUCCEEDED);
+	assert_int_equal(p.cand[1].rtt_ms, 20);
+	r = run(&p, at);
+	assert_non_null(find_act(&r, PUNCH_ACT_USE_PATH, &refl));
+	/* The same bytes again, from the same place and from elsewhere, many
+	 * times: consumed, nothing moves, nothing is measured, nothing learned. */
+	for (int k = 1; k <= 100; k++) {
+		punch_on_probe_reply(&p, &refl, &pl, at + 10 * k);
+		punch_on_probe_reply(&p, &evil, &pl, at + 10 * k);
+		punch_on_probe_reply(&p, &lan, &pl, at + 10 * k);
+	}
+	assert_int_equal(p.cand[1].last_ok_ms, at);
+	assert_int_equal(p.cand[1].rtt_ms, 20);
 	assert_int_equal(p.n_cand, 3);
+	assert_int_equal(run(&p, at + 1000).n, 0);
+	assert_true(same(&p.path_addr, &refl));
+}
 
-	/* Our probe to the reflexive address was answered from another port
-	 * (the peer's NAT maps per destination): that source is the pair,
-	 * learned as peer-reflexive, and used. */
-	punch_on_probe_reply(&p, &other, &pl, T0 + START_IN + 5);
+static void test_punch_on_heartbeat_reply_only_from_path(void **state)
+{
+	struct sockaddr_storage refl = sa4("198.51.100.7", 40000), lan = sa4("10.0.2.5", 51820),
+				evil = sa4("203.0.113.66", 4444);
+	struct punch_peer p;
+	uint64_t at = on_udp_path(&p, true), hb = at + 5000;
+	size_t n_cand = p.n_cand;
+	struct probe_payload pl;
+	struct acts r = run(&p, hb);
+
+	assert_int_equal(r.a[0].probe_kind, PROBE_HEARTBEAT);
+	pl = reply_to(&r.a[0], hb);
+	/* From another address, another known candidate, or the relay: no
+	 * move, no candidate, no sign of life. */
+	punch_on_heartbeat_reply(&p, PUNCH_PATH_UDP, &evil, &pl, hb + 10);
+	punch_on_heartbeat_reply(&p, PUNCH_PATH_UDP, &lan, &pl, hb + 10);
+	punch_on_heartbeat_reply(&p, PUNCH_PATH_RELAY, NULL, &pl, hb + 10);
+	assert_int_equal(run(&p, hb + 10).n, 0);
+	assert_int_equal(p.n_cand, n_cand);
+	assert_true(same(&p.path_addr, &refl));
+	assert_true(p.hb_outstanding);
+	assert_int_equal(p.hb_answered, 0);
+	/* A heartbeat's tx_id in a probe reply from elsewhere: nothing either. */
+	pl.kind = PROBE_REPLY;
+	punch_on_probe_reply(&p, &evil, &pl, hb + 10);
+	assert_int_equal(p.n_cand, n_cand);
+	/* The genuine reply from the path counts, once. */
+	pl = reply_to(&r.a[0], hb);
+	punch_on_heartbeat_reply(&p, PUNCH_PATH_UDP, &refl, &pl, hb + 25);
+	assert_int_equal(p.hb_answered, 1);
+	assert_int_equal(p.rtt_ms, 25);
+	assert_true(p.last_alive_ms == hb + 25);
+	punch_on_heartbeat_reply(&p, PUNCH_PATH_UDP, &refl, &pl, hb + 900);
+	assert_true(p.last_alive_ms == hb + 25);
+	assert_int_equal(p.rtt_ms, 25);
+
+	/* Too late: the next heartbeat's reply after PUNCH_TX_TIMEOUT_MS. */
+	hb += 25 + 5000;
+	r = run(&p, hb);
+	assert_int_equal(r.a[0].probe_kind, PROBE_HEARTBEAT);
+	pl = reply_to(&r.a[0], hb);
+	punch_on_heartbeat_reply(&p, PUNCH_PATH_UDP, &refl, &pl, hb + PUNCH_TX_TIMEOUT_MS + 1);
+	assert_int_equal(p.hb_answered, 1);
+	assert_true(p.last_alive_ms == hb - 5000);
+}
+
+/* ICE's triggered check: a request from an address we do not know makes it
+ * a candidate that only our own probe's reply from there confirms. The
+ * peer's NAT mapping it per destination is the case this is for. */
+static void test_punch_on_probe_request_triggered_check(void **state)
+{
+	struct sockaddr_storage refl = sa4("198.51.100.7", 40000),
+				other = sa4("198.51.100.7", 53111),
+				evil = sa4("203.0.113.66", 4444);
+	struct punch_peer p;
+	struct acts r = introduced(&p, false, false, 0);
+	const struct punch_action to_refl = *find_act(&r, PUNCH_ACT_SEND_PROBE, &refl);
+	const struct punch_action *check;
+	struct probe_payload pl;
+	uint64_t at = T0 + START_IN + 5;
+
+	assert_true(punch_on_probe_request(&p, PUNCH_PATH_UDP, &other, at));
 	assert_int_equal(p.n_cand, 4);
 	assert_int_equal(p.cand[3].type, PUNCH_CAND_PRFLX);
+	assert_int_equal(p.cand[3].state, PUNCH_PAIR_TRIGGERED);
+	assert_true(punch_next_deadline(&p) <= at);
+	r = run(&p, at);
+	assert_int_equal(r.n, 1);
+	check = find_act(&r, PUNCH_ACT_SEND_PROBE, &other);
+	assert_non_null(check);
+	assert_int_equal(check->probe_kind, PROBE_REQUEST);
+	assert_int_equal(p.cand[3].state, PUNCH_PAIR_IN_PROGRESS);
+	/* The request itself is no evidence, and neither is a reply to the
+	 * check from elsewhere or a reply from there to another probe. */
+	pl = reply_to(check, at);
+	punch_on_probe_reply(&p, &evil, &pl, at + 10);
+	punch_on_probe_reply(&p, &refl, &pl, at + 10);
+	pl = reply_to(&to_refl, T0 + START_IN);
+	punch_on_probe_reply(&p, &other, &pl, at + 10);
+	assert_int_equal(p.path, PUNCH_PATH_NONE);
+	assert_int_equal(p.cand[3].state, PUNCH_PAIR_IN_PROGRESS);
+	/* A second request from there at once: no second check (at most one
+	 * per PUNCH_FAST_RETRY_MS). */
+	assert_true(punch_on_probe_request(&p, PUNCH_PATH_UDP, &other, at + 20));
+	r = run(&p, at + 20);
+	assert_null(find_act(&r, PUNCH_ACT_SEND_PROBE, &other));
+	/* The reply to the check, from there: succeeded and used. */
+	pl = reply_to(check, at);
+	punch_on_probe_reply(&p, &other, &pl, at + 30);
 	assert_int_equal(p.cand[3].state, PUNCH_PAIR_SUCCEEDED);
-	assert_int_equal(p.cand[1].state, PUNCH_PAIR_IN_PROGRESS);
-	r = run(&p, T0 + START_IN + 5);
+	r = run(&p, at + 30);
 	assert_non_null(find_act(&r, PUNCH_ACT_USE_PATH, &other));
-	/* The reflexive itself answering later ranks higher and replaces it. */
-	pl = reply_to(&a, T0 + START_IN);
-	punch_on_probe_reply(&p, &refl, &pl, T0 + START_IN + 7);
-	r = run(&p, T0 + START_IN + 7);
+	/* The reflexive answering later ranks higher and replaces it. */
+	pl = reply_to(&to_refl, T0 + START_IN);
+	punch_on_probe_reply(&p, &refl, &pl, at + 40);
+	r = run(&p, at + 40);
 	assert_non_null(find_act(&r, PUNCH_ACT_USE_PATH, &refl));
+
+	/* On a UDP path, a request from a new address still gets its check,
+	 * but even its genuine reply does not move the path to a worse pair. */
+	pl = reply_to(&to_refl, T0 + START_IN);
+	assert_true(punch_on_probe_request(&p, PUNCH_PATH_UDP, &evil, at + 50));
+	r = run(&p, at + 50);
+	check = find_act(&r, PUNCH_ACT_SEND_PROBE, &evil);
+	assert_non_null(check);
+	pl = reply_to(check, at + 50);
+	punch_on_probe_reply(&p, &evil, &pl, at + 60);
+	assert_int_equal(run(&p, at + 60).n, 0);
+	assert_true(same(&p.path_addr, &refl));
+}
+
+/* One captured request replayed from many spoofed sources, for a minute:
+ * replies and triggered probes stay within the reply rate, unconfirmed
+ * candidates within PUNCH_MAX_TRIGGERED, the path and the introduced
+ * candidates stay. */
+static void test_punch_on_probe_request_replayed_is_bounded(void **state)
+{
+	struct sockaddr_storage refl = sa4("198.51.100.7", 40000);
+	struct punch_peer p;
+	uint64_t at = on_udp_path(&p, false), now = at;
+	unsigned replies = 0, probes = 0, srcs = 0;
+
+	for (unsigned ms = 1; ms <= 60000; ms++) {
+		now = at + ms;
+		for (int k = 0; k < 10; k++) {
+			struct sockaddr_storage from =
+			    sa4("203.0.113.66", (uint16_t)(1024 + srcs++ % 60000));
+			struct acts r;
+
+			replies += punch_on_probe_request(&p, PUNCH_PATH_UDP, &from, now);
+			r = run(&p, now);
+			probes += (unsigned)count_type(&r, PUNCH_ACT_SEND_PROBE);
+			assert_int_equal(count_type(&r, PUNCH_ACT_USE_PATH), 0);
+		}
+		assert_true(p.n_cand <= 3 + PUNCH_MAX_TRIGGERED);
+		/* The real peer's traffic keeps the path alive meanwhile. */
+		if (ms % 1000 == 0)
+			punch_on_path_authenticated(&p, PUNCH_PATH_UDP, &refl, now);
+	}
+	/* 600,000 requests: a burst, then PUNCH_REPLIES_PER_S. */
+	assert_true(replies <= PUNCH_REPLY_BURST + 60 * PUNCH_REPLIES_PER_S + 1);
+	assert_true(replies >= 60 * PUNCH_REPLIES_PER_S);
+	assert_true(probes <= replies);
+	assert_int_equal(p.path, PUNCH_PATH_UDP);
+	assert_true(same(&p.path_addr, &refl));
+	assert_int_equal(p.cand[1].type, PUNCH_CAND_SRFLX);
+	assert_int_equal(p.cand[0].type, PUNCH_CAND_HOST);
+	print_message("replayed requests: 600000, replies %u, triggered probes %u\n", replies,
+		      probes);
 }
 
 static void test_punch_on_probe_request_learns_prflx(void **state)
@@ -609,6 +819,7 @@ static void test_punch_on_probe_request_learns_prflx(void **state)
 	assert_true(punch_on_probe_request(&p, PUNCH_PATH_UDP, &from, T0));
 	assert_int_equal(p.n_cand, 1);
 	assert_int_equal(p.cand[0].type, PUNCH_CAND_PRFLX);
+	assert_int_equal(p.cand[0].state, PUNCH_PAIR_TRIGGERED);
 	r = run(&p, T0);
 	assert_non_null(find_act(&r, PUNCH_ACT_SEND_PROBE, &from));
 	/* The same source again is not a second candidate; TCP or relay
@@ -1103,7 +1314,11 @@ int main(void)
 	    cmocka_unit_test(test_punch_upgrade_replaces_relay),
 	    cmocka_unit_test(test_punch_heartbeats_and_dead_path),
 	    cmocka_unit_test(test_punch_dead_path_without_relay),
-	    cmocka_unit_test(test_punch_reply_from_unprobed_address_is_prflx),
+	    cmocka_unit_test(test_punch_on_probe_reply_only_for_outstanding_probe),
+	    cmocka_unit_test(test_punch_on_probe_reply_replayed_is_ignored),
+	    cmocka_unit_test(test_punch_on_heartbeat_reply_only_from_path),
+	    cmocka_unit_test(test_punch_on_probe_request_triggered_check),
+	    cmocka_unit_test(test_punch_on_probe_request_replayed_is_bounded),
 	    cmocka_unit_test(test_punch_on_probe_request_learns_prflx),
 	    cmocka_unit_test(test_punch_through_loss),
 	    cmocka_unit_test(test_punch_on_path_authenticated_roaming),
