@@ -64,9 +64,12 @@ struct load {
 	pid_t spawned; /* the one we started, 0: none */
 	size_t n, window, in_flight, done, failed;
 	unsigned hold_s;
+	unsigned rate; /* new handshakes a second: the rendezvous's flood gate
+			* puts it under load above 2048/s (rendezvous/core.h) */
 	struct peer *peers;
 	int epfd;
 	uint64_t answered; /* handshake responses */
+	uint64_t cookies;  /* cookie replies accepted (the rendezvous was under load) */
 };
 
 struct usage {
@@ -170,7 +173,13 @@ static void receive(struct load *l, struct peer *p, uint64_t now)
 	ssize_t n;
 
 	while ((n = recv(p->fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
-		if (p->st == INIT_SENT && n == WIRE_RESP_LEN) {
+		if (p->st == INIT_SENT && n == WIRE_COOKIE_REPLY_LEN) {
+			/* Under load: the next initiation carries mac2. */
+			if (rdv_sim_cookie(&p->sim, buf, (size_t)n, now) == 0) {
+				l->cookies++;
+				send_init(l, p, now);
+			}
+		} else if (p->st == INIT_SENT && n == WIRE_RESP_LEN) {
 			if (rdv_sim_response(&p->sim, buf, (size_t)n, now) == 0) {
 				l->answered++;
 				send_register(l, p, now);
@@ -210,16 +219,18 @@ static void register_all(struct load *l)
 {
 	size_t next = 0;
 	struct epoll_event ev[256];
+	uint64_t start = time_now_ms();
 
 	while (l->done + l->failed < l->n) {
 		uint64_t now = time_now_ms();
 		int k;
 
-		while (next < l->n && l->in_flight < l->window) {
+		while (next < l->n && l->in_flight < l->window &&
+		       next < 1 + (now - start) * l->rate / 1000) {
 			send_init(l, &l->peers[next++], now);
 			l->in_flight++;
 		}
-		k = epoll_wait(l->epfd, ev, 256, 50);
+		k = epoll_wait(l->epfd, ev, 256, next < l->n ? 1 : 50);
 		now = time_now_ms();
 		for (int i = 0; i < k; i++)
 			receive(l, ev[i].data.ptr, now);
@@ -339,10 +350,12 @@ static void spawn(struct load *l, const char *binary)
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: rdv-load [-n N] [-w WINDOW] [-H SECONDS] [-b BINARY]\n"
+		"Usage: rdv-load [-n N] [-w WINDOW] [-r RATE] [-H SECONDS] [-b BINARY]\n"
 		"       rdv-load -s IP:PORT -k PUBKEY [-p PID] [-n N] [-K PRIVKEY] [-H SECONDS]\n"
 		"  -n N        peers to register (default 10000)\n"
 		"  -w WINDOW   handshakes in flight at once (default 256)\n"
+		"  -r RATE     new handshakes a second at most (default 1000; above 2048 the\n"
+		"              rendezvous is under load and answers with cookies)\n"
 		"  -H SECONDS  then hold: every peer re-registers every 10 s (default 20, 0: no)\n"
 		"  -b BINARY   the rendezvous to start (default: p2pvpn-rendezvous beside us)\n"
 		"  -s, -k      a running rendezvous and its public key; -p its PID to measure\n"
@@ -362,7 +375,7 @@ static void report(const char *what, const struct usage *a, const struct usage *
 
 int main(int argc, char **argv)
 {
-	struct load l = {.n = 10000, .window = 256, .hold_s = 20};
+	struct load l = {.n = 10000, .window = 256, .hold_s = 20, .rate = 1000};
 	const char *server = NULL, *pubkey = NULL, *privkey = NULL;
 	char binary[4096];
 	uint8_t priv[32];
@@ -378,13 +391,16 @@ int main(int argc, char **argv)
 			 self ? dirname(self) : ".");
 		free(self);
 	}
-	while ((c = getopt(argc, argv, "n:w:H:b:s:k:p:K:h")) != -1) {
+	while ((c = getopt(argc, argv, "n:w:r:H:b:s:k:p:K:h")) != -1) {
 		switch (c) {
 		case 'n':
 			l.n = strtoul(optarg, NULL, 10);
 			break;
 		case 'w':
 			l.window = strtoul(optarg, NULL, 10);
+			break;
+		case 'r':
+			l.rate = (unsigned)strtoul(optarg, NULL, 10);
 			break;
 		case 'H':
 			l.hold_s = (unsigned)strtoul(optarg, NULL, 10);
@@ -412,7 +428,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!l.n || !l.window || (!server != !pubkey) || (privkey && l.n != 1) ||
+	if (!l.n || !l.window || !l.rate || (!server != !pubkey) || (privkey && l.n != 1) ||
 	    sodium_init() < 0) {
 		usage(stderr);
 		return 2;
@@ -444,8 +460,10 @@ int main(int argc, char **argv)
 	register_all(&l);
 	t1 = time_now_ms();
 	read_usage(l.pid, &u1);
-	printf("peers registered: %zu of %zu (%zu failed), handshakes answered: %llu\n", l.done,
-	       l.n, l.failed, (unsigned long long)l.answered);
+	printf("peers registered: %zu of %zu (%zu failed), handshakes answered: %llu, cookie "
+	       "replies: %llu\n",
+	       l.done, l.n, l.failed, (unsigned long long)l.answered,
+	       (unsigned long long)l.cookies);
 	if (l.pid) {
 		report("registration", &u0, &u1, l.done, (double)(t1 - t0) / 1000.0);
 		if (l.hold_s && l.done) {

@@ -59,11 +59,15 @@ int rdv_core_init(struct rdv_core *c, const struct cfg_rendezvous *cfg, size_t m
 	c->send = send;
 	c->send_ctx = send_ctx;
 	set_own_addresses(c, cfg);
+	hsgate_init(&c->gate, c->id.s_pub,
+		    &(struct hsgate_limits){.load_per_second = RDV_HS_LOAD_PER_SECOND,
+					    .budget_per_wake = RDV_HS_BUDGET_PER_WAKE});
 	return 0;
 }
 
 void rdv_core_cleanup(struct rdv_core *c)
 {
+	hsgate_cleanup(&c->gate);
 	rdv_registry_cleanup(&c->reg);
 	hs_identity_cleanup(&c->id);
 	sodium_memzero(c, sizeof(*c));
@@ -107,8 +111,37 @@ static void on_gone(void *ctx, struct rdv_peer *p)
 		log_debug("rendezvous: peer %s: handshake not confirmed, dropped", p->name);
 }
 
+void rdv_core_wake(struct rdv_core *c)
+{
+	hsgate_wake(&c->gate);
+}
+
+void rdv_core_log_stats(const struct rdv_core *c, const char *when)
+{
+	const struct hsgate *g = &c->gate;
+
+	log_info("rendezvous: %s: %llu handshakes, %llu registrations, %llu introductions; "
+		 "handshake load entered %llu times, %llu cookie replies sent, initiations "
+		 "refused: %llu without mac2, %llu rate-limited, %llu over the budget, %llu "
+		 "invalid",
+		 when, (unsigned long long)c->handshakes, (unsigned long long)c->registrations,
+		 (unsigned long long)c->introductions, (unsigned long long)g->under_load_entered,
+		 (unsigned long long)g->cookie_replies_sent,
+		 (unsigned long long)(g->verdicts[HSGATE_SEND_COOKIE] +
+				      g->verdicts[HSGATE_DROP_NO_MAC2]),
+		 (unsigned long long)g->verdicts[HSGATE_DROP_RATELIMITED],
+		 (unsigned long long)g->verdicts[HSGATE_DROP_BUDGET],
+		 (unsigned long long)g->verdicts[HSGATE_DROP_INVALID]);
+}
+
 size_t rdv_core_expire(struct rdv_core *c, uint64_t now_ms)
 {
+	/* The end of a load episode is logged with the counters: the
+	 * rendezvous has no control socket, its log is its statistics. */
+	if (c->load_logged && !hsgate_under_load(&c->gate, now_ms)) {
+		c->load_logged = false;
+		rdv_core_log_stats(c, "handshake load over");
+	}
 	return rdv_registry_expire(&c->reg, now_ms, on_gone, c);
 }
 
@@ -139,6 +172,8 @@ const char *rdv_drop_name(enum rdv_drop why)
 	    [RDV_DROP_RELAY_ACL] = "relay destination address refused",
 	    [RDV_DROP_RELAY_RATE] = "relay rate exceeded",
 	    [RDV_DROP_SEND_FAILED] = "answer not sent",
+	    [RDV_DROP_HANDSHAKE_NO_MAC2] = "initiation under load without mac2",
+	    [RDV_DROP_HANDSHAKE_RATE] = "initiation over the handshake rate",
 	};
 
 	return why < RDV_DROP_MAX ? names[why] : "?";

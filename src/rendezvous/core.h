@@ -12,6 +12,7 @@
 
 #include "config/rendezvous.h"
 #include "crypto/handshake.h"
+#include "crypto/hsgate.h"
 #include "rendezvous/registry.h"
 #include "util/log.h"
 
@@ -36,6 +37,8 @@ enum rdv_drop {
 	RDV_DROP_RELAY_ACL,	    /* destination address refused (loopback, multicast…) */
 	RDV_DROP_RELAY_RATE,	    /* over the sender's byte rate */
 	RDV_DROP_SEND_FAILED,	    /* our answer could not be built or sent */
+	RDV_DROP_HANDSHAKE_NO_MAC2, /* under load without a valid mac2: cookie reply instead */
+	RDV_DROP_HANDSHAKE_RATE,    /* over the source's bucket or the wake-up's DH budget */
 	RDV_DROP_MAX,
 };
 
@@ -47,6 +50,12 @@ enum {
 	 * RDV_MAX_HOST candidates and the data framing. */
 	RDV_SIGNAL_PKT_MAX = 256,
 	RDV_MAX_OWN_ADDRS = 2,
+	/* The handshake flood gate (crypto/hsgate.h) with a meeting point's
+	 * figures: 100,000 peers rekeying every two minutes make ~830
+	 * handshakes a second, so load starts above that; 32 DH per wake-up
+	 * is ~3 ms of work between two returns to epoll. */
+	RDV_HS_LOAD_PER_SECOND = 2048,
+	RDV_HS_BUDGET_PER_WAKE = 32,
 };
 
 struct rdv_core;
@@ -68,6 +77,10 @@ struct rdv_core {
 	uint64_t handshakes, registrations, introductions, relayed, relayed_bytes;
 	uint64_t candidates_refused; /* REGISTER host candidates failing util/addr.h */
 	struct log_ratelimit rl;     /* per-packet debug lines */
+	/* Initiations pass it before any DH (signal.c); cookie replies go out
+	 * through send like every answer. */
+	struct hsgate gate;
+	bool load_logged; /* "under load" was logged, "over" not yet */
 };
 
 /* Loads the identity from cfg (kept by pointer: it must outlive the core
@@ -83,6 +96,11 @@ void rdv_core_set_config(struct rdv_core *c, const struct cfg_rendezvous *cfg);
 /* Handles one datagram or TCP frame (not STUN) received on ch. */
 void rdv_core_receive(struct rdv_core *c, const struct rdv_channel *ch, uint8_t *pkt, size_t len,
 		      uint64_t now_ms);
+/* A new wake-up of the server's event loop: the gate's DH budget is full
+ * again. */
+void rdv_core_wake(struct rdv_core *c);
+/* One log line with the counters (handshakes, registrations, the gate's). */
+void rdv_core_log_stats(const struct rdv_core *c, const char *when);
 /* Drops dead sessions (call about once a second); returns how many. */
 size_t rdv_core_expire(struct rdv_core *c, uint64_t now_ms);
 /* A TCP connection closed: whoever used it has no channel now. */

@@ -25,7 +25,9 @@
 enum {
 	SWEEP_MS = 1000,
 	EVENTS = 64,
-	UDP_BATCHES_PER_EVENT = 8, /* then let the other sockets have a turn */
+	/* Then back to epoll (level-triggered), as p2pvpnd does: TCP, signals,
+	 * the sweep and the watchdog get their turn during a flood. */
+	UDP_BATCHES_PER_EVENT = 4,
 };
 
 static uint16_t port_of(const struct sockaddr_storage *ss)
@@ -515,6 +517,8 @@ int rdv_server_run_once(struct rdv_server *s, int timeout_ms)
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
 	now = time_now_ms();
+	/* Handshake DH work allowed until the next wake-up. */
+	rdv_core_wake(&s->core);
 	for (int i = 0; i < n; i++) {
 		struct rdv_ev *e = ev[i].data.ptr;
 
@@ -547,6 +551,7 @@ int rdv_server_run(struct rdv_server *s)
 		ret = rdv_server_run_once(s, SWEEP_MS);
 	if (s->opts.notify)
 		(void)s->opts.notify("STOPPING=1");
+	rdv_core_log_stats(&s->core, "stopping");
 	if (ret < 0)
 		log_error("rendezvous: event loop: %s", strerror(-ret));
 	return ret;

@@ -5,6 +5,10 @@
  * the peer's state (channel, reflexive address, candidates) only after its
  * tag verified and its counter was new.
  *
+ * Before any of that, an initiation passes the flood gate (crypto/hsgate.h):
+ * under load, a UDP source without a valid mac2 gets a cookie reply and no
+ * DH work, and every wake-up of the server allows a bounded number of DH.
+ *
  * The channel moves with authenticated data, not with an initiation: an
  * initiation can be replayed from anywhere until its timestamp is
  * superseded, data cannot. The response to an initiation still goes back
@@ -279,6 +283,41 @@ static struct rdv_peer *admit(struct rdv_core *c, const uint8_t key[32], bool *c
 	return p;
 }
 
+/* The flood gate (crypto/hsgate.h) before any DH: true when the initiation
+ * may have its DH work now. Otherwise it is counted, and under load a UDP
+ * source without a valid mac2 gets a cookie reply. Over TCP the connection
+ * itself proved the source address: such initiations get only the budget. */
+static bool gate_admit(struct rdv_core *c, const struct rdv_channel *ch, const uint8_t *pkt,
+		       size_t len, uint64_t now_ms)
+{
+	uint64_t entered = c->gate.under_load_entered;
+	struct wire_cookie_reply r;
+	enum hsgate_verdict v = hsgate_check(
+	    &c->gate, pkt, len, ch->kind == RDV_CHAN_UDP ? &ch->addr : NULL, now_ms, &r);
+
+	if (c->gate.under_load_entered != entered && !c->load_logged) {
+		c->load_logged = true;
+		log_info("rendezvous: handshake load: cookies required");
+	}
+	switch (v) {
+	case HSGATE_PASS:
+		return true;
+	case HSGATE_SEND_COOKIE:
+		rdv_core_drop(c, RDV_DROP_HANDSHAKE_NO_MAC2, ch, now_ms);
+		c->send(c->send_ctx, ch, (uint8_t *)&r, sizeof(r));
+		return false;
+	case HSGATE_DROP_NO_MAC2:
+		rdv_core_drop(c, RDV_DROP_HANDSHAKE_NO_MAC2, ch, now_ms);
+		return false;
+	case HSGATE_DROP_INVALID:
+		rdv_core_drop(c, RDV_DROP_HANDSHAKE_INVALID, ch, now_ms);
+		return false;
+	default:
+		rdv_core_drop(c, RDV_DROP_HANDSHAKE_RATE, ch, now_ms);
+		return false;
+	}
+}
+
 void rdv_signal_initiation(struct rdv_core *c, const struct rdv_channel *ch, uint8_t *pkt,
 			   size_t len, uint64_t now_ms)
 {
@@ -289,6 +328,8 @@ void rdv_signal_initiation(struct rdv_core *c, const struct rdv_channel *ch, uin
 	bool created;
 	int ret;
 
+	if (!gate_admit(c, ch, pkt, len, now_ms))
+		return;
 	if (hs_consume_initiation(&c->id, pkt, len, &pending) < 0) {
 		rdv_core_drop(c, RDV_DROP_HANDSHAKE_INVALID, ch, now_ms);
 		return;

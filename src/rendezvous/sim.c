@@ -27,12 +27,14 @@ int rdv_sim_init(struct rdv_sim *sim, const uint8_t priv[32], const uint8_t serv
 		return -EINVAL;
 	}
 	sess_peer_init(&sim->sess, NULL, sim);
+	cookie_maker_init(&sim->cookie, server_pub);
 	return 0;
 }
 
 void rdv_sim_cleanup(struct rdv_sim *sim)
 {
 	sess_peer_clear(&sim->sess);
+	cookie_maker_cleanup(&sim->cookie);
 	hs_peer_cleanup(&sim->hs);
 	hs_identity_cleanup(&sim->id);
 	sodium_memzero(sim, sizeof(*sim));
@@ -49,9 +51,20 @@ int rdv_sim_initiation(struct rdv_sim *sim, uint8_t out[WIRE_INIT_LEN])
 	while (!sim->hs_index);
 	hs_tai64n_now(ts);
 	ret = hs_create_initiation(&sim->id, &sim->hs, sim->hs_index, ts, &msg);
+	/* Stamped as of the cookie's own time: a cookie is used as long as
+	 * the sim runs (tests and tools/rdv-load live far less than 115 s
+	 * past one). */
+	if (ret == 0)
+		ret = cookie_maker_stamp(&sim->cookie, (uint8_t *)&msg, sizeof(msg),
+					 sim->cookie.cookie_birth_ms);
 	if (ret == 0)
 		memcpy(out, &msg, sizeof(msg));
 	return ret;
+}
+
+int rdv_sim_cookie(struct rdv_sim *sim, const uint8_t *msg, size_t len, uint64_t now_ms)
+{
+	return cookie_reply_consume(&sim->cookie, msg, len, now_ms);
 }
 
 int rdv_sim_response(struct rdv_sim *sim, const uint8_t *msg, size_t len, uint64_t now_ms)

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "crypto/cookie.h"
 #include "crypto/handshake.h"
 #include "session/keypair.h"
 
@@ -16,6 +17,7 @@ struct rdv_sim {
 	struct hs_peer hs; /* the rendezvous, as this peer's remote */
 	struct sess_peer sess;
 	uint32_t hs_index;
+	struct cookie_maker cookie; /* mac2 once the rendezvous sent a cookie */
 };
 
 /* A peer with private key priv (NULL: a new random one) talking to the
@@ -25,6 +27,10 @@ int rdv_sim_init(struct rdv_sim *sim, const uint8_t priv[32], const uint8_t serv
 void rdv_sim_cleanup(struct rdv_sim *sim);
 /* Builds a handshake initiation (WIRE_INIT_LEN bytes) into out: 0 or -errno. */
 int rdv_sim_initiation(struct rdv_sim *sim, uint8_t out[WIRE_INIT_LEN]);
+/* A cookie reply to our last initiation (the rendezvous was under load):
+ * 0 when accepted, and the next initiations carry its mac2 (the sim does
+ * not age the cookie); -errno as cookie_reply_consume. */
+int rdv_sim_cookie(struct rdv_sim *sim, const uint8_t *msg, size_t len, uint64_t now_ms);
 /* Consumes the rendezvous's response and installs the session: 0 or -errno. */
 int rdv_sim_response(struct rdv_sim *sim, const uint8_t *msg, size_t len, uint64_t now_ms);
 /* Seals msg (len 0: keepalive) as a data packet into out (cap bytes): 0 with

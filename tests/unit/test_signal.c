@@ -370,6 +370,67 @@ static void test_rdv_signal_listed_admitted_when_full(void **state)
 	free(e);
 }
 
+/* The handshake flood gate before any DH: one wake-up's budget of
+ * initiations (a captured one replayed from spoofed sources, each costing
+ * DH until the replay check) puts the rendezvous under load; then a new
+ * peer's initiation without mac2 gets a cookie reply (64 bytes, no DH, on
+ * its channel), its next initiation with mac2 is answered and the session
+ * works; the load ends after the hold. */
+static void test_rdv_signal_flood_gate(void **state)
+{
+	struct env *e = *state;
+	uint8_t init[WIRE_INIT_LEN], copy[WIRE_INIT_LEN];
+	struct rdv_channel spoof = e->ch[1];
+
+	assert_int_equal(rdv_sim_initiation(&e->sim[1], init), 0);
+	rdv_core_wake(&e->core);
+	for (unsigned i = 0; i < RDV_HS_BUDGET_PER_WAKE; i++) {
+		addr(&spoof.addr, "203.0.113.7", (uint16_t)(1024 + i));
+		memcpy(copy, init, sizeof(copy));
+		rdv_core_receive(&e->core, &spoof, copy, sizeof(copy), T0);
+	}
+	/* The first was answered, the others were replays (DH spent on each). */
+	assert_int_equal(e->core.handshakes, 1);
+	assert_int_equal(e->core.drops[RDV_DROP_REPLAY], RDV_HS_BUDGET_PER_WAKE - 1);
+	assert_false(hsgate_under_load(&e->core.gate, T0));
+	memcpy(copy, init, sizeof(copy));
+	rdv_core_receive(&e->core, &spoof, copy, sizeof(copy), T0);
+	assert_int_equal(e->core.drops[RDV_DROP_HANDSHAKE_RATE], 1);
+	assert_int_equal(e->core.drops[RDV_DROP_REPLAY], RDV_HS_BUDGET_PER_WAKE - 1);
+	assert_true(hsgate_under_load(&e->core.gate, T0));
+
+	/* A new peer during the load: a cookie reply, no DH. */
+	rdv_core_wake(&e->core);
+	e->n_out = 0;
+	assert_int_equal(rdv_sim_initiation(&e->sim[0], init), 0);
+	rdv_core_receive(&e->core, &e->ch[0], init, sizeof(init), T0 + 10);
+	assert_int_equal(e->n_out, 1);
+	assert_int_equal(e->out[0].len, WIRE_COOKIE_REPLY_LEN);
+	assert_memory_equal(&e->out[0].ch.addr, &e->ch[0].addr, sizeof(e->ch[0].addr));
+	assert_int_equal(e->core.handshakes, 1);
+	assert_int_equal(e->core.drops[RDV_DROP_HANDSHAKE_NO_MAC2], 1);
+	assert_int_equal(e->core.gate.cookie_replies_sent, 1);
+	assert_null(rdv_registry_find(&e->core.reg, e->sim[0].id.s_pub));
+	/* A forged cookie reply is refused by the peer; the real one taken. */
+	e->out[0].pkt[40] ^= 1;
+	assert_int_not_equal(rdv_sim_cookie(&e->sim[0], e->out[0].pkt, e->out[0].len, T0 + 10), 0);
+	e->out[0].pkt[40] ^= 1;
+	assert_int_equal(rdv_sim_cookie(&e->sim[0], e->out[0].pkt, e->out[0].len, T0 + 10), 0);
+	/* The next initiation carries mac2: answered, and the session works. */
+	e->n_out = 0;
+	assert_int_equal(rdv_sim_initiation(&e->sim[0], init), 0);
+	rdv_core_receive(&e->core, &e->ch[0], init, sizeof(init), T0 + 30);
+	assert_int_equal(e->n_out, 1);
+	assert_int_equal(e->out[0].len, WIRE_RESP_LEN);
+	assert_int_equal(rdv_sim_response(&e->sim[0], e->out[0].pkt, e->out[0].len, T0 + 30), 0);
+	assert_int_equal(e->core.handshakes, 2);
+	assert_true(hsgate_under_load(&e->core.gate, T0 + 30));
+	/* The hold ends; the sweep notices (and logs the counters). */
+	(void)rdv_core_expire(&e->core, T0 + 30 + HSGATE_HOLD_MS + 1);
+	assert_false(e->core.load_logged);
+	assert_false(hsgate_under_load(&e->core.gate, T0 + 30 + HSGATE_HOLD_MS + 1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -380,6 +441,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_rdv_signal_register_max_hosts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rdv_signal_introduce_kept_only, setup, teardown),
 	    cmocka_unit_test(test_rdv_signal_listed_admitted_when_full),
+	    cmocka_unit_test_setup_teardown(test_rdv_signal_flood_gate, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
