@@ -74,7 +74,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hsflood: sources must be a documentation /24, rate 1..1e6\n");
 		return 2;
 	}
-	hs_mac1_key(pub, mac1_key);
+	if (hs_mac1_key(pub, mac1_key) < 0) {
+		fprintf(stderr, "hsflood: cannot derive the mac1 key\n");
+		return 1;
+	}
 	fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
 	if (fd < 0 || setsockopt(fd, IPPROTO_IP, IP_HDRINCL, &one, sizeof(one)) < 0) {
 		perror("hsflood: raw socket");
@@ -118,8 +121,10 @@ int main(int argc, char **argv)
 			randombytes_buf(msg, WIRE_INIT_LEN);
 			msg[0] = WIRE_HANDSHAKE_INIT;
 			msg[1] = msg[2] = msg[3] = 0;
-			hs_mac1(mac1_key, msg, WIRE_INIT_LEN - 32, msg + WIRE_INIT_LEN - 32);
 			memset(msg + WIRE_INIT_LEN - 16, 0, 16);
+			/* Cannot fail for these lengths; a zero mac1 would just be dropped. */
+			if (hs_mac1(mac1_key, msg, WIRE_INIT_LEN - 32, msg + WIRE_INIT_LEN - 32) < 0)
+				continue;
 		}
 		if (n) {
 			int k = sendmmsg(fd, mm, n, 0);

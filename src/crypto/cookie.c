@@ -18,15 +18,20 @@
 static const char COOKIE_LABEL[8] = "cookie--";
 static const char MAC1_LABEL[8] = "mac1----";
 
-static void label_key(const char label[8], const uint8_t pub[COOKIE_KEY_LEN],
-		      uint8_t out[COOKIE_KEY_LEN])
+static __attribute__((warn_unused_result)) bool
+label_key(const char label[8], const uint8_t pub[COOKIE_KEY_LEN], uint8_t out[COOKIE_KEY_LEN])
 {
 	uint8_t buf[8 + COOKIE_KEY_LEN];
 
 	memcpy(buf, label, 8);
 	memcpy(buf + 8, pub, COOKIE_KEY_LEN);
-	/* Cannot fail for these fixed, valid lengths. */
-	(void)crypto_generichash_blake2b(out, COOKIE_KEY_LEN, buf, sizeof(buf), NULL, 0);
+	/* Not expected to fail for these fixed lengths, but a key we could
+	 * not derive must never be used. */
+	if (crypto_generichash_blake2b(out, COOKIE_KEY_LEN, buf, sizeof(buf), NULL, 0) != 0) {
+		sodium_memzero(out, COOKIE_KEY_LEN);
+		return false;
+	}
+	return true;
 }
 
 /* mac1 sits 32 bytes and mac2 16 bytes before the end of both handshake
@@ -85,8 +90,8 @@ static int make_cookie(struct cookie_checker *c, const struct sockaddr_storage *
 void cookie_checker_init(struct cookie_checker *c, const uint8_t our_pub[COOKIE_KEY_LEN])
 {
 	memset(c, 0, sizeof(*c));
-	label_key(MAC1_LABEL, our_pub, c->mac1_key);
-	label_key(COOKIE_LABEL, our_pub, c->cookie_key);
+	c->ready = label_key(MAC1_LABEL, our_pub, c->mac1_key) &&
+		   label_key(COOKIE_LABEL, our_pub, c->cookie_key);
 }
 
 void cookie_checker_cleanup(struct cookie_checker *c)
@@ -101,7 +106,7 @@ enum cookie_mac_state cookie_check(struct cookie_checker *c, const uint8_t *msg,
 	enum cookie_mac_state ret = COOKIE_MAC_INVALID;
 	size_t off1, off2;
 
-	if (!mac_offsets(msg, len, &off1, &off2))
+	if (!c->ready || !mac_offsets(msg, len, &off1, &off2))
 		return COOKIE_MAC_INVALID;
 	if (keyed_mac(c->mac1_key, sizeof(c->mac1_key), msg, off1, mac) != 0 ||
 	    sodium_memcmp(mac, msg + off1, WIRE_MAC_LEN) != 0)
@@ -124,7 +129,7 @@ int cookie_reply_create(struct cookie_checker *c, const uint8_t *msg, size_t len
 	size_t off1, off2;
 	int ret;
 
-	if (!mac_offsets(msg, len, &off1, &off2))
+	if (!c->ready || !mac_offsets(msg, len, &off1, &off2))
 		return -EINVAL;
 	ret = make_cookie(c, src, now_ms, cookie);
 	if (ret < 0)
@@ -147,8 +152,7 @@ int cookie_reply_create(struct cookie_checker *c, const uint8_t *msg, size_t len
 void cookie_maker_init(struct cookie_maker *m, const uint8_t peer_pub[COOKIE_KEY_LEN])
 {
 	memset(m, 0, sizeof(*m));
-	label_key(COOKIE_LABEL, peer_pub, m->cookie_key);
-	m->ready = true;
+	m->ready = label_key(COOKIE_LABEL, peer_pub, m->cookie_key);
 }
 
 void cookie_maker_cleanup(struct cookie_maker *m)

@@ -35,6 +35,7 @@ struct cookie_checker {
 	uint8_t secret[COOKIE_KEY_LEN];
 	uint64_t secret_birth_ms;
 	bool has_secret;
+	bool ready; /* keys derived: without them every message is invalid */
 };
 
 struct cookie_maker {
@@ -48,7 +49,9 @@ struct cookie_maker {
 	bool ready;			 /* keys derived */
 };
 
-/* our_pub: our static public key. The secret is drawn on first use. */
+/* our_pub: our static public key. The secret is drawn on first use. Should
+ * libsodium fail to derive the keys, the checker stays not ready and refuses
+ * every message (a zero mac1 key would be one anybody can compute). */
 void cookie_checker_init(struct cookie_checker *c, const uint8_t our_pub[COOKIE_KEY_LEN]);
 void cookie_checker_cleanup(struct cookie_checker *c);
 /* Checks mac1 and mac2 of a handshake message (initiation or response, exact
@@ -61,7 +64,8 @@ int cookie_reply_create(struct cookie_checker *c, const uint8_t *msg, size_t len
 			const struct sockaddr_storage *src, uint64_t now_ms,
 			struct wire_cookie_reply *out);
 
-/* peer_pub: the static public key of the peer we send handshakes to. */
+/* peer_pub: the static public key of the peer we send handshakes to; m->ready
+ * stays false (stamp refuses, no reply is welcome) if libsodium fails. */
 void cookie_maker_init(struct cookie_maker *m, const uint8_t peer_pub[COOKIE_KEY_LEN]);
 void cookie_maker_cleanup(struct cookie_maker *m);
 /* Called on an outgoing handshake message whose mac1 is set: remembers mac1

@@ -51,26 +51,36 @@ static_assert(RESP_NOISE_LEN == RESP_MAC1_OFF - offsetof(struct wire_resp, ephem
 
 static const char MAC1_LABEL[8] = "mac1----";
 
-void hs_mac1_key(const uint8_t pub[HS_KEY_LEN], uint8_t out[HS_KEY_LEN])
+int hs_mac1_key(const uint8_t pub[HS_KEY_LEN], uint8_t out[HS_KEY_LEN])
 {
 	uint8_t buf[sizeof(MAC1_LABEL) + HS_KEY_LEN];
 
 	memcpy(buf, MAC1_LABEL, sizeof(MAC1_LABEL));
 	memcpy(buf + sizeof(MAC1_LABEL), pub, HS_KEY_LEN);
-	crypto_generichash_blake2b(out, HS_KEY_LEN, buf, sizeof(buf), NULL, 0);
+	if (crypto_generichash_blake2b(out, HS_KEY_LEN, buf, sizeof(buf), NULL, 0) != 0) {
+		sodium_memzero(out, HS_KEY_LEN);
+		return -EIO;
+	}
+	return 0;
 }
 
-void hs_mac1(const uint8_t key[HS_KEY_LEN], const uint8_t *msg, size_t len,
-	     uint8_t out[WIRE_MAC_LEN])
+int hs_mac1(const uint8_t key[HS_KEY_LEN], const uint8_t *msg, size_t len,
+	    uint8_t out[WIRE_MAC_LEN])
 {
-	crypto_generichash_blake2b(out, WIRE_MAC_LEN, msg, len, key, HS_KEY_LEN);
+	if (crypto_generichash_blake2b(out, WIRE_MAC_LEN, msg, len, key, HS_KEY_LEN) != 0) {
+		memset(out, 0, WIRE_MAC_LEN);
+		return -EIO;
+	}
+	return 0;
 }
 
 static bool mac1_ok(const uint8_t key[HS_KEY_LEN], const uint8_t *msg, size_t off)
 {
 	uint8_t mac[WIRE_MAC_LEN];
 
-	hs_mac1(key, msg, off, mac);
+	/* A mac we could not compute verifies nothing. */
+	if (hs_mac1(key, msg, off, mac) < 0)
+		return false;
 	return sodium_memcmp(mac, msg + off, WIRE_MAC_LEN) == 0;
 }
 
@@ -98,11 +108,10 @@ bool hs_identity_init(struct hs_identity *id, const uint8_t priv[HS_KEY_LEN])
 {
 	memset(id, 0, sizeof(*id));
 	memcpy(id->s_priv, priv, HS_KEY_LEN);
-	if (!key_public(id->s_priv, id->s_pub)) {
+	if (!key_public(id->s_priv, id->s_pub) || hs_mac1_key(id->s_pub, id->mac1_key) < 0) {
 		hs_identity_cleanup(id);
 		return false;
 	}
-	hs_mac1_key(id->s_pub, id->mac1_key);
 	return true;
 }
 
@@ -122,7 +131,10 @@ bool hs_peer_init(struct hs_peer *peer, const struct hs_identity *id,
 	memcpy(peer->rs_pub, rs_pub, HS_KEY_LEN);
 	if (psk)
 		memcpy(peer->psk, psk, HS_KEY_LEN);
-	hs_mac1_key(rs_pub, peer->mac1_key);
+	if (hs_mac1_key(rs_pub, peer->mac1_key) < 0) {
+		hs_peer_cleanup(peer);
+		return false;
+	}
 	return true;
 }
 
@@ -178,7 +190,10 @@ int hs_create_initiation(const struct hs_identity *id, struct hs_peer *peer, uin
 	memcpy(out->ephemeral, msg, sizeof(out->ephemeral));
 	memcpy(out->enc_static, msg + 32, sizeof(out->enc_static));
 	memcpy(out->enc_timestamp, msg + 32 + 48, sizeof(out->enc_timestamp));
-	hs_mac1(peer->mac1_key, (const uint8_t *)out, INIT_MAC1_OFF, out->mac1);
+	/* Without a mac1 nobody would answer: fail before the peer changes. */
+	ret = hs_mac1(peer->mac1_key, (const uint8_t *)out, INIT_MAC1_OFF, out->mac1);
+	if (ret < 0)
+		goto out;
 	noise_handshake_cleanup(&peer->noise);
 	peer->noise = hs;
 	peer->state = HS_STATE_INIT_SENT;
@@ -274,7 +289,9 @@ int hs_create_response(struct hs_peer *peer, uint32_t local_index, struct wire_r
 	out->receiver_index = htole32(peer->remote_index);
 	memcpy(out->ephemeral, msg, sizeof(out->ephemeral));
 	memcpy(out->enc_empty, msg + 32, sizeof(out->enc_empty));
-	hs_mac1(peer->mac1_key, (const uint8_t *)out, RESP_MAC1_OFF, out->mac1);
+	ret = hs_mac1(peer->mac1_key, (const uint8_t *)out, RESP_MAC1_OFF, out->mac1);
+	if (ret < 0)
+		goto out;
 	peer->noise = hs;
 	peer->state = HS_STATE_RESP_SENT;
 	peer->local_index = local_index;

@@ -129,8 +129,11 @@ int hs_peer_derive_keys(struct hs_peer *peer, uint8_t send_key[HS_KEY_LEN],
  * can find the peer before hs_consume_response; false on a wrong length/type. */
 bool hs_response_receiver_index(const uint8_t *msg, size_t len, uint32_t *index)
     __attribute__((warn_unused_result));
-/* mac1 = BLAKE2b-128(key, msg[0..len)) as placed in both handshake messages. */
-void hs_mac1(const uint8_t key[HS_KEY_LEN], const uint8_t *msg, size_t len,
-	     uint8_t out[WIRE_MAC_LEN]);
-/* mac1 key for a receiver: BLAKE2b-256("mac1----" || pub). */
-void hs_mac1_key(const uint8_t pub[HS_KEY_LEN], uint8_t out[HS_KEY_LEN]);
+/* mac1 = BLAKE2b-128(key, msg[0..len)) as placed in both handshake messages.
+ * 0, or -EIO when libsodium fails (out is then zeroed, which never verifies
+ * as a sender's mac1 by chance only). */
+int hs_mac1(const uint8_t key[HS_KEY_LEN], const uint8_t *msg, size_t len,
+	    uint8_t out[WIRE_MAC_LEN]) __attribute__((warn_unused_result));
+/* mac1 key for a receiver: BLAKE2b-256("mac1----" || pub); 0 or -EIO. */
+int hs_mac1_key(const uint8_t pub[HS_KEY_LEN], uint8_t out[HS_KEY_LEN])
+    __attribute__((warn_unused_result));

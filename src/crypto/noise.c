@@ -74,9 +74,11 @@ int noise_cipher_encrypt(struct noise_cipher *c, const uint8_t *ad, size_t ad_le
 	if (c->n == UINT64_MAX)
 		return -EOVERFLOW;
 	make_nonce(nonce, c->n);
-	crypto_aead_chacha20poly1305_ietf_encrypt(out, NULL, pt, len, ad, ad_len, NULL, nonce,
-						  c->k);
+	/* n moves on even when sealing failed: a nonce is never reused. */
 	c->n++;
+	if (crypto_aead_chacha20poly1305_ietf_encrypt(out, NULL, pt, len, ad, ad_len, NULL, nonce,
+						      c->k) != 0)
+		return -EIO;
 	return 0;
 }
 
@@ -104,17 +106,24 @@ int noise_cipher_decrypt(struct noise_cipher *c, const uint8_t *ad, size_t ad_le
 	return 0;
 }
 
-void noise_cipher_rekey(struct noise_cipher *c)
+int noise_cipher_rekey(struct noise_cipher *c)
 {
 	uint8_t zeros[NOISE_KEY_LEN] = {0};
 	uint8_t out[NOISE_KEY_LEN + NOISE_TAG_LEN];
 	uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
+	int ret = 0;
 
 	make_nonce(nonce, UINT64_MAX);
-	crypto_aead_chacha20poly1305_ietf_encrypt(out, NULL, zeros, sizeof(zeros), NULL, 0, NULL,
-						  nonce, c->k);
-	memcpy(c->k, out, NOISE_KEY_LEN);
+	/* A failed rekey keeps no old key either: the cipher is unusable. */
+	if (crypto_aead_chacha20poly1305_ietf_encrypt(out, NULL, zeros, sizeof(zeros), NULL, 0,
+						      NULL, nonce, c->k) != 0) {
+		noise_cipher_cleanup(c);
+		ret = -EIO;
+	} else {
+		memcpy(c->k, out, NOISE_KEY_LEN);
+	}
 	sodium_memzero(out, sizeof(out));
+	return ret;
 }
 
 void noise_cipher_cleanup(struct noise_cipher *c)
@@ -132,93 +141,127 @@ static void cipher_init_key(struct noise_cipher *c, const uint8_t key[NOISE_HASH
 
 /* ---- HMAC and HKDF (section 4.3) ---- */
 
-void noise_hmac(uint8_t out[NOISE_HASH_LEN], const uint8_t *key, size_t key_len,
-		const uint8_t *data, size_t data_len)
+/* BLAKE2b-512 of a || b (b may be empty); 0 or -EIO. */
+static int hash2(uint8_t out[NOISE_HASH_LEN], const uint8_t *a, size_t a_len, const uint8_t *b,
+		 size_t b_len)
 {
 	crypto_generichash_blake2b_state st;
-	uint8_t block[BLAKE2B_BLOCK_LEN] = {0};
-	uint8_t inner[NOISE_HASH_LEN];
+	int ret = -EIO;
 
-	/* RFC 2104: a key longer than a block is hashed first. */
-	if (key_len > BLAKE2B_BLOCK_LEN)
-		crypto_generichash_blake2b(block, NOISE_HASH_LEN, key, key_len, NULL, 0);
-	else
-		memcpy(block, key, key_len);
-	for (size_t i = 0; i < sizeof(block); i++)
-		block[i] ^= 0x36;
-	crypto_generichash_blake2b_init(&st, NULL, 0, NOISE_HASH_LEN);
-	crypto_generichash_blake2b_update(&st, block, sizeof(block));
-	crypto_generichash_blake2b_update(&st, data, data_len);
-	crypto_generichash_blake2b_final(&st, inner, sizeof(inner));
-	for (size_t i = 0; i < sizeof(block); i++)
-		block[i] ^= 0x36 ^ 0x5c;
-	crypto_generichash_blake2b_init(&st, NULL, 0, NOISE_HASH_LEN);
-	crypto_generichash_blake2b_update(&st, block, sizeof(block));
-	crypto_generichash_blake2b_update(&st, inner, sizeof(inner));
-	crypto_generichash_blake2b_final(&st, out, NOISE_HASH_LEN);
+	if (crypto_generichash_blake2b_init(&st, NULL, 0, NOISE_HASH_LEN) == 0 &&
+	    crypto_generichash_blake2b_update(&st, a, a_len) == 0 &&
+	    crypto_generichash_blake2b_update(&st, b, b_len) == 0 &&
+	    crypto_generichash_blake2b_final(&st, out, NOISE_HASH_LEN) == 0)
+		ret = 0;
 	sodium_memzero(&st, sizeof(st));
-	sodium_memzero(block, sizeof(block));
-	sodium_memzero(inner, sizeof(inner));
+	return ret;
 }
 
-void noise_hkdf(const uint8_t ck[NOISE_HASH_LEN], const uint8_t *ikm, size_t ikm_len,
-		uint8_t out1[NOISE_HASH_LEN], uint8_t *out2, uint8_t *out3)
+int noise_hmac(uint8_t out[NOISE_HASH_LEN], const uint8_t *key, size_t key_len, const uint8_t *data,
+	       size_t data_len)
+{
+	uint8_t block[BLAKE2B_BLOCK_LEN] = {0};
+	uint8_t inner[NOISE_HASH_LEN];
+	int ret = -EIO;
+
+	/* RFC 2104: a key longer than a block is hashed first. */
+	if (key_len > BLAKE2B_BLOCK_LEN) {
+		if (crypto_generichash_blake2b(block, NOISE_HASH_LEN, key, key_len, NULL, 0) != 0)
+			goto out;
+	} else {
+		memcpy(block, key, key_len);
+	}
+	for (size_t i = 0; i < sizeof(block); i++)
+		block[i] ^= 0x36;
+	if (hash2(inner, block, sizeof(block), data, data_len) < 0)
+		goto out;
+	for (size_t i = 0; i < sizeof(block); i++)
+		block[i] ^= 0x36 ^ 0x5c;
+	ret = hash2(out, block, sizeof(block), inner, sizeof(inner));
+out:
+	/* A failed HMAC leaves no partial output that could pass for a key. */
+	if (ret < 0)
+		sodium_memzero(out, NOISE_HASH_LEN);
+	sodium_memzero(block, sizeof(block));
+	sodium_memzero(inner, sizeof(inner));
+	return ret;
+}
+
+int noise_hkdf(const uint8_t ck[NOISE_HASH_LEN], const uint8_t *ikm, size_t ikm_len,
+	       uint8_t out1[NOISE_HASH_LEN], uint8_t *out2, uint8_t *out3)
 {
 	uint8_t temp_key[NOISE_HASH_LEN];
 	uint8_t buf[NOISE_HASH_LEN + 1];
-	uint8_t o1[NOISE_HASH_LEN], o2[NOISE_HASH_LEN];
+	uint8_t o1[NOISE_HASH_LEN], o2[NOISE_HASH_LEN], o3[NOISE_HASH_LEN];
+	int ret = -EIO;
 
-	noise_hmac(temp_key, ck, NOISE_HASH_LEN, ikm, ikm_len);
+	if (noise_hmac(temp_key, ck, NOISE_HASH_LEN, ikm, ikm_len) < 0)
+		goto out;
 	buf[0] = 0x01;
-	noise_hmac(o1, temp_key, sizeof(temp_key), buf, 1);
+	if (noise_hmac(o1, temp_key, sizeof(temp_key), buf, 1) < 0)
+		goto out;
 	memcpy(buf, o1, NOISE_HASH_LEN);
 	buf[NOISE_HASH_LEN] = 0x02;
-	noise_hmac(o2, temp_key, sizeof(temp_key), buf, sizeof(buf));
+	if (noise_hmac(o2, temp_key, sizeof(temp_key), buf, sizeof(buf)) < 0)
+		goto out;
 	if (out3) {
 		memcpy(buf, o2, NOISE_HASH_LEN);
 		buf[NOISE_HASH_LEN] = 0x03;
-		noise_hmac(out3, temp_key, sizeof(temp_key), buf, sizeof(buf));
+		if (noise_hmac(o3, temp_key, sizeof(temp_key), buf, sizeof(buf)) < 0)
+			goto out;
 	}
-	/* Outputs are copied last: out1 may alias ck (MixKey). */
+	/* Outputs are written only on success and last: out1 may alias ck
+	 * (MixKey), and a failure must leave ck as it was. */
 	memcpy(out1, o1, NOISE_HASH_LEN);
 	if (out2)
 		memcpy(out2, o2, NOISE_HASH_LEN);
+	if (out3)
+		memcpy(out3, o3, NOISE_HASH_LEN);
+	ret = 0;
+out:
+	sodium_memzero(o3, sizeof(o3));
 	sodium_memzero(temp_key, sizeof(temp_key));
 	sodium_memzero(buf, sizeof(buf));
 	sodium_memzero(o1, sizeof(o1));
 	sodium_memzero(o2, sizeof(o2));
+	return ret;
 }
 
 /* ---- SymmetricState (section 5.2) ---- */
 
-static void mix_hash(struct noise_symmetric *sym, const uint8_t *data, size_t len)
+/* Every step below returns 0 or -EIO from libsodium; callers abort the
+ * handshake on any error, so a half-mixed state is never used. */
+static __attribute__((warn_unused_result)) int mix_hash(struct noise_symmetric *sym,
+							const uint8_t *data, size_t len)
 {
-	crypto_generichash_blake2b_state st;
-
-	crypto_generichash_blake2b_init(&st, NULL, 0, NOISE_HASH_LEN);
-	crypto_generichash_blake2b_update(&st, sym->h, NOISE_HASH_LEN);
-	crypto_generichash_blake2b_update(&st, data, len);
-	crypto_generichash_blake2b_final(&st, sym->h, NOISE_HASH_LEN);
+	return hash2(sym->h, sym->h, NOISE_HASH_LEN, data, len);
 }
 
-static void mix_key(struct noise_symmetric *sym, const uint8_t *ikm, size_t len)
+static __attribute__((warn_unused_result)) int mix_key(struct noise_symmetric *sym,
+						       const uint8_t *ikm, size_t len)
 {
 	uint8_t temp_k[NOISE_HASH_LEN];
+	int ret = noise_hkdf(sym->ck, ikm, len, sym->ck, temp_k, NULL);
 
-	noise_hkdf(sym->ck, ikm, len, sym->ck, temp_k, NULL);
-	cipher_init_key(&sym->cs, temp_k);
+	if (ret == 0)
+		cipher_init_key(&sym->cs, temp_k);
 	sodium_memzero(temp_k, sizeof(temp_k));
+	return ret;
 }
 
-static void mix_key_and_hash(struct noise_symmetric *sym, const uint8_t *ikm, size_t len)
+static __attribute__((warn_unused_result)) int mix_key_and_hash(struct noise_symmetric *sym,
+								const uint8_t *ikm, size_t len)
 {
 	uint8_t temp_h[NOISE_HASH_LEN], temp_k[NOISE_HASH_LEN];
+	int ret = noise_hkdf(sym->ck, ikm, len, sym->ck, temp_h, temp_k);
 
-	noise_hkdf(sym->ck, ikm, len, sym->ck, temp_h, temp_k);
-	mix_hash(sym, temp_h, sizeof(temp_h));
-	cipher_init_key(&sym->cs, temp_k);
+	if (ret == 0)
+		ret = mix_hash(sym, temp_h, sizeof(temp_h));
+	if (ret == 0)
+		cipher_init_key(&sym->cs, temp_k);
 	sodium_memzero(temp_h, sizeof(temp_h));
 	sodium_memzero(temp_k, sizeof(temp_k));
+	return ret;
 }
 
 /* EncryptAndHash: out receives len (+ tag once a key exists) bytes. */
@@ -228,9 +271,10 @@ static int encrypt_and_hash(struct noise_symmetric *sym, const uint8_t *pt, size
 	size_t n = len + (sym->cs.has_key ? NOISE_TAG_LEN : 0);
 	int ret = noise_cipher_encrypt(&sym->cs, sym->h, NOISE_HASH_LEN, pt, len, out);
 
+	if (ret == 0)
+		ret = mix_hash(sym, out, n);
 	if (ret < 0)
 		return ret;
-	mix_hash(sym, out, n);
 	*out_len = n;
 	return 0;
 }
@@ -243,20 +287,20 @@ static int decrypt_and_hash(struct noise_symmetric *sym, const uint8_t *ct, size
 
 	if (ret < 0)
 		return ret;
-	mix_hash(sym, ct, ct_len);
-	return 0;
+	return mix_hash(sym, ct, ct_len);
 }
 
-static void symmetric_init(struct noise_symmetric *sym, const char *name, size_t len)
+static int symmetric_init(struct noise_symmetric *sym, const char *name, size_t len)
 {
 	/* Section 5.2 InitializeSymmetric: pad a short name, hash a long one. */
 	memset(sym, 0, sizeof(*sym));
 	if (len <= NOISE_HASH_LEN)
 		memcpy(sym->h, name, len);
-	else
-		crypto_generichash_blake2b(sym->h, NOISE_HASH_LEN, (const uint8_t *)name, len, NULL,
-					   0);
+	else if (crypto_generichash_blake2b(sym->h, NOISE_HASH_LEN, (const uint8_t *)name, len,
+					    NULL, 0) != 0)
+		return -EIO;
 	memcpy(sym->ck, sym->h, NOISE_HASH_LEN);
+	return 0;
 }
 
 /* ---- protocol name to token table ---- */
@@ -445,14 +489,17 @@ int noise_handshake_init(struct noise_handshake *hs, const char *protocol_name, 
 		if (ret < 0)
 			goto fail;
 	}
-	symmetric_init(&hs->sym, protocol_name, strlen(protocol_name));
-	mix_hash(&hs->sym, prologue, prologue_len);
+	ret = symmetric_init(&hs->sym, protocol_name, strlen(protocol_name));
+	if (ret == 0)
+		ret = mix_hash(&hs->sym, prologue, prologue_len);
 	/* Pre-messages: the initiator's first, then the responder's (section
 	 * 7.1); only "s" appears in the supported patterns. */
-	if (*pat->pre_i)
-		mix_hash(&hs->sym, initiator ? hs->s_pub : hs->rs, NOISE_DH_LEN);
-	if (*pat->pre_r)
-		mix_hash(&hs->sym, initiator ? hs->rs : hs->s_pub, NOISE_DH_LEN);
+	if (ret == 0 && *pat->pre_i)
+		ret = mix_hash(&hs->sym, initiator ? hs->s_pub : hs->rs, NOISE_DH_LEN);
+	if (ret == 0 && *pat->pre_r)
+		ret = mix_hash(&hs->sym, initiator ? hs->rs : hs->s_pub, NOISE_DH_LEN);
+	if (ret < 0)
+		goto fail;
 	return 0;
 fail:
 	noise_handshake_cleanup(hs);
@@ -517,7 +564,7 @@ static int mix_dh(struct noise_handshake *hs, const uint8_t *priv, bool have_pri
 	if (crypto_scalarmult(dh, priv, pub) != 0)
 		ret = -EKEYREJECTED;
 	else
-		mix_key(&hs->sym, dh, sizeof(dh));
+		ret = mix_key(&hs->sym, dh, sizeof(dh));
 	sodium_memzero(dh, sizeof(dh));
 	return ret;
 }
@@ -541,7 +588,8 @@ static int do_dh_token(struct noise_handshake *hs, enum token t)
 	case T_PSK:
 		if (!hs->psks_set || hs->psk_next >= hs->n_psks)
 			return -ENOKEY;
-		mix_key_and_hash(&hs->sym, hs->psks[hs->psk_next], NOISE_PSK_LEN);
+		if (mix_key_and_hash(&hs->sym, hs->psks[hs->psk_next], NOISE_PSK_LEN) < 0)
+			return -EIO;
 		hs->psk_next++;
 		return 0;
 	default:
@@ -569,11 +617,11 @@ static int write_token(struct noise_handshake *hs, enum token t, uint8_t *out, s
 		hs->has_e = true;
 		memcpy(out + *pos, hs->e_pub, NOISE_DH_LEN);
 		*pos += NOISE_DH_LEN;
-		mix_hash(&hs->sym, hs->e_pub, NOISE_DH_LEN);
+		ret = mix_hash(&hs->sym, hs->e_pub, NOISE_DH_LEN);
 		/* Section 9.2: with psks, e is also a MixKey input. */
-		if (hs->psk_mode)
-			mix_key(&hs->sym, hs->e_pub, NOISE_DH_LEN);
-		return 0;
+		if (ret == 0 && hs->psk_mode)
+			ret = mix_key(&hs->sym, hs->e_pub, NOISE_DH_LEN);
+		return ret;
 	case T_S:
 		if (!hs->has_s)
 			return -EINVAL;
@@ -627,10 +675,10 @@ static int read_token(struct noise_handshake *hs, enum token t, const uint8_t *m
 		memcpy(hs->re, msg + *pos, NOISE_DH_LEN);
 		hs->has_re = true;
 		*pos += NOISE_DH_LEN;
-		mix_hash(&hs->sym, hs->re, NOISE_DH_LEN);
-		if (hs->psk_mode)
-			mix_key(&hs->sym, hs->re, NOISE_DH_LEN);
-		return 0;
+		ret = mix_hash(&hs->sym, hs->re, NOISE_DH_LEN);
+		if (ret == 0 && hs->psk_mode)
+			ret = mix_key(&hs->sym, hs->re, NOISE_DH_LEN);
+		return ret;
 	case T_S:
 		n = NOISE_DH_LEN + (hs->sym.cs.has_key ? NOISE_TAG_LEN : 0);
 		ret = decrypt_and_hash(&hs->sym, msg + *pos, n, hs->rs);
@@ -685,16 +733,18 @@ int noise_handshake_split(const struct noise_handshake *hs, struct noise_cipher 
 {
 	uint8_t k1[NOISE_HASH_LEN], k2[NOISE_HASH_LEN];
 
+	int ret;
+
 	if (!noise_handshake_is_complete(hs))
 		return -EINVAL;
-	noise_hkdf(hs->sym.ck, NULL, 0, k1, k2, NULL);
-	if (i_to_r)
+	ret = noise_hkdf(hs->sym.ck, NULL, 0, k1, k2, NULL);
+	if (ret == 0 && i_to_r)
 		cipher_init_key(i_to_r, k1);
-	if (r_to_i)
+	if (ret == 0 && r_to_i)
 		cipher_init_key(r_to_i, k2);
 	sodium_memzero(k1, sizeof(k1));
 	sodium_memzero(k2, sizeof(k2));
-	return 0;
+	return ret;
 }
 
 void noise_handshake_hash(const struct noise_handshake *hs, uint8_t out[NOISE_HASH_LEN])

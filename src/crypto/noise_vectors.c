@@ -318,11 +318,13 @@ out:
 	return ret;
 }
 
-static void split_sides(struct side *si, struct side *sr)
+static int split_sides(struct side *si, struct side *sr)
 {
 	/* Split() gives (initiator to responder, responder to initiator). */
-	(void)noise_handshake_split(&si->hs, &si->send, &si->recv);
-	(void)noise_handshake_split(&sr->hs, &sr->recv, &sr->send);
+	if (noise_handshake_split(&si->hs, &si->send, &si->recv) < 0 ||
+	    noise_handshake_split(&sr->hs, &sr->recv, &sr->send) < 0)
+		return -1;
+	return 0;
 }
 
 /* One message from snd to rcv: handshake or transport depending on where the
@@ -419,7 +421,10 @@ static int run_vector(const struct jdoc *d, int v, struct side *si, struct side 
 				snprintf(why, why_len, "responder did not complete");
 				return -1;
 			}
-			split_sides(si, sr);
+			if (split_sides(si, sr) < 0) {
+				snprintf(why, why_len, "split failed");
+				return -1;
+			}
 		}
 	}
 	if (!noise_handshake_is_complete(&si->hs)) {

@@ -6,6 +6,7 @@
  * (control/control.h); formatting lives in the ctl library so it is tested. */
 #include "control/client.h"
 #include "control/control.h"
+#include "crypto/init.h"
 #include "ctl/explain.h"
 #include "ctl/key.h"
 #include "ctl/natcheck.h"
@@ -369,10 +370,8 @@ static int cmd_pubkey(const struct command *cmd, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	if (sodium_init() < 0) {
-		fprintf(stderr, "%s: libsodium failed to initialise\n", prog);
+	if (crypto_init(prog) < 0)
 		return 1;
-	}
 	if (argc == 1) {
 		/* As wg: no command means show everything. */
 		static char *show_argv[] = {"show", NULL};

@@ -9,6 +9,7 @@
 
 #include <sodium.h>
 
+#include "crypto/init.h"
 #include "daemon/daemon.h"
 #include "util/log.h"
 
@@ -65,10 +66,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
-	if (sodium_init() < 0) {
-		fprintf(stderr, "p2pvpnd: libsodium failed to initialise\n");
+	if (crypto_init("p2pvpnd") < 0)
 		return 1;
-	}
 	/* Under systemd (JOURNAL_STREAM set) stderr is the journal already. */
 	log_open("p2pvpnd", foreground || check || getenv("JOURNAL_STREAM"));
 	/* Keys live in this process: no core dump may hold them, and no process

@@ -50,17 +50,22 @@ bool probe_key_derive(const uint8_t our_priv[32], const uint8_t our_pub[32],
 	 * whose DH output an attacker knows without any secret. */
 	if (crypto_scalarmult(dh, our_priv, their_pub) != 0)
 		goto out;
-	crypto_generichash_init(&st, NULL, 0, PROBE_KEY_LEN);
-	crypto_generichash_update(&st, (const uint8_t *)KEY_LABEL, sizeof(KEY_LABEL) - 1);
-	crypto_generichash_update(&st, dh, sizeof(dh));
-	crypto_generichash_update(&st, lo, 32);
-	crypto_generichash_update(&st, hi, 32);
-	crypto_generichash_final(&st, out->key, PROBE_KEY_LEN);
+	/* Any libsodium failure leaves no key (out is wiped at out:). */
+	if (crypto_generichash_init(&st, NULL, 0, PROBE_KEY_LEN) != 0 ||
+	    crypto_generichash_update(&st, (const uint8_t *)KEY_LABEL, sizeof(KEY_LABEL) - 1) !=
+		0 ||
+	    crypto_generichash_update(&st, dh, sizeof(dh)) != 0 ||
+	    crypto_generichash_update(&st, lo, 32) != 0 ||
+	    crypto_generichash_update(&st, hi, 32) != 0 ||
+	    crypto_generichash_final(&st, out->key, PROBE_KEY_LEN) != 0)
+		goto out;
 
-	crypto_generichash_init(&st, NULL, 0, sizeof(id));
-	crypto_generichash_update(&st, (const uint8_t *)PAIR_ID_LABEL, sizeof(PAIR_ID_LABEL) - 1);
-	crypto_generichash_update(&st, out->key, PROBE_KEY_LEN);
-	crypto_generichash_final(&st, id, sizeof(id));
+	if (crypto_generichash_init(&st, NULL, 0, sizeof(id)) != 0 ||
+	    crypto_generichash_update(&st, (const uint8_t *)PAIR_ID_LABEL,
+				      sizeof(PAIR_ID_LABEL) - 1) != 0 ||
+	    crypto_generichash_update(&st, out->key, PROBE_KEY_LEN) != 0 ||
+	    crypto_generichash_final(&st, id, sizeof(id)) != 0)
+		goto out;
 	memcpy(out->pair_id, id, PROBE_PAIR_ID_LEN);
 	ok = true;
 out:
@@ -179,9 +184,14 @@ size_t probe_build(const struct probe_key *k, const struct probe_payload *payloa
 	memcpy(w.pair_id, k->pair_id, PROBE_PAIR_ID_LEN);
 	randombytes_buf(w.nonce, sizeof(w.nonce));
 	/* Detached: ciphertext into sealed, tag after it; AD = the header. */
-	crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
-	    w.sealed, w.tag, NULL, (const uint8_t *)&pl, sizeof(pl), (const uint8_t *)&w,
-	    PROBE_HEADER_LEN, NULL, w.nonce, k->key);
+	if (crypto_aead_xchacha20poly1305_ietf_encrypt_detached(
+		w.sealed, w.tag, NULL, (const uint8_t *)&pl, sizeof(pl), (const uint8_t *)&w,
+		PROBE_HEADER_LEN, NULL, w.nonce, k->key) != 0) {
+		/* Nothing half-sealed leaves: the caller sends no probe. */
+		sodium_memzero(&pl, sizeof(pl));
+		sodium_memzero(&w, sizeof(w));
+		return 0;
+	}
 	memcpy(out, &w, PROBE_LEN);
 	sodium_memzero(&pl, sizeof(pl));
 	return PROBE_LEN;

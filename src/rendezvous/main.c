@@ -9,6 +9,7 @@
 
 #include <sodium.h>
 
+#include "crypto/init.h"
 #include "daemon/notify.h"
 #include "rendezvous/server.h"
 #include "util/log.h"
@@ -87,10 +88,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
-	if (sodium_init() < 0) {
-		fprintf(stderr, "p2pvpn-rendezvous: libsodium failed to initialise\n");
+	if (crypto_init("p2pvpn-rendezvous") < 0)
 		return 1;
-	}
 	/* Under systemd (JOURNAL_STREAM set) stderr is the journal already. */
 	log_open("p2pvpn-rendezvous", foreground || check || getenv("JOURNAL_STREAM"));
 	/* Keys live in this process: no core dump may hold them, and no process

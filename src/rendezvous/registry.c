@@ -90,7 +90,10 @@ static uint64_t hash_bytes(const struct rdv_registry *r, const void *p, size_t l
 	uint8_t out[crypto_shorthash_BYTES];
 	uint64_t h;
 
-	crypto_shorthash(out, p, len, r->hash_key);
+	/* SipHash cannot fail; if it did, every key would share bucket 0,
+	 * which is slower but still correct (lookups compare whole keys). */
+	if (crypto_shorthash(out, p, len, r->hash_key) != 0)
+		return 0;
 	memcpy(&h, out, sizeof(h));
 	return h;
 }

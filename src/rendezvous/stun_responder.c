@@ -273,7 +273,9 @@ static struct rdv_stun_source *find_source(struct rdv_stun_limiter *l, const uin
 	struct rdv_stun_source *set, *lru;
 	uint64_t idx;
 
-	crypto_shorthash(h, ip, 16, l->key);
+	/* A failure (SipHash has none) would only put every source in set 0. */
+	if (crypto_shorthash(h, ip, 16, l->key) != 0)
+		memset(h, 0, sizeof(h));
 	memcpy(&idx, h, sizeof(idx));
 	set = &l->src[(idx % RDV_STUN_SETS) * RDV_STUN_WAYS];
 	lru = set;

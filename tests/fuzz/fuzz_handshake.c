@@ -98,14 +98,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Again behind a valid mac1, for the receiver each frame is meant for. */
 	if (size == WIRE_INIT_LEN) {
 		memcpy(buf, data, size);
-		hs_mac1(resp_id.mac1_key, buf, offsetof(struct wire_init, mac1),
-			buf + offsetof(struct wire_init, mac1));
-		try_initiation(buf, size);
+		if (hs_mac1(resp_id.mac1_key, buf, offsetof(struct wire_init, mac1),
+			    buf + offsetof(struct wire_init, mac1)) == 0)
+			try_initiation(buf, size);
 	} else if (size == WIRE_RESP_LEN) {
 		memcpy(buf, data, size);
-		hs_mac1(init_id.mac1_key, buf, offsetof(struct wire_resp, mac1),
-			buf + offsetof(struct wire_resp, mac1));
-		try_response(buf, size);
+		if (hs_mac1(init_id.mac1_key, buf, offsetof(struct wire_resp, mac1),
+			    buf + offsetof(struct wire_resp, mac1)) == 0)
+			try_response(buf, size);
 	}
 	return 0;
 }
