@@ -452,6 +452,37 @@ static void test_hs_older_timestamp_rejected(void **state)
 	world_cleanup(&w);
 }
 
+/* SECURITY-NOTES item 12: the initiator's wall clock is set back one hour.
+ * TAI64N comes from CLOCK_REALTIME, so its initiations carry older stamps:
+ * the responder refuses them (-EALREADY, no state change, no crash) until
+ * the initiator's clock passes the newest stamp it accepted, then accepts. */
+static void test_hs_wall_clock_set_back(void **state)
+{
+	struct wire_init m;
+	struct hs_peer before;
+	uint64_t now = NOW;
+	struct world w;
+
+	(void)state;
+	world_init(&w, NULL, NULL);
+	initiate(&w, 1, 100000, &m);
+	assert_int_equal(respond_accept(&w, &m, now), 0);
+	before = w.b_a;
+	/* One hour back, then creeping forward to the old value. */
+	for (uint64_t sec = 100000 - 3600; sec <= 100000; sec += 600) {
+		now += 1000;
+		initiate(&w, 2, sec, &m);
+		assert_int_equal(respond_accept(&w, &m, now), -EALREADY);
+		assert_memory_equal(&before, &w.b_a, sizeof(before));
+	}
+	/* Past the old value: accepted again. */
+	now += 1000;
+	initiate(&w, 3, 100001, &m);
+	assert_int_equal(respond_accept(&w, &m, now), 0);
+	assert_int_equal(w.b_a.remote_index, 3);
+	world_cleanup(&w);
+}
+
 static void test_hs_initiation_flood_rejected(void **state)
 {
 	struct wire_init m;
@@ -812,6 +843,7 @@ int main(void)
 	    cmocka_unit_test(test_hs_replay_rejected),
 	    cmocka_unit_test(test_hs_older_timestamp_rejected),
 	    cmocka_unit_test(test_hs_initiation_flood_rejected),
+	    cmocka_unit_test(test_hs_wall_clock_set_back),
 	    cmocka_unit_test(test_hs_low_order_points),
 	    cmocka_unit_test(test_hs_low_order_static_at_ss),
 	    cmocka_unit_test(test_hs_forged_tags_rejected),
