@@ -4,14 +4,20 @@ raw datagrams. Standard library only.
 
   pcaptool.py extract PCAP TYPE [SRC_IP]   hex of the first UDP payload whose
                                            first byte is TYPE (and source SRC_IP)
+  pcaptool.py list PCAP TYPE [SRC_IP]      hex of every such payload, one a line
   pcaptool.py count PCAP TYPE [SRC_IP]     how many such payloads
   pcaptool.py answered PCAP                "SRC_IP HEX" of the first handshake
                                            initiation that a response answered
   pcaptool.py send HOST PORT HEX [HEX...]  send each hex string as one datagram
+  pcaptool.py replay HOST PORT SECONDS RATE FILE
+                                           send every hex line of FILE, RATE
+                                           rounds a second for SECONDS; prints
+                                           how many datagrams went out
 """
 import socket
 import struct
 import sys
+import time
 
 
 def udp_payloads(path):
@@ -59,6 +65,26 @@ def answered(path):
     return None
 
 
+def replay(host, port, seconds, rate, path):
+    pkts = [bytes.fromhex(x) for x in open(path).read().split()]
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    start = time.monotonic()
+    sent = 0
+    rounds = 0
+    while pkts and time.monotonic() - start < seconds:
+        for p in pkts:
+            s.sendto(p, (host, port))
+            sent += 1
+        rounds += 1
+        # Rounds on a fixed schedule, not "sleep after each": a slow round
+        # does not lower the rate.
+        delay = start + rounds / rate - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+    print(sent)
+    return 0
+
+
 def main(argv):
     if len(argv) == 2 and argv[0] == "answered":
         found = answered(argv[1])
@@ -66,11 +92,15 @@ def main(argv):
             return 1
         print(found[0], found[1].hex())
         return 0
-    if len(argv) >= 3 and argv[0] in ("extract", "count"):
+    if len(argv) >= 3 and argv[0] in ("extract", "count", "list"):
         src = argv[3] if len(argv) > 3 else None
         found = list(matching(argv[1], int(argv[2]), src))
         if argv[0] == "count":
             print(len(found))
+            return 0
+        if argv[0] == "list":
+            for p in found:
+                print(p.hex())
             return 0
         if not found:
             return 1
@@ -81,6 +111,8 @@ def main(argv):
         for h in argv[3:]:
             s.sendto(bytes.fromhex(h), (argv[1], int(argv[2])))
         return 0
+    if len(argv) == 6 and argv[0] == "replay":
+        return replay(argv[1], int(argv[2]), float(argv[3]), float(argv[4]), argv[5])
     print(__doc__, file=sys.stderr)
     return 2
 
