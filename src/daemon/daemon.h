@@ -3,6 +3,7 @@
  * file descriptor and calls the I/O-free engines (handshake, session,
  * routing) with bytes and the current time. */
 #pragma once
+#include <assert.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -33,7 +34,9 @@ enum {
 	STAGED_MAX = 16,  /* packets held per peer while a handshake runs */
 	INDEX_TABLE_MAX = 1 << 16,
 	UDP_BATCHES_PER_WAKE = 4, /* then back to epoll (level-triggered) */
+	SMALL_TX_MAX = PROBE_LEN, /* datapath_small_buf: probes, cookie replies */
 };
+static_assert((int)WIRE_COOKIE_REPLY_LEN <= (int)SMALL_TX_MAX, "a cookie reply fits a small tx slot");
 
 /* Why a received datagram was dropped; one counter each (STYLE.md 5). */
 enum drop_reason {
@@ -169,10 +172,9 @@ struct daemon {
 	 * 16 DH per wake-up put the daemon under load for 1 s. */
 	bool hs_gate_ready;
 	struct hsgate gate;
-	uint8_t cookie_tx[PKT_BATCH][PKT_HEADROOM + WIRE_COOKIE_REPLY_LEN];
-	/* Probes are built into the slot of the tx queue entry they take
-	 * (paths.c): queued packets are sent only at the next flush. */
-	uint8_t probe_tx[PKT_BATCH][PKT_HEADROOM + PROBE_LEN];
+	/* Probes and cookie replies, built in the slot of the tx queue entry
+	 * they will take (datapath_small_buf). */
+	uint8_t small_tx[PKT_BATCH][PKT_HEADROOM + SMALL_TX_MAX];
 };
 
 /* Interface set-up from d->cfg: TUN, addresses, MTU, link up, UDP and control
@@ -213,6 +215,11 @@ void datapath_udp_readable(struct daemon *d);
  * PKT_HEADROOM writable bytes before it (the relay header goes there). */
 void datapath_send(struct daemon *d, const struct path *path, uint8_t *pkt, size_t len);
 void datapath_flush(struct daemon *d);
+/* A buffer (PKT_HEADROOM before it) for a datagram of at most SMALL_TX_MAX
+ * bytes the daemon makes itself, to be given to datapath_send next: a
+ * queued datagram leaves only at the next flush, so it cannot live on the
+ * caller's stack. The buffer belongs to the tx queue entry it will take. */
+uint8_t *datapath_small_buf(struct daemon *d);
 /* Handles one received datagram from any transport. */
 void datapath_receive(struct daemon *d, struct rx_pkt *m, uint64_t now);
 /* Encrypts inner (with PKT_HEADROOM/PKT_TAILROOM around it) for p and sends

@@ -70,6 +70,12 @@ void datapath_flush(struct daemon *d)
 	d->n_tx = 0;
 }
 
+uint8_t *datapath_small_buf(struct daemon *d)
+{
+	/* n_tx < PKT_BATCH here: queue_udp flushes a full queue at once. */
+	return d->small_tx[d->n_tx] + PKT_HEADROOM;
+}
+
 static void queue_udp(struct daemon *d, uint8_t *pkt, size_t len, const struct sockaddr_storage *to)
 {
 	struct udp_msg *m = &d->tx[d->n_tx++];

@@ -34,9 +34,7 @@ void hsgate_daemon_cleanup(struct daemon *d)
 
 static void send_cookie_reply(struct daemon *d, struct rx_pkt *m, const struct wire_cookie_reply *r)
 {
-	/* The slot of the tx queue entry this reply will take: a slot is
-	 * reused only after the queue was flushed. */
-	uint8_t *buf = d->cookie_tx[d->n_tx] + PKT_HEADROOM;
+	uint8_t *buf = datapath_small_buf(d);
 
 	memcpy(buf, r, sizeof(*r));
 	datapath_send(d, &m->from, buf, sizeof(*r));

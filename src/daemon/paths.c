@@ -72,9 +72,7 @@ static bool make_path(struct daemon *d, struct peer *p, enum punch_path_kind kin
 static void send_probe(struct daemon *d, const struct path *path, const struct probe_key *k,
 		       const struct probe_payload *pl)
 {
-	/* Not a stack buffer: a UDP probe is only queued here and sent at
-	 * the next flush. d->n_tx is the queue entry it will take. */
-	uint8_t *buf = d->probe_tx[d->n_tx] + PKT_HEADROOM;
+	uint8_t *buf = datapath_small_buf(d);
 
 	if (probe_build(k, pl, buf) != PROBE_LEN)
 		return;

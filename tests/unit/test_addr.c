@@ -12,25 +12,9 @@
 
 #include <cmocka.h>
 
+#include "sockaddr_fill.h"
+
 #include "util/addr.h"
-
-static void set(struct sockaddr_storage *ss, const char *ip, uint16_t port)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (strchr(ip, ':')) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		assert_int_equal(inet_pton(AF_INET6, ip, &sin6->sin6_addr), 1);
-	} else {
-		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		assert_int_equal(inet_pton(AF_INET, ip, &sin->sin_addr), 1);
-	}
-}
 
 static void test_addr_candidate_ok_classes(void **state)
 {
@@ -88,7 +72,7 @@ static void test_addr_candidate_ok_classes(void **state)
 	enum addr_reason why;
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		set(&ss, cases[i].ip, 4000);
+		sockaddr_fill(&ss, cases[i].ip, 4000);
 		why = ADDR_REASON_MAX;
 		if (addr_candidate_ok(&ss, NULL, 0, &why) != (cases[i].why == ADDR_OK) ||
 		    why != cases[i].why)
@@ -104,13 +88,13 @@ static void test_addr_candidate_ok_port_and_family(void **state)
 	struct sockaddr_storage ss;
 	enum addr_reason why;
 
-	set(&ss, "198.51.100.7", 0);
+	sockaddr_fill(&ss, "198.51.100.7", 0);
 	assert_false(addr_candidate_ok(&ss, NULL, 0, &why));
 	assert_int_equal(why, ADDR_PORT_ZERO);
-	set(&ss, "2001:db8::7", 0);
+	sockaddr_fill(&ss, "2001:db8::7", 0);
 	assert_false(addr_candidate_ok(&ss, NULL, 0, &why));
 	assert_int_equal(why, ADDR_PORT_ZERO);
-	set(&ss, "2001:db8::7", 1);
+	sockaddr_fill(&ss, "2001:db8::7", 1);
 	assert_true(addr_candidate_ok(&ss, NULL, 0, &why));
 	assert_int_equal(why, ADDR_OK);
 	memset(&ss, 0, sizeof(ss));
@@ -126,33 +110,33 @@ static void test_addr_candidate_ok_own(void **state)
 	struct sockaddr_storage own[3], ss;
 	enum addr_reason why;
 
-	set(&own[0], "192.0.2.10", 3478);
-	set(&own[1], "::ffff:192.0.2.20", 3478); /* a dual-stack socket's view */
-	set(&own[2], "2001:db8::10", 3478);
+	sockaddr_fill(&own[0], "192.0.2.10", 3478);
+	sockaddr_fill(&own[1], "::ffff:192.0.2.20", 3478); /* a dual-stack socket's view */
+	sockaddr_fill(&own[2], "2001:db8::10", 3478);
 	/* Own addresses on any port. */
-	set(&ss, "192.0.2.10", 51820);
+	sockaddr_fill(&ss, "192.0.2.10", 51820);
 	assert_false(addr_candidate_ok(&ss, own, 3, &why));
 	assert_int_equal(why, ADDR_OWN);
-	set(&ss, "192.0.2.20", 3478);
+	sockaddr_fill(&ss, "192.0.2.20", 3478);
 	assert_false(addr_candidate_ok(&ss, own, 3, &why));
 	assert_int_equal(why, ADDR_OWN);
-	set(&ss, "2001:db8::10", 1);
+	sockaddr_fill(&ss, "2001:db8::10", 1);
 	assert_false(addr_candidate_ok(&ss, own, 3, &why));
 	assert_int_equal(why, ADDR_OWN);
 	/* Neighbours are not ours; without the list nothing is. */
-	set(&ss, "192.0.2.11", 3478);
+	sockaddr_fill(&ss, "192.0.2.11", 3478);
 	assert_true(addr_candidate_ok(&ss, own, 3, &why));
-	set(&ss, "2001:db8::11", 3478);
+	sockaddr_fill(&ss, "2001:db8::11", 3478);
 	assert_true(addr_candidate_ok(&ss, own, 3, &why));
-	set(&ss, "192.0.2.10", 3478);
+	sockaddr_fill(&ss, "192.0.2.10", 3478);
 	assert_true(addr_candidate_ok(&ss, own, 0, &why));
 	assert_true(addr_candidate_ok(&ss, &own[1], 2, &why));
 	/* An IPv6 address whose first bytes are an own IPv4 address. */
-	set(&ss, "c000:20a::", 3478);
+	sockaddr_fill(&ss, "c000:20a::", 3478);
 	assert_true(addr_candidate_ok(&ss, own, 3, &why));
 	/* The class reasons come first. */
-	set(&own[0], "127.0.0.1", 1);
-	set(&ss, "127.0.0.1", 1);
+	sockaddr_fill(&own[0], "127.0.0.1", 1);
+	sockaddr_fill(&ss, "127.0.0.1", 1);
 	assert_false(addr_candidate_ok(&ss, own, 1, &why));
 	assert_int_equal(why, ADDR_LOOPBACK);
 }

@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "sockaddr_fill.h"
 #include <sodium.h>
 
 #include "crypto/keys.h"
@@ -24,24 +26,6 @@
 #include "session/wire.h"
 
 enum { T0 = 5000000, FRAME = 1000 };
-
-static void addr(struct sockaddr_storage *ss, const char *ip, uint16_t port)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (strchr(ip, ':')) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		assert_int_equal(inet_pton(AF_INET6, ip, &sin6->sin6_addr), 1);
-	} else {
-		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		assert_int_equal(inet_pton(AF_INET, ip, &sin->sin_addr), 1);
-	}
-}
 
 static void test_rdv_relay_addr_allowed(void **state)
 {
@@ -75,10 +59,10 @@ static void test_rdv_relay_addr_allowed(void **state)
 	};
 	struct sockaddr_storage own[2], ss;
 
-	addr(&own[0], "192.0.2.10", 3478);
-	addr(&own[1], "192.0.2.20", 3478);
+	sockaddr_fill(&own[0], "192.0.2.10", 3478);
+	sockaddr_fill(&own[1], "192.0.2.20", 3478);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		addr(&ss, cases[i].ip, 51820);
+		sockaddr_fill(&ss, cases[i].ip, 51820);
 		if (rdv_relay_addr_allowed(&ss, own, 2, false) != cases[i].allowed)
 			fail_msg("case %zu (%s)", i + 1, cases[i].ip);
 		if (rdv_relay_addr_allowed(&ss, own, 2, true) != cases[i].with_loopback)
@@ -191,8 +175,8 @@ static int setup(void **state)
 			return -1;
 		e->ch[i].kind = RDV_CHAN_UDP;
 	}
-	addr(&e->ch[0].addr, "198.51.100.1", 1000);
-	addr(&e->ch[1].addr, "198.51.100.2", 2000);
+	sockaddr_fill(&e->ch[0].addr, "198.51.100.1", 1000);
+	sockaddr_fill(&e->ch[1].addr, "198.51.100.2", 2000);
 	*state = e;
 	return 0;
 }
@@ -261,7 +245,7 @@ static void test_rdv_relay_frame_refused(void **state)
 	join(e, 0, T0);
 	/* B registers from a loopback address (a forged-looking source that
 	 * authenticated anyway): it is never sent to. */
-	addr(&e->ch[1].addr, "127.0.0.1", 2000);
+	sockaddr_fill(&e->ch[1].addr, "127.0.0.1", 2000);
 	join(e, 1, T0);
 	e->n_out = 0;
 	frame_to(frame, e->relay_id[1]);

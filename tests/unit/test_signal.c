@@ -18,6 +18,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "sockaddr_fill.h"
 #include <sodium.h>
 
 #include "crypto/keys.h"
@@ -26,24 +28,6 @@
 #include "session/wire.h"
 
 enum { T0 = 7000000 };
-
-static void addr(struct sockaddr_storage *ss, const char *ip, uint16_t port)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (strchr(ip, ':')) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		assert_int_equal(inet_pton(AF_INET6, ip, &sin6->sin6_addr), 1);
-	} else {
-		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		assert_int_equal(inet_pton(AF_INET, ip, &sin->sin_addr), 1);
-	}
-}
 
 struct sent {
 	struct rdv_channel ch;
@@ -96,10 +80,10 @@ static int setup(void **state)
 			return -1;
 		e->ch[i].kind = RDV_CHAN_UDP;
 		/* As a wildcard socket reports it: the packets reached .30. */
-		addr(&e->ch[i].local, "192.0.2.30", 3478);
+		sockaddr_fill(&e->ch[i].local, "192.0.2.30", 3478);
 	}
-	addr(&e->ch[0].addr, "198.51.100.1", 1000);
-	addr(&e->ch[1].addr, "198.51.100.2", 2000);
+	sockaddr_fill(&e->ch[0].addr, "198.51.100.1", 1000);
+	sockaddr_fill(&e->ch[1].addr, "198.51.100.2", 2000);
 	*state = e;
 	return 0;
 }
@@ -148,7 +132,7 @@ static bool register_hosts(struct env *e, int who, const char *const *ips, const
 	size_t len;
 
 	for (size_t i = 0; i < n; i++)
-		addr(&reg.host[i], ips[i], ports[i]);
+		sockaddr_fill(&reg.host[i], ips[i], ports[i]);
 	len = rdv_encode_register(&reg, msg, sizeof(msg));
 	assert_true(len > 0);
 	return send_msg(e, who, msg, len) == 1;
@@ -167,7 +151,7 @@ static void assert_host(const struct rdv_peer *p, size_t i, const char *ip, uint
 	struct sockaddr_storage want;
 	struct rdv_addr a;
 
-	addr(&want, ip, port);
+	sockaddr_fill(&want, ip, port);
 	rdv_addr_from_sockaddr(&want, &a);
 	assert_memory_equal(&p->host[i], &a, sizeof(a));
 }
@@ -309,7 +293,7 @@ static void test_rdv_signal_introduce_kept_only(void **state)
 	    rdv_sim_open(&e->sim[1], e->out[0].pkt, e->out[0].len, T0, &inner, &inner_len), 0);
 	assert_true(rdv_decode_introduce(inner, inner_len, &intro));
 	assert_int_equal(intro.n_host, 1);
-	addr(&want, "10.0.0.5", 51820);
+	sockaddr_fill(&want, "10.0.0.5", 51820);
 	assert_memory_equal(&intro.host[0], &want, sizeof(struct sockaddr_in));
 }
 
@@ -340,7 +324,7 @@ static void test_rdv_signal_listed_admitted_when_full(void **state)
 	e->ch[0].kind = RDV_CHAN_UDP;
 	for (int i = 0; i <= N; i++) {
 		assert_int_equal(rdv_sim_init(&open[i], NULL, cfg.public_key), 0);
-		addr(&e->ch[0].addr, "198.51.100.1", (uint16_t)(1000 + i));
+		sockaddr_fill(&e->ch[0].addr, "198.51.100.1", (uint16_t)(1000 + i));
 		e->n_out = 0;
 		assert_int_equal(rdv_sim_initiation(&open[i], init), 0);
 		rdv_core_receive(&e->core, &e->ch[0], init, sizeof(init), T0 + (uint64_t)i);
@@ -351,7 +335,7 @@ static void test_rdv_signal_listed_admitted_when_full(void **state)
 	assert_int_equal(e->core.drops[RDV_DROP_REGISTRY_FULL], 1);
 	/* Alice is listed: answered, in place of the entry seen least recently. */
 	assert_int_equal(rdv_sim_init(&alice, alice_priv, cfg.public_key), 0);
-	addr(&e->ch[0].addr, "198.51.100.9", 9000);
+	sockaddr_fill(&e->ch[0].addr, "198.51.100.9", 9000);
 	e->n_out = 0;
 	assert_int_equal(rdv_sim_initiation(&alice, init), 0);
 	rdv_core_receive(&e->core, &e->ch[0], init, sizeof(init), T0 + 100);
@@ -385,7 +369,7 @@ static void test_rdv_signal_flood_gate(void **state)
 	assert_int_equal(rdv_sim_initiation(&e->sim[1], init), 0);
 	rdv_core_wake(&e->core);
 	for (unsigned i = 0; i < RDV_HS_BUDGET_PER_WAKE; i++) {
-		addr(&spoof.addr, "203.0.113.7", (uint16_t)(1024 + i));
+		sockaddr_fill(&spoof.addr, "203.0.113.7", (uint16_t)(1024 + i));
 		memcpy(copy, init, sizeof(copy));
 		rdv_core_receive(&e->core, &spoof, copy, sizeof(copy), T0);
 	}
