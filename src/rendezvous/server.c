@@ -552,6 +552,7 @@ int rdv_server_run(struct rdv_server *s)
 	if (s->opts.notify)
 		(void)s->opts.notify("STOPPING=1");
 	rdv_core_log_stats(&s->core, "stopping");
+	rdv_tcp_log_stats(&s->tcp);
 	if (ret < 0)
 		log_error("rendezvous: event loop: %s", strerror(-ret));
 	return ret;

@@ -1,4 +1,5 @@
-/* TCP connections of the rendezvous: accept, read and frame, write with a
+/* TCP connections of the rendezvous: accept (with the per-source and
+ * unauthenticated caps, and eviction), read and frame, write with a
  * bounded backlog, time limits, deferred free. A connection is freed only
  * by rdv_tcp_reap, after the event loop has handled every event of the
  * current batch: an event for a connection closed earlier in the same
@@ -28,8 +29,20 @@ void rdv_tcp_limits_default(struct rdv_tcp_limits *lim)
 		lim->max_conns = RDV_TCP_MAX_CONNS;
 	if (!lim->first_frame_ms)
 		lim->first_frame_ms = RDV_TCP_FIRST_FRAME_MS;
+	if (!lim->max_unauth)
+		lim->max_unauth = RDV_TCP_MAX_UNAUTH;
+	if (!lim->unauth_per_ip)
+		lim->unauth_per_ip = RDV_TCP_UNAUTH_PER_IP;
+	if (!lim->wbuf_max)
+		lim->wbuf_max = RDV_TCP_WBUF_MAX;
+	if (!lim->wbuf_unauth)
+		lim->wbuf_unauth = RDV_TCP_WBUF_UNAUTH;
 	if (!lim->frame_ms)
 		lim->frame_ms = RDV_TCP_FRAME_MS;
+	if (!lim->auth_ms)
+		lim->auth_ms = RDV_TCP_AUTH_MS;
+	if (!lim->wfull_ms)
+		lim->wfull_ms = RDV_TCP_WFULL_MS;
 	if (!lim->idle_ms)
 		lim->idle_ms = RDV_TCP_IDLE_MS;
 	if (!lim->auth_idle_ms)
@@ -121,6 +134,8 @@ void rdv_tcp_close(struct rdv_tcp *t, struct rdv_tcp_conn *c)
 	c->fd = -1;
 	if (t->ops->on_close)
 		t->ops->on_close(t->ctx, c);
+	if (!c->authed)
+		t->n_unauth--;
 	last = t->n - 1;
 	t->conns[c->slot] = t->conns[last];
 	t->conns[c->slot]->slot = c->slot;
@@ -158,25 +173,89 @@ static bool is_authenticated(struct rdv_tcp *t, struct rdv_tcp_conn *c)
 	return t->ops->is_authenticated && t->ops->is_authenticated(t->ctx, c);
 }
 
-/* At the cap: the oldest connection without a session makes room, so a
- * flood of idle connections cannot lock out peers; if every connection
- * carries a session, the newcomer is refused. */
-static bool make_room(struct rdv_tcp *t)
+/* A connection gains a session only through a frame read on it, and loses
+ * it when the registry moves or expires it: asked after every frame and at
+ * every expire, so the cache is at most one sweep late in the safe
+ * direction (a lost session still protects the connection for ~1 s). */
+static void refresh_authed(struct rdv_tcp *t, struct rdv_tcp_conn *c)
 {
-	struct rdv_tcp_conn *oldest = NULL;
+	bool a = is_authenticated(t, c);
 
-	if (t->n < t->lim.max_conns)
-		return true;
+	if (a == c->authed)
+		return;
+	c->authed = a;
+	if (a)
+		t->n_unauth--;
+	else
+		t->n_unauth++;
+}
+
+static bool same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			       &((const struct sockaddr_in6 *)b)->sin6_addr,
+			       sizeof(struct in6_addr));
+	return false;
+}
+
+static size_t unauth_from(struct rdv_tcp *t, const struct sockaddr_storage *ip)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < t->n; i++)
+		if (!t->conns[i]->authed && same_ip(&t->conns[i]->remote, ip))
+			k++;
+	return k;
+}
+
+/* The connection without a session to close for a newcomer: one that has
+ * not completed a single frame first (a flood of bare connects or of
+ * dribbled bytes goes before a peer whose handshake is under way), then
+ * the oldest. Never one that carries a session. */
+static struct rdv_tcp_conn *victim(struct rdv_tcp *t)
+{
+	struct rdv_tcp_conn *best = NULL;
+
 	for (size_t i = 0; i < t->n; i++) {
 		struct rdv_tcp_conn *c = t->conns[i];
 
-		if (!is_authenticated(t, c) && (!oldest || c->accepted_ms < oldest->accepted_ms))
-			oldest = c;
+		if (c->authed)
+			continue;
+		if (!best || (!c->last_frame_ms && best->last_frame_ms) ||
+		    (!c->last_frame_ms == !best->last_frame_ms &&
+		     c->accepted_ms < best->accepted_ms))
+			best = c;
 	}
-	if (!oldest)
+	return best;
+}
+
+/* Room for one more connection without a session from remote: false when
+ * its IP already has unauth_per_ip, or when every connection carries a
+ * session; at max_unauth or max_conns a victim() makes room. */
+static bool make_room(struct rdv_tcp *t, const struct sockaddr_storage *remote)
+{
+	struct rdv_tcp_conn *v;
+
+	if (unauth_from(t, remote) >= t->lim.unauth_per_ip) {
+		t->refused_ip++;
 		return false;
+	}
+	if (t->n < t->lim.max_conns && t->n_unauth < t->lim.max_unauth)
+		return true;
+	v = victim(t);
+	if (!v) {
+		t->refused++;
+		return false;
+	}
 	t->evicted++;
-	rdv_tcp_close(t, oldest);
+	log_debug("rendezvous: tcp connection: evicted for a newcomer (no session yet)");
+	rdv_tcp_close(t, v);
 	return true;
 }
 
@@ -214,6 +293,7 @@ static void add_conn(struct rdv_tcp *t, int fd, const struct sockaddr_storage *r
 	}
 	c->slot = t->n;
 	t->conns[t->n++] = c;
+	t->n_unauth++;
 	t->accepted++;
 }
 
@@ -233,8 +313,8 @@ void rdv_tcp_accept(struct rdv_tcp *t, uint64_t now_ms)
 				log_debug("rendezvous: tcp accept: %s", strerror(errno));
 			return;
 		}
-		if (!make_room(t)) {
-			t->refused++;
+		unmap(&remote);
+		if (!make_room(t, &remote)) {
 			close(fd);
 			continue;
 		}
@@ -300,12 +380,22 @@ static int take_one(struct rdv_tcp *t, struct rdv_tcp_conn *c, uint64_t now_ms)
 	size_t need, max;
 
 	if (c->mode == RDV_TCP_UNKNOWN) {
-		if (c->rlen < MODE_PROBE_LEN)
-			return 0;
-		c->mode = (c->rbuf[4] == 0x21 && c->rbuf[5] == 0x12 && c->rbuf[6] == 0xA4 &&
-			   c->rbuf[7] == 0x42)
-			      ? RDV_TCP_STUN
-			      : RDV_TCP_FRAMES;
+		/* Settled as soon as the bytes allow, as frame.c does: a STUN
+		 * message starts with two zero bits and has the cookie at 4..7,
+		 * so a length prefix of 16384 or more, or the first byte of 4..7
+		 * that differs, means frames (and their limits apply at once). */
+		static const uint8_t cookie[4] = {0x21, 0x12, 0xA4, 0x42};
+
+		if (c->rlen >= 1 && (c->rbuf[0] & 0xC0))
+			c->mode = RDV_TCP_FRAMES;
+		for (size_t i = 4; c->mode == RDV_TCP_UNKNOWN && i < c->rlen && i < 8; i++)
+			if (c->rbuf[i] != cookie[i - 4])
+				c->mode = RDV_TCP_FRAMES;
+		if (c->mode == RDV_TCP_UNKNOWN) {
+			if (c->rlen < MODE_PROBE_LEN)
+				return 0;
+			c->mode = RDV_TCP_STUN;
+		}
 	}
 	if (c->mode == RDV_TCP_STUN) {
 		/* Judged as soon as the bytes are in, not when 20 have come. */
@@ -343,6 +433,7 @@ static int take_one(struct rdv_tcp *t, struct rdv_tcp_conn *c, uint64_t now_ms)
 	}
 	if (c->dead)
 		return -1;
+	refresh_authed(t, c);
 	consume(c, need, now_ms);
 	return 1;
 }
@@ -412,7 +503,7 @@ void rdv_tcp_event(struct rdv_tcp *t, struct rdv_tcp_conn *c, uint32_t events, u
 		rdv_tcp_close(t, c);
 }
 
-static bool append(struct rdv_tcp_conn *c, const uint8_t *data, size_t len)
+static bool append(struct rdv_tcp_conn *c, const uint8_t *data, size_t len, size_t max)
 {
 	if (c->wlen + len > c->wcap) {
 		size_t cap = c->wcap ? c->wcap : 4096;
@@ -420,8 +511,8 @@ static bool append(struct rdv_tcp_conn *c, const uint8_t *data, size_t len)
 
 		while (cap < c->wlen + len)
 			cap *= 2;
-		if (cap > RDV_TCP_WBUF_MAX)
-			cap = RDV_TCP_WBUF_MAX;
+		if (cap > max)
+			cap = max;
 		if (c->wlen + len > cap)
 			return false;
 		b = realloc(c->wbuf, cap);
@@ -442,6 +533,7 @@ void rdv_tcp_send(struct rdv_tcp *t, struct rdv_tcp_conn *c, bool framed, const 
 	struct iovec iov[2] = {{prefix, 2}, {(void *)data, len}};
 	struct msghdr mh = {.msg_iov = framed ? iov : iov + 1, .msg_iovlen = framed ? 2 : 1};
 	size_t hdr = framed ? 2 : 0, sent = 0, off, before = c->wlen;
+	size_t max = c->authed ? t->lim.wbuf_max : t->lim.wbuf_unauth;
 	ssize_t n;
 
 	if (c->dead || len > 0xFFFF)
@@ -456,15 +548,26 @@ void rdv_tcp_send(struct rdv_tcp *t, struct rdv_tcp_conn *c, bool framed, const 
 		if (sent == hdr + len)
 			return;
 		c->wstall_ms = now_ms;
-	} else if (c->wlen + hdr + len > RDV_TCP_WBUF_MAX) {
-		/* Whole frames or nothing: the stream must stay parseable. */
+	} else if (c->wlen + hdr + len > max) {
+		/* A client that does not read: without a session it only ever
+		 * gets replies to what it sent, so a full buffer means it asks
+		 * without reading; with one, a slow reader loses datagrams
+		 * (whole frames: the stream must stay parseable) until nothing
+		 * has drained for wfull_ms. */
+		if (!c->authed || now_ms - c->wstall_ms >= t->lim.wfull_ms) {
+			t->closed_wfull++;
+			log_debug(
+			    "rendezvous: tcp connection: write buffer full, not read, closed");
+			rdv_tcp_close(t, c);
+			return;
+		}
 		t->dropped_frames++;
 		return;
 	}
 	/* The unsent tail of this frame goes to the buffer. */
 	off = sent > hdr ? sent - hdr : 0;
-	if ((sent < hdr && !append(c, prefix + sent, hdr - sent)) ||
-	    !append(c, data + off, len - off)) {
+	if ((sent < hdr && !append(c, prefix + sent, hdr - sent, max)) ||
+	    !append(c, data + off, len - off, max)) {
 		/* Out of memory: a frame begun on the wire cannot be dropped. */
 		if (sent) {
 			rdv_tcp_close(t, c);
@@ -479,14 +582,19 @@ void rdv_tcp_send(struct rdv_tcp *t, struct rdv_tcp_conn *c, bool framed, const 
 
 void rdv_tcp_expire(struct rdv_tcp *t, uint64_t now_ms)
 {
+	static const char no_session[] = "no session in time";
+
 	for (size_t i = t->n; i-- > 0;) {
 		struct rdv_tcp_conn *c = t->conns[i];
-		uint64_t idle = is_authenticated(t, c) ? t->lim.auth_idle_ms : t->lim.idle_ms;
-		uint64_t since = c->last_frame_ms ? c->last_frame_ms : c->accepted_ms;
+		uint64_t idle, since = c->last_frame_ms ? c->last_frame_ms : c->accepted_ms;
 		const char *why = NULL;
 
+		refresh_authed(t, c);
+		idle = c->authed ? t->lim.auth_idle_ms : t->lim.idle_ms;
 		if (!c->last_frame_ms && now_ms - c->accepted_ms >= t->lim.first_frame_ms)
 			why = "no complete first frame in time";
+		else if (!c->authed && now_ms - c->accepted_ms >= t->lim.auth_ms)
+			why = no_session;
 		else if (c->frame_start_ms && now_ms - c->frame_start_ms >= t->lim.frame_ms)
 			why = "frame not completed in time";
 		else if (now_ms - since >= idle)
@@ -496,7 +604,22 @@ void rdv_tcp_expire(struct rdv_tcp *t, uint64_t now_ms)
 		if (!why)
 			continue;
 		t->closed_timeout++;
+		if (why == no_session)
+			t->closed_auth++;
 		log_debug("rendezvous: tcp connection: %s, closed", why);
 		rdv_tcp_close(t, c);
 	}
+}
+
+void rdv_tcp_log_stats(const struct rdv_tcp *t)
+{
+	log_info("rendezvous: tcp: %llu accepted, %zu open (%zu without a session); refused: %llu "
+		 "over the per-IP cap, %llu table full of sessions; %llu evicted; closed: %llu "
+		 "timed out (%llu without a session in time), %llu framing, %llu not reading; "
+		 "%llu frames dropped",
+		 (unsigned long long)t->accepted, t->n, t->n_unauth,
+		 (unsigned long long)t->refused_ip, (unsigned long long)t->refused,
+		 (unsigned long long)t->evicted, (unsigned long long)t->closed_timeout,
+		 (unsigned long long)t->closed_auth, (unsigned long long)t->closed_bad,
+		 (unsigned long long)t->closed_wfull, (unsigned long long)t->dropped_frames);
 }

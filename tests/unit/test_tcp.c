@@ -6,7 +6,17 @@
  * namespace whose firewall drops RSTs as a NAT box does, the 4-tuple an
  * accept already holds, which of two connections survives, frames larger
  * than the socket buffers, a full out ring, peers that close or reset,
- * framing violations, a slowloris sender and STUN over TCP. */
+ * framing violations, a slowloris sender and STUN over TCP.
+ *
+ * Then the rendezvous's listener (rendezvous/tcp.h) on a real epoll and
+ * loopback sockets from several 127/8 sources, with a small owner whose
+ * "session" is a frame of type T_AUTH: the per-source-IP cap, the cap on
+ * connections without a session and whom eviction picks (never one with a
+ * session), the session deadline against a client that keeps sending, a
+ * slowloris and a silent client, length prefixes 0, 1, 65535 and above the
+ * type's limit, and clients that do not read (with and without a session):
+ * their connection goes when the small write buffer is full, and no write
+ * buffer ever grows past its cap. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,6 +38,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/epoll.h>
+
+#include "rendezvous/tcp.h"
 #include "transport/tcp.h"
 
 enum { SINK_MAX = 8192, WAIT_MS = 5000 };
@@ -842,6 +855,504 @@ static void test_tcp_listen_ipv6_peer(void **state)
 	close(l);
 }
 
+
+/* ---- the rendezvous's listener ---- */
+
+enum {
+	T_HELLO = 1, /* any frame up to HELLO_MAX, no effect */
+	T_ECHO = 2,  /* sent back as is */
+	T_AUTH = 7,  /* gives the connection a session */
+	T_BIG = 9,   /* up to 65535, only with a session */
+	HELLO_MAX = 200,
+	ECHO_MAX = 1024,
+	AUTHED_MAX = 16,
+};
+
+struct renv {
+	struct rdv_tcp t;
+	int epfd;
+	uint16_t port;
+	struct rdv_tcp_conn *authed[AUTHED_MAX];
+	size_t n_authed, frames, last_len;
+};
+
+static bool renv_authed(struct renv *e, const struct rdv_tcp_conn *c)
+{
+	for (size_t i = 0; i < e->n_authed; i++)
+		if (e->authed[i] == c)
+			return true;
+	return false;
+}
+
+static size_t r_frame_max(void *ctx, struct rdv_tcp_conn *c, uint8_t type)
+{
+	switch (type) {
+	case T_HELLO:
+		return HELLO_MAX;
+	case T_ECHO:
+		return ECHO_MAX;
+	case T_AUTH:
+		return 8;
+	case T_BIG:
+		return renv_authed(ctx, c) ? 65535 : 0;
+	default:
+		return 0;
+	}
+}
+
+static void r_on_frame(void *ctx, struct rdv_tcp_conn *c, uint8_t *f, size_t len)
+{
+	struct renv *e = ctx;
+
+	e->frames++;
+	e->last_len = len;
+	if (f[0] == T_AUTH && !renv_authed(e, c)) {
+		assert_true(e->n_authed < AUTHED_MAX);
+		e->authed[e->n_authed++] = c;
+	}
+	if (f[0] == T_ECHO)
+		rdv_tcp_send(&e->t, c, true, f, len, now_ms());
+}
+
+static void r_on_stun(void *ctx, struct rdv_tcp_conn *c, const uint8_t *m, size_t len)
+{
+	(void)ctx;
+	(void)c;
+	(void)m;
+	(void)len;
+}
+
+static bool r_is_authenticated(void *ctx, struct rdv_tcp_conn *c)
+{
+	return renv_authed(ctx, c);
+}
+
+static void r_on_close(void *ctx, struct rdv_tcp_conn *c)
+{
+	struct renv *e = ctx;
+
+	for (size_t i = 0; i < e->n_authed; i++)
+		if (e->authed[i] == c)
+			e->authed[i] = e->authed[--e->n_authed];
+}
+
+static const struct rdv_tcp_ops r_ops = {
+    .frame_max = r_frame_max,
+    .on_frame = r_on_frame,
+    .on_stun = r_on_stun,
+    .is_authenticated = r_is_authenticated,
+    .on_close = r_on_close,
+};
+
+static struct renv *renv_open(const struct rdv_tcp_limits *lim)
+{
+	struct renv *e = calloc(1, sizeof(*e));
+	struct sockaddr_storage ss = sa("127.0.0.1", 0);
+	socklen_t len = sizeof(ss);
+
+	assert_non_null(e);
+	e->epfd = epoll_create1(EPOLL_CLOEXEC);
+	assert_true(e->epfd >= 0);
+	assert_int_equal(rdv_tcp_open(&e->t, &ss, e->epfd, lim, &r_ops, e), 0);
+	assert_int_equal(getsockname(e->t.listen_fd, (struct sockaddr *)&ss, &len), 0);
+	e->port = port_of(&ss);
+	return e;
+}
+
+static void renv_close(struct renv *e)
+{
+	rdv_tcp_close_all(&e->t);
+	close(e->epfd);
+	free(e);
+}
+
+/* The server's loop for ms: events, deferred free, expiry. */
+static void run(struct renv *e, int ms)
+{
+	uint64_t end = now_ms() + (uint64_t)ms;
+
+	do {
+		struct epoll_event ev[64];
+		int n = epoll_wait(e->epfd, ev, 64, 5);
+
+		for (int i = 0; i < n; i++) {
+			struct rdv_ev *k = ev[i].data.ptr;
+
+			if (k->kind == RDV_EV_LISTEN)
+				rdv_tcp_accept(&e->t, now_ms());
+			else
+				rdv_tcp_event(&e->t, (struct rdv_tcp_conn *)k, ev[i].events,
+					      now_ms());
+		}
+		rdv_tcp_reap(&e->t);
+		rdv_tcp_expire(&e->t, now_ms());
+	} while (now_ms() < end);
+}
+
+/* A client from ip (127/8), connected (the kernel completes the handshake
+ * before any accept); rcvbuf > 0 sets a small receive buffer first. */
+static int rclient(struct renv *e, const char *ip, int rcvbuf)
+{
+	struct sockaddr_storage me = sa(ip, 0), to = sa("127.0.0.1", e->port);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	if (rcvbuf)
+		assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)), 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&me, sizeof(struct sockaddr_in)), 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&to, sizeof(struct sockaddr_in)), 0);
+	return fd;
+}
+
+/* True when the server closed fd (EOF or RST; pending replies read away). */
+static bool is_closed(int fd)
+{
+	uint8_t b[4096];
+
+	for (;;) {
+		ssize_t n = recv(fd, b, sizeof(b), MSG_DONTWAIT);
+
+		if (n == 0)
+			return true;
+		if (n < 0)
+			return errno != EAGAIN && errno != EWOULDBLOCK;
+	}
+}
+
+/* Sends a frame of type and len bytes in all (type included); 0 or -errno. */
+static int rsend(int fd, uint8_t type, size_t len)
+{
+	static uint8_t b[2 + 65535];
+	size_t off = 0;
+
+	memset(b, 0, 2 + len);
+	b[0] = (uint8_t)(len >> 8);
+	b[1] = (uint8_t)len;
+	b[2] = type;
+	while (off < 2 + len) {
+		ssize_t n = send(fd, b + off, 2 + len - off, MSG_NOSIGNAL);
+
+		if (n < 0)
+			return -errno;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+/* A client that gets a session, checked by an echo. */
+static int rauthed(struct renv *e, const char *ip)
+{
+	int fd = rclient(e, ip, 0);
+	uint8_t b[64];
+	size_t n_before = e->n_authed;
+
+	assert_int_equal(rsend(fd, T_AUTH, 8), 0);
+	run(e, 30);
+	assert_int_equal(e->n_authed, n_before + 1);
+	assert_int_equal(rsend(fd, T_ECHO, 10), 0);
+	run(e, 30);
+	assert_true(wait_fd(fd, POLLIN, WAIT_MS));
+	assert_int_equal(recv(fd, b, sizeof(b), 0), 12);
+	return fd;
+}
+
+/* Still served: an echo comes back. */
+static bool served(struct renv *e, int fd)
+{
+	uint8_t b[64];
+
+	if (rsend(fd, T_ECHO, 10) < 0)
+		return false;
+	run(e, 30);
+	return wait_fd(fd, POLLIN, 500) && recv(fd, b, sizeof(b), MSG_DONTWAIT) == 12;
+}
+
+static void test_rdv_tcp_per_ip_cap(void **state)
+{
+	struct rdv_tcp_limits lim = {0};
+	struct renv *e;
+	int fd[8], extra, other, closed = 0;
+
+	(void)state;
+	e = renv_open(&lim);
+	assert_int_equal(e->t.lim.unauth_per_ip, RDV_TCP_UNAUTH_PER_IP);
+	for (int i = 0; i < 6; i++) {
+		fd[i] = rclient(e, "127.0.0.2", 0);
+		run(e, 10);
+	}
+	run(e, 50);
+	/* Four kept, the two latest refused: the early ones are not evicted
+	 * for more of the same source. */
+	assert_int_equal(e->t.n, RDV_TCP_UNAUTH_PER_IP);
+	assert_int_equal(e->t.refused_ip, 2);
+	for (int i = 0; i < 6; i++)
+		closed += is_closed(fd[i]);
+	assert_int_equal(closed, 2);
+	assert_true(is_closed(fd[4]) && is_closed(fd[5]));
+	/* One of them gets a session: it no longer counts against the IP. */
+	assert_int_equal(rsend(fd[0], T_AUTH, 8), 0);
+	run(e, 30);
+	assert_int_equal(e->t.n_unauth, 3);
+	extra = rclient(e, "127.0.0.2", 0);
+	run(e, 30);
+	assert_int_equal(e->t.n, 5);
+	assert_false(is_closed(extra));
+	fd[6] = rclient(e, "127.0.0.2", 0);
+	run(e, 30);
+	assert_int_equal(e->t.refused_ip, 3);
+	assert_true(is_closed(fd[6]));
+	/* Another source is not affected. */
+	other = rclient(e, "127.0.0.3", 0);
+	run(e, 30);
+	assert_int_equal(e->t.n, 6);
+	assert_false(is_closed(other));
+	assert_int_equal(e->t.evicted, 0);
+	for (int i = 0; i < 7; i++)
+		close(fd[i]);
+	close(extra);
+	close(other);
+	renv_close(e);
+}
+
+static void test_rdv_tcp_eviction_spares_sessions(void **state)
+{
+	struct rdv_tcp_limits lim = {.max_conns = 6, .max_unauth = 3};
+	struct renv *e;
+	int a1, a2, u1, u2, u3, u4, u5, u6, u7, u8;
+
+	(void)state;
+	e = renv_open(&lim);
+	a1 = rauthed(e, "127.0.0.2");
+	a2 = rauthed(e, "127.0.0.3");
+	/* u1 has completed a frame (a handshake under way); u2, u3 are bare. */
+	u1 = rclient(e, "127.0.1.1", 0);
+	assert_int_equal(rsend(u1, T_HELLO, 100), 0);
+	run(e, 20);
+	u2 = rclient(e, "127.0.1.2", 0);
+	run(e, 20);
+	u3 = rclient(e, "127.0.1.3", 0);
+	run(e, 20);
+	assert_int_equal(e->t.n, 5);
+	assert_int_equal(e->t.n_unauth, 3);
+	/* At the cap of 3 without a session: the oldest bare one goes, not
+	 * u1 (older, but it made progress), never a1 or a2. */
+	u4 = rclient(e, "127.0.1.4", 0);
+	run(e, 30);
+	assert_int_equal(e->t.evicted, 1);
+	assert_true(is_closed(u2));
+	assert_false(is_closed(u1));
+	u5 = rclient(e, "127.0.1.5", 0);
+	run(e, 30);
+	assert_true(is_closed(u3));
+	assert_false(is_closed(u1));
+	assert_false(is_closed(u4));
+	assert_int_equal(e->t.n_unauth, 3);
+	/* Everyone left gets a session: n = 5, then 6 with u6. */
+	assert_int_equal(rsend(u1, T_AUTH, 8), 0);
+	assert_int_equal(rsend(u4, T_AUTH, 8), 0);
+	assert_int_equal(rsend(u5, T_AUTH, 8), 0);
+	run(e, 30);
+	assert_int_equal(e->t.n_unauth, 0);
+	u6 = rauthed(e, "127.0.1.6");
+	assert_int_equal(e->t.n, 6);
+	/* A full table of sessions: the newcomer is refused, nobody evicted. */
+	u7 = rclient(e, "127.0.1.7", 0);
+	run(e, 30);
+	assert_true(is_closed(u7));
+	assert_int_equal(e->t.refused, 1);
+	assert_int_equal(e->t.evicted, 2);
+	assert_true(served(e, a1) && served(e, a2) && served(e, u1) && served(e, u6));
+	/* A session ends (the peer goes): room again. */
+	close(u6);
+	run(e, 30);
+	u8 = rclient(e, "127.0.1.8", 0);
+	run(e, 30);
+	assert_false(is_closed(u8));
+	assert_int_equal(e->t.n, 6);
+	close(a1);
+	close(a2);
+	close(u1);
+	close(u2);
+	close(u3);
+	close(u4);
+	close(u5);
+	close(u7);
+	close(u8);
+	renv_close(e);
+}
+
+static void test_rdv_tcp_session_deadline(void **state)
+{
+	struct rdv_tcp_limits lim = {.auth_ms = 300, .first_frame_ms = 200, .idle_ms = 2000,
+				     .frame_ms = 2000};
+	struct renv *e;
+	uint64_t t0 = now_ms(), closed_at = 0;
+	int u, a;
+
+	(void)state;
+	e = renv_open(&lim);
+	a = rauthed(e, "127.0.0.2");
+	u = rclient(e, "127.0.0.3", 0);
+	/* u keeps sending complete frames (never idle, never a stalled frame)
+	 * but never gets a session: it goes at auth_ms after the accept. */
+	while (now_ms() - t0 < 900) {
+		if (rsend(u, T_HELLO, 50) < 0 || is_closed(u)) {
+			closed_at = now_ms() - t0;
+			break;
+		}
+		run(e, 40);
+	}
+	assert_true(closed_at >= 250 && closed_at < 900);
+	assert_int_equal(e->t.closed_auth, 1);
+	/* The one with a session, older than that, stays. */
+	assert_true(served(e, a));
+	assert_int_equal(e->t.n, 1);
+	close(u);
+	close(a);
+	renv_close(e);
+}
+
+static void test_rdv_tcp_slowloris_and_silent(void **state)
+{
+	struct rdv_tcp_limits lim = {.frame_ms = 300, .first_frame_ms = 400, .auth_ms = 5000};
+	struct renv *e;
+	uint8_t b[3] = {0, 100, T_HELLO};
+	uint64_t t0;
+	int slow, silent, i;
+
+	(void)state;
+	e = renv_open(&lim);
+	slow = rclient(e, "127.0.0.2", 0);
+	silent = rclient(e, "127.0.0.3", 0);
+	t0 = now_ms();
+	/* A 100-byte frame, one byte every 50 ms: 5 s to complete it. */
+	for (i = 0; i < 100 && !is_closed(slow); i++) {
+		(void)send(slow, i < 3 ? b + i : b, 1, MSG_NOSIGNAL);
+		run(e, 50);
+	}
+	assert_true(is_closed(slow));
+	assert_true(now_ms() - t0 < 1000);
+	assert_int_equal(e->frames, 0);
+	run(e, 200);
+	assert_true(is_closed(silent));
+	assert_int_equal(e->t.closed_timeout, 2);
+	assert_int_equal(e->t.n, 0);
+	close(slow);
+	close(silent);
+	renv_close(e);
+}
+
+static void test_rdv_tcp_length_prefixes(void **state)
+{
+	struct rdv_tcp_limits lim = {0};
+	struct renv *e;
+	uint8_t one[3 + 8] = {0, 1, T_HELLO, 0, 6, T_HELLO, 0, 0, 0, 0, 0};
+	uint8_t zero[8] = {0}, big[3] = {0xFF, 0xFF, T_HELLO}, over[5] = {0, HELLO_MAX + 1, T_HELLO, 0, 0};
+	int fd, a;
+
+	(void)state;
+	e = renv_open(&lim);
+	/* 0: a violation, closed. */
+	fd = rclient(e, "127.0.0.2", 0);
+	assert_int_equal(send(fd, zero, sizeof(zero), 0), (ssize_t)sizeof(zero));
+	run(e, 30);
+	assert_true(is_closed(fd));
+	close(fd);
+	assert_int_equal(e->t.closed_bad, 1);
+	/* 1: a datagram of one byte, handed over (the owner drops what does
+	 * not parse), and the stream goes on. */
+	fd = rclient(e, "127.0.0.2", 0);
+	assert_int_equal(send(fd, one, sizeof(one), 0), (ssize_t)sizeof(one));
+	run(e, 30);
+	assert_int_equal(e->frames, 2);
+	assert_int_equal(e->last_len, 6);
+	assert_false(is_closed(fd));
+	close(fd);
+	/* 65535 and HELLO_MAX + 1 on a type that allows HELLO_MAX: closed as
+	 * soon as the bytes show it is not STUN (0xFF at once, a differing
+	 * byte 4 for the other) and the type byte is in: nothing buffered. */
+	fd = rclient(e, "127.0.0.2", 0);
+	assert_int_equal(send(fd, big, sizeof(big), 0), 3);
+	run(e, 30);
+	assert_true(is_closed(fd));
+	close(fd);
+	fd = rclient(e, "127.0.0.2", 0);
+	assert_int_equal(send(fd, over, sizeof(over), 0), 5);
+	run(e, 30);
+	assert_true(is_closed(fd));
+	close(fd);
+	assert_int_equal(e->t.closed_bad, 3);
+	/* 65535 where the type allows it (a relay frame with a session):
+	 * delivered whole, then the big read buffer is given back. */
+	a = rauthed(e, "127.0.0.3");
+	assert_int_equal(rsend(a, T_BIG, 65535), 0);
+	run(e, 100);
+	assert_int_equal(e->last_len, 65535);
+	assert_false(is_closed(a));
+	assert_int_equal(e->t.n, 1);
+	assert_int_equal(e->t.conns[0]->rcap, RDV_TCP_RBUF_MIN);
+	/* The same frame without a session: closed. */
+	fd = rclient(e, "127.0.0.4", 0);
+	assert_int_equal(rsend(fd, T_BIG, 100), 0);
+	run(e, 30);
+	assert_true(is_closed(fd));
+	close(fd);
+	close(a);
+	renv_close(e);
+}
+
+static void test_rdv_tcp_client_not_reading(void **state)
+{
+	struct rdv_tcp_limits lim = {.wfull_ms = 200};
+	struct renv *e;
+	static uint8_t frame[60000];
+	size_t max_wcap = 0;
+	uint64_t t0;
+	int u, a, ok;
+
+	(void)state;
+	e = renv_open(&lim);
+	/* Without a session: asks for echoes and never reads them. */
+	u = rclient(e, "127.0.0.2", 4096);
+	t0 = now_ms();
+	ok = 1;
+	while (ok && now_ms() - t0 < 5000 && e->t.closed_wfull == 0) {
+		for (int i = 0; i < 16 && ok; i++)
+			ok = rsend(u, T_ECHO, ECHO_MAX) == 0;
+		run(e, 5);
+		for (size_t i = 0; i < e->t.n; i++)
+			if (e->t.conns[i]->wcap > max_wcap)
+				max_wcap = e->t.conns[i]->wcap;
+	}
+	run(e, 20);
+	assert_int_equal(e->t.closed_wfull, 1);
+	assert_true(is_closed(u));
+	assert_true(max_wcap <= RDV_TCP_WBUF_UNAUTH);
+	assert_int_equal(e->t.n, 0);
+	close(u);
+	/* With a session: relay frames it does not read are dropped whole
+	 * while the buffer is full, then it goes once nothing has drained for
+	 * wfull_ms. */
+	a = rauthed(e, "127.0.0.3");
+	t0 = now_ms();
+	max_wcap = 0;
+	while (e->t.n == 1 && now_ms() - t0 < 5000) {
+		struct rdv_tcp_conn *c = e->t.conns[0];
+
+		rdv_tcp_send(&e->t, c, true, frame, sizeof(frame), now_ms());
+		if (!c->dead && c->wcap > max_wcap)
+			max_wcap = c->wcap;
+		run(e, 5);
+	}
+	assert_int_equal(e->t.n, 0);
+	assert_int_equal(e->t.closed_wfull, 2);
+	assert_true(e->t.dropped_frames >= 1);
+	assert_true(max_wcap <= RDV_TCP_WBUF_MAX);
+	assert_true(now_ms() - t0 >= 200);
+	close(a);
+	renv_close(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -860,6 +1371,12 @@ int main(void)
 	    cmocka_unit_test(test_tcp_conn_is_idle_slowloris),
 	    cmocka_unit_test(test_tcp_conn_read_stun_over_tcp),
 	    cmocka_unit_test(test_tcp_listen_ipv6_peer),
+	    cmocka_unit_test(test_rdv_tcp_per_ip_cap),
+	    cmocka_unit_test(test_rdv_tcp_eviction_spares_sessions),
+	    cmocka_unit_test(test_rdv_tcp_session_deadline),
+	    cmocka_unit_test(test_rdv_tcp_slowloris_and_silent),
+	    cmocka_unit_test(test_rdv_tcp_length_prefixes),
+	    cmocka_unit_test(test_rdv_tcp_client_not_reading),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
