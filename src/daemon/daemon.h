@@ -120,6 +120,7 @@ struct tcp_slot {
 	bool is_rdv;
 	struct sockaddr_storage to;
 	uint64_t started_ms;
+	uint64_t wfull_ms; /* the out ring refused a datagram and has not drained since; 0: not */
 };
 
 enum rdv_tcp_state { RDV_TCP_NONE, RDV_TCP_CONNECTING, RDV_TCP_UP };
@@ -159,6 +160,12 @@ struct daemon {
 	struct rdv_client rc;
 	int tcp_listen_fd;
 	struct tcp_slot tcp[TCP_SLOTS_MAX];
+	/* tcpmux.c's counters, logged at stop: accepted streams; refused at
+	 * accept (the source IP's cap, or no slot a newcomer may take); evicted
+	 * unauthenticated streams; closed for no authenticated packet in time,
+	 * or for not reading what we send. */
+	uint64_t tcp_accepted, tcp_refused_ip, tcp_refused, tcp_evicted, tcp_closed_unauth,
+	    tcp_closed_wfull;
 	struct rt_table rt;
 	struct sess_index_table index;
 

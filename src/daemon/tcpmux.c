@@ -7,9 +7,25 @@
  * A stream has a slot: connecting (fd, no conn yet) or established (conn).
  * Its owner is the peer we connected to, or, for an accepted stream, the
  * peer whose authenticated packet first came over it; a stream nobody
- * owns after TCPMUX_ADOPT_MS is closed. Received frames are copied into an
- * rx buffer with headroom and handed to datapath_receive like datagrams. */
+ * owns after TCPMUX_ADOPT_MS is closed, whatever it sends meanwhile (a
+ * slowloris sender or a silent one gains nothing). Received frames are
+ * copied into an rx buffer with headroom and handed to datapath_receive like
+ * datagrams.
+ *
+ * The slot table is shared with our own connects, so a connection flood
+ * must not be able to fill it: accepted streams nobody owns yet are at
+ * most TCPMUX_UNAUTH_PER_IP per source IP (more are refused at accept) and
+ * TCPMUX_UNAUTH_MAX in all; at that cap, or when the table is full for an
+ * accept or for one of our connects, one of them is evicted (one that has
+ * not completed a frame first, then the oldest). Owned streams and
+ * connects under way are never evicted.
+ *
+ * A peer that does not read: an unowned stream is closed as soon as its
+ * out ring refuses a datagram; an owned one drops datagrams whole (what
+ * UDP would do to a slow reader) and is closed once the ring has refused
+ * one and not drained for TCPMUX_WFULL_MS. */
 #include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -24,6 +40,9 @@ enum {
 	TCPMUX_IDLE_MS = 120 * 1000,
 	TCPMUX_CONNECT_MS = 8 * 1000,
 	TCPMUX_RESTART_MS = 3 * 1000,
+	TCPMUX_UNAUTH_PER_IP = 4,
+	TCPMUX_UNAUTH_MAX = 16, /* of TCP_SLOTS_MAX: the rest stays for peers */
+	TCPMUX_WFULL_MS = 2 * 1000,
 };
 
 static void watch_slot(struct daemon *d, unsigned i, uint32_t events, int op)
@@ -41,6 +60,65 @@ static int free_slot(struct daemon *d)
 		if (!d->tcp[i].conn && d->tcp[i].fd < 0)
 			return (int)i;
 	return -1;
+}
+
+/* Accepted, and no authenticated packet on it yet. */
+static bool unowned(const struct tcp_slot *s)
+{
+	return s->conn && !s->owner;
+}
+
+static bool same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	return a->ss_family == AF_INET6 &&
+	       !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		       &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr));
+}
+
+/* The unowned stream to give up for a newcomer: one on which no complete
+ * frame arrived first (bare connects, dribbled bytes), then the oldest.
+ * -1 when there is none. */
+static int victim(const struct daemon *d)
+{
+	int best = -1;
+
+	for (unsigned i = 0; i < TCP_SLOTS_MAX; i++) {
+		const struct tcp_slot *s = &d->tcp[i], *b;
+
+		if (!unowned(s))
+			continue;
+		if (best < 0) {
+			best = (int)i;
+			continue;
+		}
+		b = &d->tcp[best];
+		if ((!s->conn->rx_frames && b->conn->rx_frames) ||
+		    (!s->conn->rx_frames == !b->conn->rx_frames && s->started_ms < b->started_ms))
+			best = (int)i;
+	}
+	return best;
+}
+
+static void close_slot(struct daemon *d, unsigned i, const char *why);
+
+/* A free slot, evicting an unowned stream when none is free. */
+static int take_slot(struct daemon *d)
+{
+	int i = free_slot(d);
+
+	if (i >= 0)
+		return i;
+	i = victim(d);
+	if (i < 0)
+		return -1;
+	d->tcp_evicted++;
+	close_slot(d, (unsigned)i, "evicted for a newcomer");
+	return i;
 }
 
 /* Forgets the stream everywhere it may be referenced, then closes it. */
@@ -105,12 +183,18 @@ void tcpmux_stop(struct daemon *d)
 	if (d->tcp_listen_fd >= 0)
 		close(d->tcp_listen_fd);
 	d->tcp_listen_fd = -1;
+	log_info("%s: tcp: %llu accepted; refused: %llu over the per-IP cap, %llu table full; "
+		 "%llu evicted; closed: %llu unauthenticated in time, %llu not reading",
+		 d->cfg.ifname, (unsigned long long)d->tcp_accepted,
+		 (unsigned long long)d->tcp_refused_ip, (unsigned long long)d->tcp_refused,
+		 (unsigned long long)d->tcp_evicted, (unsigned long long)d->tcp_closed_unauth,
+		 (unsigned long long)d->tcp_closed_wfull);
 }
 
 static int start_connect(struct daemon *d, struct peer *owner, bool is_rdv,
 			 const struct sockaddr_storage *to, uint64_t now)
 {
-	int i = free_slot(d), fd, ret;
+	int i = take_slot(d), fd, ret;
 
 	if (i < 0)
 		return -ENOSPC;
@@ -200,10 +284,21 @@ void tcpmux_send(struct daemon *d, struct tcp_conn *c, uint8_t *pkt, size_t len)
 	if (i < 0)
 		return;
 	ret = tcp_conn_send_frame(c, pkt, len);
-	if (ret == 1)
+	if (ret == 1) {
 		watch_slot(d, (unsigned)i, EPOLLIN | EPOLLOUT, EPOLL_CTL_MOD);
-	else if (ret < 0 && ret != -ENOBUFS && ret != -EMSGSIZE)
+	} else if (ret == -ENOBUFS) {
+		struct tcp_slot *s = &d->tcp[i];
+		uint64_t now = time_now_ms();
+
+		if (!s->wfull_ms)
+			s->wfull_ms = now ? now : 1;
+		if (!s->owner || now - s->wfull_ms >= TCPMUX_WFULL_MS) {
+			d->tcp_closed_wfull++;
+			close_slot(d, (unsigned)i, "not reading what we send");
+		}
+	} else if (ret < 0 && ret != -EMSGSIZE) {
 		close_slot(d, (unsigned)i, strerror(-ret));
+	}
 }
 
 void tcpmux_forget_peer(struct daemon *d, struct peer *p)
@@ -220,13 +315,38 @@ void tcpmux_accept(struct daemon *d)
 	for (;;) {
 		struct sockaddr_storage from;
 		struct tcp_conn *c;
+		unsigned n_ip = 0, n_unowned = 0;
 		int fd, i;
 
 		if (tcp_accept(d->tcp_listen_fd, &fd, &from) < 0)
 			return;
-		i = free_slot(d);
+		d->tcp_accepted++;
+		for (unsigned k = 0; k < TCP_SLOTS_MAX; k++) {
+			if (!unowned(&d->tcp[k]))
+				continue;
+			n_unowned++;
+			if (same_ip(&d->tcp[k].conn->peer, &from))
+				n_ip++;
+		}
+		if (n_ip >= TCPMUX_UNAUTH_PER_IP) {
+			d->tcp_refused_ip++;
+			close(fd);
+			continue;
+		}
+		i = -1;
+		if (n_unowned >= TCPMUX_UNAUTH_MAX) {
+			i = victim(d);
+			if (i >= 0) {
+				d->tcp_evicted++;
+				close_slot(d, (unsigned)i, "evicted for a newcomer");
+			}
+		} else {
+			i = take_slot(d);
+		}
 		c = i < 0 ? NULL : tcp_conn_new(fd, TCP_ORIGIN_ACCEPT, FRAME_MODE_FRAMED, 0, now);
 		if (!c) {
+			if (i < 0)
+				d->tcp_refused++;
 			close(fd);
 			continue;
 		}
@@ -308,11 +428,15 @@ void tcpmux_event(struct daemon *d, unsigned i, uint32_t events)
 		return;
 	}
 	if (events & EPOLLOUT) {
+		size_t before = s->conn->out_len;
+
 		ret = tcp_conn_flush(s->conn);
 		if (ret < 0) {
 			close_slot(d, i, strerror(-ret));
 			return;
 		}
+		if (s->conn->out_len < before)
+			s->wfull_ms = 0; /* it reads: slowly perhaps, but it reads */
 		if (ret == 0)
 			watch_slot(d, i, EPOLLIN, EPOLL_CTL_MOD);
 	}
@@ -334,7 +458,12 @@ uint64_t tcpmux_tick(struct daemon *d, uint64_t now)
 				punch_on_tcp_failed(&s->owner->punch, &s->to, now);
 			close_slot(d, i, "connect timed out");
 		} else if (s->conn && !s->owner && now - s->started_ms > TCPMUX_ADOPT_MS) {
+			d->tcp_closed_unauth++;
 			close_slot(d, i, "nothing authenticated on it");
+		} else if (s->conn && s->wfull_ms && tcp_conn_wants_write(s->conn) &&
+			   now - s->wfull_ms >= TCPMUX_WFULL_MS) {
+			d->tcp_closed_wfull++;
+			close_slot(d, i, "not reading what we send");
 		} else if (s->conn && tcp_conn_is_idle(s->conn, now, TCPMUX_IDLE_MS)) {
 			close_slot(d, i, "idle");
 		}
