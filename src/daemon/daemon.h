@@ -58,6 +58,7 @@ enum drop_reason {
 	DROP_HANDSHAKE_RATELIMITED, /* per-source bucket or per-wake-up budget */
 	DROP_HANDSHAKE_NO_MAC2,	    /* under load without a valid mac2: cookie instead */
 	DROP_COOKIE_INVALID,	    /* cookie reply unrequested, wrong index or bad tag */
+	DROP_RELAY_INVALID,	    /* relay frame not from the rendezvous, untagged, bad tag, replayed */
 	DROP_REASON_MAX,
 };
 

@@ -33,6 +33,7 @@ static const char *const drop_names[DROP_REASON_MAX] = {
 	[DROP_HANDSHAKE_RATELIMITED] = "handshake_ratelimited",
 	[DROP_HANDSHAKE_NO_MAC2] = "handshake_no_mac2",
 	[DROP_COOKIE_INVALID] = "cookie_invalid",
+	[DROP_RELAY_INVALID] = "relay_invalid",
 };
 
 const char *drop_reason_str(enum drop_reason why)

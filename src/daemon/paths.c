@@ -11,6 +11,7 @@
 #include "daemon/daemon.h"
 #include "rendezvous/proto.h"
 #include "util/log.h"
+#include "util/time.h"
 
 enum { PUNCH_ACTIONS_MAX = 48 };
 
@@ -246,18 +247,30 @@ void handle_probe(struct daemon *d, struct rx_pkt *m, uint64_t now)
 	peer_run_punch(d, p, now);
 }
 
+/* A relayed data packet over the rendezvous's TCP channel: the length
+ * prefix, relay header and data header all go in front of the inner packet. */
+static_assert(RDV_TCP_LEN_PREFIX + RDV_RELAY_HEADER_LEN + SESS_HEADROOM <= PKT_HEADROOM,
+	      "the relay header fits the headroom");
+
 void transport_send_other(struct daemon *d, const struct path *path, uint8_t *pkt, size_t len)
 {
+	uint64_t now = time_now_ms();
+	struct sess_keypair *kp;
+
 	if (path->kind == PATH_TCP) {
 		tcpmux_send(d, path->conn, pkt, len);
 		return;
 	}
 	if (path->kind != PATH_RELAY || !d->rdv)
 		return;
-	/* The relay header goes in the headroom every sender leaves. */
-	rdv_relay_header(pkt - RDV_RELAY_HEADER_LEN, path->relay_id);
+	/* The relay header goes in the headroom every sender leaves, tagged
+	 * on our session with the rendezvous (proto.h section 3): without a
+	 * session that can send there is no relay. */
+	kp = sess_peer_send_keypair(&d->rdv->sess, now);
 	pkt -= RDV_RELAY_HEADER_LEN;
 	len += RDV_RELAY_HEADER_LEN;
+	if (!kp || rdv_relay_seal(pkt, len, path->relay_id, kp, now) < 0)
+		return;
 	if (d->rdv->path.kind == PATH_UDP)
 		(void)udp_send(&d->udp, pkt, len, &d->rdv->path.addr);
 	else if (d->rdv->path.kind == PATH_TCP)
@@ -266,9 +279,10 @@ void transport_send_other(struct daemon *d, const struct path *path, uint8_t *pk
 
 void handle_relay(struct daemon *d, struct rx_pkt *m, uint64_t now)
 {
+	struct rdv_relay_hdr h;
+	struct sess_keypair *kp;
 	const uint8_t *inner;
 	size_t inner_len;
-	uint32_t id;
 	struct rx_pkt in;
 	bool from_rdv = d->rdv && m->from.kind == d->rdv->path.kind &&
 			(m->from.kind == PATH_TCP ? m->from.conn == d->rdv->path.conn
@@ -276,9 +290,17 @@ void handle_relay(struct daemon *d, struct rx_pkt *m, uint64_t now)
 
 	/* Only the rendezvous relays, and only over its own channel; a relay
 	 * frame never nests another. */
-	if (!from_rdv || !rdv_relay_parse(m->data, m->len, &id, &inner, &inner_len) ||
+	if (!from_rdv || !rdv_relay_parse(m->data, m->len, &h, &inner, &inner_len) ||
 	    wire_type_of(inner, inner_len) == WIRE_RELAY) {
 		drop(d, DROP_MALFORMED, &m->from);
+		return;
+	}
+	/* The source address proves nothing (anyone can spoof the
+	 * rendezvous's): the frame must carry a fresh tag of our session
+	 * with it, as the rendezvous tags what it forwards. */
+	kp = sess_peer_find(&d->rdv->sess, h.receiver_index);
+	if (!kp || rdv_relay_verify(m->data, m->len, &h, kp, now) < 0) {
+		drop(d, DROP_RELAY_INVALID, &m->from);
 		return;
 	}
 	/* The frame sits in an rx buffer with headroom, so the inner datagram
@@ -287,6 +309,6 @@ void handle_relay(struct daemon *d, struct rx_pkt *m, uint64_t now)
 	in.len = inner_len;
 	memset(&in.from, 0, sizeof(in.from));
 	in.from.kind = PATH_RELAY;
-	in.from.relay_id = id;
+	in.from.relay_id = h.relay_id;
 	datapath_receive(d, &in, now);
 }

@@ -123,7 +123,8 @@ void rdv_core_log_stats(const struct rdv_core *c, const char *when)
 	log_info("rendezvous: %s: %llu handshakes, %llu registrations, %llu introductions; "
 		 "handshake load entered %llu times, %llu cookie replies sent, initiations "
 		 "refused: %llu without mac2, %llu rate-limited, %llu over the budget, %llu "
-		 "invalid",
+		 "invalid; %llu frames relayed (%llu bytes), relay frames refused: %llu "
+		 "unauthenticated, %llu from unregistered channels, %llu over the rate",
 		 when, (unsigned long long)c->handshakes, (unsigned long long)c->registrations,
 		 (unsigned long long)c->introductions, (unsigned long long)g->under_load_entered,
 		 (unsigned long long)g->cookie_replies_sent,
@@ -131,7 +132,11 @@ void rdv_core_log_stats(const struct rdv_core *c, const char *when)
 				      g->verdicts[HSGATE_DROP_NO_MAC2]),
 		 (unsigned long long)g->verdicts[HSGATE_DROP_RATELIMITED],
 		 (unsigned long long)g->verdicts[HSGATE_DROP_BUDGET],
-		 (unsigned long long)g->verdicts[HSGATE_DROP_INVALID]);
+		 (unsigned long long)g->verdicts[HSGATE_DROP_INVALID],
+		 (unsigned long long)c->relayed, (unsigned long long)c->relayed_bytes,
+		 (unsigned long long)c->drops[RDV_DROP_RELAY_AUTH],
+		 (unsigned long long)c->drops[RDV_DROP_RELAY_UNKNOWN_SRC],
+		 (unsigned long long)c->drops[RDV_DROP_RELAY_RATE]);
 }
 
 size_t rdv_core_expire(struct rdv_core *c, uint64_t now_ms)
@@ -174,6 +179,7 @@ const char *rdv_drop_name(enum rdv_drop why)
 	    [RDV_DROP_SEND_FAILED] = "answer not sent",
 	    [RDV_DROP_HANDSHAKE_NO_MAC2] = "initiation under load without mac2",
 	    [RDV_DROP_HANDSHAKE_RATE] = "initiation over the handshake rate",
+	    [RDV_DROP_RELAY_AUTH] = "relay frame did not authenticate",
 	};
 
 	return why < RDV_DROP_MAX ? names[why] : "?";

@@ -39,6 +39,7 @@ enum rdv_drop {
 	RDV_DROP_SEND_FAILED,	    /* our answer could not be built or sent */
 	RDV_DROP_HANDSHAKE_NO_MAC2, /* under load without a valid mac2: cookie reply instead */
 	RDV_DROP_HANDSHAKE_RATE,    /* over the source's bucket or the wake-up's DH budget */
+	RDV_DROP_RELAY_AUTH,	    /* relay frame: index not the sender's, bad tag, replayed */
 	RDV_DROP_MAX,
 };
 

@@ -14,7 +14,9 @@
  * is 84 bytes (RDV_INTRODUCE_LEN) before the host candidates. */
 #include "rendezvous/proto.h"
 
+#include <errno.h>
 #include <netinet/in.h>
+#include <sodium.h>
 #include <string.h>
 
 #include "session/wire.h"
@@ -356,26 +358,80 @@ unsigned rdv_msg_type_of(const uint8_t *p, size_t len)
 	return p[0];
 }
 
-void rdv_relay_header(uint8_t *hdr, uint32_t relay_id)
+static void put64le(uint8_t *p, uint64_t v)
 {
-	hdr[0] = WIRE_RELAY;
-	hdr[1] = hdr[2] = hdr[3] = 0;
-	put32le(hdr + 4, relay_id);
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
 }
 
-bool rdv_relay_parse(const uint8_t *p, size_t len, uint32_t *relay_id, const uint8_t **inner,
+static uint64_t get64le(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+int rdv_relay_seal(uint8_t *frame, size_t len, uint32_t relay_id, struct sess_keypair *kp,
+		   uint64_t now_ms)
+{
+	uint8_t tag[WIRE_TAG_LEN];
+	uint64_t counter;
+	int ret;
+
+	if (len < RDV_RELAY_HEADER_LEN + WIRE_HEADER_LEN || relay_id == 0)
+		return -EINVAL;
+	/* The counter is only known once sess_tag() took it, and it is part
+	 * of what the tag covers: peek at it (sess_tag takes exactly this
+	 * one, or fails and takes none). */
+	frame[0] = WIRE_RELAY;
+	frame[1] = frame[2] = frame[3] = 0;
+	put32le(frame + 4, relay_id);
+	put32le(frame + 8, kp->remote_index);
+	put64le(frame + 12, kp->send_counter);
+	memset(frame + RDV_RELAY_TAG_OFFSET, 0, WIRE_TAG_LEN);
+	ret = sess_tag(kp, frame, len, now_ms, &counter, tag);
+	if (ret < 0)
+		return ret;
+	memcpy(frame + RDV_RELAY_TAG_OFFSET, tag, WIRE_TAG_LEN);
+	sodium_memzero(tag, sizeof(tag));
+	return 0;
+}
+
+bool rdv_relay_parse(const uint8_t *p, size_t len, struct rdv_relay_hdr *h, const uint8_t **inner,
 		     size_t *inner_len)
 {
-	*relay_id = 0;
+	memset(h, 0, sizeof(*h));
 	*inner = NULL;
 	*inner_len = 0;
 	/* The inner datagram has at least a p2pvpn header; relay id 0 names
-	 * nobody. */
+	 * nobody and receiver index 0 is never allocated. */
 	if (len < RDV_RELAY_HEADER_LEN + WIRE_HEADER_LEN || wire_type_of(p, len) != WIRE_RELAY ||
-	    get32le(p + 4) == 0)
+	    get32le(p + 4) == 0 || get32le(p + 8) == 0)
 		return false;
-	*relay_id = get32le(p + 4);
+	h->relay_id = get32le(p + 4);
+	h->receiver_index = get32le(p + 8);
+	h->counter = get64le(p + 12);
 	*inner = p + RDV_RELAY_HEADER_LEN;
 	*inner_len = len - RDV_RELAY_HEADER_LEN;
 	return true;
+}
+
+int rdv_relay_verify(uint8_t *frame, size_t len, const struct rdv_relay_hdr *h,
+		     struct sess_keypair *kp, uint64_t now_ms)
+{
+	uint8_t tag[WIRE_TAG_LEN];
+	int ret;
+
+	if (len < RDV_RELAY_HEADER_LEN)
+		return -EINVAL;
+	if (!kp->valid || h->receiver_index != kp->local_index)
+		return -ENOKEY;
+	/* The tag covers the frame with its own bytes zero. */
+	memcpy(tag, frame + RDV_RELAY_TAG_OFFSET, WIRE_TAG_LEN);
+	memset(frame + RDV_RELAY_TAG_OFFSET, 0, WIRE_TAG_LEN);
+	ret = sess_tag_verify(kp, h->counter, frame, len, tag, now_ms);
+	memcpy(frame + RDV_RELAY_TAG_OFFSET, tag, WIRE_TAG_LEN);
+	return ret;
 }

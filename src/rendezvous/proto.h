@@ -48,16 +48,38 @@
  *    UNKNOWN_PEER (rendezvous -> peer), 36 bytes:
  *      | type=5 | 0 0 0 | public key (32) |
  *
- * 3. Relay (WIRE_RELAY datagrams, outside the session), 8 + n bytes:
- *      | type=7 | 0 0 0 | relay_id (u32) | a whole p2pvpn datagram (n) |
- *    Peer -> rendezvous: relay_id names the destination; the rendezvous
- *    forwards only from an address (or TCP connection) that carries a live
- *    authenticated session of an admitted peer, to a registered peer, within
- *    a per-peer byte rate, rewriting relay_id to the source's. Like TURN's
- *    ChannelData, the frame itself has no MAC: what it carries is already
- *    end-to-end authenticated between the peers, and the 5-tuple binding
- *    stops strangers from using the relay. 8 bytes of overhead keep a
- *    relayed 1420-byte tunnel packet inside a 1500-byte path.
+ * 3. Relay (WIRE_RELAY datagrams, beside the session), 36 + n bytes:
+ *      0      1       4           8              12             20         36
+ *      | type=7 | 0 0 0 | relay_id | receiver idx | counter (u64) | tag (16) | datagram (n) |
+ *    A frame travels one hop at a time, peer -> rendezvous or rendezvous ->
+ *    peer, and each hop binds it to the session between the two ends of
+ *    that hop (section 1): receiver idx and counter are those of a data
+ *    packet on that session (the receiver's index for the sender's current
+ *    keypair, the sender's next send counter), and tag is
+ *    ChaCha20-Poly1305(the sender's sending key of that keypair, nonce =
+ *    counter, plaintext empty, additional data = the whole frame with the
+ *    tag bytes zero): session/keypair.h sess_tag(). The counter is the data
+ *    packets' own, so nonces never repeat and the receiver's replay window
+ *    refuses a frame seen before, as it does a data packet; a frame tagged
+ *    under the previous keypair during a rekey still passes while that
+ *    keypair lives, as data packets do.
+ *    Peer -> rendezvous: relay_id names the destination. The rendezvous
+ *    forwards only a frame whose tag verifies under a keypair of the
+ *    registered peer whose channel (UDP address or TCP connection) the
+ *    frame came on, to a registered peer, within that sender's byte rate
+ *    (charged only after the tag verified), rewriting relay_id to the
+ *    sender's and tagging the frame again on the destination's session.
+ *    Rendezvous -> peer: relay_id names the sender; the peer accepts only
+ *    frames whose tag verifies on its own session with the rendezvous. So
+ *    relay ids, which travel in clear, are names and never credentials: a
+ *    spoofed source address with a known id can neither spend a peer's
+ *    relay budget nor inject a frame, and a replayed frame is refused.
+ *    (TURN's ChannelData has no MAC and trusts the 5-tuple; here the
+ *    rendezvous and every peer already share a session key, so the frame
+ *    can carry proof.) 36 bytes of overhead: a relayed data packet of a
+ *    1420-byte tunnel packet (1452 bytes) is a 1488-byte frame, 1516 bytes
+ *    in IPv4 and 1536 in IPv6, so over a 1500-byte path the kernel
+ *    fragments it; an MTU of 1392 keeps relayed packets whole on both.
  *
  *    A message arrives as the decrypted inner payload of a data packet, so
  *    it may carry zero padding up to a multiple of 16; decoders accept the
@@ -76,6 +98,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+
+#include "session/keypair.h"
 
 enum rdv_msg_type {
 	RDV_REGISTER = 1,
@@ -99,7 +123,8 @@ enum {
 	RDV_CONNECT_LEN = 36,
 	RDV_INTRODUCE_LEN = 84, /* + 20 * n_host */
 	RDV_UNKNOWN_PEER_LEN = 36,
-	RDV_RELAY_HEADER_LEN = 8,
+	RDV_RELAY_HEADER_LEN = 36,
+	RDV_RELAY_TAG_OFFSET = 20,
 	RDV_FRAME_MAX = 65535,
 	RDV_TCP_LEN_PREFIX = 2,
 	RDV_START_DELAY_MS = 200, /* start_in_ms the rendezvous sends */
@@ -157,12 +182,30 @@ bool rdv_decode_unknown_peer(const uint8_t *p, size_t len, uint8_t key[32])
 	__attribute__((warn_unused_result));
 /* The message type of a signalling payload, or 0 when too short. */
 unsigned rdv_msg_type_of(const uint8_t *p, size_t len);
-/* Writes the 8-byte relay header in front of a datagram: the caller leaves
- * RDV_RELAY_HEADER_LEN bytes of headroom before payload. */
-void rdv_relay_header(uint8_t *hdr, uint32_t relay_id);
-/* Parses a relay frame: true with the id and the inner datagram. */
-bool rdv_relay_parse(const uint8_t *p, size_t len, uint32_t *relay_id, const uint8_t **inner,
+/* A relay frame's header fields (section 3). */
+struct rdv_relay_hdr {
+	uint32_t relay_id;
+	uint32_t receiver_index;
+	uint64_t counter;
+};
+
+/* Turns frame[0..len), whose datagram starts at frame + RDV_RELAY_HEADER_LEN
+ * (the caller leaves that much headroom), into a relay frame for relay_id
+ * bound to kp: header written, counter taken from kp, tag computed. 0, or
+ * -EINVAL for a frame without a datagram and the errors of sess_tag()
+ * (-ENOKEY, -EPERM, -EKEYEXPIRED), then the frame must not be sent. */
+int rdv_relay_seal(uint8_t *frame, size_t len, uint32_t relay_id, struct sess_keypair *kp,
+		   uint64_t now_ms) __attribute__((warn_unused_result));
+/* Parses a relay frame: true with its header fields and the datagram (at
+ * least a p2pvpn header); nothing is authenticated yet. */
+bool rdv_relay_parse(const uint8_t *p, size_t len, struct rdv_relay_hdr *h, const uint8_t **inner,
 		     size_t *inner_len) __attribute__((warn_unused_result));
+/* Verifies a parsed frame's tag with kp (the keypair h->receiver_index
+ * names) and records its counter in kp's replay window; the frame is left
+ * as it was. 0, -ENOKEY (kp is not the keypair the index names), or the
+ * errors of sess_tag_verify(). */
+int rdv_relay_verify(uint8_t *frame, size_t len, const struct rdv_relay_hdr *h,
+		     struct sess_keypair *kp, uint64_t now_ms) __attribute__((warn_unused_result));
 /* rdv_addr <-> sockaddr (AF_INET/AF_INET6); false for a bad family. */
 void rdv_addr_from_sockaddr(const struct sockaddr_storage *ss, struct rdv_addr *out);
 bool rdv_addr_to_sockaddr(const struct rdv_addr *a, struct sockaddr_storage *ss)

@@ -1,11 +1,25 @@
-/* Relaying. The frame carries no MAC of its own (proto.h section 3): the
- * sender is known by the channel it arrived on, which is the channel of a
- * peer whose last authenticated packet came from there, and the receiver by
- * a relay id we drew and handed out only in REGISTERED and INTRODUCE. What
- * goes out is the same frame with the id rewritten to the sender's, so a
- * frame can neither pick its destination address nor grow on the way: the
- * relay amplifies nothing and reaches no one who did not register. The
- * per-sender token bucket bounds what one peer can push through. */
+/* Relaying (rendezvous/proto.h section 3). A frame is bound to the
+ * sender's authenticated session with us, not to the address it came from:
+ * its receiver index must name a keypair of the registered peer whose
+ * channel (UDP address or TCP connection) it arrived on, and its tag,
+ * ChaCha20-Poly1305 over the whole frame with an empty plaintext and the
+ * session's own send counter as nonce, must verify under that keypair,
+ * with the counter fresh in the keypair's replay window (the window data
+ * packets use: one counter space, one window). Only then is the sender's
+ * byte budget charged and the frame forwarded. Relay ids travel in clear,
+ * so they name peers and prove nothing: a third host that spoofs a peer's
+ * source address with a known id, replays a captured frame, or tags with
+ * another peer's session is dropped (RDV_DROP_RELAY_AUTH) before it costs
+ * anyone budget. The receiver is named by a relay id we drew and handed
+ * out only in REGISTERED and INTRODUCE. What goes out is the same frame,
+ * id rewritten to the sender's and tagged again with the destination's
+ * session, so the destination can tell a frame from us from a forgery; a
+ * frame can neither pick its destination address nor grow on the way, so
+ * the relay amplifies nothing and reaches no one who did not register.
+ * During a rekey a frame tagged under the previous (or the not yet
+ * confirmed next) keypair passes while that keypair lives, as data
+ * packets do. Cost: two Poly1305 passes over the frame (verify, tag
+ * again) and two ChaCha20 blocks. */
 #include "rendezvous/relay.h"
 
 #include <netinet/in.h>
@@ -79,12 +93,30 @@ static struct rdv_peer *source_of(struct rdv_core *c, const struct rdv_channel *
 	return p;
 }
 
+/* The frame is the sender's own: its index names a keypair of the peer
+ * whose channel it came on, and the tag and counter verify under it. */
+static bool authentic(struct rdv_core *c, struct rdv_peer *src, uint8_t *frame, size_t len,
+		      const struct rdv_relay_hdr *h, uint64_t now_ms)
+{
+	struct rdv_peer *owner = NULL;
+	struct sess_keypair *kp = sess_index_lookup(&c->reg.index, h->receiver_index,
+						    SESS_INDEX_KEYPAIR, (void **)&owner);
+
+	if (!kp || owner != src || rdv_relay_verify(frame, len, h, kp, now_ms) < 0)
+		return false;
+	/* As for a data packet: a responder's new keypair is confirmed by
+	 * the first authenticated packet on it. */
+	(void)sess_peer_on_received(&src->sess, kp);
+	return true;
+}
+
 void rdv_relay_frame(struct rdv_core *c, const struct rdv_channel *ch, uint8_t *frame, size_t len,
 		     uint64_t now_ms)
 {
+	struct rdv_relay_hdr h;
+	struct sess_keypair *out;
 	const uint8_t *inner;
 	size_t inner_len;
-	uint32_t id;
 	struct rdv_peer *src, *dst;
 	unsigned type;
 
@@ -92,7 +124,7 @@ void rdv_relay_frame(struct rdv_core *c, const struct rdv_channel *ch, uint8_t *
 		rdv_core_drop(c, RDV_DROP_RELAY_OFF, ch, now_ms);
 		return;
 	}
-	if (!rdv_relay_parse(frame, len, &id, &inner, &inner_len)) {
+	if (!rdv_relay_parse(frame, len, &h, &inner, &inner_len)) {
 		rdv_core_drop(c, RDV_DROP_MALFORMED, ch, now_ms);
 		return;
 	}
@@ -100,6 +132,12 @@ void rdv_relay_frame(struct rdv_core *c, const struct rdv_channel *ch, uint8_t *
 	if (!src || !src->registered) {
 		rdv_core_drop(c, src ? RDV_DROP_NOT_REGISTERED : RDV_DROP_RELAY_UNKNOWN_SRC, ch,
 			      now_ms);
+		return;
+	}
+	/* Before anything is charged or sent: a spoofed source address with
+	 * a relay id read off the wire stops here. */
+	if (!authentic(c, src, frame, len, &h, now_ms)) {
+		rdv_core_drop(c, RDV_DROP_RELAY_AUTH, ch, now_ms);
 		return;
 	}
 	/* Only what a peer would send a peer: handshakes, data and probes,
@@ -110,12 +148,14 @@ void rdv_relay_frame(struct rdv_core *c, const struct rdv_channel *ch, uint8_t *
 		rdv_core_drop(c, RDV_DROP_RELAY_INNER, ch, now_ms);
 		return;
 	}
-	dst = rdv_registry_find_relay(&c->reg, id);
+	dst = rdv_registry_find_relay(&c->reg, h.relay_id);
 	if (!dst || dst == src) {
 		rdv_core_drop(c, RDV_DROP_RELAY_UNKNOWN_DST, ch, now_ms);
 		return;
 	}
-	if (!rdv_registry_is_reachable(dst, now_ms)) {
+	out = rdv_registry_is_reachable(dst, now_ms) ? sess_peer_send_keypair(&dst->sess, now_ms)
+						     : NULL;
+	if (!out) {
 		rdv_core_drop(c, RDV_DROP_RELAY_UNREACHABLE, ch, now_ms);
 		return;
 	}
@@ -128,7 +168,11 @@ void rdv_relay_frame(struct rdv_core *c, const struct rdv_channel *ch, uint8_t *
 		rdv_core_drop(c, RDV_DROP_RELAY_RATE, ch, now_ms);
 		return;
 	}
-	rdv_relay_header(frame, src->relay_id);
+	/* The destination trusts only what its own session with us tags. */
+	if (rdv_relay_seal(frame, len, src->relay_id, out, now_ms) < 0) {
+		rdv_core_drop(c, RDV_DROP_SEND_FAILED, ch, now_ms);
+		return;
+	}
 	c->relayed++;
 	c->relayed_bytes += len;
 	c->send(c->send_ctx, &dst->chan, frame, len);

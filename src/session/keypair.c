@@ -137,6 +137,54 @@ int sess_encrypt(struct sess_keypair *kp, uint8_t *inner, size_t inner_len, uint
 	return 0;
 }
 
+int sess_tag(struct sess_keypair *kp, const uint8_t *ad, size_t ad_len, uint64_t now_ms,
+	     uint64_t *counter, uint8_t tag[WIRE_TAG_LEN])
+{
+	uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
+	uint8_t none[1] = {0}; /* the empty plaintext: a valid pointer all the same */
+	uint64_t n;
+
+	if (!kp->valid)
+		return -ENOKEY;
+	if (!kp->can_send)
+		return -EPERM;
+	if (sess_keypair_is_expired(kp, now_ms) || kp->send_counter >= SESS_REJECT_AFTER_MESSAGES)
+		return -EKEYEXPIRED;
+	/* The same rule as sess_encrypt: the nonce is spent before use. */
+	n = kp->send_counter++;
+	make_nonce(nonce, n);
+	if (crypto_aead_chacha20poly1305_ietf_encrypt_detached(none, tag, NULL, none, 0, ad, ad_len,
+							       NULL, nonce, kp->send_key) != 0)
+		return -EINVAL;
+	*counter = n;
+	return 0;
+}
+
+int sess_tag_verify(struct sess_keypair *kp, uint64_t counter, const uint8_t *ad, size_t ad_len,
+		    const uint8_t tag[WIRE_TAG_LEN], uint64_t now_ms)
+{
+	uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
+	uint8_t none[1] = {0};
+
+	if (!kp->valid)
+		return -ENOKEY;
+	if (sess_keypair_is_expired(kp, now_ms))
+		return -EKEYEXPIRED;
+	if (!replay_check(&kp->replay, counter))
+		return -EALREADY;
+	make_nonce(nonce, counter);
+	if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(none, NULL, none, 0, tag, ad, ad_len,
+							       nonce, kp->recv_key) != 0)
+		return -EBADMSG;
+	if (!replay_accept(&kp->replay, counter))
+		return -EALREADY;
+	/* Like a data packet, an authenticated frame proves the initiator
+	 * holds the keys: a responder may send on them now. */
+	if (!kp->initiator)
+		kp->can_send = true;
+	return 0;
+}
+
 bool sess_data_parse_index(const uint8_t *pkt, size_t len, uint32_t *receiver_index)
 {
 	if (len < WIRE_DATA_MIN_LEN || wire_type_of(pkt, len) != WIRE_DATA)

@@ -98,6 +98,19 @@ int sess_encrypt(struct sess_keypair *kp, uint8_t *inner, size_t inner_len, uint
  * did not verify (the ciphertext in pkt is then zeroed). */
 int sess_decrypt(struct sess_keypair *kp, uint8_t *pkt, size_t len, uint64_t now_ms,
 		 uint8_t **inner, size_t *inner_len);
+/* Authenticates ad[0..ad_len) without a payload (relay frames,
+ * rendezvous/proto.h section 3): ChaCha20-Poly1305 of an empty plaintext
+ * with ad as additional data, under the send key and the next send counter.
+ * The counter is the data packets' own, so no nonce serves twice and the
+ * receiver's replay window covers both. 0 with *counter and tag set; the
+ * errors of sess_encrypt (-ENOKEY, -EPERM, -EKEYEXPIRED). */
+int sess_tag(struct sess_keypair *kp, const uint8_t *ad, size_t ad_len, uint64_t now_ms,
+	     uint64_t *counter, uint8_t tag[WIRE_TAG_LEN]);
+/* Verifies a sess_tag() tag on what we receive; the replay window records
+ * counter only after the tag verified. 0; -ENOKEY wiped; -EKEYEXPIRED key
+ * 180 s old; -EALREADY replayed or too old a counter; -EBADMSG bad tag. */
+int sess_tag_verify(struct sess_keypair *kp, uint64_t counter, const uint8_t *ad, size_t ad_len,
+		    const uint8_t tag[WIRE_TAG_LEN], uint64_t now_ms);
 /* Parses a data packet's header: true with the receiver index when pkt is a
  * well-formed data packet of at least WIRE_DATA_MIN_LEN bytes. */
 bool sess_data_parse_index(const uint8_t *pkt, size_t len, uint32_t *receiver_index)

@@ -13,6 +13,9 @@ raw datagrams. Standard library only.
                                            send every hex line of FILE, RATE
                                            rounds a second for SECONDS; prints
                                            how many datagrams went out
+  pcaptool.py spoof SRC_IP SRC_PORT HOST PORT SECONDS RATE FILE
+                                           the same from a forged source
+                                           address (raw socket, needs root)
 """
 import socket
 import struct
@@ -65,9 +68,23 @@ def answered(path):
     return None
 
 
-def replay(host, port, seconds, rate, path):
+def ipv4_udp(src, sport, dst, dport, payload):
+    """An IPv4 header and a UDP header (checksum 0: none, RFC 768) before
+    payload; the kernel fills in the IP checksum and id (IP_HDRINCL)."""
+    udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + 8 + len(payload), 0, 0, 64, 17, 0,
+                     socket.inet_aton(src), socket.inet_aton(dst))
+    return ip + udp + payload
+
+
+def replay(host, port, seconds, rate, path, spoof=None):
     pkts = [bytes.fromhex(x) for x in open(path).read().split()]
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    if spoof:
+        s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+        pkts = [ipv4_udp(spoof[0], spoof[1], host, port, p) for p in pkts]
+        port = 0
+    else:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     start = time.monotonic()
     sent = 0
     rounds = 0
@@ -113,6 +130,9 @@ def main(argv):
         return 0
     if len(argv) == 6 and argv[0] == "replay":
         return replay(argv[1], int(argv[2]), float(argv[3]), float(argv[4]), argv[5])
+    if len(argv) == 8 and argv[0] == "spoof":
+        return replay(argv[3], int(argv[4]), float(argv[5]), float(argv[6]), argv[7],
+                      (argv[1], int(argv[2])))
     print(__doc__, file=sys.stderr)
     return 2
 

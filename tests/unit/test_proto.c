@@ -5,6 +5,7 @@
  * every address family and the address encodings that have more than one
  * form. A decoder must refuse each broken form and leave its output zeroed. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,13 +14,16 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 
 #include "rendezvous/proto.h"
+#include "session/keypair.h"
 #include "session/wire.h"
 
 enum {
 	INTRO_FIXED = 84, /* the INTRODUCE layout of proto.h section 2, before host candidates */
 	BUF = 512,
+	T_NOW = 1000000,
 };
 
 static void v4(struct sockaddr_storage *ss, const char *ip, uint16_t port)
@@ -557,38 +561,174 @@ static void test_rdv_addr_v4mapped_refused(void **state)
 	}
 }
 
-static void test_rdv_relay_frames(void **state)
+/* Two ends of one session: a's sending key is b's receiving key. */
+static void relay_pair(struct sess_keypair *a, struct sess_keypair *b, uint8_t seed)
+{
+	uint8_t k1[SESS_KEY_LEN], k2[SESS_KEY_LEN];
+
+	memset(k1, seed, sizeof(k1));
+	memset(k2, seed + 1, sizeof(k2));
+	sess_keypair_init(a, k1, k2, 0x11111111u * seed, 0x22222222u * seed, true, T_NOW);
+	sess_keypair_init(b, k2, k1, 0x22222222u * seed, 0x11111111u * seed, false, T_NOW);
+}
+
+static void relay_frame_fill(uint8_t *frame, size_t len)
+{
+	memset(frame, 0, len);
+	frame[RDV_RELAY_HEADER_LEN] = WIRE_DATA; /* the inner datagram's header */
+	for (size_t i = RDV_RELAY_HEADER_LEN + 4; i < len; i++)
+		frame[i] = (uint8_t)i;
+}
+
+static void test_rdv_relay_seal_layout(void **state)
+{
+	struct sess_keypair a, b;
+	struct rdv_relay_hdr h;
+	uint8_t frame[100];
+	const uint8_t *inner;
+	size_t inner_len;
+
+	relay_pair(&a, &b, 1);
+	relay_frame_fill(frame, sizeof(frame));
+	assert_int_equal(rdv_relay_seal(frame, sizeof(frame), 0x0a0b0c0d, &a, T_NOW), 0);
+	/* | 7 0 0 0 | relay_id | receiver idx | counter | tag | datagram | */
+	assert_memory_equal(frame, "\x07\x00\x00\x00\x0d\x0c\x0b\x0a\x22\x22\x22\x22", 12);
+	assert_memory_equal(frame + 12, "\0\0\0\0\0\0\0\0", 8); /* the first counter */
+	assert_int_equal(a.send_counter, 1);
+	assert_true(rdv_relay_parse(frame, sizeof(frame), &h, &inner, &inner_len));
+	assert_int_equal(h.relay_id, 0x0a0b0c0d);
+	assert_int_equal(h.receiver_index, 0x22222222);
+	assert_int_equal(h.counter, 0);
+	assert_ptr_equal(inner, frame + RDV_RELAY_HEADER_LEN);
+	assert_int_equal(inner_len, sizeof(frame) - RDV_RELAY_HEADER_LEN);
+	assert_int_equal(rdv_relay_verify(frame, sizeof(frame), &h, &b, T_NOW), 0);
+	/* The second frame takes the next counter. */
+	relay_frame_fill(frame, sizeof(frame));
+	assert_int_equal(rdv_relay_seal(frame, sizeof(frame), 7, &a, T_NOW), 0);
+	assert_int_equal(frame[12], 1);
+	/* Nothing to carry, no id, a dead keypair: refused, no counter spent. */
+	assert_int_equal(rdv_relay_seal(frame, RDV_RELAY_HEADER_LEN + 3, 7, &a, T_NOW), -EINVAL);
+	assert_int_equal(rdv_relay_seal(frame, sizeof(frame), 0, &a, T_NOW), -EINVAL);
+	assert_int_equal(rdv_relay_seal(frame, sizeof(frame), 7, &a, T_NOW + 180000), -EKEYEXPIRED);
+	/* The responder may send: a's frame confirmed the keypair. */
+	assert_int_equal(rdv_relay_seal(frame, sizeof(frame), 7, &b, T_NOW), 0);
+	assert_int_equal(a.send_counter, 2);
+	{
+		struct sess_keypair c, d;
+
+		relay_pair(&c, &d, 5);
+		assert_int_equal(rdv_relay_seal(frame, sizeof(frame), 7, &d, T_NOW), -EPERM);
+		sess_keypair_wipe(&c);
+		assert_int_equal(rdv_relay_seal(frame, sizeof(frame), 7, &c, T_NOW), -ENOKEY);
+	}
+}
+
+/* Every byte of the frame is covered: a flipped bit anywhere fails, and a
+ * failure moves no window (the untouched frame still passes afterwards). */
+static void test_rdv_relay_verify_tamper(void **state)
+{
+	struct sess_keypair a, b, other_a, other_b;
+	struct rdv_relay_hdr h;
+	uint8_t frame[80], copy[80], before[80];
+	const uint8_t *inner;
+	size_t inner_len;
+
+	relay_pair(&a, &b, 1);
+	relay_pair(&other_a, &other_b, 3);
+	relay_frame_fill(frame, sizeof(frame));
+	assert_int_equal(rdv_relay_seal(frame, sizeof(frame), 99, &a, T_NOW), 0);
+	for (size_t off = 4; off < sizeof(frame); off++) {
+		memcpy(copy, frame, sizeof(frame));
+		copy[off] ^= 0x01;
+		if (!rdv_relay_parse(copy, sizeof(copy), &h, &inner, &inner_len))
+			continue;
+		memcpy(before, copy, sizeof(copy));
+		if (rdv_relay_verify(copy, sizeof(copy), &h, &b, T_NOW) == 0)
+			fail_msg("byte %zu flipped, still verified", off);
+		assert_memory_equal(copy, before, sizeof(copy)); /* left as it was */
+	}
+	/* Truncated: the tag covered the whole length. */
+	assert_true(rdv_relay_parse(frame, sizeof(frame) - 1, &h, &inner, &inner_len));
+	assert_int_equal(rdv_relay_verify(frame, sizeof(frame) - 1, &h, &b, T_NOW), -EBADMSG);
+	/* Untagged (what a stranger who read the id off the wire can build). */
+	memcpy(copy, frame, sizeof(frame));
+	memset(copy + RDV_RELAY_TAG_OFFSET, 0, WIRE_TAG_LEN);
+	assert_true(rdv_relay_parse(copy, sizeof(copy), &h, &inner, &inner_len));
+	assert_int_equal(rdv_relay_verify(copy, sizeof(copy), &h, &b, T_NOW), -EBADMSG);
+	/* Another session's keypair, even handed the right index. */
+	assert_true(rdv_relay_parse(frame, sizeof(frame), &h, &inner, &inner_len));
+	assert_int_equal(rdv_relay_verify(frame, sizeof(frame), &h, &other_b, T_NOW), -ENOKEY);
+	other_b.local_index = b.local_index;
+	assert_int_equal(rdv_relay_verify(frame, sizeof(frame), &h, &other_b, T_NOW), -EBADMSG);
+	/* Too late: the receiving keypair expired. */
+	assert_int_equal(rdv_relay_verify(frame, sizeof(frame), &h, &b, T_NOW + 180000),
+			 -EKEYEXPIRED);
+	/* The real one passes once, then is a replay. */
+	assert_int_equal(rdv_relay_verify(frame, sizeof(frame), &h, &b, T_NOW), 0);
+	assert_int_equal(rdv_relay_verify(frame, sizeof(frame), &h, &b, T_NOW), -EALREADY);
+}
+
+/* Relay frames and data packets share one counter and one window. */
+static void test_rdv_relay_counter_shared(void **state)
+{
+	struct sess_keypair a, b;
+	struct rdv_relay_hdr h;
+	uint8_t frame[64], pkt[SESS_HEADROOM + 16 + SESS_TAILROOM], *in;
+	const uint8_t *inner;
+	size_t inner_len, plen;
+
+	relay_pair(&a, &b, 1);
+	relay_frame_fill(frame, sizeof(frame));
+	assert_int_equal(rdv_relay_seal(frame, sizeof(frame), 5, &a, T_NOW), 0);
+	memset(pkt, 0, sizeof(pkt));
+	assert_int_equal(sess_encrypt(&a, pkt + SESS_HEADROOM, 16, T_NOW, &plen), 0);
+	assert_int_equal(pkt[8], 1); /* the data packet took counter 1 */
+	assert_int_equal(sess_decrypt(&b, pkt, plen, T_NOW, &in, &inner_len), 0);
+	assert_true(rdv_relay_parse(frame, sizeof(frame), &h, &inner, &inner_len));
+	assert_int_equal(rdv_relay_verify(frame, sizeof(frame), &h, &b, T_NOW), 0);
+	/* Far behind the window (W = 8128): refused like an old data packet. */
+	b.replay.next = 10000;
+	relay_frame_fill(frame, sizeof(frame));
+	assert_int_equal(rdv_relay_seal(frame, sizeof(frame), 5, &a, T_NOW), 0);
+	assert_true(rdv_relay_parse(frame, sizeof(frame), &h, &inner, &inner_len));
+	assert_int_equal(rdv_relay_verify(frame, sizeof(frame), &h, &b, T_NOW), -EALREADY);
+}
+
+static void test_rdv_relay_parse(void **state)
 {
 	uint8_t frame[64] = {0};
 	const uint8_t *inner;
 	size_t inner_len;
-	uint32_t id;
+	struct rdv_relay_hdr h;
 
-	frame[8] = WIRE_DATA; /* the inner datagram's header */
-	rdv_relay_header(frame, 0x0a0b0c0d);
-	assert_int_equal(frame[0], WIRE_RELAY);
-	assert_int_equal(frame[4], 0x0d);
-	assert_true(rdv_relay_parse(frame, 40, &id, &inner, &inner_len));
-	assert_int_equal(id, 0x0a0b0c0d);
-	assert_ptr_equal(inner, frame + RDV_RELAY_HEADER_LEN);
-	assert_int_equal(inner_len, 32);
+	frame[0] = WIRE_RELAY;
+	frame[4] = 0x0d;
+	frame[8] = 0x01;
+	frame[RDV_RELAY_HEADER_LEN] = WIRE_DATA;
+	assert_true(rdv_relay_parse(frame, 40, &h, &inner, &inner_len));
+	assert_int_equal(h.relay_id, 0x0d);
+	assert_int_equal(h.receiver_index, 1);
+	assert_int_equal(inner_len, 40 - RDV_RELAY_HEADER_LEN);
 	/* Too short for a header and an inner p2pvpn header. */
 	for (size_t l = 0; l < RDV_RELAY_HEADER_LEN + WIRE_HEADER_LEN; l++) {
-		assert_false(rdv_relay_parse(frame, l, &id, &inner, &inner_len));
+		assert_false(rdv_relay_parse(frame, l, &h, &inner, &inner_len));
 		assert_null(inner);
 	}
-	assert_true(rdv_relay_parse(frame, RDV_RELAY_HEADER_LEN + WIRE_HEADER_LEN, &id, &inner,
-				    &inner_len));
 	for (size_t off = 1; off < 4; off++) {
 		frame[off] = 1;
-		assert_false(rdv_relay_parse(frame, 40, &id, &inner, &inner_len));
+		assert_false(rdv_relay_parse(frame, 40, &h, &inner, &inner_len));
 		frame[off] = 0;
 	}
 	frame[0] = WIRE_DATA;
-	assert_false(rdv_relay_parse(frame, 40, &id, &inner, &inner_len));
-	rdv_relay_header(frame, 0);
-	assert_false(rdv_relay_parse(frame, 40, &id, &inner, &inner_len));
-	assert_int_equal(id, 0);
+	assert_false(rdv_relay_parse(frame, 40, &h, &inner, &inner_len));
+	frame[0] = WIRE_RELAY;
+	/* Relay id 0 names nobody, receiver index 0 no session. */
+	frame[4] = 0;
+	assert_false(rdv_relay_parse(frame, 40, &h, &inner, &inner_len));
+	assert_int_equal(h.relay_id, 0);
+	frame[4] = 0x0d;
+	frame[8] = 0;
+	assert_false(rdv_relay_parse(frame, 40, &h, &inner, &inner_len));
 }
 
 int main(void)
@@ -609,8 +749,13 @@ int main(void)
 	    cmocka_unit_test(test_rdv_msg_type_of),
 	    cmocka_unit_test(test_rdv_addr_conversions),
 	    cmocka_unit_test(test_rdv_addr_v4mapped_refused),
-	    cmocka_unit_test(test_rdv_relay_frames),
+	    cmocka_unit_test(test_rdv_relay_seal_layout),
+	    cmocka_unit_test(test_rdv_relay_verify_tamper),
+	    cmocka_unit_test(test_rdv_relay_counter_shared),
+	    cmocka_unit_test(test_rdv_relay_parse),
 	};
 
+	if (sodium_init() < 0)
+		return 1;
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -324,6 +324,31 @@ static void do_register(struct env *e, struct peer *p)
 
 /* ---- fixtures ---- */
 
+/* Tags frame (its datagram already in place after the header) for relay
+ * id id on p's session with the rendezvous, as p2pvpnd does. */
+static void relay_seal(struct peer *p, uint8_t *frame, size_t len, uint32_t id)
+{
+	uint64_t now = time_now_ms();
+	struct sess_keypair *kp = sess_peer_send_keypair(&p->sim.sess, now);
+
+	assert_non_null(kp);
+	assert_int_equal(rdv_relay_seal(frame, len, id, kp, now), 0);
+}
+
+/* Parses a frame the rendezvous sent p and checks its tag on p's session. */
+static bool relay_open(struct peer *p, uint8_t *buf, size_t len, uint32_t *id,
+		       const uint8_t **inner, size_t *inner_len)
+{
+	struct rdv_relay_hdr h;
+	struct sess_keypair *kp;
+
+	if (!rdv_relay_parse(buf, len, &h, inner, inner_len))
+		return false;
+	*id = h.relay_id;
+	kp = sess_peer_find(&p->sim.sess, h.receiver_index);
+	return kp && rdv_relay_verify(buf, len, &h, kp, time_now_ms()) == 0;
+}
+
 static int setup(void **state)
 {
 	struct env *e = calloc(1, sizeof(*e));
@@ -519,35 +544,39 @@ static void test_server_register_introduce_relay(void **state)
 
 	/* Relay A -> B: B gets the frame with A's id and the same inner bytes. */
 	memset(frame, 0, sizeof(frame));
-	rdv_relay_header(frame, e->b.relay_id);
 	frame[RDV_RELAY_HEADER_LEN] = WIRE_DATA;
 	for (size_t i = RDV_RELAY_HEADER_LEN + 4; i < sizeof(frame); i++)
 		frame[i] = (uint8_t)i;
+	relay_seal(&e->a, frame, sizeof(frame), e->b.relay_id);
 	send_to(e, e->a.fd, e->port, frame, sizeof(frame));
 	n = recv_within(e, e->b.fd, buf, sizeof(buf), NO_ANSWER_MS, &from);
 	assert_int_equal(n, (ssize_t)sizeof(frame));
-	assert_true(rdv_relay_parse(buf, (size_t)n, &id, &fin, &fin_len));
+	assert_true(relay_open(&e->b, buf, (size_t)n, &id, &fin, &fin_len));
 	assert_int_equal(id, e->a.relay_id);
 	assert_memory_equal(fin, frame + RDV_RELAY_HEADER_LEN,
 			    sizeof(frame) - RDV_RELAY_HEADER_LEN);
 	assert_int_equal(e->srv.core.relayed, 1);
 
-	/* The same frame from an address that carries no session: dropped. */
+	/* The same frame, replayed: dropped unauthenticated. A fresh one,
+	 * properly tagged, from an address that carries no session: dropped. */
+	send_to(e, e->a.fd, e->port, frame, sizeof(frame));
+	assert_true(recv_within(e, e->b.fd, buf, sizeof(buf), NO_ANSWER_MS, &from) < 0);
+	assert_int_equal(e->srv.core.drops[RDV_DROP_RELAY_AUTH], 1);
 	stranger = udp_socket(&stranger_addr);
-	rdv_relay_header(frame, e->b.relay_id);
+	relay_seal(&e->a, frame, sizeof(frame), e->b.relay_id);
 	send_to(e, stranger, e->port, frame, sizeof(frame));
 	assert_true(recv_within(e, e->b.fd, buf, sizeof(buf), NO_ANSWER_MS, &from) < 0);
 	assert_int_equal(e->srv.core.drops[RDV_DROP_RELAY_UNKNOWN_SRC], 1);
 	close(stranger);
 	/* To an id nobody has, and to oneself: dropped. */
-	rdv_relay_header(frame, e->b.relay_id ^ 0x5a5a5a5a);
+	relay_seal(&e->a, frame, sizeof(frame), e->b.relay_id ^ 0x5a5a5a5a);
 	send_to(e, e->a.fd, e->port, frame, sizeof(frame));
-	rdv_relay_header(frame, e->a.relay_id);
+	relay_seal(&e->a, frame, sizeof(frame), e->a.relay_id);
 	send_to(e, e->a.fd, e->port, frame, sizeof(frame));
 	assert_int_equal(e->srv.core.drops[RDV_DROP_RELAY_UNKNOWN_DST], 2);
 	/* A relay frame carrying a relay frame, or STUN: dropped. */
-	rdv_relay_header(frame, e->b.relay_id);
-	rdv_relay_header(frame + RDV_RELAY_HEADER_LEN, e->a.relay_id);
+	frame[RDV_RELAY_HEADER_LEN] = WIRE_RELAY;
+	relay_seal(&e->a, frame, sizeof(frame), e->b.relay_id);
 	send_to(e, e->a.fd, e->port, frame, sizeof(frame));
 	assert_int_equal(e->srv.core.drops[RDV_DROP_RELAY_INNER], 1);
 	assert_true(recv_within(e, e->b.fd, buf, sizeof(buf), NO_ANSWER_MS, &from) < 0);
@@ -640,8 +669,8 @@ static void test_server_connect_unknown_and_roaming(void **state)
 			 0);
 	send_to(e, newfd, e->port, buf, len);
 	memset(frame, 0, sizeof(frame));
-	rdv_relay_header(frame, e->a.relay_id);
 	frame[RDV_RELAY_HEADER_LEN] = WIRE_DATA;
+	relay_seal(&e->b, frame, sizeof(frame), e->a.relay_id);
 	send_to(e, e->b.fd, e->port, frame, sizeof(frame));
 	assert_true(recv_within(e, newfd, buf, sizeof(buf), NO_ANSWER_MS, &from) > 0);
 	assert_true(recv_within(e, e->a.fd, buf, sizeof(buf), NO_ANSWER_MS, &from) < 0);
@@ -650,12 +679,13 @@ static void test_server_connect_unknown_and_roaming(void **state)
 			 0);
 	buf[20] ^= 0x80;
 	send_to(e, e->a.fd, e->port, buf, len);
+	relay_seal(&e->b, frame, sizeof(frame), e->a.relay_id);
 	send_to(e, e->b.fd, e->port, frame, sizeof(frame));
 	assert_true(recv_within(e, newfd, buf, sizeof(buf), NO_ANSWER_MS, &from) > 0);
 	assert_true(recv_within(e, e->a.fd, buf, sizeof(buf), NO_ANSWER_MS, &from) < 0);
 	close(newfd);
 	/* The old socket no longer carries A's session: its frames are a stranger's. */
-	rdv_relay_header(frame, e->b.relay_id);
+	relay_seal(&e->a, frame, sizeof(frame), e->b.relay_id);
 	send_to(e, e->a.fd, e->port, frame, sizeof(frame));
 	assert_int_equal(e->srv.core.drops[RDV_DROP_RELAY_UNKNOWN_SRC], 1);
 	/* CONNECTs beyond the per-peer rate are dropped. */
@@ -694,18 +724,18 @@ static void test_server_tcp_peer(void **state)
 	do_register(e, &e->a);
 	do_register(e, &e->b);
 	memset(frame, 0, sizeof(frame));
-	rdv_relay_header(frame, e->a.relay_id);
 	frame[RDV_RELAY_HEADER_LEN] = WIRE_DATA;
+	relay_seal(&e->b, frame, sizeof(frame), e->a.relay_id);
 	send_to(e, e->b.fd, e->port, frame, sizeof(frame));
 	n = recv_frame(e, &e->a, buf, sizeof(buf), NO_ANSWER_MS);
 	assert_int_equal(n, (ssize_t)sizeof(frame));
-	assert_true(rdv_relay_parse(buf, (size_t)n, &id, &fin, &fin_len));
+	assert_true(relay_open(&e->a, buf, (size_t)n, &id, &fin, &fin_len));
 	assert_int_equal(id, e->b.relay_id);
-	rdv_relay_header(frame, e->b.relay_id);
+	relay_seal(&e->a, frame, sizeof(frame), e->b.relay_id);
 	send_frame(e, &e->a, frame, sizeof(frame));
 	n = recv_within(e, e->b.fd, buf, sizeof(buf), NO_ANSWER_MS, &from);
 	assert_int_equal(n, (ssize_t)sizeof(frame));
-	assert_true(rdv_relay_parse(buf, (size_t)n, &id, &fin, &fin_len));
+	assert_true(relay_open(&e->b, buf, (size_t)n, &id, &fin, &fin_len));
 	assert_int_equal(id, e->a.relay_id);
 	/* A frame over its type's limit closes the connection, and the
 	 * closed connection is no longer A's channel. */
@@ -715,7 +745,7 @@ static void test_server_tcp_peer(void **state)
 	buf[2] = WIRE_DATA; /* 1024 bytes of "data" */
 	assert_int_equal(send(e->a.fd, buf, 3, 0), 3);
 	assert_true(closed_within(e, e->a.fd, NO_ANSWER_MS * 2));
-	rdv_relay_header(frame, e->a.relay_id);
+	relay_seal(&e->b, frame, sizeof(frame), e->a.relay_id);
 	send_to(e, e->b.fd, e->port, frame, sizeof(frame));
 	assert_true(e->srv.core.drops[RDV_DROP_RELAY_UNREACHABLE] >= 1);
 }

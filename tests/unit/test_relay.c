@@ -2,8 +2,10 @@
  * the token bucket, and the relay path of the engine (rendezvous/core.h)
  * driven without sockets on a fake clock: two peers register through
  * rdv_core_receive, frames go from one to the other until the sender's
- * byte budget is spent, and a destination on a refused address gets
- * nothing. */
+ * byte budget is spent, a destination on a refused address gets nothing,
+ * frames not tagged by the sender's own session (untagged, bad tag,
+ * replayed, another session's, a stranger's address) are dropped without
+ * charging anyone, and a rekey lets both keypairs' frames through. */
 #include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -193,11 +196,31 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void frame_to(uint8_t *frame, uint32_t id)
+/* A frame from peer who to relay id id, tagged on who's session with the
+ * rendezvous (its current keypair, or kp when given). */
+static void frame_to(struct env *e, int who, uint8_t *frame, uint32_t id, uint64_t now)
 {
+	struct sess_keypair *kp = sess_peer_send_keypair(&e->sim[who].sess, now);
+
+	assert_non_null(kp);
 	memset(frame, 0, FRAME);
-	rdv_relay_header(frame, id);
 	frame[RDV_RELAY_HEADER_LEN] = WIRE_DATA;
+	assert_int_equal(rdv_relay_seal(frame, FRAME, id, kp, now), 0);
+}
+
+/* What the destination does with a frame from the rendezvous: true when
+ * its tag and counter verify on the destination's own session. */
+static bool dest_accepts(struct env *e, int who, uint8_t *frame, size_t len, uint64_t now)
+{
+	struct rdv_relay_hdr h;
+	struct sess_keypair *kp;
+	const uint8_t *inner;
+	size_t inner_len;
+
+	if (!rdv_relay_parse(frame, len, &h, &inner, &inner_len))
+		return false;
+	kp = sess_peer_find(&e->sim[who].sess, h.receiver_index);
+	return kp && rdv_relay_verify(frame, len, &h, kp, now) == 0;
 }
 
 static void test_rdv_relay_frame_rate(void **state)
@@ -211,7 +234,7 @@ static void test_rdv_relay_frame_rate(void **state)
 	/* The burst passes, then the rest of the same millisecond is dropped. */
 	e->n_out = 0;
 	for (int i = 0; i < RDV_RELAY_BURST_BYTES / FRAME + 50; i++) {
-		frame_to(frame, e->relay_id[1]);
+		frame_to(e, 0, frame, e->relay_id[1], T0);
 		deliver(e, 0, frame, FRAME, T0);
 	}
 	passed = e->n_out;
@@ -223,16 +246,22 @@ static void test_rdv_relay_frame_rate(void **state)
 	assert_int_equal(e->out[0].pkt[4] | e->out[0].pkt[5] << 8 | e->out[0].pkt[6] << 16 |
 			     (uint32_t)e->out[0].pkt[7] << 24,
 			 e->relay_id[0]);
+	/* It is tagged again for B: B's session with the rendezvous verifies
+	 * it, once (a replay of it is refused), and A's tag would not do. */
+	assert_true(dest_accepts(e, 1, e->out[0].pkt, e->out[0].len, T0));
+	assert_false(dest_accepts(e, 1, e->out[0].pkt, e->out[0].len, T0));
+	frame_to(e, 0, frame, e->relay_id[1], T0);
+	assert_false(dest_accepts(e, 1, frame, FRAME, T0));
 	/* 10 ms later: 100 kB more at 10 MB/s. */
 	e->n_out = 0;
 	for (int i = 0; i < 200; i++) {
-		frame_to(frame, e->relay_id[1]);
+		frame_to(e, 0, frame, e->relay_id[1], T0 + 10);
 		deliver(e, 0, frame, FRAME, T0 + 10);
 	}
 	assert_int_equal(e->n_out, RDV_RELAY_BYTES_PER_S / 100 / FRAME);
 	/* B's own budget is untouched by A's. */
 	e->n_out = 0;
-	frame_to(frame, e->relay_id[0]);
+	frame_to(e, 1, frame, e->relay_id[0], T0 + 10);
 	deliver(e, 1, frame, FRAME, T0 + 10);
 	assert_int_equal(e->n_out, 1);
 }
@@ -248,28 +277,142 @@ static void test_rdv_relay_frame_refused(void **state)
 	sockaddr_fill(&e->ch[1].addr, "127.0.0.1", 2000);
 	join(e, 1, T0);
 	e->n_out = 0;
-	frame_to(frame, e->relay_id[1]);
+	frame_to(e, 0, frame, e->relay_id[1], T0);
 	deliver(e, 0, frame, FRAME, T0);
 	assert_int_equal(e->n_out, 0);
 	assert_int_equal(e->core.drops[RDV_DROP_RELAY_ACL], 1);
 	/* The other way round works: A's address is fine. */
-	frame_to(frame, e->relay_id[0]);
+	frame_to(e, 1, frame, e->relay_id[0], T0);
 	deliver(e, 1, frame, FRAME, T0);
 	assert_int_equal(e->n_out, 1);
 	/* relay = no: nothing at all. */
 	e->cfg.relay = false;
-	frame_to(frame, e->relay_id[0]);
+	frame_to(e, 1, frame, e->relay_id[0], T0);
 	deliver(e, 1, frame, FRAME, T0);
 	assert_int_equal(e->n_out, 1);
 	assert_int_equal(e->core.drops[RDV_DROP_RELAY_OFF], 1);
 	e->cfg.relay = true;
 	/* After the sender's keys expired (180 s, no rekey): dropped. */
-	frame_to(frame, e->relay_id[0]);
+	frame_to(e, 1, frame, e->relay_id[0], T0);
 	deliver(e, 1, frame, FRAME, T0 + 180000);
 	assert_int_equal(e->n_out, 1);
 	assert_int_equal(e->core.drops[RDV_DROP_RELAY_UNKNOWN_SRC], 1);
 	assert_int_equal(rdv_core_expire(&e->core, T0 + 180000), 2);
 	assert_int_equal(e->core.reg.n, 0);
+}
+
+/* Frames that do not carry A's own fresh tag, all arriving on A's channel
+ * (a third host spoofing A's address, with ids read off the wire): each is
+ * dropped before anything is charged or sent. */
+static void test_rdv_relay_frame_forged(void **state)
+{
+	struct env *e = *state;
+	uint8_t frame[FRAME], good[FRAME];
+	struct rdv_channel stranger = e->ch[0];
+	uint64_t auth = 0;
+
+	join(e, 0, T0);
+	join(e, 1, T0);
+	e->n_out = 0;
+	/* 1. A real frame passes, once; 2. its replay does not. */
+	frame_to(e, 0, good, e->relay_id[1], T0);
+	memcpy(frame, good, FRAME);
+	deliver(e, 0, frame, FRAME, T0);
+	assert_int_equal(e->n_out, 1);
+	for (int i = 0; i < 3000; i++) {
+		memcpy(frame, good, FRAME);
+		deliver(e, 0, frame, FRAME, T0);
+	}
+	assert_int_equal(e->n_out, 1);
+	assert_int_equal(e->core.drops[RDV_DROP_RELAY_AUTH], auth += 3000);
+	/* 3. No tag at all, with A's receiver index and a fresh counter. */
+	frame_to(e, 0, frame, e->relay_id[1], T0);
+	memset(frame + RDV_RELAY_TAG_OFFSET, 0, WIRE_TAG_LEN);
+	deliver(e, 0, frame, FRAME, T0);
+	/* 4. A flipped tag bit, and a flipped datagram byte. */
+	frame_to(e, 0, frame, e->relay_id[1], T0);
+	frame[RDV_RELAY_TAG_OFFSET] ^= 1;
+	deliver(e, 0, frame, FRAME, T0);
+	frame_to(e, 0, frame, e->relay_id[1], T0);
+	frame[FRAME - 1] ^= 1;
+	deliver(e, 0, frame, FRAME, T0);
+	/* 5. The id rewritten after tagging (to send A's frame elsewhere). */
+	frame_to(e, 0, frame, e->relay_id[1], T0);
+	frame[4] ^= 1;
+	deliver(e, 0, frame, FRAME, T0);
+	/* 6. Tagged on B's session (B's frame, or anyone's) but on A's channel. */
+	frame_to(e, 1, frame, e->relay_id[0], T0);
+	deliver(e, 0, frame, FRAME, T0);
+	/* 7. An index nobody holds. */
+	frame_to(e, 0, frame, e->relay_id[1], T0);
+	frame[8] ^= 0x55;
+	deliver(e, 0, frame, FRAME, T0);
+	assert_int_equal(e->n_out, 1);
+	assert_int_equal(e->core.drops[RDV_DROP_RELAY_AUTH], auth += 6);
+	/* 8. A's real, fresh frame from an address that is not A's channel:
+	 * the source binding refuses it before any crypto. */
+	sockaddr_fill(&stranger.addr, "203.0.113.66", 1000);
+	frame_to(e, 0, frame, e->relay_id[1], T0);
+	rdv_core_receive(&e->core, &stranger, frame, FRAME, T0);
+	assert_int_equal(e->n_out, 1);
+	assert_int_equal(e->core.drops[RDV_DROP_RELAY_UNKNOWN_SRC], 1);
+	/* None of the 3006 forged frames (3 MB) spent A's budget: the whole
+	 * burst, less the one real frame, still passes in the same ms. */
+	e->n_out = 0;
+	for (int i = 0; i < RDV_RELAY_BURST_BYTES / FRAME; i++) {
+		frame_to(e, 0, frame, e->relay_id[1], T0);
+		deliver(e, 0, frame, FRAME, T0);
+	}
+	assert_int_equal(e->n_out, RDV_RELAY_BURST_BYTES / FRAME - 1);
+	assert_int_equal(e->core.drops[RDV_DROP_RELAY_RATE], 1);
+	assert_int_equal(e->core.drops[RDV_DROP_RELAY_AUTH], auth);
+}
+
+/* A rekey: frames tagged under the new keypair and, while it lives, under
+ * the previous one both pass, each counter once. */
+static void test_rdv_relay_frame_rekey(void **state)
+{
+	struct env *e = *state;
+	uint8_t frame[FRAME], init[WIRE_INIT_LEN], old_frame[FRAME];
+	struct sess_keypair *old;
+	uint64_t t = T0 + 120000;
+
+	join(e, 0, T0);
+	join(e, 1, T0);
+	/* A tags one frame under the old keypair, then rekeys. */
+	frame_to(e, 0, old_frame, e->relay_id[1], t);
+	old = sess_peer_send_keypair(&e->sim[0].sess, t);
+	e->n_out = 0;
+	/* The initiation's TAI64N stamp is the wall clock's, coarsened like
+	 * WireGuard's: it must move on from the first handshake's. */
+	usleep(50 * 1000);
+	assert_int_equal(rdv_sim_initiation(&e->sim[0], init), 0);
+	deliver(e, 0, init, sizeof(init), t);
+	assert_int_equal(e->n_out, 1);
+	assert_int_equal(rdv_sim_response(&e->sim[0], e->out[0].pkt, e->out[0].len, t), 0);
+	assert_ptr_equal(e->sim[0].sess.previous, old);
+	assert_ptr_not_equal(sess_peer_send_keypair(&e->sim[0].sess, t), old);
+	/* The first frame on the new keys confirms them at the rendezvous
+	 * (they waited as its next keypair), like a data packet would. */
+	e->n_out = 0;
+	frame_to(e, 0, frame, e->relay_id[1], t);
+	deliver(e, 0, frame, FRAME, t);
+	assert_int_equal(e->n_out, 1);
+	assert_true(dest_accepts(e, 1, e->out[0].pkt, e->out[0].len, t));
+	/* The frame of the old keypair, still in flight, passes. */
+	deliver(e, 0, old_frame, FRAME, t);
+	assert_int_equal(e->n_out, 2);
+	/* ...and is not accepted twice. */
+	frame_to(e, 0, frame, e->relay_id[1], t);
+	memcpy(frame, old_frame, FRAME);
+	deliver(e, 0, frame, FRAME, t);
+	assert_int_equal(e->n_out, 2);
+	assert_int_equal(e->core.drops[RDV_DROP_RELAY_AUTH], 1);
+	/* Once the old keypair is 180 s old, its frames are refused. */
+	assert_int_equal(rdv_relay_seal(old_frame, FRAME, e->relay_id[1], old, t), 0);
+	deliver(e, 0, old_frame, FRAME, T0 + 180000);
+	assert_int_equal(e->n_out, 2);
+	assert_int_equal(e->core.drops[RDV_DROP_RELAY_AUTH], 2);
 }
 
 int main(void)
@@ -279,6 +422,8 @@ int main(void)
 	    cmocka_unit_test(test_rdv_bucket_take),
 	    cmocka_unit_test_setup_teardown(test_rdv_relay_frame_rate, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rdv_relay_frame_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rdv_relay_frame_forged, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rdv_relay_frame_rekey, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
