@@ -329,8 +329,12 @@ void rdv_client_receive(struct daemon *d, const uint8_t *msg, size_t len, uint64
 		if (!rdv_decode_unknown_peer(msg, len, key))
 			break;
 		p = peer_by_key(d, key);
+		/* The rendezvous introduces two peers only once both asked for
+		 * each other, and says the same whether the peer is absent or
+		 * has not asked yet: we ask again every RDV_CONNECT_INTERVAL_MS. */
 		if (p)
-			log_debug("%s: peer %s: not registered with the rendezvous yet",
+			log_debug("%s: peer %s: no introduction yet (not at the rendezvous, or "
+				  "not asking for us)",
 				  d->cfg.ifname, p->name);
 		return;
 	default:

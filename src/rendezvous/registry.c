@@ -140,6 +140,11 @@ static uint64_t relay_hash(uint32_t id)
 	return (uint64_t)id * 0x9E3779B97F4A7C15ull;
 }
 
+uint64_t rdv_registry_key_hash(const struct rdv_registry *r, const uint8_t key[32])
+{
+	return hash_bytes(r, key, 32);
+}
+
 /* ---- lookups ---- */
 
 struct rdv_peer *rdv_registry_find(const struct rdv_registry *r, const uint8_t key[32])
@@ -395,6 +400,10 @@ void rdv_registry_reset(struct rdv_registry *r, struct rdv_peer *p)
 	memset(&p->tcp_reflexive, 0, sizeof(p->tcp_reflexive));
 	memset(&p->connect_rl, 0, sizeof(p->connect_rl));
 	memset(&p->relay_rl, 0, sizeof(p->relay_rl));
+	/* A new session asks anew: whoever it wanted to meet before is not
+	 * evidence of what the next one wants. */
+	memset(p->intent_key, 0, sizeof(p->intent_key));
+	memset(p->intent_s, 0, sizeof(p->intent_s));
 }
 
 void rdv_registry_set_admission(struct rdv_registry *r, struct rdv_peer *p, const char *name)

@@ -38,6 +38,14 @@ enum {
 	RDV_NAME_LEN = 64,
 };
 
+/* Mutual intent: two peers are introduced only when each sent CONNECT for
+ * the other within the window (signal.c); each entry remembers its latest
+ * CONNECT targets. */
+enum {
+	RDV_INTENTS_PER_PEER = 16,
+	RDV_INTENT_WINDOW_S = 60,
+};
+
 enum rdv_chan_kind {
 	RDV_CHAN_NONE = 0,
 	RDV_CHAN_UDP,
@@ -84,6 +92,13 @@ struct rdv_peer {
 	struct rdv_bucket connect_rl, relay_rl;
 	char name[RDV_NAME_LEN]; /* config name, or the key's first base64 characters */
 	size_t slot;		 /* position in rdv_registry.peers */
+
+	/* Mutual intent (signal.c): the keys this peer sent CONNECT for in the
+	 * last RDV_INTENT_WINDOW_S, newest first, as keyed hashes
+	 * (rdv_registry_key_hash) with the CONNECT's second + 1 (0: unused
+	 * slot). A fixed table: a new key replaces the oldest. */
+	uint64_t intent_key[RDV_INTENTS_PER_PEER];
+	uint32_t intent_s[RDV_INTENTS_PER_PEER];
 };
 
 struct rdv_registry {
@@ -123,8 +138,8 @@ struct rdv_peer *rdv_registry_add(struct rdv_registry *r, const struct hs_identi
 				  const uint8_t key[32], const char *name, uint64_t now_ms);
 /* Unlinks and frees the entry, wiping its keys and freeing its indexes. */
 void rdv_registry_remove(struct rdv_registry *r, struct rdv_peer *p);
-/* Forgets session, channel and registration but keeps the entry and its
- * handshake timestamps (a config-admitted peer whose session died). */
+/* Forgets session, channel, registration and intents but keeps the entry
+ * and its handshake timestamps (a config-admitted peer whose session died). */
 void rdv_registry_reset(struct rdv_registry *r, struct rdv_peer *p);
 /* Marks or clears config admission (reload); name NULL means open mode. */
 void rdv_registry_set_admission(struct rdv_registry *r, struct rdv_peer *p, const char *name);
@@ -152,6 +167,10 @@ typedef void (*rdv_registry_gone_fn)(void *ctx, struct rdv_peer *p);
 /* Drops every entry that is no longer live; returns how many. */
 size_t rdv_registry_expire(struct rdv_registry *r, uint64_t now_ms, rdv_registry_gone_fn gone,
 			   void *ctx);
+
+/* The keyed 64-bit hash of a public key, the one by_key uses (an entry's
+ * own is in by_key.hash): unpredictable without hash_key. */
+uint64_t rdv_registry_key_hash(const struct rdv_registry *r, const uint8_t key[32]);
 
 /* True when two channels are the same UDP address or TCP connection. */
 bool rdv_channel_equal(const struct rdv_channel *a, const struct rdv_channel *b);

@@ -18,9 +18,17 @@
  * util/addr.h (no loopback, link-local, multicast, unspecified, broadcast,
  * reserved or v4-mapped form, no port 0, none of our own addresses: a
  * refused one is dropped and counted, the rest kept) and answers REGISTERED with the
- * relay id and the address the packet came from. CONNECT (rate-limited per
- * peer) answers INTRODUCE to both peers, or UNKNOWN_PEER to the asker when
- * the other is not registered and reachable. */
+ * relay id and the address the packet came from.
+ *
+ * CONNECT (rate-limited per peer) records the asker's intent to meet the
+ * key it names. Two peers are introduced (INTRODUCE to both, each about the
+ * other) only when both intents are fresh: each sent CONNECT for the other
+ * within RDV_INTENT_WINDOW_S, in either order, and both are registered and
+ * reachable. An introduction uses up the two intents. Otherwise the asker
+ * gets UNKNOWN_PEER, the same bytes whether the key is not registered,
+ * unreachable, or registered but not asking for it: in open mode anyone
+ * may register and name any key, and knowing a key must not tell where
+ * that peer is, its NAT or its relay id. */
 #include "rendezvous/signal.h"
 
 #include <errno.h>
@@ -141,11 +149,56 @@ static bool introduce(struct rdv_core *c, struct rdv_peer *to, const struct rdv_
 	return n && send_signal(c, to, out, n, now_ms);
 }
 
+/* An intent's time: the second of the CONNECT, + 1 so that 0 marks an
+ * unused slot (CLOCK_BOOTTIME seconds fit 32 bits for 136 years). */
+static uint32_t intent_time(uint64_t now_ms)
+{
+	return (uint32_t)(now_ms / 1000) + 1;
+}
+
+/* p asked to meet the key whose hash is h: the intent moves to the front
+ * (newest), taking the slot of an older intent for h, else the first
+ * unused slot, else the last (the oldest) one. */
+static void intent_record(struct rdv_peer *p, uint64_t h, uint64_t now_ms)
+{
+	size_t i = 0;
+
+	while (i < RDV_INTENTS_PER_PEER - 1 && p->intent_s[i] && p->intent_key[i] != h)
+		i++;
+	memmove(&p->intent_key[1], &p->intent_key[0], i * sizeof(p->intent_key[0]));
+	memmove(&p->intent_s[1], &p->intent_s[0], i * sizeof(p->intent_s[0]));
+	p->intent_key[0] = h;
+	p->intent_s[0] = intent_time(now_ms);
+}
+
+/* The slot of p's fresh intent for h, or -1 (none, or older than the
+ * window: 60 s counted in whole seconds). */
+static int intent_find(const struct rdv_peer *p, uint64_t h, uint64_t now_ms)
+{
+	uint32_t now_s = intent_time(now_ms);
+
+	for (int i = 0; i < RDV_INTENTS_PER_PEER && p->intent_s[i]; i++)
+		if (p->intent_key[i] == h)
+			return now_s - p->intent_s[i] < RDV_INTENT_WINDOW_S ? i : -1;
+	return -1;
+}
+
+static void intent_forget(struct rdv_peer *p, int i)
+{
+	size_t tail = RDV_INTENTS_PER_PEER - 1 - (size_t)i;
+
+	memmove(&p->intent_key[i], &p->intent_key[i + 1], tail * sizeof(p->intent_key[0]));
+	memmove(&p->intent_s[i], &p->intent_s[i + 1], tail * sizeof(p->intent_s[0]));
+	p->intent_key[RDV_INTENTS_PER_PEER - 1] = 0;
+	p->intent_s[RDV_INTENTS_PER_PEER - 1] = 0;
+}
+
 static void on_connect(struct rdv_core *c, struct rdv_peer *p, const uint8_t *msg, size_t len,
 		       uint64_t now_ms)
 {
 	uint8_t key[32], out[RDV_UNKNOWN_PEER_LEN];
 	struct rdv_peer *t;
+	int back = -1;
 	size_t n;
 
 	if (!p->registered) {
@@ -156,27 +209,45 @@ static void on_connect(struct rdv_core *c, struct rdv_peer *p, const uint8_t *ms
 		rdv_core_drop(c, RDV_DROP_SIGNAL_MALFORMED, &p->chan, now_ms);
 		return;
 	}
-	/* Each CONNECT costs two sealed sends: bound what one peer can make
-	 * us do for it. */
+	/* Each CONNECT costs up to two sealed sends: bound what one peer can
+	 * make us do for it. */
 	if (!rdv_bucket_take(&p->connect_rl, 1, RDV_CONNECT_PER_S, RDV_CONNECT_PER_S, now_ms)) {
 		rdv_core_drop(c, RDV_DROP_CONNECT_RATE, &p->chan, now_ms);
 		return;
 	}
 	t = rdv_registry_find(&c->reg, key);
-	if (!t || t == p || !rdv_registry_is_reachable(t, now_ms)) {
+	/* Recorded for a key nobody holds yet too: when that peer registers
+	 * and asks for p, both meet at its first CONNECT. */
+	if (t != p)
+		intent_record(p, rdv_registry_key_hash(&c->reg, key), now_ms);
+	/* p's own hash is its by_key link's. */
+	if (t && t != p && rdv_registry_is_reachable(t, now_ms))
+		back = intent_find(t, p->by_key.hash, now_ms);
+	if (back < 0) {
+		/* Unknown, unreachable, or not asking for p: one answer for all. */
 		n = rdv_encode_unknown_peer(key, out, sizeof(out));
 		if (!n || !send_signal(c, p, out, n, now_ms))
 			rdv_core_drop(c, RDV_DROP_SEND_FAILED, &p->chan, now_ms);
-		log_debug("rendezvous: peer %s (%s): asked for an unknown peer", p->name,
-			  rdv_channel_str(&p->chan));
+		if (t && t != p)
+			log_debug("rendezvous: peer %s (%s): asked for peer %s, which has not "
+				  "asked for it (or is unreachable): UNKNOWN_PEER",
+				  p->name, rdv_channel_str(&p->chan), t->name);
+		else
+			log_debug("rendezvous: peer %s (%s): asked for an unknown peer", p->name,
+				  rdv_channel_str(&p->chan));
 		return;
 	}
 	if (!introduce(c, p, t, now_ms) || !introduce(c, t, p, now_ms)) {
 		rdv_core_drop(c, RDV_DROP_SEND_FAILED, &p->chan, now_ms);
 		return;
 	}
+	/* Both asks are answered: the next introduction of this pair needs
+	 * two new ones, so one side alone cannot make the other punch again
+	 * and again. */
+	intent_forget(t, back);
+	intent_forget(p, 0);
 	c->introductions++;
-	log_debug("rendezvous: peer %s (%s): introduced to peer %s", p->name,
+	log_debug("rendezvous: peer %s (%s): introduced to peer %s, both asked", p->name,
 		  rdv_channel_str(&p->chan), t->name);
 }
 

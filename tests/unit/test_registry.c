@@ -338,6 +338,37 @@ static void test_rdv_registry_register_relay_ids(void **state)
 	assert_null(rdv_registry_find_relay(&e->r, 0));
 }
 
+/* Mutual intent's storage (signal.c fills it): key hashes are the by_key
+ * hashes, differ from key to key and from registry to registry (a secret
+ * SipHash key each, so nobody outside can aim at a slot), survive a second
+ * REGISTER, and go with a reset (the session died). */
+static void test_rdv_registry_intents_reset(void **state)
+{
+	struct env *e = *state;
+	struct rdv_peer *p = add(e, "alice", T0), *q = add(e, NULL, T0);
+	struct rdv_register m = {0};
+	struct rdv_registry other;
+
+	assert_true(rdv_registry_key_hash(&e->r, p->hs.rs_pub) == p->by_key.hash);
+	assert_true(rdv_registry_key_hash(&e->r, q->hs.rs_pub) == q->by_key.hash);
+	assert_true(p->by_key.hash != q->by_key.hash);
+	assert_int_equal(rdv_registry_init(&other, 4), 0);
+	assert_true(rdv_registry_key_hash(&other, p->hs.rs_pub) != p->by_key.hash);
+	rdv_registry_cleanup(&other);
+	for (size_t i = 0; i < RDV_INTENTS_PER_PEER; i++)
+		assert_true(p->intent_s[i] == 0 && p->intent_key[i] == 0);
+	install(e, p, true, T0);
+	assert_int_equal(rdv_registry_register(&e->r, p, &m, T0), 0);
+	p->intent_key[0] = q->by_key.hash;
+	p->intent_s[0] = T0 / 1000 + 1;
+	assert_int_equal(rdv_registry_register(&e->r, p, &m, T0 + 10), 0);
+	assert_true(p->intent_key[0] == q->by_key.hash);
+	rdv_registry_reset(&e->r, p);
+	for (size_t i = 0; i < RDV_INTENTS_PER_PEER; i++)
+		assert_true(p->intent_s[i] == 0 && p->intent_key[i] == 0);
+	assert_ptr_equal(rdv_registry_find(&e->r, p->hs.rs_pub), p);
+}
+
 static size_t gone_count;
 
 static void gone(void *ctx, struct rdv_peer *p)
@@ -439,6 +470,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_rdv_registry_add_pending_cap, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rdv_registry_channel_ownership, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rdv_registry_register_relay_ids, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rdv_registry_intents_reset, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rdv_registry_expire, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rdv_registry_expire_idle, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rdv_registry_set_admission, setup, teardown),

@@ -23,6 +23,7 @@
 #include <sodium.h>
 
 #include "crypto/keys.h"
+#include "crypto/noise.h"
 #include "rendezvous/core.h"
 #include "rendezvous/sim.h"
 #include "session/wire.h"
@@ -111,16 +112,21 @@ static void handshake(struct env *e, int who)
 	assert_int_equal(rdv_sim_response(&e->sim[who], e->out[0].pkt, e->out[0].len, T0), 0);
 }
 
-/* Seals msg for the rendezvous; returns how many packets it sent back. */
-static size_t send_msg(struct env *e, int who, const uint8_t *msg, size_t len)
+/* Seals msg for the rendezvous at now; returns how many packets it sent back. */
+static size_t send_msg_at(struct env *e, int who, const uint8_t *msg, size_t len, uint64_t now)
 {
 	uint8_t pkt[512];
 	size_t plen;
 
 	e->n_out = 0;
-	assert_int_equal(rdv_sim_seal(&e->sim[who], msg, len, pkt, sizeof(pkt), &plen, T0), 0);
-	rdv_core_receive(&e->core, &e->ch[who], pkt, plen, T0);
+	assert_int_equal(rdv_sim_seal(&e->sim[who], msg, len, pkt, sizeof(pkt), &plen, now), 0);
+	rdv_core_receive(&e->core, &e->ch[who], pkt, plen, now);
 	return e->n_out;
+}
+
+static size_t send_msg(struct env *e, int who, const uint8_t *msg, size_t len)
+{
+	return send_msg_at(e, who, msg, len, T0);
 }
 
 /* REGISTER with the given candidates ("ip", port); true when answered. */
@@ -286,6 +292,10 @@ static void test_rdv_signal_introduce_kept_only(void **state)
 	assert_true(register_hosts(e, 0, a_ips, a_ports, 3));
 	handshake(e, 1);
 	assert_true(register_hosts(e, 1, b_ips, b_ports, 1));
+	/* Both ask (mutual intent): A first, then B, who is answered by
+	 * both introductions. */
+	len = rdv_encode_connect(e->sim[1].id.s_pub, msg, sizeof(msg));
+	assert_int_equal(send_msg(e, 0, msg, len), 1);
 	len = rdv_encode_connect(e->sim[0].id.s_pub, msg, sizeof(msg));
 	assert_int_equal(send_msg(e, 1, msg, len), 2);
 	/* The first INTRODUCE goes to B, about A. */
@@ -415,6 +425,633 @@ static void test_rdv_signal_flood_gate(void **state)
 	assert_false(hsgate_under_load(&e->core.gate, T0 + 30 + HSGATE_HOLD_MS + 1));
 }
 
+/* ---- mutual intent (CONNECT) ---- */
+
+static size_t connect_at(struct env *e, int who, const uint8_t key[32], uint64_t now)
+{
+	uint8_t msg[RDV_CONNECT_LEN];
+	size_t len = rdv_encode_connect(key, msg, sizeof(msg));
+
+	assert_int_equal(len, RDV_CONNECT_LEN);
+	return send_msg_at(e, who, msg, len, now);
+}
+
+/* Opens captured packet i as peer who (it must have gone to who's
+ * channel); returns the message type. */
+static unsigned open_out(struct env *e, size_t i, int who, uint64_t now, uint8_t **inner,
+			 size_t *inner_len)
+{
+	assert_memory_equal(&e->out[i].ch.addr, &e->ch[who].addr, sizeof(struct sockaddr_in));
+	assert_int_equal(
+	    rdv_sim_open(&e->sim[who], e->out[i].pkt, e->out[i].len, now, inner, inner_len), 0);
+	return rdv_msg_type_of(*inner, *inner_len);
+}
+
+/* Both peers handshaken and registered, one public host candidate each. */
+static void join_both(struct env *e)
+{
+	static const char *const ips[] = {"203.0.113.50", "203.0.113.51"};
+	static const uint16_t ports[] = {51820};
+
+	for (int who = 0; who < 2; who++) {
+		handshake(e, who);
+		assert_true(register_hosts(e, who, &ips[who], ports, 1));
+	}
+}
+
+/* n packets went out: exactly one, to who, UNKNOWN_PEER naming key, the
+ * padding zero. */
+static void assert_unknown_reply(struct env *e, size_t n, int who, const uint8_t key[32],
+				 uint64_t now)
+{
+	uint8_t want[RDV_UNKNOWN_PEER_LEN], *inner;
+	size_t inner_len;
+
+	assert_int_equal(n, 1);
+	assert_int_equal(open_out(e, 0, who, now, &inner, &inner_len), RDV_UNKNOWN_PEER);
+	assert_int_equal(rdv_encode_unknown_peer(key, want, sizeof(want)), sizeof(want));
+	assert_true(inner_len >= sizeof(want));
+	assert_memory_equal(inner, want, sizeof(want));
+	for (size_t i = sizeof(want); i < inner_len; i++)
+		assert_int_equal(inner[i], 0);
+}
+
+/* n packets went out: INTRODUCE to the asker, then to the other, each
+ * about the other. */
+static void assert_introduced(struct env *e, size_t n, int asker, uint64_t now)
+{
+	assert_int_equal(n, 2);
+	for (size_t k = 0; k < 2; k++) {
+		int to = k == 0 ? asker : 1 - asker;
+		struct rdv_introduce intro;
+		uint8_t *inner;
+		size_t inner_len;
+
+		assert_int_equal(open_out(e, k, to, now, &inner, &inner_len), RDV_INTRODUCE);
+		assert_true(rdv_decode_introduce(inner, inner_len, &intro));
+		assert_memory_equal(intro.public_key, e->sim[1 - to].id.s_pub, 32);
+		assert_int_equal(intro.relay_id, entry(e, 1 - to)->relay_id);
+		assert_int_equal(intro.nat_mapping, RDV_MAPPING_INDEPENDENT);
+		assert_int_equal(intro.n_host, 1);
+	}
+}
+
+/* A asks for B, who is registered and reachable but does not ask for A:
+ * A gets what it gets for a key nobody registered (same message, same
+ * size) or for itself, and nothing ever reaches B, however often A asks.
+ * B asking for someone else changes nothing; B asking for A does. */
+static void test_rdv_signal_connect_one_sided(void **state)
+{
+	struct env *e = *state;
+	const uint8_t *a = e->sim[0].id.s_pub, *b = e->sim[1].id.s_pub;
+	uint8_t stranger[32];
+	size_t n, len_b;
+
+	join_both(e);
+	randombytes_buf(stranger, sizeof(stranger));
+	n = connect_at(e, 0, b, T0);
+	len_b = e->out[0].len;
+	assert_unknown_reply(e, n, 0, b, T0);
+	n = connect_at(e, 0, stranger, T0 + 100);
+	assert_int_equal(e->out[0].len, len_b);
+	assert_unknown_reply(e, n, 0, stranger, T0 + 100);
+	n = connect_at(e, 0, a, T0 + 200);
+	assert_int_equal(e->out[0].len, len_b);
+	assert_unknown_reply(e, n, 0, a, T0 + 200);
+	/* As p2pvpnd does while it waits: once a second, for 30 s. */
+	for (uint64_t s = 1; s <= 30; s++) {
+		n = connect_at(e, 0, b, T0 + s * 1000);
+		assert_int_equal(e->out[0].len, len_b);
+		assert_unknown_reply(e, n, 0, b, T0 + s * 1000);
+	}
+	n = connect_at(e, 1, stranger, T0 + 30500);
+	assert_unknown_reply(e, n, 1, stranger, T0 + 30500);
+	assert_int_equal(e->core.introductions, 0);
+	n = connect_at(e, 1, a, T0 + 30600);
+	assert_introduced(e, n, 1, T0 + 30600);
+	assert_int_equal(e->core.introductions, 1);
+}
+
+/* Both ask, in either order: the second CONNECT introduces both. An
+ * introduction uses up both intents: one more ask is one-sided again. */
+static void test_rdv_signal_connect_mutual(void **state)
+{
+	struct env *e = *state;
+	size_t n;
+
+	join_both(e);
+	for (int first = 0; first < 2; first++) {
+		int second = 1 - first;
+		uint64_t t = T0 + (uint64_t)first * 10000;
+
+		n = connect_at(e, first, e->sim[second].id.s_pub, t);
+		assert_unknown_reply(e, n, first, e->sim[second].id.s_pub, t);
+		n = connect_at(e, second, e->sim[first].id.s_pub, t + 2500);
+		assert_introduced(e, n, second, t + 2500);
+		assert_int_equal(e->core.introductions, (uint64_t)first + 1);
+	}
+	n = connect_at(e, 0, e->sim[1].id.s_pub, T0 + 20000);
+	assert_unknown_reply(e, n, 0, e->sim[1].id.s_pub, T0 + 20000);
+	assert_int_equal(e->core.introductions, 2);
+}
+
+/* A asked for B before B existed: B's first CONNECT after registering
+ * meets A's intent. */
+static void test_rdv_signal_connect_before_target_registered(void **state)
+{
+	struct env *e = *state;
+	static const char *const ips[] = {"203.0.113.51"};
+	static const uint16_t ports[] = {51820};
+	static const char *const a_ips[] = {"203.0.113.50"};
+	size_t n;
+
+	handshake(e, 0);
+	assert_true(register_hosts(e, 0, a_ips, ports, 1));
+	n = connect_at(e, 0, e->sim[1].id.s_pub, T0);
+	assert_unknown_reply(e, n, 0, e->sim[1].id.s_pub, T0);
+	assert_null(rdv_registry_find(&e->core.reg, e->sim[1].id.s_pub));
+	handshake(e, 1);
+	assert_true(register_hosts(e, 1, ips, ports, 1));
+	n = connect_at(e, 1, e->sim[0].id.s_pub, T0 + 1500);
+	assert_introduced(e, n, 1, T0 + 1500);
+}
+
+/* The window: B's CONNECT dt after A's. Within it both are introduced;
+ * past it B is answered as for an unknown peer, and it is B's intent that
+ * is fresh now: A's next CONNECT meets it. */
+static void test_rdv_signal_connect_window(void **state)
+{
+	static const struct {
+		uint64_t dt_ms;
+		bool introduced;
+	} cases[] = {
+	    {0, true},
+	    {1000, true},
+	    {RDV_INTENT_WINDOW_S * 1000 - 1, true},
+	    {RDV_INTENT_WINDOW_S * 1000, false},
+	    {RDV_INTENT_WINDOW_S * 1000 + 1, false},
+	    {90 * 1000, false},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint64_t t = T0 + cases[i].dt_ms;
+		void *st = NULL;
+		struct env *e;
+		size_t n;
+
+		assert_int_equal(setup(&st), 0);
+		e = st;
+		join_both(e);
+		n = connect_at(e, 0, e->sim[1].id.s_pub, T0);
+		assert_unknown_reply(e, n, 0, e->sim[1].id.s_pub, T0);
+		n = connect_at(e, 1, e->sim[0].id.s_pub, t);
+		if (cases[i].introduced) {
+			assert_introduced(e, n, 1, t);
+		} else {
+			assert_unknown_reply(e, n, 1, e->sim[0].id.s_pub, t);
+			assert_int_equal(e->core.introductions, 0);
+			n = connect_at(e, 0, e->sim[1].id.s_pub, t + 500);
+			assert_introduced(e, n, 0, t + 500);
+		}
+		assert_int_equal(e->core.introductions, 1);
+		assert_int_equal(teardown(&st), 0);
+	}
+}
+
+/* A asks for B, then for `others` other keys (150 ms apart, within the
+ * CONNECT rate); with `refresh`, for B once more after the first
+ * RDV_INTENTS_PER_PEER - 1 of them. The table holds the newest
+ * RDV_INTENTS_PER_PEER, newest first: B's intent survives while it is
+ * among them. */
+static void test_rdv_signal_connect_intents_bounded(void **state)
+{
+	enum { N = RDV_INTENTS_PER_PEER };
+	static const struct {
+		int others;
+		bool refresh;
+		bool introduced;
+	} cases[] = {
+	    {N - 1, false, true},	    /* B's is the oldest of a full table: kept */
+	    {N, false, false},		    /* a 17th key replaced it */
+	    {N + 20, false, false},	    /* still 16 slots */
+	    {2 * (N - 1), true, true},	    /* asked again: the newest, then 15 more */
+	    {2 * (N - 1) + 1, true, false}, /* one more and it is gone again */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t key[32];
+		uint64_t t = T0;
+		const struct rdv_peer *pa;
+		size_t n, used = 0;
+		void *st = NULL;
+		struct env *e;
+
+		assert_int_equal(setup(&st), 0);
+		e = st;
+		join_both(e);
+		n = connect_at(e, 0, e->sim[1].id.s_pub, t);
+		assert_unknown_reply(e, n, 0, e->sim[1].id.s_pub, t);
+		for (int k = 0; k < cases[i].others; k++) {
+			if (cases[i].refresh && k == N - 1) {
+				t += 150;
+				n = connect_at(e, 0, e->sim[1].id.s_pub, t);
+				assert_unknown_reply(e, n, 0, e->sim[1].id.s_pub, t);
+			}
+			t += 150;
+			randombytes_buf(key, sizeof(key));
+			n = connect_at(e, 0, key, t);
+			assert_unknown_reply(e, n, 0, key, t);
+		}
+		pa = entry(e, 0);
+		for (size_t k = 0; k < N; k++)
+			used += pa->intent_s[k] != 0;
+		assert_int_equal(used, N);
+		assert_true(pa->intent_key[0] == rdv_registry_key_hash(&e->core.reg, key));
+		assert_int_equal(e->core.drops[RDV_DROP_CONNECT_RATE], 0);
+		n = connect_at(e, 1, e->sim[0].id.s_pub, t + 150);
+		if (cases[i].introduced)
+			assert_introduced(e, n, 1, t + 150);
+		else
+			assert_unknown_reply(e, n, 1, e->sim[0].id.s_pub, t + 150);
+		assert_int_equal(teardown(&st), 0);
+	}
+}
+
+/* ---- SECURITY-NOTES item 26 ---- */
+
+/* open = no: a key without a [peer] section gets no answer and no entry,
+ * and its forged data packets nothing either, before and after a listed
+ * key registered. A reload that unlists a key drops its entry, and its
+ * old session is worth nothing. */
+static void test_rdv_signal_key_not_admitted(void **state)
+{
+	struct cfg_errors errs = {0};
+	struct cfg_rendezvous cfg, cfg2;
+	struct env *e = calloc(1, sizeof(*e));
+	struct rdv_sim mallory, alice;
+	uint8_t priv[32], alice_priv[32], alice_pub[32], other[32], init[WIRE_INIT_LEN], pkt[512];
+	char b64[KEY_B64_LEN + 1], pub64[KEY_B64_LEN + 1], text[400];
+	struct rdv_register reg = {.nat_mapping = RDV_MAPPING_INDEPENDENT};
+	uint8_t msg[RDV_REGISTER_LEN];
+	size_t len, plen;
+
+	(void)state;
+	assert_non_null(e);
+	key_generate(priv);
+	key_to_base64(priv, b64);
+	key_generate(alice_priv);
+	assert_true(key_public(alice_priv, alice_pub));
+	key_to_base64(alice_pub, pub64);
+	snprintf(text, sizeof(text),
+		 "[rendezvous]\nlisten = 192.0.2.10:3478\nprivate_key = %s\nopen = no\n"
+		 "[peer \"alice\"]\npublic_key = %s\n",
+		 b64, pub64);
+	assert_true(cfg_load_rendezvous_string("closed.conf", text, &cfg, &errs));
+	/* The reload lists someone else instead (a file with no key at all
+	 * and open = no is refused by the loader). */
+	key_generate(other);
+	assert_true(key_public(other, other));
+	key_to_base64(other, pub64);
+	snprintf(text, sizeof(text),
+		 "[rendezvous]\nlisten = 192.0.2.10:3478\nprivate_key = %s\nopen = no\n"
+		 "[peer \"bob\"]\npublic_key = %s\n",
+		 b64, pub64);
+	assert_true(cfg_load_rendezvous_string("closed2.conf", text, &cfg2, &errs));
+	assert_int_equal(rdv_core_init(&e->core, &cfg, 16, capture, e), 0);
+	e->ch[0].kind = e->ch[1].kind = RDV_CHAN_UDP;
+	sockaddr_fill(&e->ch[0].addr, "203.0.113.66", 4000);
+	sockaddr_fill(&e->ch[1].addr, "198.51.100.5", 5000);
+	assert_int_equal(rdv_sim_init(&mallory, NULL, cfg.public_key), 0);
+	assert_int_equal(rdv_sim_init(&alice, alice_priv, cfg.public_key), 0);
+	len = rdv_encode_register(&reg, msg, sizeof(msg));
+
+	for (int round = 0; round < 2; round++) {
+		e->n_out = 0;
+		assert_int_equal(rdv_sim_initiation(&mallory, init), 0);
+		rdv_core_receive(&e->core, &e->ch[0], init, sizeof(init),
+				 T0 + 100 * (uint64_t)round);
+		assert_int_equal(e->n_out, 0);
+		assert_null(rdv_registry_find(&e->core.reg, mallory.id.s_pub));
+		assert_int_equal(e->core.drops[RDV_DROP_UNKNOWN_KEY], (uint64_t)round + 1);
+		/* Without a session she can only guess an index and a tag. */
+		memset(pkt, 0, sizeof(pkt));
+		pkt[0] = WIRE_DATA;
+		randombytes_buf(pkt + 4, 60);
+		rdv_core_receive(&e->core, &e->ch[0], pkt, 64, T0 + 100 * (uint64_t)round);
+		assert_int_equal(e->n_out, 0);
+		assert_int_equal(e->core.drops[RDV_DROP_DATA_INVALID], (uint64_t)round + 1);
+		if (round)
+			break;
+		/* Alice is listed: admitted and registered. */
+		e->n_out = 0;
+		assert_int_equal(rdv_sim_initiation(&alice, init), 0);
+		rdv_core_receive(&e->core, &e->ch[1], init, sizeof(init), T0 + 50);
+		assert_int_equal(e->n_out, 1);
+		assert_int_equal(rdv_sim_response(&alice, e->out[0].pkt, e->out[0].len, T0 + 50),
+				 0);
+		assert_int_equal(rdv_sim_seal(&alice, msg, len, pkt, sizeof(pkt), &plen, T0 + 50),
+				 0);
+		e->n_out = 0;
+		rdv_core_receive(&e->core, &e->ch[1], pkt, plen, T0 + 50);
+		assert_int_equal(e->n_out, 1);
+		assert_true(rdv_registry_find(&e->core.reg, alice_pub)->registered);
+	}
+	assert_int_equal(e->core.reg.n, 1);
+	/* Unlisted by a reload: dropped, and her session is refused. */
+	rdv_core_set_config(&e->core, &cfg2);
+	assert_int_equal(e->core.reg.n, 0);
+	assert_int_equal(rdv_sim_seal(&alice, msg, len, pkt, sizeof(pkt), &plen, T0 + 300), 0);
+	e->n_out = 0;
+	rdv_core_receive(&e->core, &e->ch[1], pkt, plen, T0 + 300);
+	assert_int_equal(e->n_out, 0);
+	assert_int_equal(e->core.drops[RDV_DROP_DATA_INVALID], 3);
+	rdv_sim_cleanup(&mallory);
+	rdv_sim_cleanup(&alice);
+	rdv_core_cleanup(&e->core);
+	cfg_rendezvous_free(&cfg);
+	cfg_rendezvous_free(&cfg2);
+	free(e);
+}
+
+/* A captured REGISTER replayed a second later, from the peer's address and
+ * from an attacker's: the session's replay window drops both, so neither
+ * the registration (time, candidates, relay id) nor the channel changes.
+ * A captured initiation replayed from the attacker: refused as a replay,
+ * and the peer's session goes on. */
+static void test_rdv_signal_register_replayed(void **state)
+{
+	struct env *e = *state;
+	struct rdv_register reg = {.nat_mapping = RDV_MAPPING_INDEPENDENT, .n_host = 1};
+	uint8_t msg[RDV_REGISTER_LEN + RDV_ADDR_LEN], pkt[512], copy[512], init[WIRE_INIT_LEN],
+	    init_copy[WIRE_INIT_LEN], *inner;
+	struct rdv_channel attacker = e->ch[0];
+	struct sockaddr_storage refl;
+	const struct rdv_peer *p;
+	size_t len, plen, inner_len;
+	uint32_t relay_id, id;
+
+	sockaddr_fill(&attacker.addr, "203.0.113.66", 6666);
+	sockaddr_fill(&reg.host[0], "203.0.113.50", 51820);
+	len = rdv_encode_register(&reg, msg, sizeof(msg));
+	assert_int_equal(rdv_sim_initiation(&e->sim[0], init), 0);
+	memcpy(init_copy, init, sizeof(init));
+	e->n_out = 0;
+	rdv_core_receive(&e->core, &e->ch[0], init, sizeof(init), T0);
+	assert_int_equal(e->n_out, 1);
+	assert_int_equal(rdv_sim_response(&e->sim[0], e->out[0].pkt, e->out[0].len, T0), 0);
+	assert_int_equal(rdv_sim_seal(&e->sim[0], msg, len, pkt, sizeof(pkt), &plen, T0), 0);
+	memcpy(copy, pkt, plen);
+	e->n_out = 0;
+	rdv_core_receive(&e->core, &e->ch[0], pkt, plen, T0);
+	assert_int_equal(e->n_out, 1);
+	p = entry(e, 0);
+	relay_id = p->relay_id;
+	assert_int_not_equal(relay_id, 0);
+
+	for (int from_attacker = 0; from_attacker < 2; from_attacker++) {
+		memcpy(pkt, copy, plen);
+		e->n_out = 0;
+		rdv_core_receive(&e->core, from_attacker ? &attacker : &e->ch[0], pkt, plen,
+				 T0 + 1000);
+		assert_int_equal(e->n_out, 0);
+		assert_int_equal(e->core.drops[RDV_DROP_DATA_INVALID], (uint64_t)from_attacker + 1);
+	}
+	p = entry(e, 0);
+	assert_int_equal(e->core.registrations, 1);
+	assert_true(p->registered_ms == T0);
+	assert_true(p->last_auth_ms == T0);
+	assert_int_equal(p->relay_id, relay_id);
+	assert_int_equal(p->n_host, 1);
+	assert_memory_equal(&p->chan.addr, &e->ch[0].addr, sizeof(struct sockaddr_in));
+
+	e->n_out = 0;
+	rdv_core_receive(&e->core, &attacker, init_copy, sizeof(init_copy), T0 + 2000);
+	assert_int_equal(e->n_out, 0);
+	assert_int_equal(e->core.drops[RDV_DROP_REPLAY], 1);
+	assert_int_equal(e->core.handshakes, 1);
+	/* The real peer's next REGISTER: answered on its own channel, same id. */
+	assert_int_equal(send_msg_at(e, 0, msg, len, T0 + 3000), 1);
+	assert_int_equal(open_out(e, 0, 0, T0 + 3000, &inner, &inner_len), RDV_REGISTERED);
+	assert_true(rdv_decode_registered(inner, inner_len, &id, &refl));
+	assert_int_equal(id, relay_id);
+	assert_memory_equal(&refl, &e->ch[0].addr, sizeof(struct sockaddr_in));
+}
+
+/* An initiation that names `claimed` as its static key but is made with
+ * priv: what someone who knows a peer's public key, not its private key,
+ * can send. With claimed = priv's own public key it is a valid one. */
+static void forge_initiation(const uint8_t priv[32], const uint8_t claimed[32],
+			     const uint8_t server_pub[32], struct wire_init *out)
+{
+	static const uint8_t zero_psk[1][NOISE_PSK_LEN];
+	uint8_t ts[HS_TAI64N_LEN], mac1_key[HS_KEY_LEN];
+	uint8_t msg[sizeof(out->ephemeral) + sizeof(out->enc_static) + sizeof(out->enc_timestamp)];
+	struct noise_handshake hs;
+	size_t len = 0;
+
+	assert_int_equal(noise_handshake_init(&hs, HS_PROTOCOL_NAME, true,
+					      (const uint8_t *)HS_PROLOGUE, sizeof(HS_PROLOGUE) - 1,
+					      priv, server_pub, NULL, 0, NULL),
+			 0);
+	assert_int_equal(noise_handshake_set_psks(&hs, zero_psk, 1), 0);
+	/* The s token sends this; ss is still computed with priv. */
+	memcpy(hs.s_pub, claimed, 32);
+	hs_tai64n_now(ts);
+	assert_int_equal(noise_write_message(&hs, ts, sizeof(ts), msg, sizeof(msg), &len), 0);
+	assert_int_equal(len, sizeof(msg));
+	memset(out, 0, sizeof(*out));
+	out->type = WIRE_HANDSHAKE_INIT;
+	out->sender_index = htole32(0x4d616c6c);
+	memcpy(out->ephemeral, msg, sizeof(out->ephemeral));
+	memcpy(out->enc_static, msg + sizeof(out->ephemeral), sizeof(out->enc_static));
+	memcpy(out->enc_timestamp, msg + sizeof(out->ephemeral) + sizeof(out->enc_static),
+	       sizeof(out->enc_timestamp));
+	assert_int_equal(hs_mac1_key(server_pub, mac1_key), 0);
+	assert_int_equal(
+	    hs_mac1(mac1_key, (const uint8_t *)out, offsetof(struct wire_init, mac1), out->mac1),
+	    0);
+	noise_handshake_cleanup(&hs);
+}
+
+/* Mallory claims A's public key without A's private key: the ss step (a DH
+ * with the private key that belongs to the key sent) does not match ours,
+ * so the initiation fails before any lookup. Her tampering with A's data
+ * packets fails the tag. Nothing changes for A: entry, session, channel,
+ * relay id, registration. The same forging code with her own key is
+ * answered (the check, not the forger, refused her). */
+static void test_rdv_signal_impostor_key(void **state)
+{
+	struct env *e = *state;
+	struct rdv_register reg = {.nat_mapping = RDV_MAPPING_INDEPENDENT};
+	uint8_t mallory[32], mallory_pub[32], msg[RDV_REGISTER_LEN], pkt[512], *inner;
+	struct rdv_channel attacker = e->ch[0];
+	const struct rdv_peer *p;
+	struct wire_init init;
+	uint32_t relay_id, local_index;
+	size_t len, plen, inner_len;
+
+	join_both(e);
+	p = entry(e, 0);
+	relay_id = p->relay_id;
+	assert_non_null(p->sess.current);
+	local_index = p->sess.current->local_index;
+	sockaddr_fill(&attacker.addr, "203.0.113.66", 6666);
+	key_generate(mallory);
+	assert_true(key_public(mallory, mallory_pub));
+	for (int i = 0; i < 3; i++) {
+		e->n_out = 0;
+		forge_initiation(mallory, e->sim[i == 2].id.s_pub, e->cfg.public_key, &init);
+		rdv_core_receive(&e->core, &attacker, (uint8_t *)&init, sizeof(init),
+				 T0 + 1000 + 100 * (uint64_t)i);
+		assert_int_equal(e->n_out, 0);
+	}
+	assert_int_equal(e->core.drops[RDV_DROP_HANDSHAKE_INVALID], 3);
+	assert_int_equal(e->core.handshakes, 2);
+	/* A's sealed REGISTER with one bit flipped, sent from her address. */
+	len = rdv_encode_register(&reg, msg, sizeof(msg));
+	assert_int_equal(rdv_sim_seal(&e->sim[0], msg, len, pkt, sizeof(pkt), &plen, T0 + 1500), 0);
+	pkt[plen - 20] ^= 1;
+	e->n_out = 0;
+	rdv_core_receive(&e->core, &attacker, pkt, plen, T0 + 1500);
+	assert_int_equal(e->n_out, 0);
+	assert_int_equal(e->core.drops[RDV_DROP_DATA_INVALID], 1);
+
+	p = entry(e, 0);
+	assert_true(p->registered);
+	assert_int_equal(p->relay_id, relay_id);
+	assert_int_equal(p->sess.current->local_index, local_index);
+	assert_memory_equal(&p->chan.addr, &e->ch[0].addr, sizeof(struct sockaddr_in));
+	assert_int_equal(e->core.reg.n, 2);
+	/* A's own session still works. */
+	assert_int_equal(send_msg_at(e, 0, msg, len, T0 + 2000), 1);
+	assert_int_equal(open_out(e, 0, 0, T0 + 2000, &inner, &inner_len), RDV_REGISTERED);
+	/* Her own key, same forger: a valid initiation, answered (open mode). */
+	e->n_out = 0;
+	forge_initiation(mallory, mallory_pub, e->cfg.public_key, &init);
+	rdv_core_receive(&e->core, &attacker, (uint8_t *)&init, sizeof(init), T0 + 2500);
+	assert_int_equal(e->n_out, 1);
+	assert_int_equal(e->out[0].len, WIRE_RESP_LEN);
+	assert_non_null(rdv_registry_find(&e->core.reg, mallory_pub));
+	assert_int_equal(e->core.drops[RDV_DROP_HANDSHAKE_INVALID], 3);
+	sodium_memzero(mallory, sizeof(mallory));
+}
+
+/* One initiation from a fresh key (open mode) on a spoofed source; true
+ * when answered. With `confirm`, the handshake is completed and REGISTER
+ * sent (true only when REGISTERED came back). */
+static bool flood_one(struct env *e, struct rdv_sim *sim, int i, bool confirm, uint64_t now)
+{
+	struct rdv_register reg = {0};
+	uint8_t init[WIRE_INIT_LEN], msg[RDV_REGISTER_LEN], pkt[512];
+	struct rdv_channel ch = {.kind = RDV_CHAN_UDP};
+	size_t len, plen;
+
+	sockaddr_fill(&ch.addr, "203.0.113.0", (uint16_t)(1024 + i / 250));
+	((struct sockaddr_in *)&ch.addr)->sin_addr.s_addr =
+	    htonl(0xCB007100u + 1 + (uint32_t)(i % 250));
+	assert_int_equal(rdv_sim_initiation(sim, init), 0);
+	rdv_core_wake(&e->core);
+	e->n_out = 0;
+	rdv_core_receive(&e->core, &ch, init, sizeof(init), now);
+	if (e->n_out != 1)
+		return false;
+	if (!confirm)
+		return true;
+	assert_int_equal(rdv_sim_response(sim, e->out[0].pkt, e->out[0].len, now), 0);
+	len = rdv_encode_register(&reg, msg, sizeof(msg));
+	assert_int_equal(rdv_sim_seal(sim, msg, len, pkt, sizeof(pkt), &plen, now), 0);
+	e->n_out = 0;
+	rdv_core_receive(&e->core, &ch, pkt, plen, now);
+	return e->n_out == 1;
+}
+
+/* Registration floods against the open-mode caps. Handshakes that are
+ * never confirmed: RDV_MAX_PENDING of them are answered, the rest not;
+ * meanwhile a new open-mode key is refused too (the flood's price, for
+ * RDV_PENDING_MS), but a listed key is admitted and registered peers keep
+ * working; the sweep then frees the pending entries. Completed
+ * registrations: no more than max_open open-mode entries, and a listed
+ * key still gets in. */
+static void test_rdv_signal_registration_flood(void **state)
+{
+	enum { MAXP = 2048, OVER = 50 };
+	struct cfg_errors errs = {0};
+	struct cfg_rendezvous cfg;
+	struct env *e = calloc(1, sizeof(*e));
+	struct rdv_sim sim, listed[2], honest;
+	uint8_t priv[32], lpriv[2][32], lpub[2][32];
+	char b64[KEY_B64_LEN + 1], pub64[2][KEY_B64_LEN + 1], text[600];
+	uint64_t t = T0;
+	size_t answered = 0;
+
+	(void)state;
+	assert_non_null(e);
+	key_generate(priv);
+	key_to_base64(priv, b64);
+	for (int i = 0; i < 2; i++) {
+		key_generate(lpriv[i]);
+		assert_true(key_public(lpriv[i], lpub[i]));
+		key_to_base64(lpub[i], pub64[i]);
+	}
+	snprintf(text, sizeof(text),
+		 "[rendezvous]\nlisten = 192.0.2.10:3478\nprivate_key = %s\nopen = yes\n"
+		 "[peer \"alice\"]\npublic_key = %s\n[peer \"bob\"]\npublic_key = %s\n",
+		 b64, pub64[0], pub64[1]);
+	assert_true(cfg_load_rendezvous_string("flood.conf", text, &cfg, &errs));
+	assert_int_equal(rdv_core_init(&e->core, &cfg, MAXP, capture, e), 0);
+	assert_int_equal(rdv_sim_init(&honest, NULL, cfg.public_key), 0);
+	assert_true(flood_one(e, &honest, 9999, true, t));
+
+	/* Pending flood, all in one second (under the gate's load rate). */
+	for (int i = 0; i < RDV_MAX_PENDING + OVER; i++) {
+		assert_int_equal(rdv_sim_init(&sim, NULL, cfg.public_key), 0);
+		answered += flood_one(e, &sim, i, false, t + 1);
+		rdv_sim_cleanup(&sim);
+	}
+	assert_int_equal(answered, RDV_MAX_PENDING);
+	assert_int_equal(e->core.drops[RDV_DROP_REGISTRY_FULL], OVER);
+	assert_int_equal(e->core.reg.n_pending_open, RDV_MAX_PENDING);
+	assert_int_equal(e->core.reg.n, 1 + RDV_MAX_PENDING);
+	assert_int_equal(rdv_sim_init(&sim, NULL, cfg.public_key), 0);
+	assert_false(flood_one(e, &sim, 7000, false, t + 2));
+	rdv_sim_cleanup(&sim);
+	assert_int_equal(rdv_sim_init(&listed[0], lpriv[0], cfg.public_key), 0);
+	assert_true(flood_one(e, &listed[0], 7001, true, t + 2));
+	assert_string_equal(rdv_registry_find(&e->core.reg, lpub[0])->name, "alice");
+	assert_true(flood_one(e, &honest, 9999, true, t + 100)); /* re-handshake and REGISTER */
+
+	/* The sweep after RDV_PENDING_MS: only the unconfirmed go. */
+	t += 1 + RDV_PENDING_MS;
+	assert_int_equal(rdv_core_expire(&e->core, t), RDV_MAX_PENDING);
+	assert_int_equal(e->core.reg.n, 2);
+	assert_int_equal(e->core.reg.n_pending_open, 0);
+	assert_int_equal(e->core.reg.n_registered, 2);
+
+	/* Completed registrations against a lowered open-mode cap. */
+	e->core.reg.max_open = e->core.reg.n_open + 4;
+	answered = 0;
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(rdv_sim_init(&sim, NULL, cfg.public_key), 0);
+		answered += flood_one(e, &sim, 2000 + i, true, t + 1 + (uint64_t)i);
+		rdv_sim_cleanup(&sim);
+	}
+	assert_int_equal(answered, 4);
+	assert_int_equal(e->core.reg.n_open, e->core.reg.max_open);
+	assert_int_equal(e->core.drops[RDV_DROP_REGISTRY_FULL], OVER + 1 + 16);
+	assert_int_equal(rdv_sim_init(&listed[1], lpriv[1], cfg.public_key), 0);
+	assert_true(flood_one(e, &listed[1], 7002, true, t + 50));
+	assert_int_equal(e->core.reg.n_registered, 2 + 4 + 1);
+
+	rdv_sim_cleanup(&honest);
+	rdv_sim_cleanup(&listed[0]);
+	rdv_sim_cleanup(&listed[1]);
+	rdv_core_cleanup(&e->core);
+	cfg_rendezvous_free(&cfg);
+	free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -426,6 +1063,16 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_rdv_signal_introduce_kept_only, setup, teardown),
 	    cmocka_unit_test(test_rdv_signal_listed_admitted_when_full),
 	    cmocka_unit_test_setup_teardown(test_rdv_signal_flood_gate, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rdv_signal_connect_one_sided, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rdv_signal_connect_mutual, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rdv_signal_connect_before_target_registered, setup,
+					    teardown),
+	    cmocka_unit_test(test_rdv_signal_connect_window),
+	    cmocka_unit_test(test_rdv_signal_connect_intents_bounded),
+	    cmocka_unit_test(test_rdv_signal_key_not_admitted),
+	    cmocka_unit_test_setup_teardown(test_rdv_signal_register_replayed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rdv_signal_impostor_key, setup, teardown),
+	    cmocka_unit_test(test_rdv_signal_registration_flood),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
