@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -1052,6 +1053,89 @@ static void test_rdv_signal_registration_flood(void **state)
 	free(e);
 }
 
+/* A relay frame of len bytes from peer who to relay id id, tagged on
+ * who's session with the rendezvous (rendezvous/proto.h section 3). */
+static void relay_frame(struct env *e, int who, uint8_t *frame, size_t len, uint32_t id,
+			uint64_t now)
+{
+	struct sess_keypair *kp = sess_peer_send_keypair(&e->sim[who].sess, now);
+
+	assert_non_null(kp);
+	memset(frame, 0, len);
+	frame[RDV_RELAY_HEADER_LEN] = WIRE_DATA;
+	assert_int_equal(rdv_relay_seal(frame, len, id, kp, now), 0);
+}
+
+/* Relay frames (the core's API) through one peer's byte quota: it is the
+ * key's, not the address's or the session's. Once A spent its burst, a new
+ * REGISTER, roaming to another address and a new handshake do not refill
+ * it; time does (10 ms = 100 kB), and B's quota is its own. */
+static void test_rdv_signal_relay_quota_per_key(void **state)
+{
+	enum { FRAME = 1000 };
+	struct env *e = *state;
+	struct rdv_register reg = {.nat_mapping = RDV_MAPPING_INDEPENDENT};
+	uint8_t frame[FRAME], msg[RDV_REGISTER_LEN], init[WIRE_INIT_LEN];
+	const uint64_t t1 = T0 + 100;
+	uint32_t to_b, to_a;
+	size_t passed = 0, len;
+	uint64_t rate_drops;
+
+	join_both(e);
+	to_b = entry(e, 1)->relay_id;
+	to_a = entry(e, 0)->relay_id;
+	for (int i = 0; i < RDV_RELAY_BURST_BYTES / FRAME + 10; i++) {
+		relay_frame(e, 0, frame, FRAME, to_b, t1);
+		e->n_out = 0;
+		rdv_core_receive(&e->core, &e->ch[0], frame, FRAME, t1);
+		passed += e->n_out;
+	}
+	assert_int_equal(passed, RDV_RELAY_BURST_BYTES / FRAME);
+	rate_drops = e->core.drops[RDV_DROP_RELAY_RATE];
+	assert_int_equal(rate_drops, 10);
+
+	for (int step = 0; step < 3; step++) {
+		if (step == 0) {
+			len = rdv_encode_register(&reg, msg, sizeof(msg));
+			assert_int_equal(send_msg_at(e, 0, msg, len, t1), 1);
+		} else if (step == 1) {
+			sockaddr_fill(&e->ch[0].addr, "198.51.100.77", 7777);
+			assert_int_equal(send_msg_at(e, 0, NULL, 0, t1), 0);
+			assert_memory_equal(&entry(e, 0)->chan.addr, &e->ch[0].addr,
+					    sizeof(struct sockaddr_in));
+		} else {
+			/* A later TAI64N than the first (its grain is ~17 ms). */
+			usleep(40 * 1000);
+			assert_int_equal(rdv_sim_initiation(&e->sim[0], init), 0);
+			e->n_out = 0;
+			rdv_core_receive(&e->core, &e->ch[0], init, sizeof(init), t1);
+			assert_int_equal(e->n_out, 1);
+			assert_int_equal(
+			    rdv_sim_response(&e->sim[0], e->out[0].pkt, e->out[0].len, t1), 0);
+			assert_int_equal(send_msg_at(e, 0, NULL, 0, t1), 0);
+			assert_int_equal(e->core.handshakes, 3);
+		}
+		relay_frame(e, 0, frame, FRAME, to_b, t1);
+		e->n_out = 0;
+		rdv_core_receive(&e->core, &e->ch[0], frame, FRAME, t1);
+		assert_int_equal(e->n_out, 0);
+		assert_int_equal(e->core.drops[RDV_DROP_RELAY_RATE], ++rate_drops);
+	}
+	passed = 0;
+	for (int i = 0; i < 200; i++) {
+		relay_frame(e, 0, frame, FRAME, to_b, t1 + 10);
+		e->n_out = 0;
+		rdv_core_receive(&e->core, &e->ch[0], frame, FRAME, t1 + 10);
+		passed += e->n_out;
+	}
+	assert_int_equal(passed, RDV_RELAY_BYTES_PER_S / 100 / FRAME);
+	relay_frame(e, 1, frame, FRAME, to_a, t1 + 10);
+	e->n_out = 0;
+	rdv_core_receive(&e->core, &e->ch[1], frame, FRAME, t1 + 10);
+	assert_int_equal(e->n_out, 1);
+	assert_memory_equal(&e->out[0].ch.addr, &e->ch[0].addr, sizeof(struct sockaddr_in));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1073,6 +1157,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_rdv_signal_register_replayed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rdv_signal_impostor_key, setup, teardown),
 	    cmocka_unit_test(test_rdv_signal_registration_flood),
+	    cmocka_unit_test_setup_teardown(test_rdv_signal_relay_quota_per_key, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
