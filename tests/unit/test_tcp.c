@@ -855,7 +855,6 @@ static void test_tcp_listen_ipv6_peer(void **state)
 	close(l);
 }
 
-
 /* ---- the rendezvous's listener ---- */
 
 enum {
@@ -1183,8 +1182,8 @@ static void test_rdv_tcp_eviction_spares_sessions(void **state)
 
 static void test_rdv_tcp_session_deadline(void **state)
 {
-	struct rdv_tcp_limits lim = {.auth_ms = 300, .first_frame_ms = 200, .idle_ms = 2000,
-				     .frame_ms = 2000};
+	struct rdv_tcp_limits lim = {
+	    .auth_ms = 300, .first_frame_ms = 200, .idle_ms = 2000, .frame_ms = 2000};
 	struct renv *e;
 	uint64_t t0 = now_ms(), closed_at = 0;
 	int u, a;
@@ -1247,7 +1246,8 @@ static void test_rdv_tcp_length_prefixes(void **state)
 	struct rdv_tcp_limits lim = {0};
 	struct renv *e;
 	uint8_t one[3 + 8] = {0, 1, T_HELLO, 0, 6, T_HELLO, 0, 0, 0, 0, 0};
-	uint8_t zero[8] = {0}, big[3] = {0xFF, 0xFF, T_HELLO}, over[5] = {0, HELLO_MAX + 1, T_HELLO, 0, 0};
+	uint8_t zero[8] = {0}, big[3] = {0xFF, 0xFF, T_HELLO},
+		over[5] = {0, HELLO_MAX + 1, T_HELLO, 0, 0};
 	int fd, a;
 
 	(void)state;
