@@ -76,10 +76,11 @@
  *    relay budget nor inject a frame, and a replayed frame is refused.
  *    (TURN's ChannelData has no MAC and trusts the 5-tuple; here the
  *    rendezvous and every peer already share a session key, so the frame
- *    can carry proof.) 36 bytes of overhead: a relayed data packet of a
- *    1420-byte tunnel packet (1452 bytes) is a 1488-byte frame, 1516 bytes
- *    in IPv4 and 1536 in IPv6, so over a 1500-byte path the kernel
- *    fragments it; an MTU of 1392 keeps relayed packets whole on both.
+ *    can carry proof.) 36 bytes of overhead: the data packet of a
+ *    1420-byte tunnel packet (padded to 1424: 1456 bytes) is a 1492-byte
+ *    frame, 1520 bytes in IPv4 and 1540 in IPv6, so over a 1500-byte path
+ *    the kernel fragments it; an MTU of 1392 keeps relayed packets whole
+ *    over IPv4, 1376 over IPv6 as well.
  *
  *    A message arrives as the decrypted inner payload of a data packet, so
  *    it may carry zero padding up to a multiple of 16; decoders accept the

@@ -10,7 +10,9 @@
 # forges a's source address (192.0.2.11:51820) towards s with those frames
 # replayed, untagged (tag zeroed) and with a flipped tag bit, all naming
 # b's relay id, at well over a's 10 MB/s relay budget for 10 s, while a
-# pings b 10 times a second. Asserts: ping loss <= 5% (a's budget was not
+# pings b 10 times a second with 1200-byte pings (as large as the forged
+# frames: a bucket the forgeries drained would refuse them; small ones
+# would slip through its gaps). Asserts: ping loss <= 5% (a's budget was not
 # spent), nothing reached b (its relay and data drop counters stand still),
 # and s counted the frames as unauthenticated. Then m forges s's address
 # (192.0.2.10:3478) towards b with the captured s -> peer frames, replayed
@@ -104,21 +106,24 @@ for line in open(sys.argv[1]):
     print((f[:20] + bytes([f[20] ^ 1]) + f[21:]).hex())
 ' "$1"
 }
-variants "$WORK/a2s.hex" > "$WORK/attack_a.hex"
+# Five frames (15 datagrams) a round, 1000 rounds a second: an even
+# stream of ~15000 frames/s, so that a bucket the forgeries could drain
+# would stay empty (bursts with pauses would let a's frames through).
+head -n 5 "$WORK/a2s.hex" > "$WORK/a2s5.hex"
+variants "$WORK/a2s5.hex" > "$WORK/attack_a.hex"
 variants "$WORK/s2x.hex" > "$WORK/attack_b.hex"
 frame_len=$(head -1 "$WORK/a2s.hex" | awk '{ print length($0) / 2 }')
-n_attack=$(wc -l < "$WORK/attack_a.hex")
 
 # A raw socket writes the forged source itself; m holds no such address,
-# so ARP and routing on the switch stay as they were. ~15000 frames/s.
-rate=$((15000 / n_attack + 1))
+# so ARP and routing on the switch stay as they were.
+rate=1000
 relay_b0=$(drops_of b relay_invalid)
 replay_b0=$(drops_of b data_replay)
 nsx m python3 "$PCAP" spoof 192.0.2.11 51820 192.0.2.10 3478 10 "$rate" "$WORK/attack_a.hex" \
 	> "$WORK/spoof_a.out" 2>&1 &
 SP=$!
 sleep 0.2
-nsq a ping -q -i 0.1 -c 95 -W 1 10.77.0.2 > "$WORK/ping_a.out" 2>&1 || true
+nsq a ping -q -i 0.1 -c 95 -W 1 -s 1200 10.77.0.2 > "$WORK/ping_a.out" 2>&1 || true
 wait "$SP" || true
 sent_a=$(tail -1 "$WORK/spoof_a.out")
 loss=$(sed -n 's/.* \([0-9.]*\)% packet loss.*/\1/p' "$WORK/ping_a.out")
@@ -140,7 +145,7 @@ nsx m python3 "$PCAP" spoof 192.0.2.10 3478 192.0.2.12 51820 5 \
 	> "$WORK/spoof_b.out" 2>&1 &
 SP=$!
 sleep 0.2
-nsq a ping -q -i 0.1 -c 45 -W 1 10.77.0.2 > "$WORK/ping_b.out" 2>&1 || true
+nsq a ping -q -i 0.1 -c 45 -W 1 -s 1200 10.77.0.2 > "$WORK/ping_b.out" 2>&1 || true
 wait "$SP" || true
 sent_b=$(tail -1 "$WORK/spoof_b.out")
 loss=$(sed -n 's/.* \([0-9.]*\)% packet loss.*/\1/p' "$WORK/ping_b.out")
