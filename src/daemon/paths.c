@@ -183,17 +183,14 @@ void peer_on_introduce(struct daemon *d, struct peer *p, const struct rdv_introd
 			set_port(&in.tcp_reflexive, get_port(&in.host[0]));
 	}
 	p->relay_id = intro->relay_id;
-	punch_on_introduce(&p->punch, &in, now);
 	/* When either side reached the rendezvous only over TCP, its UDP is
 	 * blocked and waiting for UDP replies is time lost: both sides open
-	 * TCP at once (they received this introduction at the same moment),
-	 * and the engine hears of the result like of its own connects. */
-	if (!in.udp_reflexive.ss_family || d->rc.tcp_state == RDV_TCP_UP) {
-		if (in.tcp_reflexive.ss_family)
-			tcpmux_connect(d, p, &in.tcp_reflexive, now);
-		for (size_t i = 0; i < in.n_host; i++)
-			tcpmux_connect(d, p, &in.host[i], now);
-	}
+	 * TCP at once (they received this introduction at the same moment).
+	 * The engine sends those connects, under its bounds, and only when
+	 * the introduction started a round (a repeated one starts nothing). */
+	if (punch_on_introduce(&p->punch, &in, now) &&
+	    (!in.udp_reflexive.ss_family || d->rc.tcp_state == RDV_TCP_UP))
+		punch_start_tcp(&p->punch, now);
 	if (d->cfg.relay && p->relay_id)
 		punch_on_relay_available(&p->punch, now);
 	peer_run_punch(d, p, now);

@@ -11,8 +11,11 @@
  *   - tcp start: start_ms + 2 s without a UDP reply, if TCP candidates exist
  *   - tcp retry: per TCP candidate, 1 s after a failure (5 s on the relay),
  *                a connect still under way is restarted after 3 s
- *   - relay:     start_ms + 2.5 s without any path, relay allowed and available
- *   - give up:   start_ms + 30 s without any path: ask for an introduction
+ *   - relay:     relay_ms (start_ms + 2.5 s of the first round that wanted
+ *                it) without any path, relay allowed and available
+ *   - round over: start_ms + 30 s without a UDP path: the next round is
+ *                scheduled after the back-off (start_ms moves ahead), and
+ *                with no path at all an introduction is asked for
  *   - heartbeat: keepalive_s after the later of the last sign of life and
  *                the last heartbeat; one still unanswered then is a miss,
  *                and the third miss kills the path.
@@ -21,7 +24,10 @@
  * a reply is evidence only through tx_take, which checks the tx_id, the
  * kind, the path kind, the exact address and the age, and consumes the
  * record, so a replay of a reply, a reply from elsewhere and a late one
- * all find nothing. */
+ * all find nothing.
+ * Bounds: every probe and connect of the schedule passes send_paced(),
+ * the one place that charges the round's budget and the pacing bucket;
+ * the per-candidate caps end a candidate's schedule in udp_due/tcp_due. */
 #include "punch/engine.h"
 
 #include <arpa/inet.h>
@@ -293,6 +299,7 @@ static void update_phase(struct punch_peer *p, uint64_t now)
 static void set_path(struct punch_peer *p, enum punch_path_kind kind, int idx, uint64_t now,
 		     bool announce)
 {
+	p->path_confirmed = false;
 	p->path = kind;
 	p->path_cand = idx;
 	memset(&p->path_addr, 0, sizeof(p->path_addr));
@@ -353,14 +360,30 @@ static bool relay_usable(const struct punch_peer *p)
 	return p->cfg.relay_allowed && p->relay_available;
 }
 
+/* The selected path answered with authenticated evidence: a dead path
+ * may restart punching (path_dead), and a direct one ends the back-off. */
+static void confirmed(struct punch_peer *p)
+{
+	p->path_confirmed = true;
+	if (p->path == PUNCH_PATH_UDP || p->path == PUNCH_PATH_TCP)
+		p->backoff_level = 0;
+}
+
 /* ---- rounds of punching ---- */
 
-/* Starts a round at t0: every pair but the path's own is untried again. */
+/* Starts a round at t0 with a fresh budget: every pair but the path's own
+ * is untried again. */
 static void start_round(struct punch_peer *p, uint64_t t0, uint64_t now)
 {
 	p->start_ms = max64(t0, 1); /* never START_AT_NEXT_EXPIRE */
+	p->tcp_ms = p->start_ms + PUNCH_TCP_AFTER_MS;
+	/* The relay fallback keeps its first moment: a round after a
+	 * back-off does not hold the relay back. */
+	p->relay_ms = min64(p->relay_ms, p->start_ms + PUNCH_RELAY_AFTER_MS);
 	p->tcp_started = false;
-	p->gave_up = false;
+	p->round_probes = 0;
+	p->round_connects = 0;
+	p->rounds++;
 	for (size_t i = 0; i < p->n_cand; i++) {
 		struct punch_candidate *c = &p->cand[i];
 
@@ -369,13 +392,59 @@ static void start_round(struct punch_peer *p, uint64_t t0, uint64_t now)
 		c->state = PUNCH_PAIR_WAITING;
 		c->tries = 0;
 		c->last_sent_ms = 0;
+		c->spent = false;
 	}
 	update_phase(p, now);
+}
+
+/* The wait before the next round at the current back-off level. */
+static uint64_t backoff_ms(const struct punch_peer *p)
+{
+	uint64_t w = PUNCH_BACKOFF_MS;
+
+	for (unsigned k = 0; k < p->backoff_level && w < PUNCH_BACKOFF_MAX_MS; k++)
+		w *= 2;
+	return min64(w, PUNCH_BACKOFF_MAX_MS);
+}
+
+/* A round over without a UDP path: the next one after the back-off, which
+ * grows (the level stops where the wait reaches its cap). */
+static void end_round(struct punch_peer *p, uint64_t now)
+{
+	uint64_t wait = backoff_ms(p);
+
+	if (wait < PUNCH_BACKOFF_MAX_MS)
+		p->backoff_level++;
+	if (p->path == PUNCH_PATH_NONE)
+		p->want_introduction = true;
+	start_round(p, now + wait, now);
+}
+
+/* One of the PUNCH_EARLY_ROUNDS tokens (one back every
+ * PUNCH_BACKOFF_MAX_MS) for a round out of the back-off schedule. */
+static bool take_early(struct punch_peer *p, uint64_t now)
+{
+	uint64_t add;
+
+	if (now < p->early_refill_ms)
+		p->early_refill_ms = now;
+	add = (now - p->early_refill_ms) / PUNCH_BACKOFF_MAX_MS;
+	if (add) {
+		p->early_tokens = (unsigned)min64(PUNCH_EARLY_ROUNDS, p->early_tokens + add);
+		p->early_refill_ms += add * PUNCH_BACKOFF_MAX_MS;
+	}
+	if (p->early_tokens >= PUNCH_EARLY_ROUNDS)
+		p->early_refill_ms = now; /* a full bucket does not save up */
+	if (!p->early_tokens)
+		return false;
+	p->early_tokens--;
+	return true;
 }
 
 static void path_dead(struct punch_peer *p, const char *why, uint64_t now)
 {
 	enum punch_path_kind was = p->path;
+	bool had_answered = p->path_confirmed;
 
 	if (was == PUNCH_PATH_NONE)
 		return;
@@ -389,9 +458,13 @@ static void path_dead(struct punch_peer *p, const char *why, uint64_t now)
 	set_path(p, PUNCH_PATH_NONE, -1, now, false);
 	p->want_use_path = false;
 	/* Candidates may be stale (the peer moved, a NAT rebooted): ask for
-	 * fresh ones, and punch with what we know meanwhile. */
+	 * fresh ones, and punch with what we know meanwhile. Only a path that
+	 * had answered earns a new round: one that never did (a relay nobody
+	 * answers on, a stream nobody speaks over) must not turn its death
+	 * into a fresh budget every few heartbeats. */
 	p->want_introduction = true;
-	start_round(p, now, now);
+	if (had_answered)
+		start_round(p, take_early(p, now) ? now : now + backoff_ms(p), now);
 	if (was != PUNCH_PATH_RELAY && relay_usable(p))
 		set_path(p, PUNCH_PATH_RELAY, -1, now, true);
 }
@@ -410,7 +483,10 @@ void punch_peer_init(struct punch_peer *p, const struct punch_config *cfg)
 	p->cfg = *cfg;
 	p->path_cand = -1;
 	p->start_ms = OFF;
+	p->relay_ms = OFF;
 	p->reply_tokens = PUNCH_REPLY_BURST;
+	p->early_tokens = PUNCH_EARLY_ROUNDS;
+	p->pace_tokens = PUNCH_PACE_BURST;
 	randombytes_buf(&p->tx_epoch, sizeof(p->tx_epoch));
 	add_static(p);
 	/* A configured endpoint is tried at the first punch_expire(), which
@@ -457,9 +533,15 @@ static void add_predicted(struct punch_peer *p, const struct rdv_introduce *intr
 	}
 }
 
-void punch_on_introduce(struct punch_peer *p, const struct rdv_introduce *intro, uint64_t now)
+bool punch_on_introduce(struct punch_peer *p, const struct rdv_introduce *intro, uint64_t now)
 {
 	size_t host = intro->n_host < RDV_MAX_HOST ? intro->n_host : RDV_MAX_HOST;
+	struct punch_candidate old[PUNCH_MAX_CANDIDATES];
+	size_t n_old = p->n_cand;
+	bool fresh = false;
+	int j;
+
+	memcpy(old, p->cand, n_old * sizeof(old[0]));
 
 	/* Keep the path's own pair (so the path stays put) and the configured
 	 * endpoint; everything else comes from the introduction, and
@@ -486,7 +568,44 @@ void punch_on_introduce(struct punch_peer *p, const struct rdv_introduce *intro,
 	    addr_usable(&intro->udp_reflexive) &&
 	    p->n_cand + PUNCH_PRFLX_RESERVE < PUNCH_MAX_CANDIDATES)
 		add_predicted(p, intro, PUNCH_MAX_CANDIDATES - PUNCH_PRFLX_RESERVE - p->n_cand);
-	start_round(p, now + intro->start_in_ms, now);
+	/* What we knew keeps its state (tries, timers, spent budget): an
+	 * introduction that repeats it must not restart anything. */
+	for (size_t i = 0; i < p->n_cand; i++) {
+		struct punch_candidate *c = &p->cand[i];
+
+		if ((int)i == p->path_cand)
+			continue;
+		j = -1;
+		for (size_t k = 0; k < n_old && j < 0; k++)
+			if (old[k].proto == c->proto && addr_equal(&old[k].addr, &c->addr))
+				j = (int)k;
+		if (j >= 0) {
+			enum punch_cand_type type = c->type;
+
+			*c = old[j];
+			c->type = type;
+		} else if (c->type != PUNCH_CAND_STATIC) {
+			fresh = true;
+		}
+	}
+	if (p->start_ms == OFF || p->start_ms == START_AT_NEXT_EXPIRE ||
+	    (fresh && take_early(p, now))) {
+		start_round(p, now + intro->start_in_ms, now);
+		return true;
+	}
+	/* New candidates without an early round join the round under way
+	 * (due at once, under its budget) or the next one. */
+	update_phase(p, now);
+	return false;
+}
+
+void punch_start_tcp(struct punch_peer *p, uint64_t now)
+{
+	if (p->start_ms == OFF || p->start_ms == START_AT_NEXT_EXPIRE || path_pref(p->path) >= 2)
+		return;
+	p->tcp_started = true;
+	p->tcp_ms = now;
+	update_phase(p, now);
 }
 
 /* ---- probes ---- */
@@ -596,6 +715,8 @@ static void udp_success(struct punch_peer *p, int i, uint64_t sent_ms,
 		p->has_rtt = true;
 	}
 	select_udp(p, now);
+	if (i == p->path_cand)
+		confirmed(p);
 }
 
 void punch_on_probe_reply(struct punch_peer *p, const struct sockaddr_storage *from,
@@ -633,6 +754,7 @@ void punch_on_heartbeat_reply(struct punch_peer *p, enum punch_path_kind via,
 	    !tx_take(p, PROBE_HEARTBEAT, via, from, reply->tx_id, now, &sent))
 		return;
 	alive(p, now);
+	confirmed(p);
 	if (p->hb_outstanding && reply->tx_id == p->hb_last_tx) {
 		p->hb_outstanding = false;
 		p->hb_answered++;
@@ -688,9 +810,10 @@ void punch_on_tcp_closed(struct punch_peer *p, const struct sockaddr_storage *ad
 
 static uint64_t relay_due(const struct punch_peer *p)
 {
-	if (p->path != PUNCH_PATH_NONE || !relay_usable(p) || p->start_ms == OFF)
+	if (p->path != PUNCH_PATH_NONE || !relay_usable(p) || p->start_ms == OFF ||
+	    p->start_ms == START_AT_NEXT_EXPIRE)
 		return OFF;
-	return p->start_ms + PUNCH_RELAY_AFTER_MS;
+	return p->relay_ms;
 }
 
 void punch_on_relay_available(struct punch_peer *p, uint64_t now)
@@ -716,6 +839,7 @@ void punch_on_path_authenticated(struct punch_peer *p, enum punch_path_kind kind
 		return;
 	if (on_path(p, kind, addr)) {
 		alive(p, now);
+		confirmed(p);
 		return;
 	}
 	if (kind != PUNCH_PATH_RELAY) {
@@ -728,19 +852,23 @@ void punch_on_path_authenticated(struct punch_peer *p, enum punch_path_kind kind
 	}
 	/* The daemon moves a peer only after authentication (roaming), so a
 	 * path at least as good as ours is where the session now runs. */
-	if (path_pref(kind) >= path_pref(p->path))
+	if (path_pref(kind) >= path_pref(p->path)) {
 		set_path(p, kind, i, now, false);
+		confirmed(p);
+	}
 }
 
 /* ---- timers ---- */
 
+/* Fast at first, then slower as the round ages, so PUNCH_CAND_PROBES
+ * spread over the whole round rather than its first seconds. */
 static uint64_t udp_interval(const struct punch_peer *p, uint64_t sent)
 {
 	if (sent < p->start_ms + PUNCH_FAST_PHASE_MS)
 		return PUNCH_FAST_RETRY_MS;
-	if (p->path != PUNCH_PATH_NONE || p->gave_up)
+	if (p->path != PUNCH_PATH_NONE)
 		return PUNCH_SLOW_RETRY_MS;
-	return PUNCH_RETRY_MS;
+	return min64(max64((sent - p->start_ms) / 2, PUNCH_RETRY_MS), PUNCH_RETRY_MAX_MS);
 }
 
 static bool probing(const struct punch_peer *p)
@@ -755,7 +883,7 @@ static uint64_t udp_due(const struct punch_peer *p, const struct punch_candidate
 	/* A triggered check goes out even on a UDP path (no round needed). */
 	if (c->state == PUNCH_PAIR_TRIGGERED)
 		return c->triggered_ms;
-	if (!probing(p))
+	if (!probing(p) || c->spent || c->tries >= PUNCH_CAND_PROBES)
 		return OFF;
 	if (!c->last_sent_ms)
 		return p->start_ms;
@@ -774,19 +902,19 @@ static uint64_t tcp_start_due(const struct punch_peer *p)
 {
 	if (p->tcp_started || p->start_ms == OFF || path_pref(p->path) >= 2 || !has_tcp(p))
 		return OFF;
-	return p->start_ms + PUNCH_TCP_AFTER_MS;
+	return p->tcp_ms;
 }
 
 static uint64_t tcp_due(const struct punch_peer *p, const struct punch_candidate *c)
 {
 	bool relayed = p->path == PUNCH_PATH_RELAY;
 
-	if (!p->tcp_started || path_pref(p->path) >= 2 || c->proto != PUNCH_PROTO_TCP)
+	if (!p->tcp_started || path_pref(p->path) >= 2 || c->proto != PUNCH_PROTO_TCP || c->spent ||
+	    c->tries >= PUNCH_CAND_CONNECTS)
 		return OFF;
 	switch (c->state) {
 	case PUNCH_PAIR_WAITING:
-		return c->last_sent_ms ? c->last_sent_ms + PUNCH_TCP_RETRY_MS
-				       : p->start_ms + PUNCH_TCP_AFTER_MS;
+		return c->last_sent_ms ? c->last_sent_ms + PUNCH_TCP_RETRY_MS : p->tcp_ms;
 	case PUNCH_PAIR_IN_PROGRESS:
 		return c->last_sent_ms +
 		       (relayed ? PUNCH_SLOW_RETRY_MS : PUNCH_TCP_CONNECT_TIMEOUT_MS);
@@ -797,9 +925,10 @@ static uint64_t tcp_due(const struct punch_peer *p, const struct punch_candidate
 	}
 }
 
+/* The end of the round: with a UDP path there is nothing left to find. */
 static uint64_t give_up_due(const struct punch_peer *p)
 {
-	if (p->gave_up || p->start_ms == OFF || p->path != PUNCH_PATH_NONE)
+	if (p->start_ms == OFF || p->start_ms == START_AT_NEXT_EXPIRE || p->path == PUNCH_PATH_UDP)
 		return OFF;
 	return p->start_ms + PUNCH_GIVE_UP_MS;
 }
@@ -825,8 +954,15 @@ uint64_t punch_next_deadline(const struct punch_peer *p)
 	d = min64(d, give_up_due(p));
 	d = min64(d, hb_due(p));
 	for (size_t i = 0; i < p->n_cand; i++) {
-		d = min64(d, udp_due(p, &p->cand[i]));
-		d = min64(d, tcp_due(p, &p->cand[i]));
+		const struct punch_candidate *c = &p->cand[i];
+		uint64_t u = udp_due(p, c), t = tcp_due(p, c);
+
+		/* Triggered checks are not paced; the schedule is. */
+		if (c->state != PUNCH_PAIR_TRIGGERED && u != OFF)
+			u = max64(u, p->pace_until_ms);
+		if (t != OFF)
+			t = max64(t, p->pace_until_ms);
+		d = min64(d, min64(u, t));
 	}
 	return d;
 }
@@ -844,10 +980,8 @@ static void run_state_timers(struct punch_peer *p, uint64_t now)
 		set_path(p, PUNCH_PATH_RELAY, -1, now, true);
 	if (tcp_start_due(p) <= now)
 		p->tcp_started = true;
-	if (give_up_due(p) <= now) {
-		p->gave_up = true;
-		p->want_introduction = true;
-	}
+	if (give_up_due(p) <= now)
+		end_round(p, now);
 	update_phase(p, now);
 }
 
@@ -898,6 +1032,51 @@ static void send_heartbeat(struct punch_peer *p, uint64_t now, struct punch_acti
 	p->hb_sent++;
 }
 
+/* A pacing token: false (and pace_until_ms set) when the bucket is empty. */
+static bool pace_take(struct punch_peer *p, uint64_t now)
+{
+	uint64_t add =
+	    now > p->pace_refill_ms ? (now - p->pace_refill_ms) * PUNCH_PACE_PER_S / 1000 : 0;
+
+	if (add) {
+		p->pace_tokens = (unsigned)min64(PUNCH_PACE_BURST, p->pace_tokens + add);
+		p->pace_refill_ms = now;
+	}
+	if (!p->pace_tokens) {
+		p->pace_until_ms = now + (1000 + PUNCH_PACE_PER_S - 1) / PUNCH_PACE_PER_S;
+		return false;
+	}
+	p->pace_tokens--;
+	return true;
+}
+
+/* Whether the schedule's next send to c may go out now: the one check of
+ * the round's budget (counting refusals; the candidate then waits for the
+ * next round) and of the pacing (the send waits for a token). */
+static bool send_paced(struct punch_peer *p, struct punch_candidate *c, bool tcp, uint64_t now)
+{
+	unsigned *spent = tcp ? &p->round_connects : &p->round_probes;
+	unsigned budget = tcp ? PUNCH_ROUND_CONNECTS : PUNCH_ROUND_PROBES;
+
+	if (*spent >= budget) {
+		c->spent = true;
+		if (tcp)
+			p->connects_refused++;
+		else
+			p->probes_refused++;
+		set_result(c, "round budget spent");
+		return false;
+	}
+	if (!pace_take(p, now))
+		return false;
+	(*spent)++;
+	if (tcp)
+		p->connects_sent++;
+	else
+		p->probes_sent++;
+	return true;
+}
+
 static void send_probes(struct punch_peer *p, uint64_t now, struct punch_action *out, size_t max,
 			size_t *n)
 {
@@ -906,10 +1085,17 @@ static void send_probes(struct punch_peer *p, uint64_t now, struct punch_action 
 		bool triggered = c->state == PUNCH_PAIR_TRIGGERED;
 		struct punch_action *a;
 
+		if (*n >= max)
+			return;
 		if (udp_due(p, c) <= now) {
-			a = push(out, max, n, PUNCH_ACT_SEND_PROBE, PUNCH_PATH_UDP, &c->addr);
-			if (!a)
+			/* A triggered check answers the peer's own request:
+			 * bounded by the reply rate, not by the round. */
+			if (!triggered && !send_paced(p, c, false, now)) {
+				if (c->spent)
+					continue;
 				return;
+			}
+			a = push(out, max, n, PUNCH_ACT_SEND_PROBE, PUNCH_PATH_UDP, &c->addr);
 			a->probe_kind = PROBE_REQUEST;
 			a->tx_id = next_tx(p);
 			tx_record(p, PROBE_REQUEST, PUNCH_PATH_UDP, &c->addr, a->tx_id, now);
@@ -927,8 +1113,12 @@ static void send_probes(struct punch_peer *p, uint64_t now, struct punch_action 
 			else
 				set_result(c, triggered ? "triggered check" : "probing");
 		} else if (tcp_due(p, c) <= now) {
-			if (!push(out, max, n, PUNCH_ACT_TCP_CONNECT, PUNCH_PATH_TCP, &c->addr))
+			if (!send_paced(p, c, true, now)) {
+				if (c->spent)
+					continue;
 				return;
+			}
+			(void)push(out, max, n, PUNCH_ACT_TCP_CONNECT, PUNCH_PATH_TCP, &c->addr);
 			c->state = PUNCH_PAIR_IN_PROGRESS;
 			c->tries++;
 			c->last_sent_ms = now;
@@ -1087,6 +1277,14 @@ void punch_explain(const struct punch_peer *p, FILE *out, uint64_t now)
 		addr_fmt(&p->observed, addr, sizeof(addr));
 		fprintf(out, "observed_by_peer=%s\n", addr);
 	}
+	fprintf(out, "round=%llu probes=%u/%d connects=%u/%d backoff_s=%llu\n",
+		(unsigned long long)p->rounds, p->round_probes, PUNCH_ROUND_PROBES,
+		p->round_connects, PUNCH_ROUND_CONNECTS,
+		(unsigned long long)(backoff_ms(p) / 1000));
+	fprintf(out,
+		"probes_sent=%llu probes_refused=%llu connects_sent=%llu connects_refused=%llu\n",
+		(unsigned long long)p->probes_sent, (unsigned long long)p->probes_refused,
+		(unsigned long long)p->connects_sent, (unsigned long long)p->connects_refused);
 	fprintf(out, "relay=%s\n",
 		!p->cfg.relay_allowed ? "not allowed"
 		: p->relay_available  ? "available"

@@ -14,17 +14,63 @@
  * of every pair is the daemon's one UDP socket (or its TCP listen_port), so
  * a pair is just a remote candidate.
  *
- * Schedule, from the start moment T0 (the introduction's start_in_ms):
+ * Schedule of a round, from its start moment T0 (the introduction's
+ * start_in_ms):
  *   T0            a PROBE_REQUEST to every UDP candidate at once
  *   T0..T0+2 s    unanswered candidates again every 200 ms
- *   then          every 1 s while no path exists, every 5 s once one does
- *                 (a relayed or TCP path keeps probing to upgrade)
+ *   then          with no path, after half the time since T0 (1 s to 8 s);
+ *                 every 5 s once a path exists (a relayed or TCP path keeps
+ *                 probing to upgrade)
  *   T0+2 s        no UDP reply: TCP simultaneous open to every TCP candidate,
- *                 again every 1 s while none connects
+ *                 again 1 s after a failure or 3 s into a connect
  *   T0+2.5 s      nothing direct: the relay, when allowed and available
+ *   T0+30 s       the round is over (no UDP path): with no path at all an
+ *                 introduction is asked for; the next round is due after
+ *                 the back-off below
  * Preference: UDP direct > TCP direct > relay; among UDP pairs host (LAN),
  * then configured/reflexive, then peer-reflexive/predicted; a better path
  * found later replaces the one in use (PUNCH_ACT_USE_PATH).
+ *
+ * Bounds (the rendezvous, or a peer that registers addresses of its
+ * choosing, must not be able to aim our probes and connects at a third
+ * host; SECURITY-NOTES section 6):
+ *   budget        a round sends at most PUNCH_ROUND_PROBES probe requests
+ *                 and PUNCH_ROUND_CONNECTS TCP connects, over all
+ *                 candidates; what the schedule wants past that is refused
+ *                 and counted (probes_refused, connects_refused), and the
+ *                 candidate waits for the next round. One named number per
+ *                 round, so a later schedule (birthday probing) sizes it.
+ *   per candidate at most PUNCH_CAND_PROBES probes (the schedule above
+ *                 spreads them over the round) and PUNCH_CAND_CONNECTS
+ *                 connects a round.
+ *   pacing        probes and connects of a peer draw on one token bucket,
+ *                 PUNCH_PACE_PER_S with a burst of PUNCH_PACE_BURST; past it
+ *                 they are delayed, not dropped.
+ *   rounds        a round starts with the first introduction (or the
+ *                 configured endpoint, or the peer's first probe), and
+ *                 after one is over, once the back-off has passed:
+ *                 PUNCH_BACKOFF_MS after the first round, doubling each
+ *                 round up to PUNCH_BACKOFF_MAX_MS; a direct path confirmed
+ *                 by the peer resets it. Between rounds nothing is probed.
+ *                 An introduction that repeats known candidates changes no
+ *                 timer and refills no budget (it keeps each candidate's
+ *                 state); one with new candidates starts a round at once
+ *                 only while an early-round token is left (PUNCH_EARLY_ROUNDS,
+ *                 one more every PUNCH_BACKOFF_MAX_MS), otherwise they join
+ *                 the running or the next round. Rotating candidates cannot
+ *                 buy more than that either. The back-off level never goes
+ *                 down but by a working direct path.
+ *   dead paths    a path that had been confirmed (an authenticated reply or
+ *                 packet over it) and dies restarts punching at once with
+ *                 an early token, else after the back-off; one that never
+ *                 answered (a relay or a TCP stream nobody speaks on)
+ *                 restarts nothing.
+ *   heartbeats    one per keepalive_s, to the selected path only.
+ *   triggered     checks answer the peer's authenticated requests, one per
+ *                 request at most, under the reply rate (PUNCH_REPLIES_PER_S);
+ *                 they are outside the round budget.
+ * A found UDP path ends the round's probing (only triggered checks and
+ * heartbeats go out then).
  *
  * Evidence (ICE's rules, RFC 8445 sections 7.2.5 and 7.3.1.4): every probe
  * and heartbeat we send is recorded as outstanding (tx_id, the exact
@@ -76,10 +122,10 @@ enum {
 	PUNCH_FAST_RETRY_MS = 200, /* probe retry interval in the first PUNCH_FAST_PHASE_MS */
 	PUNCH_FAST_PHASE_MS = 2000,
 	PUNCH_RETRY_MS = 1000,	    /* then, while no path exists */
-	PUNCH_SLOW_RETRY_MS = 5000, /* once a path exists (upgrade), or after PUNCH_GIVE_UP_MS */
-	PUNCH_GIVE_UP_MS = 30000,   /* from T0: candidates marked failed, ask for an introduction */
-	PUNCH_TCP_AFTER_MS = 2000,  /* from T0: no UDP reply yet, start TCP simultaneous open */
-	PUNCH_TCP_RETRY_MS = 1000,  /* a failed connect is tried again after this */
+	PUNCH_SLOW_RETRY_MS = 5000, /* once a path exists (upgrade) */
+	PUNCH_GIVE_UP_MS = 30000, /* from T0: the round is over; no path: ask for an introduction */
+	PUNCH_TCP_AFTER_MS = 2000, /* from T0: no UDP reply yet, start TCP simultaneous open */
+	PUNCH_TCP_RETRY_MS = 1000, /* a failed connect is tried again after this */
 	PUNCH_TCP_CONNECT_TIMEOUT_MS = 3000, /* a connect still under way is started anew */
 	PUNCH_RELAY_AFTER_MS = 2500,	     /* from T0: nothing direct, use the relay */
 	PUNCH_DEAD_AFTER_MISSES = 3,	     /* unanswered heartbeats that kill a path */
@@ -89,6 +135,17 @@ enum {
 	PUNCH_REPLY_BURST = 64,	    /* probe replies: a burst, then PUNCH_REPLIES_PER_S */
 	PUNCH_REPLIES_PER_S = 32,
 	PUNCH_RESULT_LEN = 48,
+	/* Bounds (see Bounds above). */
+	PUNCH_ROUND_PROBES = 256,  /* probe requests a round, all candidates */
+	PUNCH_ROUND_CONNECTS = 32, /* TCP connects a round, all candidates */
+	PUNCH_CAND_PROBES = 16,	   /* probe requests a round to one candidate */
+	PUNCH_CAND_CONNECTS = 4,   /* TCP connects a round to one candidate */
+	PUNCH_PACE_PER_S = 200,	   /* probes + connects a second, after the burst */
+	PUNCH_PACE_BURST = 64,
+	PUNCH_RETRY_MAX_MS = 8000,     /* longest retry interval within a round */
+	PUNCH_BACKOFF_MS = 30000,      /* wait after the first round that found nothing */
+	PUNCH_BACKOFF_MAX_MS = 300000, /* the longest wait between rounds */
+	PUNCH_EARLY_ROUNDS = 2,	       /* early rounds (new candidates, dead path) in reserve */
 };
 
 enum punch_cand_type {
@@ -151,6 +208,7 @@ struct punch_candidate {
 	uint64_t triggered_ms; /* TRIGGERED: when the request came (the probe is due then) */
 	uint32_t rtt_ms;       /* last measured; valid when has_rtt */
 	bool has_rtt;
+	bool spent; /* the round's budget ran out on it: waits for the next round */
 	char last_result[PUNCH_RESULT_LEN];
 };
 
@@ -179,10 +237,21 @@ struct punch_peer {
 	size_t n_cand;
 	struct punch_candidate cand[PUNCH_MAX_CANDIDATES];
 
-	uint64_t start_ms; /* T0 of the current round of punching */
+	uint64_t start_ms; /* T0 of the current (or next) round of punching */
+	uint64_t tcp_ms;   /* when TCP simultaneous open starts this round */
+	uint64_t relay_ms; /* from then on, with no path, the relay */
 	bool tcp_started;  /* TCP simultaneous open began this round */
 	bool relay_available;
-	bool gave_up; /* PUNCH_GIVE_UP_MS passed this round without a path */
+
+	/* Bounds (engine.h: Bounds). */
+	unsigned round_probes, round_connects; /* spent this round */
+	unsigned backoff_level;		       /* rounds over without a direct path */
+	unsigned early_tokens;
+	uint64_t early_refill_ms;
+	unsigned pace_tokens;
+	uint64_t pace_refill_ms, pace_until_ms;
+	bool path_confirmed; /* the selected path answered (authenticated) */
+	uint64_t rounds, probes_sent, connects_sent, probes_refused, connects_refused;
 
 	enum punch_path_kind path; /* the selected path */
 	int path_cand;		   /* its candidate index (UDP/TCP), -1 for relay/none */
@@ -226,9 +295,18 @@ void punch_peer_init(struct punch_peer *p, const struct punch_config *cfg);
 void punch_peer_reconfigure(struct punch_peer *p, const struct punch_config *cfg, uint64_t now);
 
 /* The rendezvous introduced the peer: rebuilds the candidate list (host,
- * reflexive, predicted, TCP; configured and peer-reflexive ones are kept)
- * and starts punching at now + start_in_ms. The path in use is kept. */
-void punch_on_introduce(struct punch_peer *p, const struct rdv_introduce *intro, uint64_t now);
+ * reflexive, predicted, TCP; the configured endpoint and the path's pair
+ * are kept, candidates named before keep their state) and, on the first
+ * introduction or when it names new candidates and an early round is left
+ * (engine.h: Bounds), starts a round at now + start_in_ms: true then. An
+ * introduction that repeats what we know starts nothing (false). The path
+ * in use is kept. */
+bool punch_on_introduce(struct punch_peer *p, const struct rdv_introduce *intro, uint64_t now);
+/* TCP simultaneous open starts now in the round punch_on_introduce() just
+ * started, not at T0 + PUNCH_TCP_AFTER_MS (UDP is known to be blocked);
+ * the connects go out at the next punch_expire(), under the round's
+ * bounds. No round starting: nothing. */
+void punch_start_tcp(struct punch_peer *p, uint64_t now);
 /* An authenticated PROBE_REQUEST or PROBE_HEARTBEAT arrived over via from
  * from (NULL allowed for the relay): true when the daemon should answer it
  * (PROBE_REPLY or PROBE_HEARTBEAT_REPLY back over via to from, echoing
@@ -292,7 +370,8 @@ size_t punch_expire(struct punch_peer *p, uint64_t now, struct punch_action *out
 bool punch_should_initiate(const struct punch_peer *p);
 
 /* Writes the engine's state as key=value lines for `p2pvpnctl explain`:
- * phase, candidate_N, path, path_since_s, rtt_ms, heartbeat_loss_pct, next. */
+ * phase, candidate_N, path, path_since_s, rtt_ms, heartbeat_loss_pct,
+ * round (budget spent, back-off), probes/connects sent and refused, next. */
 void punch_explain(const struct punch_peer *p, FILE *out, uint64_t now);
 /* Short names for logs and explain ("udp", "host", "succeeded", ...). */
 const char *punch_path_kind_str(enum punch_path_kind kind);

@@ -206,13 +206,24 @@ static void test_punch_on_introduce_probes_at_start_moment(void **state)
 	assert_int_equal(p.cand[0].tries, 2);
 }
 
+/* The gap the schedule leaves after a probe sent at sent (no path). */
+static uint64_t expected_gap(uint64_t start, uint64_t sent)
+{
+	uint64_t half = (sent - start) / 2;
+
+	if (sent < start + PUNCH_FAST_PHASE_MS)
+		return PUNCH_FAST_RETRY_MS;
+	if (half < PUNCH_RETRY_MS)
+		return PUNCH_RETRY_MS;
+	return half > PUNCH_RETRY_MAX_MS ? PUNCH_RETRY_MAX_MS : half;
+}
+
 static void test_punch_expire_retry_schedule(void **state)
 {
 	struct punch_peer p;
 	struct acts r;
 	uint64_t start = T0 + START_IN, last = start;
-	/* Expected gaps between probes of one candidate, no relay, no path. */
-	unsigned fast = 0, slow = 0;
+	unsigned sent = 1, fast = 0;
 
 	struct punch_config c = config(false, 0);
 	struct rdv_introduce m = intro(false);
@@ -221,39 +232,361 @@ static void test_punch_expire_retry_schedule(void **state)
 	punch_peer_init(&p, &c);
 	punch_on_introduce(&p, &m, T0);
 	assert_int_equal(run(&p, start).n, 1);
-	/* Up to the give-up moment: 200 ms gaps for 2 s, then 1 s gaps. */
-	for (int i = 0; i < 37; i++) {
+	/* 200 ms gaps for 2 s, then half the round's age (1 s to 8 s), until
+	 * the candidate's cap for the round. */
+	while (punch_next_deadline(&p) < start + PUNCH_GIVE_UP_MS) {
 		uint64_t d = punch_next_deadline(&p);
 
 		r = run(&p, d);
 		assert_int_equal(count_type(&r, PUNCH_ACT_SEND_PROBE), 1);
 		assert_int_equal(r.n, 1);
-		if (d - last == PUNCH_FAST_RETRY_MS)
-			fast++;
-		else if (d - last == PUNCH_RETRY_MS)
-			slow++;
-		else
-			fail_msg("gap %llu", (unsigned long long)(d - last));
-		assert_true(d - last != PUNCH_FAST_RETRY_MS || d <= start + PUNCH_FAST_PHASE_MS);
+		if (d - last != expected_gap(start, last))
+			fail_msg("gap %llu after %llu", (unsigned long long)(d - last),
+				 (unsigned long long)(last - start));
+		fast += d - last == PUNCH_FAST_RETRY_MS;
 		last = d;
+		sent++;
 	}
 	assert_int_equal(fast, PUNCH_FAST_PHASE_MS / PUNCH_FAST_RETRY_MS);
-	assert_int_equal(slow, 37 - fast);
-	assert_true(last == start + PUNCH_GIVE_UP_MS - PUNCH_RETRY_MS);
+	/* Per-candidate cap: PUNCH_CAND_PROBES, and they reach into the
+	 * second half of the round rather than ending in its first seconds. */
+	assert_int_equal(sent, PUNCH_CAND_PROBES);
+	assert_true(last > start + PUNCH_GIVE_UP_MS / 2);
+	assert_int_equal(p.cand[0].tries, PUNCH_CAND_PROBES);
 	/* Past the fast phase unanswered pairs show as failed. */
 	assert_int_equal(p.cand[0].state, PUNCH_PAIR_FAILED);
-	assert_string_equal(p.cand[0].last_result, "no reply to 37 probes");
-	/* 30 s without a path: ask for a new introduction, then probe every 5 s. */
+	/* 30 s without a path: ask for a new introduction; then nothing at
+	 * all until the back-off has passed, and a new round from there. */
 	assert_true(punch_next_deadline(&p) == start + PUNCH_GIVE_UP_MS);
 	r = run(&p, start + PUNCH_GIVE_UP_MS);
 	assert_int_equal(r.n, 1);
 	assert_int_equal(r.a[0].type, PUNCH_ACT_REQUEST_INTRODUCTION);
-	assert_true(punch_next_deadline(&p) == last + PUNCH_SLOW_RETRY_MS);
-	r = run(&p, last + PUNCH_SLOW_RETRY_MS);
+	assert_int_equal(p.phase, PUNCH_PHASE_WAITING);
+	assert_true(punch_next_deadline(&p) == start + PUNCH_GIVE_UP_MS + PUNCH_BACKOFF_MS);
+	assert_int_equal(run(&p, start + PUNCH_GIVE_UP_MS + PUNCH_BACKOFF_MS - 1).n, 0);
+	r = run(&p, start + PUNCH_GIVE_UP_MS + PUNCH_BACKOFF_MS);
 	assert_int_equal(count_type(&r, PUNCH_ACT_SEND_PROBE), 1);
-	assert_true(punch_next_deadline(&p) == last + 2 * PUNCH_SLOW_RETRY_MS);
+	assert_int_equal(p.cand[0].tries, 1);
 	/* Failure: no path, no relay: never a USE_PATH. */
 	assert_int_equal(p.path, PUNCH_PATH_NONE);
+}
+
+/* ---- bounds (engine.h: Bounds) ---- */
+
+/* An introduction with every candidate it can carry: 8 hosts (UDP and
+ * TCP), both reflexive ones and predicted ports of a sequential NAT. */
+static struct rdv_introduce big_intro(void)
+{
+	struct rdv_introduce m = intro(true);
+	char ip[32];
+
+	m.n_host = RDV_MAX_HOST;
+	for (size_t i = 0; i < RDV_MAX_HOST; i++) {
+		snprintf(ip, sizeof(ip), "192.0.2.%zu", 67 + i);
+		m.host[i] = sa4(ip, 51820);
+	}
+	m.nat_mapping = RDV_MAPPING_DEPENDENT;
+	m.port_step = 1;
+	return m;
+}
+
+/* Actions of type to addr in r. */
+static unsigned count_to(const struct acts *r, enum punch_act_type type,
+			 const struct sockaddr_storage *addr)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < r->n; i++)
+		n += r->a[i].type == type && same(&r->a[i].addr, addr);
+	return n;
+}
+
+/* Runs from..to, counting (not keeping) the probes and connects per
+ * candidate address and the other actions. */
+struct tally {
+	unsigned probes, connects, intros, use_path, max_probes_one, max_connects_one;
+	uint64_t first_ms, last_ms;
+};
+
+static struct tally run_tally(struct punch_peer *p, uint64_t from, uint64_t to)
+{
+	struct tally t = {0};
+	unsigned per_udp[PUNCH_MAX_CANDIDATES] = {0}, per_tcp[PUNCH_MAX_CANDIDATES] = {0};
+	uint64_t now = from;
+
+	for (;;) {
+		uint64_t d = punch_next_deadline(p);
+		struct acts r;
+
+		now = d > now ? d : now;
+		if (now > to)
+			break;
+		r = run(p, now);
+		if (!r.n && punch_next_deadline(p) <= now)
+			fail_msg("deadline %llu does not move", (unsigned long long)now);
+		for (size_t i = 0; i < r.n; i++) {
+			const struct punch_action *a = &r.a[i];
+			int k = -1;
+
+			for (size_t j = 0; j < p->n_cand && k < 0; j++)
+				if (same(&p->cand[j].addr, &a->addr) &&
+				    p->cand[j].proto == (a->type == PUNCH_ACT_TCP_CONNECT
+							     ? PUNCH_PROTO_TCP
+							     : PUNCH_PROTO_UDP))
+					k = (int)j;
+			if (a->type == PUNCH_ACT_SEND_PROBE && a->probe_kind == PROBE_REQUEST) {
+				t.probes++;
+				if (k >= 0 && ++per_udp[k] > t.max_probes_one)
+					t.max_probes_one = per_udp[k];
+			} else if (a->type == PUNCH_ACT_TCP_CONNECT) {
+				t.connects++;
+				if (k >= 0 && ++per_tcp[k] > t.max_connects_one)
+					t.max_connects_one = per_tcp[k];
+			} else if (a->type == PUNCH_ACT_REQUEST_INTRODUCTION) {
+				t.intros++;
+			} else if (a->type == PUNCH_ACT_USE_PATH) {
+				t.use_path++;
+			}
+			if (a->type == PUNCH_ACT_SEND_PROBE || a->type == PUNCH_ACT_TCP_CONNECT) {
+				if (!t.first_ms)
+					t.first_ms = now;
+				t.last_ms = now;
+			}
+		}
+	}
+	return t;
+}
+
+/* One round toward as many candidates as an introduction can name: the
+ * round's budget and the per-candidate caps hold, what is refused is
+ * counted, and the fast phase still goes out in full. */
+static void test_punch_round_budget(void **state)
+{
+	struct punch_config c = config(false, 0);
+	struct rdv_introduce m = big_intro();
+	uint64_t start = T0 + START_IN;
+	struct punch_peer p;
+	struct tally t;
+	size_t udp = 0, tcp = 0;
+
+	punch_peer_init(&p, &c);
+	assert_true(punch_on_introduce(&p, &m, T0));
+	for (size_t i = 0; i < p.n_cand; i++)
+		*(p.cand[i].proto == PUNCH_PROTO_UDP ? &udp : &tcp) += 1;
+	/* Enough candidates that the caps alone would allow more. */
+	assert_true(udp * PUNCH_CAND_PROBES > PUNCH_ROUND_PROBES);
+	assert_true(tcp * PUNCH_CAND_CONNECTS > PUNCH_ROUND_CONNECTS);
+	t = run_tally(&p, T0, start + PUNCH_GIVE_UP_MS - 1);
+	assert_int_equal(t.probes, PUNCH_ROUND_PROBES);
+	assert_int_equal(t.connects, PUNCH_ROUND_CONNECTS);
+	assert_true(t.max_probes_one <= PUNCH_CAND_PROBES);
+	assert_true(t.max_connects_one <= PUNCH_CAND_CONNECTS);
+	assert_true(p.probes_refused > 0);
+	assert_true(p.connects_refused > 0);
+	assert_int_equal(p.probes_sent, PUNCH_ROUND_PROBES);
+	assert_int_equal(p.connects_sent, PUNCH_ROUND_CONNECTS);
+	/* The fast phase (every candidate every 200 ms for 2 s) is whole. */
+	assert_true(udp * (PUNCH_FAST_PHASE_MS / PUNCH_FAST_RETRY_MS + 1) <= PUNCH_ROUND_PROBES);
+	/* Past the budget, nothing more this round... */
+	t = run_tally(&p, start + PUNCH_GIVE_UP_MS - 1, start + PUNCH_GIVE_UP_MS);
+	assert_int_equal(t.probes + t.connects, 0);
+	assert_int_equal(t.intros, 1);
+	/* ...and the next round, after the back-off, has its budget again. */
+	t = run_tally(&p, start + PUNCH_GIVE_UP_MS,
+		      start + PUNCH_GIVE_UP_MS + PUNCH_BACKOFF_MS + PUNCH_GIVE_UP_MS - 1);
+	assert_true(t.first_ms == start + PUNCH_GIVE_UP_MS + PUNCH_BACKOFF_MS);
+	assert_int_equal(t.probes, PUNCH_ROUND_PROBES);
+	assert_int_equal(t.connects, PUNCH_ROUND_CONNECTS);
+}
+
+/* Pacing: the first probes of a large round go out at once up to the
+ * burst, the rest as tokens come, never faster than PUNCH_PACE_PER_S. */
+static void test_punch_pacing(void **state)
+{
+	struct punch_config c = config(false, 0);
+	struct rdv_introduce m = big_intro();
+	uint64_t start = T0 + START_IN;
+	struct punch_peer p;
+	struct tally t;
+
+	punch_peer_init(&p, &c);
+	p.pace_tokens = 3; /* as if most of the burst had been spent */
+	p.pace_refill_ms = start;
+	punch_on_introduce(&p, &m, T0);
+	t = run_tally(&p, T0, start);
+	assert_int_equal(t.probes, 3);
+	/* The rest wait for tokens: a deadline a few ms ahead, not now. */
+	assert_true(punch_next_deadline(&p) > start);
+	assert_true(punch_next_deadline(&p) <= start + 1000 / PUNCH_PACE_PER_S + 1);
+	t = run_tally(&p, start + 1, start + 50);
+	assert_true(t.probes >= 50 * PUNCH_PACE_PER_S / 1000 - 1);
+	assert_true(t.probes <= 50 * PUNCH_PACE_PER_S / 1000 + 1);
+	assert_int_equal(p.probes_refused, 0);
+}
+
+/* The wait between rounds: 30 s, doubling, capped at PUNCH_BACKOFF_MAX_MS;
+ * nothing at all is sent in between. */
+static void test_punch_backoff_growth_and_cap(void **state)
+{
+	struct punch_config c = config(false, 0);
+	struct rdv_introduce m = intro(false);
+	struct punch_peer p;
+	uint64_t round_start = T0 + START_IN, want = PUNCH_BACKOFF_MS;
+
+	m.n_host = 0;
+	punch_peer_init(&p, &c);
+	punch_on_introduce(&p, &m, T0);
+	for (int k = 0; k < 8; k++) {
+		uint64_t end = round_start + PUNCH_GIVE_UP_MS;
+		struct tally t = run_tally(&p, round_start, end);
+
+		assert_true(t.first_ms == round_start);
+		assert_int_equal(t.probes, PUNCH_CAND_PROBES);
+		assert_int_equal(t.intros, 1);
+		/* Silence for the whole wait, then the next round. */
+		t = run_tally(&p, end + 1, end + want - 1);
+		assert_int_equal(t.probes + t.connects + t.intros, 0);
+		assert_true(punch_next_deadline(&p) == end + want);
+		round_start = end + want;
+		want = want * 2 > PUNCH_BACKOFF_MAX_MS ? PUNCH_BACKOFF_MAX_MS : want * 2;
+	}
+	assert_true(want == PUNCH_BACKOFF_MAX_MS);
+}
+
+/* An introduction that repeats what we know changes nothing: not in a
+ * round (no restart of the schedule, no fresh budget), not in a back-off
+ * wait (no early round), however often it comes. */
+static void test_punch_repeated_introduction_keeps_backoff(void **state)
+{
+	struct punch_config c = config(false, 0);
+	struct rdv_introduce m = intro(true);
+	uint64_t start = T0 + START_IN, end = start + PUNCH_GIVE_UP_MS, now;
+	struct punch_peer p;
+	struct tally t;
+	unsigned probes = 0;
+
+	punch_peer_init(&p, &c);
+	assert_true(punch_on_introduce(&p, &m, T0));
+	/* In the round: once a second, as a CONNECT flood would make it. */
+	for (now = start; now < end; now += 1000) {
+		t = run_tally(&p, now, now + 999);
+		probes += t.probes;
+		assert_false(punch_on_introduce(&p, &m, now + 999));
+	}
+	assert_true(probes <= 2 * PUNCH_CAND_PROBES); /* two UDP candidates */
+	t = run_tally(&p, end - 1, end);
+	assert_int_equal(t.intros, 1);
+	/* In the wait: still nothing, and the next round stays where it was. */
+	for (now = end + 1; now < end + PUNCH_BACKOFF_MS; now += 1000) {
+		uint64_t to =
+		    now + 999 < end + PUNCH_BACKOFF_MS ? now + 999 : end + PUNCH_BACKOFF_MS - 1;
+
+		assert_false(punch_on_introduce(&p, &m, now));
+		t = run_tally(&p, now, to);
+		assert_int_equal(t.probes + t.connects, 0);
+	}
+	assert_true(punch_next_deadline(&p) == end + PUNCH_BACKOFF_MS);
+	assert_int_equal(p.early_tokens, PUNCH_EARLY_ROUNDS);
+}
+
+/* New candidates start a round at once, while early rounds are left; past
+ * them they wait for the next scheduled round, and the back-off level is
+ * never reset by them. */
+static void test_punch_new_candidates_start_early(void **state)
+{
+	struct punch_config c = config(false, 0);
+	struct rdv_introduce m = intro(false);
+	uint64_t start = T0 + START_IN, end = start + PUNCH_GIVE_UP_MS, now = end + 5000;
+	struct sockaddr_storage h2 = sa4("10.0.2.6", 51820), h3 = sa4("10.0.2.7", 51820),
+				h4 = sa4("10.0.2.8", 51820);
+	struct punch_peer p;
+	struct acts r;
+	struct tally t;
+
+	punch_peer_init(&p, &c);
+	punch_on_introduce(&p, &m, T0);
+	(void)run_tally(&p, T0, end);
+	assert_int_equal(p.backoff_level, 1);
+	/* In the wait, a new host candidate: a round at now + start_in. */
+	m.n_host = 2;
+	m.host[1] = h2;
+	assert_true(punch_on_introduce(&p, &m, now));
+	assert_int_equal(p.phase, PUNCH_PHASE_WAITING);
+	r = run(&p, now + START_IN);
+	assert_int_equal(count_type(&r, PUNCH_ACT_SEND_PROBE), 3);
+	assert_int_equal(count_to(&r, PUNCH_ACT_SEND_PROBE, &h2), 1);
+	/* The same again: nothing. Another new one: the second early round. */
+	assert_false(punch_on_introduce(&p, &m, now + 1000));
+	m.n_host = 3;
+	m.host[2] = h3;
+	assert_true(punch_on_introduce(&p, &m, now + 2000));
+	/* A third new one: no early round left. It joins the running round
+	 * (probed at once, under its budget), without a new start moment. */
+	m.n_host = 4;
+	m.host[3] = h4;
+	now += 3000;
+	(void)run_tally(&p, now - 1000, now - 1);
+	assert_false(punch_on_introduce(&p, &m, now));
+	r = run(&p, now);
+	assert_int_equal(count_to(&r, PUNCH_ACT_SEND_PROBE, &h4), 1);
+	assert_true(p.start_ms == now - 1000 + START_IN);
+	/* The back-off level went on: the early rounds ended like any other. */
+	t = run_tally(&p, now, p.start_ms + PUNCH_GIVE_UP_MS);
+	assert_int_equal(t.intros, 1);
+	assert_int_equal(p.backoff_level, 2);
+	assert_true(punch_next_deadline(&p) == p.start_ms);
+	assert_true(p.start_ms == now - 1000 + START_IN + PUNCH_GIVE_UP_MS + 2 * PUNCH_BACKOFF_MS);
+	/* A fresh early round comes back after PUNCH_BACKOFF_MAX_MS. */
+	m.n_host = 1;
+	assert_false(punch_on_introduce(&p, &m, now + 10000)); /* fewer: nothing new */
+	m.n_host = 4;
+	m.host[3] = sa4("10.0.2.9", 51820);
+	assert_false(punch_on_introduce(&p, &m, now + 20000));
+	m.host[3] = sa4("10.0.2.10", 51820);
+	assert_true(punch_on_introduce(&p, &m, T0 + PUNCH_BACKOFF_MAX_MS + 60000));
+}
+
+/* A UDP path found ends the probing: nothing more to the other
+ * candidates, no end of round, no introduction asked for. */
+static void test_punch_path_found_stops_probing(void **state)
+{
+	struct sockaddr_storage refl = sa4("198.51.100.7", 40000);
+	struct punch_peer p;
+	struct acts r = introduced(&p, false, true, 0);
+	const struct punch_action *a = find_act(&r, PUNCH_ACT_SEND_PROBE, &refl);
+	struct probe_payload pl = reply_to(a, T0 + START_IN);
+	struct tally t;
+
+	punch_on_probe_reply(&p, &refl, &pl, T0 + START_IN + 20);
+	assert_int_equal(p.path, PUNCH_PATH_UDP);
+	t = run_tally(&p, T0 + START_IN + 20, T0 + START_IN + 10 * PUNCH_BACKOFF_MAX_MS);
+	assert_int_equal(t.probes, 0);
+	assert_int_equal(t.connects, 0);
+	assert_int_equal(t.intros, 0);
+	assert_int_equal(p.backoff_level, 0);
+	assert_true(punch_next_deadline(&p) == UINT64_MAX);
+}
+
+/* A relay path that never answered dies (heartbeats) without buying a
+ * new round: the round and its budget go on as before. */
+static void test_punch_unconfirmed_dead_path_restarts_nothing(void **state)
+{
+	struct punch_peer p;
+	uint64_t start = T0 + START_IN;
+	struct tally t;
+	uint64_t rounds;
+
+	(void)introduced(&p, true, false, 5);
+	punch_on_relay_available(&p, start);
+	t = run_tally(&p, start, start + PUNCH_RELAY_AFTER_MS);
+	assert_int_equal(p.path, PUNCH_PATH_RELAY);
+	rounds = p.rounds;
+	/* Keepalive 5 s: the relay's third unanswered heartbeat is ~17 s in. */
+	t = run_tally(&p, start + PUNCH_RELAY_AFTER_MS, start + PUNCH_GIVE_UP_MS - 1);
+	assert_true(p.hb_sent >= PUNCH_DEAD_AFTER_MISSES);
+	assert_int_equal(p.rounds, rounds);
+	assert_true(t.probes <= 2 * PUNCH_CAND_PROBES);
+	assert_true(p.round_probes <= 2 * PUNCH_CAND_PROBES);
 }
 
 static void test_punch_on_probe_reply_selects_path(void **state)
@@ -1307,6 +1640,13 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_punch_on_introduce_probes_at_start_moment),
 	    cmocka_unit_test(test_punch_expire_retry_schedule),
+	    cmocka_unit_test(test_punch_round_budget),
+	    cmocka_unit_test(test_punch_pacing),
+	    cmocka_unit_test(test_punch_backoff_growth_and_cap),
+	    cmocka_unit_test(test_punch_repeated_introduction_keeps_backoff),
+	    cmocka_unit_test(test_punch_new_candidates_start_early),
+	    cmocka_unit_test(test_punch_path_found_stops_probing),
+	    cmocka_unit_test(test_punch_unconfirmed_dead_path_restarts_nothing),
 	    cmocka_unit_test(test_punch_on_probe_reply_selects_path),
 	    cmocka_unit_test(test_punch_select_prefers_lan),
 	    cmocka_unit_test(test_punch_on_introduce_predicted_ports),
