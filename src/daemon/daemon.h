@@ -54,6 +54,7 @@ enum drop_reason {
 	DROP_INNER_SOURCE,
 	DROP_NO_ROUTE,
 	DROP_NO_ENDPOINT,
+	DROP_ROUTING_LOOP, /* our own datagram to a peer came back out of the TUN (loop.c) */
 	DROP_PROBE_INVALID,
 	DROP_HANDSHAKE_RATELIMITED, /* per-source bucket or per-wake-up budget */
 	DROP_HANDSHAKE_NO_MAC2,	    /* under load without a valid mac2: cookie instead */
@@ -103,6 +104,8 @@ struct peer {
 	struct punch_peer punch;     /* the path engine's state for this peer */
 	struct probe_key pkey;	     /* authenticates path probes with this peer */
 	struct cookie_maker cookie;  /* mac2 for our handshakes to this peer (lazy) */
+	uint64_t loop_warned_ms;     /* last warning that its endpoint loops (loop.c) */
+	uint64_t loop_unwarned;	     /* looped datagrams dropped since that warning */
 	/* Packets read from the TUN while no session can send: a fixed ring
 	 * allocated with the peer, so staging never allocates. */
 	uint8_t *staged;
@@ -301,6 +304,12 @@ void rdv_client_tcp_up(struct daemon *d, struct tcp_conn *c, uint64_t now);
 /* Re-reads the config; on any error logs it and keeps the running one. */
 void daemon_reload(struct daemon *d);
 int daemon_apply_addresses(struct daemon *d, const struct cfg_daemon *old, const struct cfg_daemon *new);
+
+/* loop.c */
+/* True (and counted, and warned about) when inner, read from the TUN and
+ * routed to p (NULL: to no peer), is one of our own datagrams to a peer's
+ * endpoint that a route sent into the tunnel: it must not be sent again. */
+bool loop_drop(struct daemon *d, struct peer *p, const uint8_t *inner, size_t len, uint64_t now);
 
 /* show.c */
 int daemon_control(void *ctx, const struct ctl_request *req, FILE *reply);

@@ -29,6 +29,7 @@ static const char *const drop_names[DROP_REASON_MAX] = {
 	[DROP_INNER_SOURCE] = "inner_source",
 	[DROP_NO_ROUTE] = "no_route",
 	[DROP_NO_ENDPOINT] = "no_endpoint",
+	[DROP_ROUTING_LOOP] = "routing_loop",
 	[DROP_PROBE_INVALID] = "probe_invalid",
 	[DROP_HANDSHAKE_RATELIMITED] = "handshake_ratelimited",
 	[DROP_HANDSHAKE_NO_MAC2] = "handshake_no_mac2",
@@ -149,6 +150,8 @@ void datapath_tun_readable(struct daemon *d)
 			continue;
 		}
 		p = rt_lookup(&d->rt, family, dst);
+		if (loop_drop(d, p, inner, (size_t)n, now))
+			continue;
 		if (!p) {
 			drop(d, DROP_NO_ROUTE, NULL);
 			continue;
