@@ -16,9 +16,10 @@
 # for WINDOW_S seconds (default 90). Proves: in the first 30 s A sends at
 # most one round's budget (PUNCH_ROUND_PROBES probes, PUNCH_ROUND_CONNECTS
 # connects; the repeated introductions do not restart the round), at most
-# PUNCH_CAND_PROBES probes to any one address, and from 30 s to 90 s no more
-# than in the first 30 s (the back-off at least halves the rate). Prints the
-# figures per 30 s window.
+# PUNCH_CAND_PROBES probes to any one address, and after the first 30 s no
+# more rounds than the back-off allows (waits of 30 s, 60 s, 120 s...; from
+# 30 s to 90 s at most one more round, the rate at least halved). Prints
+# the figures per 30 s window.
 set -uo pipefail
 [ "$(id -u)" = 0 ] || { echo "SKIP: lab tests need root"; exit 77; }
 cd "$(dirname "$0")"
@@ -157,10 +158,21 @@ scenario() {
 	check "$label: first 30 s: probes to one address within the per-candidate cap ($maxcand <= $CAND_PROBES)" \
 		[ "$maxcand" -le "$CAND_PROBES" ]
 	if [ "$WINDOW_S" -ge 90 ]; then
-		check "$label: 30-$WINDOW_S s: at most as many probes as in the first 30 s ($plate <= $p30)" \
-			[ "$plate" -le "$p30" ]
-		check "$label: 30-$WINDOW_S s: at most as many connects as in the first 30 s ($clate <= $c30)" \
-			[ "$clate" -le "$c30" ]
+		# Rounds the back-off allows after the first: starts at 60 s,
+		# 150 s, 300 s... (30 s rounds, waits of 30 s doubling, 5 min cap).
+		local t=0 wait=30 n=0
+		while :; do
+			t=$((t + 30 + wait))
+			[ "$t" -lt "$WINDOW_S" ] || break
+			n=$((n + 1))
+			wait=$((wait * 2 > 300 ? 300 : wait * 2))
+		done
+		check "$label: 30-$WINDOW_S s: at most $n more rounds ($plate <= $n x $p30 probes)" \
+			[ "$plate" -le $((n * p30)) ]
+		check "$label: 30-$WINDOW_S s: at most $n more rounds ($clate <= $n x $c30 connects)" \
+			[ "$clate" -le $((n * c30)) ]
+		check "$label: the probe rate fell after the first round ($plate in $((WINDOW_S - 30)) s vs $p30 in 30 s)" \
+			[ $((plate * 30)) -lt $((p30 * (WINDOW_S - 30))) ]
 	fi
 }
 
