@@ -5,10 +5,15 @@
  * network namespaces a test builds; the source prefix must be one of the
  * documentation ranges.
  *
- *   hsflood VICTIM_IP PORT PUBKEY RATE SECONDS SRC_PREFIX/24
+ *   hsflood [-k PRIVATE_KEY_FILE] VICTIM_IP PORT PUBKEY RATE SECONDS SRC_PREFIX/24
  *
  * RATE is datagrams a second, sent in 1 ms slices with sendmmsg. Prints
- * how many went out. */
+ * how many went out. With -k the initiations are authentic: made with that
+ * private key (a peer the victim has configured: a stolen key, or a peer
+ * gone mad), each with a fresh ephemeral, a random sender index and a
+ * TAI64N one nanosecond above the last, so the victim does the full DH work
+ * for each and accepts one per 20 ms (SECURITY-NOTES 14: half-open
+ * handshakes). About 150 us of our CPU each. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/ip.h>
@@ -21,6 +26,7 @@
 
 #include <sodium.h>
 
+#include "config/keys.h"
 #include "crypto/handshake.h"
 #include "crypto/keys.h"
 #include "session/wire.h"
@@ -40,12 +46,37 @@ static bool doc_prefix(uint32_t net)
 	return net == 0xC0000200u || net == 0xC6336400u || net == 0xCB007100u;
 }
 
+/* A big-endian counter step: the smallest TAI64N above the last. */
+static void stamp_next(uint8_t stamp[HS_TAI64N_LEN])
+{
+	for (int i = HS_TAI64N_LEN - 1; i >= 0 && ++stamp[i] == 0; i--)
+		;
+}
+
+/* One real initiation to victim into msg (WIRE_INIT_LEN bytes). */
+static bool authentic_initiation(const struct hs_identity *id, struct hs_peer *victim,
+				 uint8_t stamp[HS_TAI64N_LEN], uint8_t *msg)
+{
+	struct wire_init w;
+
+	stamp_next(stamp);
+	if (hs_create_initiation(id, victim, randombytes_random() | 1u, stamp, &w) < 0) {
+		fprintf(stderr, "hsflood: cannot build an initiation\n");
+		return false;
+	}
+	memcpy(msg, &w, sizeof(w));
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	static uint8_t pkts[SLICE_MAX][PKT_LEN];
 	static struct mmsghdr mm[SLICE_MAX];
 	static struct iovec iov[SLICE_MAX];
-	uint8_t pub[KEY_LEN], mac1_key[HS_KEY_LEN];
+	uint8_t pub[KEY_LEN], mac1_key[HS_KEY_LEN], stamp[HS_TAI64N_LEN];
+	static struct hs_identity id;
+	static struct hs_peer victim;
+	bool authentic = false;
 	struct sockaddr_in dst = {.sin_family = AF_INET};
 	struct in_addr src_net;
 	unsigned long rate, secs, sent = 0, lost = 0;
@@ -53,9 +84,23 @@ int main(int argc, char **argv)
 	char *slash;
 	int fd, one = 1;
 
+	if (argc == 9 && strcmp(argv[1], "-k") == 0) {
+		uint8_t priv[32];
+		char why[128];
+
+		if (sodium_init() < 0 || !cfg_keys_read_file(argv[2], priv, why, sizeof(why)) ||
+		    !hs_identity_init(&id, priv)) {
+			fprintf(stderr, "hsflood: %s: unusable private key\n", argv[2]);
+			return 2;
+		}
+		sodium_memzero(priv, sizeof(priv));
+		authentic = true;
+		argv += 2;
+		argc -= 2;
+	}
 	if (argc != 7) {
-		fprintf(stderr,
-			"usage: hsflood VICTIM_IP PORT PUBKEY RATE SECONDS SRC_PREFIX/24\n");
+		fprintf(stderr, "usage: hsflood [-k PRIVATE_KEY_FILE] VICTIM_IP PORT PUBKEY RATE "
+				"SECONDS SRC_PREFIX/24\n");
 		return 2;
 	}
 	if (sodium_init() < 0 || inet_pton(AF_INET, argv[1], &dst.sin_addr) != 1 ||
@@ -74,6 +119,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hsflood: sources must be a documentation /24, rate 1..1e6\n");
 		return 2;
 	}
+	if (authentic && !hs_peer_init(&victim, &id, pub, NULL)) {
+		fprintf(stderr, "hsflood: the victim's key is unusable with ours\n");
+		return 2;
+	}
+	hs_tai64n_now(stamp);
 	if (hs_mac1_key(pub, mac1_key) < 0) {
 		fprintf(stderr, "hsflood: cannot derive the mac1 key\n");
 		return 1;
@@ -118,6 +168,11 @@ int main(int argc, char **argv)
 
 			ip->saddr = htonl(ntohl(src_net.s_addr) | (1 + r % 254));
 			udp->source = htons((uint16_t)(1024 + (r >> 8) % 60000));
+			if (authentic) {
+				if (!authentic_initiation(&id, &victim, stamp, msg))
+					return 1;
+				continue;
+			}
 			randombytes_buf(msg, WIRE_INIT_LEN);
 			msg[0] = WIRE_HANDSHAKE_INIT;
 			msg[1] = msg[2] = msg[3] = 0;

@@ -82,6 +82,7 @@ struct load {
 	size_t cap_peers;
 	struct cfg_peer *peer; /* section being read, NULL after a failed allocation */
 	struct peer_lines *pl;
+	bool too_many_peers; /* CFG_MAX_PEERS reached (reported once) */
 };
 
 /* Calls fn on each comma-separated item of value, trimmed. Empty items and
@@ -359,6 +360,16 @@ static void start_peer(struct load *l, const char *name)
 	}
 	l->peer = NULL;
 	l->pl = NULL;
+	if (d->n_peers == CFG_MAX_PEERS) {
+		/* Once, at the first section over the limit; its keys and
+		 * those of later sections are checked but kept nowhere. */
+		if (!l->too_many_peers)
+			cfg_reader_error(&l->r, l->r.line, NULL,
+					 "too many peers (expected at most %d [peer] sections)",
+					 CFG_MAX_PEERS);
+		l->too_many_peers = true;
+		return;
+	}
 	if (d->n_peers == l->cap_peers) {
 		size_t cap = l->cap_peers ? 2 * l->cap_peers : 8;
 		struct cfg_peer *peers = realloc(d->peers, cap * sizeof(*peers));

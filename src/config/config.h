@@ -22,6 +22,10 @@ enum {
 	CFG_IFNAME_MAX = 16,  /* IFNAMSIZ */
 	CFG_SOCKET_MAX = 108, /* sizeof(sun_path) */
 	CFG_PATH_MAX = 4096,
+	/* [peer] sections: p2pvpnd's receiver index table holds 4 indexes per
+	 * peer (a handshake and three keypairs) with room to spare, so no
+	 * config can exhaust it (daemon.h checks this). */
+	CFG_MAX_PEERS = 10000,
 };
 
 enum cfg_load_flags {

@@ -281,6 +281,8 @@ static void json_interface(FILE *f, const struct ctl_block *b, int depth)
 	json_bool(&o, "under_load", get(b, "under_load"));
 	json_u64(&o, "under_load_entered", get(b, "under_load_entered"), UINT64_MAX);
 	json_u64(&o, "cookie_replies_sent", get(b, "cookie_replies_sent"), UINT64_MAX);
+	json_u64(&o, "staged_dropped", get(b, "staged_dropped"), UINT64_MAX);
+	json_u64(&o, "receiver_indexes", get(b, "receiver_indexes"), UINT64_MAX);
 	fprintf(f, "\n%*s}", depth, "");
 }
 

@@ -36,6 +36,10 @@ enum {
 	UDP_BATCHES_PER_WAKE = 4, /* then back to epoll (level-triggered) */
 	SMALL_TX_MAX = PROBE_LEN, /* datapath_small_buf: probes, cookie replies */
 };
+/* Every configured peer (and the rendezvous sessions, with room to spare)
+ * can hold its 4 indexes at once: the table never fills. */
+static_assert(4 * ((int)CFG_MAX_PEERS + 16) <= (int)INDEX_TABLE_MAX,
+	      "the receiver index table holds every peer's indexes");
 static_assert((int)WIRE_COOKIE_REPLY_LEN <= (int)SMALL_TX_MAX, "a cookie reply fits a small tx slot");
 
 /* Why a received datagram was dropped; one counter each (STYLE.md 5). */
@@ -46,6 +50,7 @@ enum drop_reason {
 	DROP_HANDSHAKE_UNKNOWN_KEY,
 	DROP_HANDSHAKE_REPLAY,
 	DROP_HANDSHAKE_FLOOD,
+	DROP_HANDSHAKE_CROSSED, /* their initiation crossed ours on one path: ours is kept */
 	DROP_DATA_UNKNOWN_INDEX,
 	DROP_DATA_INVALID,
 	DROP_DATA_REPLAY,
@@ -177,6 +182,7 @@ struct daemon {
 	struct udp_msg rx[PKT_BATCH], tx[PKT_BATCH];
 	unsigned n_tx;
 	uint64_t drops[DROP_REASON_MAX];
+	uint64_t staged_dropped; /* inner packets staged and never sent (no room, gave up) */
 
 	/* Handshake flood defence (crypto/hsgate.h, glue in hsgate.c), set up
 	 * on first use with the defaults: 64 handshakes/s or a spent budget of
@@ -209,7 +215,9 @@ void peer_send_keepalive(struct daemon *d, struct peer *p, uint64_t now);
 void peer_update_path(struct daemon *d, struct peer *p, const struct path *from);
 const char *path_kind_str(enum path_kind kind);
 const char *path_str(const struct path *path);
-void peer_stage(struct peer *p, const uint8_t *pkt, size_t len);
+/* Holds an inner packet until a session exists (STAGED_MAX per peer, the
+ * oldest dropped first; drops counted in d->staged_dropped). */
+void peer_stage(struct daemon *d, struct peer *p, const uint8_t *pkt, size_t len);
 void peer_flush_staged(struct daemon *d, struct peer *p, uint64_t now);
 void peer_run_timers(struct daemon *d, struct peer *p, uint64_t now);
 const char *peer_state(const struct peer *p, uint64_t now);

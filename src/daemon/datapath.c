@@ -21,6 +21,7 @@ static const char *const drop_names[DROP_REASON_MAX] = {
 	[DROP_HANDSHAKE_UNKNOWN_KEY] = "handshake_unknown_key",
 	[DROP_HANDSHAKE_REPLAY] = "handshake_replay",
 	[DROP_HANDSHAKE_FLOOD] = "handshake_flood",
+	[DROP_HANDSHAKE_CROSSED] = "handshake_crossed",
 	[DROP_DATA_UNKNOWN_INDEX] = "data_unknown_index",
 	[DROP_DATA_INVALID] = "data_invalid",
 	[DROP_DATA_REPLAY] = "data_replay",
@@ -108,12 +109,12 @@ void datapath_send_inner(struct daemon *d, struct peer *p, uint8_t *inner, size_
 	size_t pkt_len;
 
 	if (!kp || p->path.kind == PATH_NONE) {
-		peer_stage(p, inner, len);
+		peer_stage(d, p, inner, len);
 		peer_send_initiation(d, p, now, false);
 		return;
 	}
 	if (sess_encrypt(kp, inner, len, now, &pkt_len) < 0) {
-		peer_stage(p, inner, len);
+		peer_stage(d, p, inner, len);
 		peer_send_initiation(d, p, now, false);
 		return;
 	}

@@ -199,17 +199,20 @@ void peer_send_keepalive(struct daemon *d, struct peer *p, uint64_t now)
 	datapath_flush(d);
 }
 
-void peer_stage(struct peer *p, const uint8_t *pkt, size_t len)
+void peer_stage(struct daemon *d, struct peer *p, const uint8_t *pkt, size_t len)
 {
 	unsigned slot;
 
-	if (len + PKT_HEADROOM + PKT_TAILROOM > p->staged_slot)
-		return; /* larger than the MTU the ring was sized for: dropped */
+	if (len + PKT_HEADROOM + PKT_TAILROOM > p->staged_slot) {
+		d->staged_dropped++; /* larger than the MTU the ring was sized for */
+		return;
+	}
 	/* A full ring drops the oldest packet: the newest are the likeliest to
 	 * still matter when the handshake completes. */
 	if (p->staged_count == STAGED_MAX) {
 		p->staged_head = (p->staged_head + 1) % STAGED_MAX;
 		p->staged_count--;
+		d->staged_dropped++;
 	}
 	slot = (p->staged_head + p->staged_count) % STAGED_MAX;
 	memcpy(p->staged + (size_t)slot * p->staged_slot + PKT_HEADROOM, pkt, len);
@@ -342,11 +345,15 @@ void handle_initiation(struct daemon *d, struct rx_pkt *m, uint64_t now)
 	/* Crossing initiations: both sides would answer the other's and drop
 	 * the answer to their own. The side with the lower key keeps its own
 	 * outstanding initiation (the other side answers it) and ignores the
-	 * other's for as long as its own is fresh. */
+	 * other's for as long as its own is fresh, but only when theirs came
+	 * over the path ours went out on: from anywhere else, ours is going
+	 * where the peer is not (it moved, or our path is stale), and
+	 * ignoring theirs would keep it out until our retries give up. */
 	if (p->hs.state == HS_STATE_INIT_SENT && p->hs_index &&
 	    now - p->init_sent_ms < SESS_REKEY_TIMEOUT_MS &&
-	    memcmp(d->id.s_pub, p->cfg.public_key, 32) < 0) {
+	    memcmp(d->id.s_pub, p->cfg.public_key, 32) < 0 && same_path(&p->path, &m->from)) {
 		hs_pending_cleanup(&pending);
+		drop(d, DROP_HANDSHAKE_CROSSED, &m->from);
 		log_debug("%s: peer %s: initiations crossed, keeping ours", d->cfg.ifname, p->name);
 		return;
 	}
@@ -434,6 +441,7 @@ void peer_run_timers(struct daemon *d, struct peer *p, uint64_t now)
 	if (act & SESS_ACT_GIVE_UP) {
 		log_info("%s: peer %s: handshake unanswered for 90 s, giving up until traffic",
 			 d->cfg.ifname, p->name);
+		d->staged_dropped += p->staged_count;
 		p->staged_count = 0;
 		if (p->hs_index)
 			sess_index_free(&d->index, p->hs_index);

@@ -59,6 +59,10 @@ static int show(struct daemon *d, FILE *out)
 		hsgate_under_load(&d->gate, now) ? "yes" : "no",
 		(unsigned long long)d->gate.under_load_entered,
 		(unsigned long long)d->gate.cookie_replies_sent);
+	/* Memory bounds in use: staged packets dropped for want of room, and
+	 * receiver indexes allocated (of INDEX_TABLE_MAX). */
+	fprintf(out, "staged_dropped=%llu\nreceiver_indexes=%zu\n",
+		(unsigned long long)d->staged_dropped, d->index.count);
 	for (unsigned i = 0; i < DROP_REASON_MAX; i++)
 		if (d->drops[i])
 			fprintf(out, "drop_%s=%llu\n", drop_reason_str(i),

@@ -666,6 +666,54 @@ static void test_cfg_load_daemon_peer_name_limit(void **state)
 	free(text);
 }
 
+/* Text of an interface and n peers with distinct keys and allowed IPs. */
+static char *many_peers_text(size_t n)
+{
+	size_t cap = 256 + n * 160, len;
+	char *text = malloc(cap), key[KEY_B64_LEN + 1];
+	uint8_t pub[32];
+
+	assert_non_null(text);
+	len = (size_t)sprintf(text, "[interface]\naddress = 10.77.0.1/24\nprivate_key = %s\n",
+			      OUR_PRIV);
+	for (size_t i = 0; i < n; i++) {
+		randombytes_buf(pub, sizeof(pub));
+		key_to_base64(pub, key);
+		len += (size_t)sprintf(text + len,
+				       "[peer \"p%zu\"]\npublic_key = %s\nallowed_ips = "
+				       "10.100.%zu.%zu/32\n",
+				       i, key, i >> 8, i & 255);
+	}
+	return text;
+}
+
+/* CFG_MAX_PEERS sections load (SECURITY-NOTES 14: the receiver index table
+ * is sized for them); one more is refused once, at its header. */
+static void test_cfg_load_daemon_peer_count_limit(void **state)
+{
+	char *text, want[96];
+	struct cfg_daemon d;
+	struct cfg_errors errs = {0};
+
+	(void)state;
+	text = many_peers_text(CFG_MAX_PEERS);
+	assert_daemon_loads(text, &d);
+	assert_int_equal(d.n_peers, CFG_MAX_PEERS);
+	cfg_daemon_free(&d);
+	free(text);
+
+	text = many_peers_text(CFG_MAX_PEERS + 2);
+	assert_false(load_daemon_text(text, &d, &errs));
+	assert_int_equal(errs.n, 1);
+	/* 3 interface lines, 3 lines per peer: the first extra header. */
+	snprintf(want, sizeof(want),
+		 "test.conf:%d: too many peers (expected at most %d [peer] sections)",
+		 4 + 3 * CFG_MAX_PEERS, CFG_MAX_PEERS);
+	assert_string_equal(errs.msgs[0], want);
+	cfg_errors_free(&errs);
+	free(text);
+}
+
 static void test_cfg_load_daemon_all_errors_at_once(void **state)
 {
 	static const char text[] = "[interface]\n"		 /* 1 */
@@ -1392,6 +1440,7 @@ int main(void)
 	    cmocka_unit_test(test_cfg_load_daemon_good_variants),
 	    cmocka_unit_test(test_cfg_load_daemon_bad_table),
 	    cmocka_unit_test(test_cfg_load_daemon_peer_name_limit),
+	    cmocka_unit_test(test_cfg_load_daemon_peer_count_limit),
 	    cmocka_unit_test(test_cfg_load_daemon_all_errors_at_once),
 	    cmocka_unit_test(test_cfg_load_daemon_text_limits),
 	    cmocka_unit_test(test_cfg_keys_read_file_table),

@@ -36,6 +36,8 @@ static const char sample[] = "interface=p2p0\n"
 			     "under_load=yes\n"
 			     "under_load_entered=3\n"
 			     "cookie_replies_sent=123456\n"
+			     "staged_dropped=92000\n"
+			     "receiver_indexes=501\n"
 			     "peer=bob\n"
 			     "public_key=" PUB_B "\n"
 			     "state=up\n"
@@ -90,7 +92,7 @@ static void test_ctl_reply_parse_blocks(void **state)
 	parse_ok(sample, ctl_show_block_keys, &r);
 	assert_int_equal(r.err, 0);
 	assert_int_equal(r.n_blocks, 2);
-	assert_int_equal(r.blocks[0].n, 7);
+	assert_int_equal(r.blocks[0].n, 9);
 	assert_string_equal(r.blocks[0].kv[0].key, "interface");
 	assert_string_equal(r.blocks[0].kv[0].value, "p2p0");
 	assert_string_equal(ctl_block_get(&r.blocks[0], "listen_port"), "51820");
@@ -293,7 +295,9 @@ static void test_ctl_show_json_object(void **state)
 			       "    \"reflexive_address\": \"203.0.113.2:51820\",\n"
 			       "    \"under_load\": true,\n"
 			       "    \"under_load_entered\": 3,\n"
-			       "    \"cookie_replies_sent\": 123456\n"
+			       "    \"cookie_replies_sent\": 123456,\n"
+			       "    \"staged_dropped\": 92000,\n"
+			       "    \"receiver_indexes\": 501\n"
 			       "  },\n"
 			       "  \"peers\": [\n"
 			       "    {\n"
@@ -335,7 +339,8 @@ static void test_ctl_show_json_nulls(void **state)
 	assert_non_null(strstr(s, "\"name\": \"p2p1\",\n    \"public_key\": null,\n"
 				  "    \"listen_port\": null,\n    \"reflexive_address\": null,\n"
 				  "    \"under_load\": false,\n    \"under_load_entered\": 0,\n"
-				  "    \"cookie_replies_sent\": null\n"));
+				  "    \"cookie_replies_sent\": null,\n"
+				  "    \"staged_dropped\": null,\n    \"receiver_indexes\": null\n"));
 	assert_non_null(strstr(s, "\"endpoint\": null,\n      \"rtt_ms\": null,\n"
 				  "      \"last_handshake_age_s\": null,\n"
 				  "      \"rx_bytes\": 0,\n"));
@@ -347,7 +352,7 @@ static void test_ctl_show_json_nulls(void **state)
 	CAPTURE(s, ctl_show_json(f, &r, 0));
 	assert_non_null(strstr(s, "\"listen_port\": null,"));
 	assert_non_null(strstr(s, "\"under_load\": null,\n    \"under_load_entered\": null,\n"
-				  "    \"cookie_replies_sent\": null\n"));
+				  "    \"cookie_replies_sent\": null,\n"));
 	assert_non_null(strstr(s, "\"name\": \"a\\\"b\\\\c\\u0001\\tz\","));
 	assert_non_null(strstr(s, "\"public_key\": null,\n      \"state\": \"handshaking\""));
 	assert_non_null(strstr(s, "\"rtt_ms\": null,"));
