@@ -467,8 +467,8 @@ unprivileged() {
 check "p2pvpn-rendezvous runs as a non-root user with no capabilities" unprivileged
 check "the rendezvous sees its own key in /etc/p2pvpn and nothing else" \
 	own_key "$RPID" rendezvous.key
-check "p2pvpn-rendezvous is non-dumpable, LimitCORE=0, MemoryMax=512M" \
-	guarded "$RPID" p2pvpn-rendezvous $((512 << 20))
+check "p2pvpn-rendezvous is non-dumpable, LimitCORE=0, MemoryMax=768M" \
+	guarded "$RPID" p2pvpn-rendezvous $((768 << 20))
 stun() {
 	local out
 	lab_log "$NSB" "$BUILD/p2pvpnctl" natcheck --server 192.0.2.11:3478 --json
