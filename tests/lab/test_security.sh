@@ -6,8 +6,10 @@
 #
 # Proves: replayed data and replayed initiations are dropped; an initiation
 # properly made by a key b does not know gets no answer; malformed and
-# truncated datagrams get no answer and do not disturb the tunnel; an inner
-# packet with a source outside the sender's allowed_ips is dropped.
+# truncated datagrams get no answer and do not disturb the tunnel; a
+# duplicate response, a response to an unknown index and forged cookie
+# replies are dropped and counted (item 6); an inner packet with a source
+# outside the sender's allowed_ips is dropped.
 PREFIX=p2sec$$
 source "$(dirname "$0")/peers.sh"
 TOOL="python3 $(dirname "$0")/pcaptool.py"
@@ -98,6 +100,47 @@ check "b counted invalid handshakes" test "$(drops handshake_invalid)" -ge 5
 check "b counted the tampered data packet" test "$(drops data_invalid)" -ge 1
 check "b is still running" kill -0 "${PID[b]}"
 check "tunnel still works after the garbage" wait_ping a 10.77.0.2 5
+
+# Responses and cookie replies (item 6): the accepted initiation's response
+# again (a duplicate, no initiation outstanding for it), the same with an
+# unknown receiver index and a mac1 made anew for it (so only the index is
+# wrong), and cookie replies to b naming an unknown index and the index of
+# b's live keypair (nothing requested, a tag nobody could make).
+resp=$($TOOL extract "$WORK/b1.pcap" 2 "$init_ip")
+if [ "$init_src" = 192.0.2.11 ]; then init_name=a; else init_name=b; fi
+# remac HEX PUB [RECEIVER_INDEX_HEX]: the response with mac1 made for PUB.
+remac() {
+	python3 - "$@" << 'PY'
+import base64, hashlib, sys
+msg = bytearray.fromhex(sys.argv[1])
+if len(sys.argv) > 3:
+    msg[8:12] = bytes.fromhex(sys.argv[3])
+key = hashlib.blake2b(b"mac1----" + base64.b64decode(sys.argv[2]), digest_size=32).digest()
+msg[60:76] = hashlib.blake2b(bytes(msg[:60]), digest_size=16, key=key).digest()
+print(msg.hex())
+PY
+}
+check "the response's mac1 is made as the test makes it" \
+	test "$(remac "$resp" "$(pub "$init_name")")" = "$resp"
+count_of() { local v; v=$(drops_of "$@"); echo "${v:-0}"; }
+inv0=$(count_of "$init_name" handshake_invalid)
+cookie0=$(count_of b cookie_invalid)
+b_index=${data:8:8}
+nsq m tcpdump -i eth0 -U -w "$WORK/m-resp.pcap" udp > /dev/null 2>&1 &
+TCPDUMP=$!
+sleep 1
+nsx m $TOOL send "$init_src" 51820 "$resp" "$(remac "$resp" "$(pub "$init_name")" 5a5a5a5a)"
+nsx m $TOOL send 192.0.2.12 51820 \
+	"03000000a5a5a5a5$(head -c 56 /dev/urandom | xxd -p -c 1000)" \
+	"03000000${b_index}$(head -c 56 /dev/urandom | xxd -p -c 1000)"
+sleep 2
+kill $TCPDUMP; wait $TCPDUMP 2>/dev/null || true
+check "no answer to the responses and cookie replies m sent" \
+	test "$(tcpdump -r "$WORK/m-resp.pcap" -n "dst host 192.0.2.66" 2>/dev/null | wc -l)" = 0
+check "the duplicate and the unknown-index response counted" \
+	test "$(($(count_of "$init_name" handshake_invalid) - inv0))" -ge 2
+check "the cookie replies counted as invalid" test "$(($(count_of b cookie_invalid) - cookie0))" -ge 2
+check "tunnel still works after them" wait_ping a 10.77.0.2 5
 
 # Forged inner source (item 9): a sends through the tunnel from an address
 # that is not in its allowed_ips on b.
