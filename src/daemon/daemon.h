@@ -214,7 +214,14 @@ void peer_send_keepalive(struct daemon *d, struct peer *p, uint64_t now);
  * that would trade a direct path for the relay. */
 void peer_update_path(struct daemon *d, struct peer *p, const struct path *from);
 const char *path_kind_str(enum path_kind kind);
-const char *path_str(const struct path *path);
+/* A path or an address in words, returned by value: each call has its own
+ * storage, which lives until the end of the full expression (C11 6.2.4p8),
+ * so one log line may name two ("moved from %s to %s", path_str(a).s,
+ * path_str(b).s). A static buffer would make both the same. */
+struct addr_text {
+	char s[CFG_ENDPOINT_STRLEN + 32];
+};
+struct addr_text path_str(const struct path *path);
 /* Holds an inner packet until a session exists (STAGED_MAX per peer, the
  * oldest dropped first; drops counted in d->staged_dropped). */
 void peer_stage(struct daemon *d, struct peer *p, const uint8_t *pkt, size_t len);
@@ -322,5 +329,5 @@ bool loop_drop(struct daemon *d, struct peer *p, const uint8_t *inner, size_t le
 /* show.c */
 int daemon_control(void *ctx, const struct ctl_request *req, FILE *reply);
 
-/* Formats an address for logs ("198.51.100.7:51820"). */
-const char *addr_str(const struct sockaddr_storage *ss);
+/* Formats an address for logs ("198.51.100.7:51820"); see struct addr_text. */
+struct addr_text addr_str(const struct sockaddr_storage *ss);

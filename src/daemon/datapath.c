@@ -43,12 +43,12 @@ const char *drop_reason_str(enum drop_reason why)
 	return why < DROP_REASON_MAX ? drop_names[why] : "?";
 }
 
-const char *addr_str(const struct sockaddr_storage *ss)
+struct addr_text addr_str(const struct sockaddr_storage *ss)
 {
-	static char buf[CFG_ENDPOINT_STRLEN];
+	struct addr_text t;
 
-	cfg_endpoint_to_string(ss, buf, sizeof(buf));
-	return buf;
+	cfg_endpoint_to_string(ss, t.s, sizeof(t.s));
+	return t;
 }
 
 void drop(struct daemon *d, enum drop_reason why, const struct path *from)
@@ -58,7 +58,7 @@ void drop(struct daemon *d, enum drop_reason why, const struct path *from)
 	d->drops[why]++;
 	if (log_get_level() >= LOG_LEVEL_DEBUG && log_ratelimit_ok(&rl, time_now_ms()))
 		log_debug("%s: dropped packet from %s: %s", d->cfg.ifname,
-			  from ? path_str(from) : "tun", drop_reason_str(why));
+			  from ? path_str(from).s : "tun", drop_reason_str(why));
 }
 
 void datapath_flush(struct daemon *d)
@@ -196,7 +196,7 @@ static void handle_data(struct daemon *d, struct rx_pkt *m, uint64_t now)
 	if (sess_peer_on_received(&p->sess, kp)) {
 		sess_timers_on_handshake_complete(&p->timers, now);
 		log_info("%s: peer %s (%s): tunnel up (%s)", d->cfg.ifname, p->name,
-			 path_str(&p->path), path_kind_str(p->path.kind));
+			 path_str(&p->path).s, path_kind_str(p->path.kind));
 		peer_flush_staged(d, p, now);
 	}
 	if (sess_peer_lastminute_rekey(&p->sess, now))

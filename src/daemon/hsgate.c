@@ -102,5 +102,5 @@ void handle_cookie_reply(struct daemon *d, struct rx_pkt *m, uint64_t now)
 		return;
 	}
 	log_debug("%s: peer %s (%s): cookie received, next handshake carries mac2", d->cfg.ifname,
-		  p->name, path_str(&m->from));
+		  p->name, path_str(&m->from).s);
 }

@@ -89,14 +89,14 @@ static void use_path(struct daemon *d, struct peer *p, const struct punch_action
 	if (path.kind == PATH_NONE) {
 		if (p->path.kind != PATH_NONE)
 			log_info("%s: peer %s: no path left (was %s)", d->cfg.ifname, p->name,
-				 path_str(&p->path));
+				 path_str(&p->path).s);
 		p->path.kind = PATH_NONE;
 		return;
 	}
 	if (p->path.kind != path.kind || !cfg_endpoint_equal(&p->path.addr, &path.addr) ||
 	    p->path.conn != path.conn)
 		log_info("%s: peer %s: using %s (%s)", d->cfg.ifname, p->name,
-			 path_kind_str(path.kind), path_str(&path));
+			 path_kind_str(path.kind), path_str(&path).s);
 	p->path = path;
 	p->path_since_ms = now;
 	p->fast_retries = 0;
@@ -142,7 +142,7 @@ void peer_run_punch(struct daemon *d, struct peer *p, uint64_t now)
 			break;
 		case PUNCH_ACT_PATH_DEAD:
 			log_info("%s: peer %s: path %s stopped answering", d->cfg.ifname, p->name,
-				 path_str(&p->path));
+				 path_str(&p->path).s);
 			break;
 		}
 	}
@@ -167,7 +167,7 @@ void peer_on_introduce(struct daemon *d, struct peer *p, const struct rdv_introd
 		       uint64_t now)
 {
 	log_debug("%s: peer %s: introduced (reflexive %s, %zu host candidates)", d->cfg.ifname,
-		  p->name, intro->udp_reflexive.ss_family ? addr_str(&intro->udp_reflexive) : "none",
+		  p->name, intro->udp_reflexive.ss_family ? addr_str(&intro->udp_reflexive).s : "none",
 		  intro->n_host);
 	struct rdv_introduce in = *intro;
 

@@ -181,7 +181,7 @@ void peer_send_initiation(struct daemon *d, struct peer *p, uint64_t now, bool r
 	datapath_flush(d);
 	p->tx_bytes += sizeof(msg);
 	log_debug("%s: peer %s (%s): handshake initiation sent", d->cfg.ifname, p->name,
-		  path_str(&p->path));
+		  path_str(&p->path).s);
 	sess_timers_on_handshake_initiated(&p->timers, now);
 	sess_timers_on_authenticated_sent(&p->timers, now);
 }
@@ -262,21 +262,23 @@ const char *path_kind_str(enum path_kind kind)
 	return kind <= PATH_RELAY ? names[kind] : "?";
 }
 
-const char *path_str(const struct path *path)
+struct addr_text path_str(const struct path *path)
 {
-	static char buf[CFG_ENDPOINT_STRLEN + 32];
+	struct addr_text t;
 
 	switch (path->kind) {
 	case PATH_UDP:
 		return addr_str(&path->addr);
 	case PATH_TCP:
-		snprintf(buf, sizeof(buf), "tcp %s", addr_str(&path->addr));
-		return buf;
+		memcpy(t.s, "tcp ", 4);
+		cfg_endpoint_to_string(&path->addr, t.s + 4, sizeof(t.s) - 4);
+		return t;
 	case PATH_RELAY:
-		snprintf(buf, sizeof(buf), "relay id %08x", path->relay_id);
-		return buf;
+		snprintf(t.s, sizeof(t.s), "relay id %08x", path->relay_id);
+		return t;
 	default:
-		return "no path";
+		snprintf(t.s, sizeof(t.s), "no path");
+		return t;
 	}
 }
 
@@ -316,7 +318,7 @@ void peer_update_path(struct daemon *d, struct peer *p, const struct path *from)
 		return;
 	if (p->path.kind != PATH_NONE)
 		log_info("%s: peer %s: path moved from %s to %s", d->cfg.ifname, p->name,
-			 path_str(&p->path), path_str(from));
+			 path_str(&p->path).s, path_str(from).s);
 	p->path = *from;
 	p->path_since_ms = time_now_ms();
 }
@@ -394,7 +396,7 @@ void handle_initiation(struct daemon *d, struct rx_pkt *m, uint64_t now)
 	sess_timers_on_authenticated_received(&p->timers, now);
 	sess_timers_on_authenticated_sent(&p->timers, now);
 	log_debug("%s: peer %s (%s): initiation accepted, response sent", d->cfg.ifname, p->name,
-		  path_str(&m->from));
+		  path_str(&m->from).s);
 }
 
 void handle_response(struct daemon *d, struct rx_pkt *m, uint64_t now)
@@ -425,7 +427,7 @@ void handle_response(struct daemon *d, struct rx_pkt *m, uint64_t now)
 	sess_timers_on_authenticated_received(&p->timers, now);
 	if (!was_up)
 		log_info("%s: peer %s (%s): tunnel up (%s)", d->cfg.ifname, p->name,
-			 path_str(&p->path), path_kind_str(p->path.kind));
+			 path_str(&p->path).s, path_kind_str(p->path.kind));
 	/* The responder may send only once it has heard from us on the new
 	 * keys: give it a packet at once, staged data or a keepalive. */
 	if (p->staged_count)

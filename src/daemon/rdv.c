@@ -42,7 +42,7 @@ void rdv_client_tcp_up(struct daemon *d, struct tcp_conn *c, uint64_t now)
 	d->rc.tcp_state = RDV_TCP_UP;
 	d->rdv->path = path;
 	tcpmux_adopt(d, c, d->rdv);
-	log_info("%s: rendezvous %s: connected over TCP", d->cfg.ifname, addr_str(&path.addr));
+	log_info("%s: rendezvous %s: connected over TCP", d->cfg.ifname, addr_str(&path.addr).s);
 	sess_peer_clear(&d->rdv->sess);
 	peer_send_initiation(d, d->rdv, now, true);
 }
@@ -101,7 +101,7 @@ static void learn_mapping(struct daemon *d)
 	if (rc->nat_mapping != mapping || rc->port_step != pstep || !rc->have_reflexive ||
 	    !cfg_endpoint_equal(&rc->reflexive, &rc->mapped[0])) {
 		log_info("%s: reflexive address %s, NAT mapping %s%s", d->cfg.ifname,
-			 addr_str(&rc->mapped[0]),
+			 addr_str(&rc->mapped[0]).s,
 			 mapping == RDV_MAPPING_INDEPENDENT ? "endpoint-independent"
 							    : "per destination",
 			 pstep ? " (sequential)" : "");
@@ -299,7 +299,7 @@ void rdv_client_receive(struct daemon *d, const uint8_t *msg, size_t len, uint64
 			/* addr_str and path_str share one buffer: copy one. */
 			cfg_endpoint_to_string(&refl, seen, sizeof(seen));
 			log_info("%s: registered with the rendezvous %s as %s", d->cfg.ifname,
-				 path_str(&d->rdv->path), seen);
+				 path_str(&d->rdv->path).s, seen);
 		}
 		rc->registered_ms = now;
 		rc->relay_id = id;
@@ -365,7 +365,7 @@ uint64_t rdv_client_tick(struct daemon *d, uint64_t now)
 	if (!rc->udp_heard && !rc->registered_ms && rc->tcp_state == RDV_TCP_NONE &&
 	    now - rc->started_ms >= RDV_TCP_FALLBACK_MS && d->rdv->path.kind == PATH_UDP) {
 		log_info("%s: rendezvous %s: no answer over UDP, trying TCP", d->cfg.ifname,
-			 addr_str(&d->rdv->cfg.endpoint));
+			 addr_str(&d->rdv->cfg.endpoint).s);
 		if (tcpmux_connect_rdv(d, now) < 0)
 			rc->started_ms = now; /* try again later */
 	}
@@ -374,7 +374,7 @@ uint64_t rdv_client_tick(struct daemon *d, uint64_t now)
 	} else if (now - rc->register_sent_ms >= RDV_REGISTER_INTERVAL_MS || !rc->registered_ms) {
 		if (rc->registered_ms && now - rc->registered_ms > RDV_DEAD_AFTER_MS) {
 			log_warn("%s: rendezvous %s stopped answering, reconnecting", d->cfg.ifname,
-				 path_str(&d->rdv->path));
+				 path_str(&d->rdv->path).s);
 			rc->registered_ms = 0;
 			sess_peer_clear(&d->rdv->sess);
 			peer_send_initiation(d, d->rdv, now, false);

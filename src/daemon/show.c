@@ -21,7 +21,7 @@ static void show_peer(const struct peer *p, uint64_t now, FILE *out, bool with_p
 		fprintf(out, "path=%s\n",
 			strcmp(state, "up") == 0 ? path_kind_str(p->path.kind) : "none");
 	fprintf(out, "endpoint=%s\n",
-		p->path.kind == PATH_UDP || p->path.kind == PATH_TCP ? addr_str(&p->path.addr) : "");
+		p->path.kind == PATH_UDP || p->path.kind == PATH_TCP ? addr_str(&p->path.addr).s : "");
 	/* Heartbeat round trips on the path in use, else the handshake's;
 	 * explain prints the engine's own figures instead. */
 	if (with_path) {
@@ -54,7 +54,7 @@ static int show(struct daemon *d, FILE *out)
 	fprintf(out, "interface=%s\npublic_key=%s\nlisten_port=%u\n", d->cfg.ifname, key,
 		udp_local_port(&d->udp));
 	fprintf(out, "reflexive_address=%s\n",
-		d->rc.have_reflexive ? addr_str(&d->rc.reflexive) : "");
+		d->rc.have_reflexive ? addr_str(&d->rc.reflexive).s : "");
 	fprintf(out, "under_load=%s\nunder_load_entered=%llu\ncookie_replies_sent=%llu\n",
 		hsgate_under_load(&d->gate, now) ? "yes" : "no",
 		(unsigned long long)d->gate.under_load_entered,
@@ -93,11 +93,11 @@ static int explain(struct daemon *d, const struct ctl_request *req, FILE *out)
 		 * the peer's candidates and the pairs tried. */
 		rdv_client_host_candidates(d, &reg);
 		for (size_t k = 0; k < reg.n_host; k++)
-			fprintf(out, "our_candidate_%zu=host udp %s\n", k, addr_str(&reg.host[k]));
+			fprintf(out, "our_candidate_%zu=host udp %s\n", k, addr_str(&reg.host[k]).s);
 		if (d->rc.tcp_state == RDV_TCP_UP)
 			fprintf(out, "our_rendezvous_channel=tcp (UDP got no answer)\n");
 		fprintf(out, "our_reflexive_address=%s\n",
-			d->rc.have_reflexive ? addr_str(&d->rc.reflexive) : "");
+			d->rc.have_reflexive ? addr_str(&d->rc.reflexive).s : "");
 		fprintf(out, "our_nat_mapping=%s\n",
 			d->rc.nat_mapping == RDV_MAPPING_INDEPENDENT ? "endpoint-independent"
 			: d->rc.nat_mapping == RDV_MAPPING_DEPENDENT ? "address-and-port-dependent"

@@ -144,7 +144,7 @@ static void close_slot(struct daemon *d, unsigned i, const char *why)
 		}
 		if (s->owner && !s->owner->is_rendezvous)
 			punch_on_tcp_closed(&s->owner->punch, &c->peer, now);
-		log_debug("%s: tcp %s: closed (%s)", d->cfg.ifname, addr_str(&c->peer), why);
+		log_debug("%s: tcp %s: closed (%s)", d->cfg.ifname, addr_str(&c->peer).s, why);
 		tcp_conn_free(c);
 	} else if (s->fd >= 0) {
 		epoll_ctl(d->epfd, EPOLL_CTL_DEL, s->fd, NULL);
@@ -230,7 +230,7 @@ void tcpmux_connect(struct daemon *d, struct peer *p, const struct sockaddr_stor
 	ret = start_connect(d, p, false, to, now);
 	if (ret < 0) {
 		log_debug("%s: peer %s: tcp connect to %s: %s", d->cfg.ifname, p->name,
-			  addr_str(to), strerror(-ret));
+			  addr_str(to).s, strerror(-ret));
 		punch_on_tcp_failed(&p->punch, to, now);
 	}
 }
@@ -353,7 +353,7 @@ void tcpmux_accept(struct daemon *d)
 		d->tcp[i].conn = c;
 		d->tcp[i].started_ms = now;
 		watch_slot(d, (unsigned)i, EPOLLIN, EPOLL_CTL_ADD);
-		log_debug("%s: tcp %s: accepted", d->cfg.ifname, addr_str(&from));
+		log_debug("%s: tcp %s: accepted", d->cfg.ifname, addr_str(&from).s);
 	}
 }
 
@@ -396,7 +396,7 @@ static void connected(struct daemon *d, unsigned i, uint64_t now)
 		if (s->conn) {
 			s->fd = -1;
 			watch_slot(d, i, EPOLLIN, EPOLL_CTL_ADD);
-			log_debug("%s: tcp %s: connected", d->cfg.ifname, addr_str(&s->conn->peer));
+			log_debug("%s: tcp %s: connected", d->cfg.ifname, addr_str(&s->conn->peer).s);
 			if (s->is_rdv)
 				rdv_client_tcp_up(d, s->conn, now);
 			else if (s->owner)

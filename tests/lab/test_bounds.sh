@@ -210,4 +210,11 @@ say "b's counters: $(printf 'show\n\n' | socat -t 2 - "UNIX-CONNECT:$WORK/b.sock
 check "b answered authentic initiations below the load threshold" le 200 "$resp"
 check "at most one initiation per 20 ms accepted" le "$resp" 400
 check "receiver indexes stayed bounded through 600 handshakes" le "$idx_max" $((idx0 + 4))
+# c's path followed the spoofed sources (it has no confirmed session);
+# each move names where it came from and where it went.
+moves=$(grep -c "peer c: path moved from" "$WORK/b.log" || true)
+say "c's path moved $moves times"
+check "c's path moves were logged" test "$moves" -ge 1
+check "no move names the same path twice" \
+	bash -c '! grep -qE "path moved from ([^ ]+) to \1\$" "$1"' _ "$WORK/b.log"
 finish
