@@ -12,6 +12,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config/keys.h"
 #include "config/reader.h"
@@ -32,6 +33,7 @@ enum iface_key {
 	K_RENDEZVOUS,
 	K_RENDEZVOUS_KEY,
 	K_RELAY,
+	K_OFFLOAD,
 	K_CONTROL_SOCKET,
 	K_LOG_LEVEL,
 	N_IFACE_KEYS
@@ -50,6 +52,7 @@ static const struct cfg_reader_key iface_keys[N_IFACE_KEYS] = {
     [K_RENDEZVOUS] = {"rendezvous", false},
     [K_RENDEZVOUS_KEY] = {"rendezvous_key", false},
     [K_RELAY] = {"relay", false},
+    [K_OFFLOAD] = {"offload", false},
     [K_CONTROL_SOCKET] = {"control_socket", false},
     [K_LOG_LEVEL] = {"log_level", false},
 };
@@ -290,6 +293,14 @@ static void on_interface_key(struct load *l, enum iface_key k, const char *value
 	case K_RELAY:
 		if (!cfg_parse_bool(value, &d->relay))
 			cfg_reader_reject(&l->r, value, "bad yes/no (expected yes or no)");
+		break;
+	case K_OFFLOAD:
+		if (!strcasecmp(value, "auto"))
+			d->offload = true;
+		else if (!strcasecmp(value, "no"))
+			d->offload = false;
+		else
+			cfg_reader_reject(&l->r, value, "bad offload (expected auto or no)");
 		break;
 	case K_CONTROL_SOCKET:
 		if (value[0] == '/' && strlen(value) < sizeof(d->control_socket))
@@ -547,6 +558,7 @@ static void defaults(struct cfg_daemon *d, const char *name)
 	d->mtu = 1420;
 	d->keepalive_s = 20;
 	d->relay = true;
+	d->offload = true;
 	d->log_level = LOG_LEVEL_INFO;
 }
 

@@ -385,6 +385,7 @@ static void test_cfg_load_daemon_defaults(void **state)
 	assert_int_equal(d.mtu, 1420);
 	assert_int_equal(d.keepalive_s, 20);
 	assert_true(d.relay);
+	assert_true(d.offload);
 	assert_string_equal(d.control_socket, "/run/p2pvpn/p2p0.sock");
 	assert_int_equal(d.log_level, LOG_LEVEL_INFO);
 	assert_int_equal(d.n_rendezvous, 0);
@@ -437,6 +438,32 @@ static void test_cfg_load_daemon_good_variants(void **state)
 		struct cfg_daemon d;
 
 		assert_daemon_loads(text, &d);
+		cfg_daemon_free(&d);
+		free(text);
+	}
+}
+
+/* offload = auto | no, any case; the default (auto) is checked with the
+ * other defaults. */
+static void test_cfg_load_daemon_offload(void **state)
+{
+	static const struct {
+		const char *line;
+		bool want;
+	} t[] = {
+	    {"offload = no", false},
+	    {"offload = NO", false},
+	    {"offload = auto", true},
+	    {"offload = Auto", true},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		char *text = join(daemon_lines, DAEMON_LINES, 13, t[i].line);
+		struct cfg_daemon d;
+
+		assert_daemon_loads(text, &d);
+		assert_int_equal(d.offload, t[i].want);
 		cfg_daemon_free(&d);
 		free(text);
 	}
@@ -506,6 +533,8 @@ static const struct {
      "test.conf:9: rendezvous_key: low-order public key (expected a real X25519 "
      "key): '" LOW_ORDER_KEY "'"},
     /* 25 */ {10, "relay = maybe", "test.conf:10: relay: bad yes/no (expected yes or no): 'maybe'"},
+    /* 25b */
+    {13, "offload = yes", "test.conf:13: offload: bad offload (expected auto or no): 'yes'"},
     /* 26 */
     {11, "control_socket = run/p2p.sock",
      "test.conf:11: control_socket: bad socket path (expected an absolute path "
@@ -731,7 +760,7 @@ static void test_cfg_load_daemon_all_errors_at_once(void **state)
 	    "test.conf:5: relay: bad yes/no (expected yes or no): 'perhaps'",
 	    "test.conf:6: wat: unknown key in [interface] (expected one of: name, address, "
 	    "private_key, private_key_file, listen_port, mtu, keepalive, rendezvous, "
-	    "rendezvous_key, relay, control_socket, log_level)",
+	    "rendezvous_key, relay, offload, control_socket, log_level)",
 	    "test.conf:8: allowed_ips: host bits set (expected 10.0.0.0/8): '10.0.0.1/8'",
 	    "test.conf:1: [interface]: missing private_key or private_key_file (expected one of "
 	    "them)",
@@ -1438,6 +1467,7 @@ int main(void)
 	    cmocka_unit_test(test_cfg_load_daemon_round_trip),
 	    cmocka_unit_test(test_cfg_load_daemon_defaults),
 	    cmocka_unit_test(test_cfg_load_daemon_good_variants),
+	    cmocka_unit_test(test_cfg_load_daemon_offload),
 	    cmocka_unit_test(test_cfg_load_daemon_bad_table),
 	    cmocka_unit_test(test_cfg_load_daemon_peer_name_limit),
 	    cmocka_unit_test(test_cfg_load_daemon_peer_count_limit),
