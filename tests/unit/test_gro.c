@@ -1,0 +1,896 @@
+/* Userspace GRO (tun/gro.h) against a fake emit that records every frame.
+ * Segments are built here with their own checksum code; each emitted
+ * super-packet is checked field by field (vnet header, rewritten lengths, the
+ * pseudo-header sum NEEDS_CSUM expects) and then split back, by a reference
+ * splitter written here the way the kernel's GSO splits (ids counting up,
+ * PSH on the last segment only, full checksums), into the original segments
+ * byte for byte. Each refusal rule has its own case, as do per-flow order,
+ * the length and segment limits, a full table, emit errors and UDP. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tun/gro.h"
+
+enum { PKT_MAX = 1600, NPKTS = 300, NFRAMES = 300 };
+
+/* ---- packets ---- */
+
+struct spec {
+	bool v6, udp;
+	uint8_t tos, ttl; /* IPv6: traffic class, hop limit */
+	bool no_df;
+	uint16_t id;
+	uint32_t flow_label;
+	uint16_t sport, dport;
+	uint8_t src_last; /* last byte of the source address */
+	uint32_t seq, ack;
+	uint16_t win;
+	uint8_t flags;
+	const uint8_t *opts;
+	size_t optlen;	/* TCP options, a multiple of 4 */
+	size_t ip_opts; /* IPv4 option bytes (NOPs), a multiple of 4 */
+	bool v6_hbh;	/* an 8-byte hop-by-hop header before the L4 header */
+	uint16_t frag;	/* IPv4 MF and offset bits */
+	bool zero_csum; /* UDP checksum 0 */
+	bool bad_csum;	/* L4 checksum off by one */
+	bool bad_ip_csum;
+	size_t plen;
+	uint8_t fill;
+};
+
+static const uint8_t ts_opts[12] = {1, 1, 8, 10, 0, 1, 2, 3, 4, 5, 6, 7};
+
+/* One big-endian word at a time, folded on every step. */
+static uint32_t ref_sum(uint32_t sum, const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i < len; i += 2) {
+		sum += (uint32_t)p[i] << 8 | (i + 1 < len ? p[i + 1] : 0);
+		sum = (sum & 0xffff) + (sum >> 16);
+	}
+	return sum;
+}
+
+static uint16_t ref_csum(uint32_t sum)
+{
+	return (uint16_t)~sum;
+}
+
+static void wr16(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+	wr16(p, v >> 16);
+	wr16(p + 2, v);
+}
+
+static uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)rd16(p) << 16 | rd16(p + 2);
+}
+
+/* The pseudo-header sum of the packet at p whose L4 part (l4_len bytes) is at
+ * p + l4_off, built byte by byte. */
+static uint32_t ref_pseudo(const uint8_t *p, bool v6, uint8_t proto, uint32_t l4_len)
+{
+	uint8_t ph[40];
+
+	memset(ph, 0, sizeof(ph));
+	if (v6) {
+		memcpy(ph, p + 8, 32);
+		wr32(ph + 32, l4_len);
+		ph[39] = proto;
+		return ref_sum(0, ph, 40);
+	}
+	memcpy(ph, p + 12, 8);
+	ph[9] = proto;
+	wr16(ph + 10, l4_len);
+	return ref_sum(0, ph, 12);
+}
+
+static void set_l4_csum(uint8_t *p, size_t len, bool v6, bool udp, size_t l4)
+{
+	size_t off = l4 + (udp ? 6 : 16);
+	uint16_t c;
+
+	wr16(p + off, 0);
+	c = ref_csum(
+	    ref_sum(ref_pseudo(p, v6, udp ? 17 : 6, (uint32_t)(len - l4)), p + l4, len - l4));
+	if (udp && c == 0)
+		c = 0xffff;
+	wr16(p + off, c);
+}
+
+static size_t build(uint8_t *b, const struct spec *s)
+{
+	size_t l4, lh = s->udp ? 8 : 20 + s->optlen, len;
+	uint8_t proto = s->udp ? 17 : 6;
+
+	memset(b, 0, PKT_MAX);
+	if (s->v6) {
+		l4 = 40 + (s->v6_hbh ? 8 : 0);
+		len = l4 + lh + s->plen;
+		wr32(b, 6u << 28 | (uint32_t)s->tos << 20 | s->flow_label);
+		wr16(b + 4, len - 40);
+		b[6] = s->v6_hbh ? 0 : proto;
+		b[7] = s->ttl;
+		b[8] = 0xfd;
+		b[23] = s->src_last;
+		b[24] = 0xfd;
+		b[39] = 2;
+		if (s->v6_hbh) {
+			b[40] = proto; /* next header; length 0 = 8 bytes, PadN */
+			b[42] = 1;
+			b[43] = 4;
+		}
+	} else {
+		l4 = 20 + s->ip_opts;
+		len = l4 + lh + s->plen;
+		b[0] = (uint8_t)(0x40 | l4 / 4);
+		b[1] = s->tos;
+		wr16(b + 2, len);
+		wr16(b + 4, s->id);
+		wr16(b + 6, (s->no_df ? 0 : 0x4000) | s->frag);
+		b[8] = s->ttl;
+		b[9] = proto;
+		b[12] = 10;
+		b[15] = s->src_last;
+		b[16] = 10;
+		b[19] = 2;
+		memset(b + 20, 1, s->ip_opts);
+		wr16(b + 10, ref_csum(ref_sum(0, b, l4)) + (s->bad_ip_csum ? 1 : 0));
+	}
+	wr16(b + l4, s->sport);
+	wr16(b + l4 + 2, s->dport);
+	if (s->udp) {
+		wr16(b + l4 + 4, 8 + s->plen);
+	} else {
+		wr32(b + l4 + 4, s->seq);
+		wr32(b + l4 + 8, s->ack);
+		b[l4 + 12] = (uint8_t)((20 + s->optlen) / 4 << 4);
+		b[l4 + 13] = s->flags;
+		wr16(b + l4 + 14, s->win);
+		memcpy(b + l4 + 20, s->opts, s->optlen);
+	}
+	for (size_t i = 0; i < s->plen; i++)
+		b[l4 + lh + i] = (uint8_t)(s->fill + i * 7 + (s->seq + i) / 3);
+	if (!s->zero_csum)
+		set_l4_csum(b, len, s->v6, s->udp, l4);
+	if (s->bad_csum)
+		b[l4 + (s->udp ? 6 : 16) + 1] ^= 1;
+	return len;
+}
+
+static struct spec tcp_spec(bool v6, uint32_t seq, size_t plen)
+{
+	return (struct spec){.v6 = v6,
+			     .ttl = 64,
+			     .id = (uint16_t)(100 + seq / 1000),
+			     .sport = 40000,
+			     .dport = 5201,
+			     .seq = seq,
+			     .ack = 77,
+			     .win = 500,
+			     .flags = 0x10,
+			     .opts = ts_opts,
+			     .optlen = sizeof(ts_opts),
+			     .plen = plen,
+			     .fill = 3};
+}
+
+static struct spec udp_spec(bool v6, size_t plen, uint8_t fill)
+{
+	return (struct spec){.v6 = v6,
+			     .udp = true,
+			     .ttl = 64,
+			     .sport = 40001,
+			     .dport = 4242,
+			     .plen = plen,
+			     .fill = fill};
+}
+
+/* ---- the batch under test and the recorder ---- */
+
+struct frame {
+	struct virtio_net_hdr h;
+	uint8_t *data;
+	size_t len;
+	int niov;
+};
+
+static uint8_t pkts[NPKTS][PKT_MAX], orig[NPKTS][PKT_MAX];
+static size_t lens[NPKTS];
+static int npkts;
+static struct frame frames[NFRAMES];
+static int nframes;
+static int fail_at = -1; /* the frame whose emit returns -EIO */
+static struct tun_gro gro;
+
+static int record(void *ctx, const struct virtio_net_hdr *h, const struct iovec *iov, int n)
+{
+	struct frame *f = &frames[nframes];
+	size_t len = 0;
+
+	assert_ptr_equal(ctx, &gro);
+	assert_true(nframes < NFRAMES);
+	assert_true(n >= 1 && n <= TUN_GRO_MAX_SEGS);
+	for (int i = 0; i < n; i++)
+		len += iov[i].iov_len;
+	f->h = *h;
+	f->data = malloc(len + 1);
+	assert_non_null(f->data);
+	f->len = 0;
+	for (int i = 0; i < n; i++) {
+		memcpy(f->data + f->len, iov[i].iov_base, iov[i].iov_len);
+		f->len += iov[i].iov_len;
+	}
+	f->niov = n;
+	return nframes++ == fail_at ? -EIO : 0;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	for (int i = 0; i < nframes; i++)
+		free(frames[i].data);
+	nframes = npkts = 0;
+	fail_at = -1;
+	tun_gro_init(&gro, TUN_GRO_TCP | TUN_GRO_UDP, record, &gro);
+	return 0;
+}
+
+/* Builds a packet, keeps a copy of it and adds it. */
+static int add(const struct spec *s)
+{
+	int i = npkts++;
+
+	assert_true(i < NPKTS);
+	lens[i] = build(pkts[i], s);
+	memcpy(orig[i], pkts[i], lens[i]);
+	tun_gro_add(&gro, pkts[i], lens[i]);
+	return i;
+}
+
+/* Adds n segments of one TCP flow, plen bytes each, from seq on. */
+static uint32_t add_tcp_run(struct spec s, int n, size_t plen)
+{
+	for (int i = 0; i < n; i++) {
+		s.plen = plen;
+		s.id = (uint16_t)(s.id + (i ? 1 : 0));
+		add(&s);
+		s.seq += (uint32_t)plen;
+	}
+	return s.seq;
+}
+
+/* ---- the reference splitter and frame checks ---- */
+
+static bool is_zero_hdr(const struct virtio_net_hdr *h)
+{
+	static const struct virtio_net_hdr zero;
+
+	return !memcmp(h, &zero, sizeof(zero));
+}
+
+/* Checks a super-packet's header against its bytes, then splits it into
+ * out[]; returns the number of segments. */
+static int split(const struct frame *f, uint8_t (*out)[PKT_MAX], size_t *out_len)
+{
+	const uint8_t *p = f->data;
+	bool v6 = p[0] >> 4 == 6;
+	bool udp = f->h.gso_type == VIRTIO_NET_HDR_GSO_UDP_L4;
+	size_t l4 = f->h.csum_start, hl, gso = f->h.gso_size, total;
+	static uint8_t fin[TUN_GRO_MAX_LEN + 1];
+	uint32_t sum;
+	int n = 0;
+
+	if (is_zero_hdr(&f->h)) {
+		memcpy(out[0], p, f->len);
+		out_len[0] = f->len;
+		return 1;
+	}
+	assert_int_equal(f->h.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+	assert_int_equal(f->h.gso_type, udp  ? VIRTIO_NET_HDR_GSO_UDP_L4
+					: v6 ? VIRTIO_NET_HDR_GSO_TCPV6
+					     : VIRTIO_NET_HDR_GSO_TCPV4);
+	assert_int_equal(l4, v6 ? 40 : 20);
+	assert_int_equal(f->h.csum_offset, udp ? 6 : 16);
+	hl = l4 + (udp ? 8 : (size_t)(p[l4 + 12] >> 4) * 4);
+	assert_int_equal(f->h.hdr_len, hl);
+	assert_true(f->len <= TUN_GRO_MAX_LEN);
+	assert_true(gso > 0 && f->len - hl > gso);
+	/* Lengths cover the whole frame; the IPv4 header checksum is valid. */
+	if (v6) {
+		assert_int_equal(rd16(p + 4), f->len - 40);
+	} else {
+		assert_int_equal(rd16(p + 2), f->len);
+		assert_int_equal(ref_sum(0, p, 20), 0xffff);
+	}
+	if (udp)
+		assert_int_equal(rd16(p + l4 + 4), f->len - l4);
+	/* NEEDS_CSUM: finishing the checksum as the kernel does (the sum of
+	 * the bytes from csum_start on, the field's value included) gives a
+	 * packet whose full checksum verifies, so the field held the
+	 * pseudo-header sum over the whole length. */
+	memcpy(fin, p, f->len);
+	sum = ref_sum(0, fin + l4, f->len - l4);
+	wr16(fin + l4 + f->h.csum_offset, ref_csum(sum));
+	assert_int_equal(ref_sum(ref_pseudo(fin, v6, udp ? 17 : 6, (uint32_t)(f->len - l4)),
+				 fin + l4, f->len - l4),
+			 0xffff);
+
+	total = f->len - hl;
+	for (size_t off = 0; off < total; off += gso, n++) {
+		size_t plen = total - off < gso ? total - off : gso;
+		uint8_t *o = out[n];
+		bool last = off + plen == total;
+
+		memcpy(o, p, hl);
+		memcpy(o + hl, p + hl + off, plen);
+		out_len[n] = hl + plen;
+		if (v6) {
+			wr16(o + 4, hl - 40 + plen);
+		} else {
+			wr16(o + 2, hl + plen);
+			wr16(o + 4, rd16(p + 4) + (uint32_t)n);
+			wr16(o + 10, 0);
+			wr16(o + 10, ref_csum(ref_sum(0, o, 20)));
+		}
+		if (udp) {
+			wr16(o + l4 + 4, 8 + plen);
+		} else {
+			wr32(o + l4 + 4, rd32(p + l4 + 4) + (uint32_t)off);
+			if (!last)
+				o[l4 + 13] &= (uint8_t)~0x09; /* PSH, FIN */
+		}
+		set_l4_csum(o, hl + plen, v6, udp, l4);
+	}
+	return n;
+}
+
+/* Every frame split back gives the packets order[0..n) as added, byte for
+ * byte; segs[i] (when given) is the number of segments of frame i. */
+static void expect(const int *order, int n, const int *segs, int nf)
+{
+	static uint8_t out[TUN_GRO_MAX_SEGS][PKT_MAX];
+	size_t out_len[TUN_GRO_MAX_SEGS];
+	int k = 0;
+
+	assert_int_equal(nframes, nf);
+	for (int i = 0; i < nframes; i++) {
+		int m = split(&frames[i], out, out_len);
+
+		assert_int_equal(m, frames[i].niov);
+		if (segs)
+			assert_int_equal(m, segs[i]);
+		for (int j = 0; j < m; j++, k++) {
+			assert_true(k < n);
+			assert_int_equal(out_len[j], lens[order[k]]);
+			assert_memory_equal(out[j], orig[order[k]], out_len[j]);
+		}
+	}
+	assert_int_equal(k, n);
+}
+
+/* The packets 0..n-1 in the order added. */
+static void expect_in_order(const int *segs, int nf)
+{
+	int order[NPKTS];
+
+	for (int i = 0; i < npkts; i++)
+		order[i] = i;
+	expect(order, npkts, segs, nf);
+}
+
+/* ---- cases ---- */
+
+static void test_gro_add_tcp4_timestamps(void **state)
+{
+	struct spec s = tcp_spec(false, 1000, 0);
+	const struct frame *f;
+
+	(void)state;
+	s.seq = add_tcp_run(s, 10, 1200);
+	s.plen = 700;
+	s.flags = 0x18; /* ACK|PSH ends the run */
+	s.id = (uint16_t)(s.id + 10);
+	add(&s);
+	assert_int_equal(nframes, 0);
+	assert_int_equal(tun_gro_flush(&gro), 0);
+	f = &frames[0];
+	assert_int_equal(f->h.gso_size, 1200);
+	assert_int_equal(f->h.hdr_len, 20 + 32);
+	assert_int_equal(f->len, 52 + 10 * 1200 + 700);
+	/* PSH of the last segment is on the super-packet. */
+	assert_int_equal(f->data[20 + 13], 0x18);
+	/* Followers are passed by their payload only. */
+	assert_int_equal(f->niov, 11);
+	expect_in_order((const int[]){11}, 1);
+	/* The table is empty again. */
+	assert_int_equal(tun_gro_flush(&gro), 0);
+	assert_int_equal(nframes, 1);
+}
+
+static void test_gro_add_tcp6(void **state)
+{
+	struct spec s = tcp_spec(true, 5, 0);
+
+	(void)state;
+	s.flow_label = 0x12345;
+	s.tos = 0x10;
+	add_tcp_run(s, 8, 1000);
+	assert_int_equal(tun_gro_flush(&gro), 0);
+	assert_int_equal(frames[0].h.gso_type, VIRTIO_NET_HDR_GSO_TCPV6);
+	assert_int_equal(frames[0].h.hdr_len, 40 + 32);
+	expect_in_order((const int[]){8}, 1);
+}
+
+static void test_gro_add_single_is_plain(void **state)
+{
+	struct spec s = tcp_spec(false, 1, 900);
+
+	(void)state;
+	add(&s);
+	assert_int_equal(tun_gro_flush(&gro), 0);
+	assert_int_equal(nframes, 1);
+	assert_true(is_zero_hdr(&frames[0].h));
+	assert_int_equal(frames[0].len, lens[0]);
+	assert_memory_equal(frames[0].data, orig[0], lens[0]);
+}
+
+/* Two good segments, one that differs by `bad`, two more good ones that
+ * continue the sequence: the odd one is refused, and it ends the run. */
+static void refused_between(void (*bad)(struct spec *), const int *segs, int nf)
+{
+	struct spec s = tcp_spec(false, 1000, 1000), b;
+
+	s.seq = add_tcp_run(s, 2, 1000);
+	b = s;
+	b.id = (uint16_t)(s.id + 2);
+	bad(&b);
+	add(&b);
+	s.seq += (uint32_t)b.plen;
+	s.id = (uint16_t)(s.id + 3);
+	add_tcp_run(s, 2, 1000);
+	assert_int_equal(tun_gro_flush(&gro), 0);
+	expect_in_order(segs, nf);
+}
+
+static void flag_syn(struct spec *s)
+{
+	s->flags = 0x12;
+}
+static void flag_fin(struct spec *s)
+{
+	s->flags = 0x11;
+}
+static void flag_rst(struct spec *s)
+{
+	s->flags = 0x14;
+}
+static void flag_urg(struct spec *s)
+{
+	s->flags = 0x30;
+}
+static void flag_cwr(struct spec *s)
+{
+	s->flags = 0x90;
+}
+static void other_ttl(struct spec *s)
+{
+	s->ttl = 63;
+}
+static void other_tos(struct spec *s)
+{
+	s->tos = 0x04;
+}
+static void other_options(struct spec *s)
+{
+	static const uint8_t o[12] = {1, 1, 8, 10, 0, 1, 2, 4, 4, 5, 6, 7};
+
+	s->opts = o;
+}
+static void no_options(struct spec *s)
+{
+	s->optlen = 0;
+}
+static void other_ack(struct spec *s)
+{
+	s->ack++;
+}
+static void other_window(struct spec *s)
+{
+	s->win++;
+}
+static void bad_csum(struct spec *s)
+{
+	s->bad_csum = true;
+}
+static void bad_ip_csum(struct spec *s)
+{
+	s->bad_ip_csum = true;
+}
+static void ip_options(struct spec *s)
+{
+	s->ip_opts = 4;
+}
+static void more_fragments(struct spec *s)
+{
+	s->frag = 0x2000;
+}
+static void no_payload(struct spec *s)
+{
+	s->plen = 0;
+}
+
+static void test_gro_add_refuses_flags(void **state)
+{
+	void (*f[])(struct spec *) = {flag_syn, flag_fin, flag_rst, flag_urg, flag_cwr};
+
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		setup(state);
+		refused_between(f[i], (const int[]){2, 1, 2}, 3);
+	}
+}
+
+static void test_gro_add_refuses_other_headers(void **state)
+{
+	void (*f[])(struct spec *) = {other_ttl,  other_tos, other_options,
+				      no_options, other_ack, other_window};
+
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		setup(state);
+		refused_between(f[i], (const int[]){2, 1, 2}, 3);
+	}
+}
+
+static void test_gro_add_refuses_bad_checksums(void **state)
+{
+	void (*f[])(struct spec *) = {bad_csum, bad_ip_csum};
+
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		setup(state);
+		refused_between(f[i], (const int[]){2, 1, 2}, 3);
+		/* The bad one leaves alone and unchanged. */
+		assert_true(is_zero_hdr(&frames[1].h));
+		assert_memory_equal(frames[1].data, orig[2], lens[2]);
+	}
+}
+
+static void test_gro_add_refuses_ip_options_fragments_empty(void **state)
+{
+	void (*f[])(struct spec *) = {ip_options, more_fragments, no_payload};
+
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		setup(state);
+		refused_between(f[i], (const int[]){2, 1, 2}, 3);
+	}
+}
+
+/* A later fragment and an IPv6 packet with an extension header may belong to
+ * any flow between their addresses: they end those runs too. */
+static void test_gro_add_later_fragment_and_exthdr_keep_order(void **state)
+{
+	struct spec s = tcp_spec(false, 1000, 1000), b;
+
+	(void)state;
+	s.seq = add_tcp_run(s, 2, 1000);
+	b = s;
+	b.frag = 100; /* offset 800 */
+	add(&b);
+	s.id = (uint16_t)(s.id + 3);
+	add_tcp_run(s, 2, 1000);
+	assert_int_equal(tun_gro_flush(&gro), 0);
+	expect_in_order((const int[]){2, 1, 2}, 3);
+
+	setup(state);
+	s = tcp_spec(true, 1000, 1000);
+	s.seq = add_tcp_run(s, 2, 1000);
+	b = s;
+	b.v6_hbh = true;
+	add(&b);
+	add_tcp_run(s, 2, 1000);
+	assert_int_equal(tun_gro_flush(&gro), 0);
+	expect_in_order((const int[]){2, 1, 2}, 3);
+	assert_true(is_zero_hdr(&frames[1].h));
+}
+
+static void test_gro_add_refuses_gap_and_bigger(void **state)
+{
+	struct spec s = tcp_spec(false, 1000, 1000);
+
+	(void)state;
+	/* A gap: the segment after it heads a new run its followers join. */
+	s.seq = add_tcp_run(s, 3, 1000);
+	s.seq += 1;
+	s.id = (uint16_t)(s.id + 3);
+	add_tcp_run(s, 3, 1000);
+	assert_int_equal(tun_gro_flush(&gro), 0);
+	expect_in_order((const int[]){3, 3}, 2);
+
+	/* A shorter segment ends the run: the next, of full size, cannot
+	 * follow it even though its seq is right. */
+	setup(state);
+	s = tcp_spec(false, 1000, 1000);
+	s.seq = add_tcp_run(s, 2, 1000);
+	s.id = (uint16_t)(s.id + 2);
+	s.seq = add_tcp_run(s, 1, 500);
+	s.id = (uint16_t)(s.id + 1);
+	add_tcp_run(s, 2, 1000);
+	assert_int_equal(tun_gro_flush(&gro), 0);
+	expect_in_order((const int[]){3, 2}, 2);
+
+	/* A bigger segment after the first cannot join either. */
+	setup(state);
+	s = tcp_spec(false, 1000, 1000);
+	s.seq = add_tcp_run(s, 1, 800);
+	s.id = (uint16_t)(s.id + 1);
+	add_tcp_run(s, 2, 1000);
+	assert_int_equal(tun_gro_flush(&gro), 0);
+	expect_in_order((const int[]){1, 2}, 2);
+}
+
+static void test_gro_add_ipv4_ids(void **state)
+{
+	struct spec s = tcp_spec(false, 1000, 1000);
+
+	(void)state;
+	/* DF set: ids need not be consecutive (they come out renumbered by
+	 * GSO, so the split-back compare is not byte for byte here). */
+	for (int i = 0; i < 3; i++) {
+		s.id = (uint16_t)(7 * i);
+		add(&s);
+		s.seq += 1000;
+	}
+	assert_int_equal(tun_gro_flush(&gro), 0);
+	assert_int_equal(nframes, 1);
+	assert_int_equal(frames[0].niov, 3);
+
+	/* DF clear: they must be, since GSO numbers the segments. */
+	setup(state);
+	s = tcp_spec(false, 1000, 1000);
+	s.no_df = true;
+	s.seq = add_tcp_run(s, 3, 1000);
+	s.id = (uint16_t)(s.id + 4); /* skips one */
+	add_tcp_run(s, 2, 1000);
+	assert_int_equal(tun_gro_flush(&gro), 0);
+	expect_in_order((const int[]){3, 2}, 2);
+}
+
+static void test_gro_add_length_limit(void **state)
+{
+	struct spec s = tcp_spec(false, 1000, 1400);
+	int first = (TUN_GRO_MAX_LEN - 52) / 1400;
+
+	(void)state;
+	add_tcp_run(s, 50, 1400);
+	assert_int_equal(tun_gro_flush(&gro), 0);
+	expect_in_order((const int[]){first, 50 - first}, 2);
+	assert_true(frames[0].len <= TUN_GRO_MAX_LEN);
+	assert_true(frames[0].len + 1400 > TUN_GRO_MAX_LEN);
+
+	/* IPv6: the same bound counts the 40-byte header. */
+	setup(state);
+	s = tcp_spec(true, 1000, 1400);
+	first = (TUN_GRO_MAX_LEN - 72) / 1400;
+	add_tcp_run(s, 50, 1400);
+	assert_int_equal(tun_gro_flush(&gro), 0);
+	expect_in_order((const int[]){first, 50 - first}, 2);
+}
+
+static void test_gro_add_segment_limit(void **state)
+{
+	struct spec s = tcp_spec(false, 1000, 100);
+
+	(void)state;
+	add_tcp_run(s, 100, 100);
+	assert_int_equal(tun_gro_flush(&gro), 0);
+	expect_in_order((const int[]){TUN_GRO_MAX_SEGS, 100 - TUN_GRO_MAX_SEGS}, 2);
+}
+
+static void test_gro_add_interleaved_flows(void **state)
+{
+	struct spec a = tcp_spec(false, 1000, 1000), b = tcp_spec(false, 9000, 1000), c;
+	int order[8], k = 0, ia[4], ib[3], ic;
+
+	(void)state;
+	b.sport = 40002;
+	c = a;
+	c.src_last = 9; /* same ports, other source address: another flow */
+	for (int i = 0; i < 3; i++) {
+		ia[i] = add(&a);
+		a.seq += 1000;
+		a.id++;
+		ib[i] = add(&b);
+		b.seq += 1000;
+		b.id++;
+	}
+	ic = add(&c);
+	a.flags = 0x11; /* FIN with payload: held after A's run */
+	ia[3] = add(&a);
+	assert_int_equal(tun_gro_flush(&gro), 0);
+	for (int i = 0; i < 3; i++)
+		order[k++] = ia[i];
+	for (int i = 0; i < 3; i++)
+		order[k++] = ib[i];
+	order[k++] = ic;
+	order[k++] = ia[3];
+	expect(order, k, (const int[]){3, 3, 1, 1}, 4);
+}
+
+static void test_gro_add_full_table_flushes(void **state)
+{
+	struct spec s = tcp_spec(false, 1000, 20);
+
+	(void)state;
+	s.seq = add_tcp_run(s, TUN_GRO_BATCH, 20);
+	assert_int_equal(nframes, 0);
+	s.id = (uint16_t)(s.id + TUN_GRO_BATCH);
+	add_tcp_run(s, 1, 20);
+	/* The 129th packet made room by emitting the first 128. */
+	assert_int_equal(nframes, 2);
+	assert_int_equal(tun_gro_flush(&gro), 0);
+	expect_in_order((const int[]){64, 64, 1}, 3);
+}
+
+static void test_gro_flush_reports_first_error(void **state)
+{
+	struct spec a = tcp_spec(false, 1000, 1000), b = a;
+
+	(void)state;
+	b.sport = 1;
+	add(&a);
+	add(&b);
+	fail_at = 0;
+	assert_int_equal(tun_gro_flush(&gro), -EIO);
+	assert_int_equal(nframes, 2); /* the rest still left */
+
+	/* An error of the flush a full table makes comes from the next one. */
+	setup(state);
+	fail_at = 0;
+	a.flags = 0x11;
+	for (int i = 0; i <= TUN_GRO_BATCH; i++)
+		add(&a);
+	assert_int_equal(nframes, TUN_GRO_BATCH);
+	assert_int_equal(tun_gro_flush(&gro), -EIO);
+	assert_int_equal(tun_gro_flush(&gro), 0);
+}
+
+static void test_gro_add_udp(void **state)
+{
+	struct spec s;
+
+	(void)state;
+	for (int v6 = 0; v6 < 2; v6++) {
+		setup(state);
+		for (int i = 0; i < 10; i++) {
+			s = udp_spec(v6, 1200, (uint8_t)i);
+			s.id = (uint16_t)i;
+			add(&s);
+		}
+		s = udp_spec(v6, 300, 99);
+		s.id = 10; /* GSO numbers IPv4 ids from the first */
+		add(&s);   /* shorter: ends the run */
+		s = udp_spec(v6, 1200, 100);
+		add(&s);
+		assert_int_equal(tun_gro_flush(&gro), 0);
+		expect_in_order((const int[]){11, 1}, 2);
+		assert_int_equal(frames[0].h.gso_type, VIRTIO_NET_HDR_GSO_UDP_L4);
+		assert_int_equal(frames[0].h.gso_size, 1200);
+		assert_int_equal(frames[0].h.hdr_len, (v6 ? 40 : 20) + 8);
+	}
+}
+
+static void test_gro_add_udp_checksums(void **state)
+{
+	struct spec s;
+
+	/* IPv4 without a checksum joins (the kernel adds one). */
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		s = udp_spec(false, 500, (uint8_t)i);
+		s.zero_csum = true;
+		add(&s);
+	}
+	assert_int_equal(tun_gro_flush(&gro), 0);
+	assert_int_equal(nframes, 1);
+	assert_int_equal(frames[0].niov, 3);
+	for (int i = 0; i < 3; i++)
+		assert_memory_equal(frames[0].data + 28 + i * 500, orig[i] + 28, 500);
+
+	/* IPv6 without one, and a wrong one, are refused. */
+	for (int bad = 0; bad < 2; bad++) {
+		setup(state);
+		for (int i = 0; i < 5; i++) {
+			s = udp_spec(true, 500, (uint8_t)i);
+			if (i == 2) {
+				s.zero_csum = !bad;
+				s.bad_csum = bad;
+			}
+			add(&s);
+		}
+		assert_int_equal(tun_gro_flush(&gro), 0);
+		expect_in_order((const int[]){2, 1, 2}, 3);
+	}
+}
+
+static void test_gro_add_udp_off(void **state)
+{
+	struct spec s;
+
+	(void)state;
+	tun_gro_init(&gro, TUN_GRO_TCP, record, &gro);
+	for (int i = 0; i < 4; i++) {
+		s = udp_spec(false, 1000, (uint8_t)i);
+		add(&s);
+	}
+	assert_int_equal(tun_gro_flush(&gro), 0);
+	expect_in_order((const int[]){1, 1, 1, 1}, 4);
+
+	/* And TCP off: TCP segments all leave alone. */
+	setup(state);
+	tun_gro_init(&gro, TUN_GRO_UDP, record, &gro);
+	add_tcp_run(tcp_spec(false, 1, 0), 4, 1000);
+	assert_int_equal(tun_gro_flush(&gro), 0);
+	expect_in_order((const int[]){1, 1, 1, 1}, 4);
+}
+
+static void test_gro_add_garbage(void **state)
+{
+	static uint8_t junk[4][64];
+	size_t jl[4] = {0, 1, 19, 64};
+
+	(void)state;
+	memset(junk[3], 0x45, sizeof(junk[3]));
+	for (int i = 0; i < 4; i++)
+		tun_gro_add(&gro, junk[i], jl[i]);
+	assert_int_equal(tun_gro_flush(&gro), 0);
+	assert_int_equal(nframes, 4);
+	for (int i = 0; i < 4; i++) {
+		assert_true(is_zero_hdr(&frames[i].h));
+		assert_int_equal(frames[i].len, jl[i]);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup(test_gro_add_tcp4_timestamps, setup),
+	    cmocka_unit_test_setup(test_gro_add_tcp6, setup),
+	    cmocka_unit_test_setup(test_gro_add_single_is_plain, setup),
+	    cmocka_unit_test_setup(test_gro_add_refuses_flags, setup),
+	    cmocka_unit_test_setup(test_gro_add_refuses_other_headers, setup),
+	    cmocka_unit_test_setup(test_gro_add_refuses_bad_checksums, setup),
+	    cmocka_unit_test_setup(test_gro_add_refuses_ip_options_fragments_empty, setup),
+	    cmocka_unit_test_setup(test_gro_add_later_fragment_and_exthdr_keep_order, setup),
+	    cmocka_unit_test_setup(test_gro_add_refuses_gap_and_bigger, setup),
+	    cmocka_unit_test_setup(test_gro_add_ipv4_ids, setup),
+	    cmocka_unit_test_setup(test_gro_add_length_limit, setup),
+	    cmocka_unit_test_setup(test_gro_add_segment_limit, setup),
+	    cmocka_unit_test_setup(test_gro_add_interleaved_flows, setup),
+	    cmocka_unit_test_setup(test_gro_add_full_table_flushes, setup),
+	    cmocka_unit_test_setup(test_gro_flush_reports_first_error, setup),
+	    cmocka_unit_test_setup(test_gro_add_udp, setup),
+	    cmocka_unit_test_setup(test_gro_add_udp_checksums, setup),
+	    cmocka_unit_test_setup(test_gro_add_udp_off, setup),
+	    cmocka_unit_test_setup(test_gro_add_garbage, setup),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, setup);
+}
