@@ -34,13 +34,11 @@ enum {
 	STAGED_MAX = 16,  /* packets held per peer while a handshake runs */
 	INDEX_TABLE_MAX = 1 << 16,
 	UDP_BATCHES_PER_WAKE = 4, /* then back to epoll (level-triggered) */
-	SMALL_TX_MAX = PROBE_LEN, /* datapath_small_buf: probes, cookie replies */
 };
 /* Every configured peer (and the rendezvous sessions, with room to spare)
  * can hold its 4 indexes at once: the table never fills. */
 static_assert(4 * ((int)CFG_MAX_PEERS + 16) <= (int)INDEX_TABLE_MAX,
 	      "the receiver index table holds every peer's indexes");
-static_assert((int)WIRE_COOKIE_REPLY_LEN <= (int)SMALL_TX_MAX, "a cookie reply fits a small tx slot");
 
 /* Why a received datagram was dropped; one counter each (STYLE.md 5). */
 enum drop_reason {
@@ -178,8 +176,12 @@ struct daemon {
 	struct rt_table rt;
 	struct sess_index_table index;
 
-	uint8_t *rxbuf, *txbuf; /* PKT_BATCH slots of PKT_SLOT bytes each */
-	struct udp_msg rx[PKT_BATCH], tx[PKT_BATCH];
+	uint8_t *rxbuf; /* PKT_BATCH slots of PKT_SLOT bytes, one per rx[i] */
+	struct udp_msg rx[PKT_BATCH];
+	/* The tx batch (send.c): entry i owns slot i of txbuf; tx[0..n_tx)
+	 * wait for the next send_flush. */
+	uint8_t *txbuf;
+	struct udp_msg tx[PKT_BATCH];
 	unsigned n_tx;
 	uint64_t drops[DROP_REASON_MAX];
 	uint64_t staged_dropped; /* inner packets staged and never sent (no room, gave up) */
@@ -189,9 +191,6 @@ struct daemon {
 	 * 16 DH per wake-up put the daemon under load for 1 s. */
 	bool hs_gate_ready;
 	struct hsgate gate;
-	/* Probes and cookie replies, built in the slot of the tx queue entry
-	 * they will take (datapath_small_buf). */
-	uint8_t small_tx[PKT_BATCH][PKT_HEADROOM + SMALL_TX_MAX];
 };
 
 /* Interface set-up from d->cfg: TUN, addresses, MTU, link up, UDP and control
@@ -210,18 +209,6 @@ void peer_remove_routes(struct daemon *d, struct peer *p);
 struct peer *peer_by_key(struct daemon *d, const uint8_t pub[32]);
 void peer_send_initiation(struct daemon *d, struct peer *p, uint64_t now, bool retry);
 void peer_send_keepalive(struct daemon *d, struct peer *p, uint64_t now);
-/* Moves p to a path an authenticated packet came over (roaming), unless
- * that would trade a direct path for the relay. */
-void peer_update_path(struct daemon *d, struct peer *p, const struct path *from);
-const char *path_kind_str(enum path_kind kind);
-/* A path or an address in words, returned by value: each call has its own
- * storage, which lives until the end of the full expression (C11 6.2.4p8),
- * so one log line may name two ("moved from %s to %s", path_str(a).s,
- * path_str(b).s). A static buffer would make both the same. */
-struct addr_text {
-	char s[CFG_ENDPOINT_STRLEN + 32];
-};
-struct addr_text path_str(const struct path *path);
 /* Holds an inner packet until a session exists (STAGED_MAX per peer, the
  * oldest dropped first; drops counted in d->staged_dropped). */
 void peer_stage(struct daemon *d, struct peer *p, const uint8_t *pkt, size_t len);
@@ -233,27 +220,60 @@ const char *peer_state(const struct peer *p, uint64_t now);
 void handle_initiation(struct daemon *d, struct rx_pkt *m, uint64_t now);
 void handle_response(struct daemon *d, struct rx_pkt *m, uint64_t now);
 
-/* datapath.c */
-void datapath_tun_readable(struct daemon *d);
-void datapath_udp_readable(struct daemon *d);
-/* Sends a datagram over path: UDP ones are queued for the next batch send
- * (datapath_flush), TCP and relayed ones leave at once. pkt must have
- * PKT_HEADROOM writable bytes before it (the relay header goes there). */
-void datapath_send(struct daemon *d, const struct path *path, uint8_t *pkt, size_t len);
-void datapath_flush(struct daemon *d);
-/* A buffer (PKT_HEADROOM before it) for a datagram of at most SMALL_TX_MAX
- * bytes the daemon makes itself, to be given to datapath_send next: a
- * queued datagram leaves only at the next flush, so it cannot live on the
- * caller's stack. The buffer belongs to the tx queue entry it will take. */
-uint8_t *datapath_small_buf(struct daemon *d);
-/* Handles one received datagram from any transport. */
-void datapath_receive(struct daemon *d, struct rx_pkt *m, uint64_t now);
-/* Encrypts inner (with PKT_HEADROOM/PKT_TAILROOM around it) for p and sends
- * or stages it; starts a handshake when needed. */
+/* send.c: the tx batch; TUN -> routing -> encrypt -> UDP */
+/* The buffer of the next tx queue entry: PKT_HEADROOM writable bytes before
+ * it, TUN_PACKET_MAX + PKT_TAILROOM after. Build a datagram there (it may
+ * start in the headroom) and hand it to send_queue before anything else
+ * asks for a slot. */
+uint8_t *send_slot(struct daemon *d);
+/* Sends the datagram pkt..pkt+len, which must lie in send_slot(d)'s buffer
+ * (anything else is refused and logged), over path: UDP ones wait for
+ * send_flush (a full batch flushes at once), TCP and relayed ones leave at
+ * once (the relay header goes into the headroom in front of pkt). */
+void send_queue(struct daemon *d, const struct path *path, uint8_t *pkt, size_t len);
+/* Copies a datagram built elsewhere into the next slot and queues it. */
+void send_copy(struct daemon *d, const struct path *path, const void *pkt, size_t len);
+/* Hands the queued UDP datagrams to the kernel (one sendmmsg). */
+void send_flush(struct daemon *d);
+/* Encrypts inner for p and queues it over p's path, or stages it and starts
+ * a handshake. inner is either send_slot(d) with PKT_TAILROOM behind it
+ * (encrypted in place) or any other buffer (copied into the slot first). */
 void datapath_send_inner(struct daemon *d, struct peer *p, uint8_t *inner, size_t len,
 			 uint64_t now);
+void datapath_tun_readable(struct daemon *d);
+
+/* receive.c: one entry for every transport, handlers by message type */
+void datapath_udp_readable(struct daemon *d);
+/* Handles one received datagram from any transport. */
+void datapath_receive(struct daemon *d, struct rx_pkt *m, uint64_t now);
 void drop(struct daemon *d, enum drop_reason why, const struct path *from);
 const char *drop_reason_str(enum drop_reason why);
+
+/* path.c: naming, comparing and ranking paths, roaming, the relay header */
+/* Moves p to a path an authenticated packet came over (roaming), unless
+ * that would trade a direct path for the relay. */
+void peer_update_path(struct daemon *d, struct peer *p, const struct path *from);
+/* A path or an address in words, returned by value: each call has its own
+ * storage, which lives until the end of the full expression (C11 6.2.4p8),
+ * so one log line may name two ("moved from %s to %s", path_str(a).s,
+ * path_str(b).s). A static buffer would make both the same. */
+struct addr_text {
+	char s[CFG_ENDPOINT_STRLEN + 32];
+};
+struct addr_text path_str(const struct path *path);
+const char *path_kind_str(enum path_kind kind);
+/* Equal paths: same kind and the same address, stream or relay id. */
+bool path_equal(const struct path *a, const struct path *b);
+/* UDP 3, TCP 2, relay 1, none 0: a path never moves to a lower rank by
+ * itself (peer_update_path). */
+int path_rank(enum path_kind kind);
+/* Puts the tagged relay header in front of *pkt (moving *pkt and *len) for
+ * a PATH_RELAY path; returns the path to the rendezvous the frame goes
+ * over, or NULL when there is no session with it to tag under. */
+const struct path *relay_seal(struct daemon *d, const struct path *path, uint8_t **pkt,
+			      size_t *len);
+/* Formats an address for logs ("198.51.100.7:51820"); see struct addr_text. */
+struct addr_text addr_str(const struct sockaddr_storage *ss);
 
 /* hsgate.c: the handshake flood defence */
 /* Decides whether a received handshake message may have DH work now; when
@@ -284,11 +304,9 @@ void rdv_client_host_candidates(struct daemon *d, struct rdv_register *reg);
 /* Asks the rendezvous to introduce us to p (rate-limited). */
 void rdv_client_connect(struct daemon *d, struct peer *p, uint64_t now);
 
-/* paths.c: the path engine's glue: introductions, probes, TCP, relay */
+/* punch.c: the path engine's glue: introductions, probes, TCP, relay */
 void peer_on_introduce(struct daemon *d, struct peer *p, const struct rdv_introduce *intro,
 		       uint64_t now);
-/* Sends over a TCP or relay path (UDP goes through the batch). */
-void transport_send_other(struct daemon *d, const struct path *path, uint8_t *pkt, size_t len);
 void handle_relay(struct daemon *d, struct rx_pkt *m, uint64_t now);
 void handle_probe(struct daemon *d, struct rx_pkt *m, uint64_t now);
 /* Sets up the peer's path engine and probe key; false for a key that gives
@@ -328,6 +346,3 @@ bool loop_drop(struct daemon *d, struct peer *p, const uint8_t *inner, size_t le
 
 /* show.c */
 int daemon_control(void *ctx, const struct ctl_request *req, FILE *reply);
-
-/* Formats an address for logs ("198.51.100.7:51820"); see struct addr_text. */
-struct addr_text addr_str(const struct sockaddr_storage *ss);

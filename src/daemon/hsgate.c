@@ -34,10 +34,7 @@ void hsgate_daemon_cleanup(struct daemon *d)
 
 static void send_cookie_reply(struct daemon *d, struct rx_pkt *m, const struct wire_cookie_reply *r)
 {
-	uint8_t *buf = datapath_small_buf(d);
-
-	memcpy(buf, r, sizeof(*r));
-	datapath_send(d, &m->from, buf, sizeof(*r));
+	send_copy(d, &m->from, r, sizeof(*r));
 }
 
 bool hsgate_admit(struct daemon *d, struct rx_pkt *m, uint64_t now)

@@ -142,7 +142,6 @@ const char *peer_state(const struct peer *p, uint64_t now)
 
 void peer_send_initiation(struct daemon *d, struct peer *p, uint64_t now, bool retry)
 {
-	uint8_t buf[PKT_HEADROOM + sizeof(struct wire_init)];
 	struct wire_init msg;
 	uint8_t ts[HS_TAI64N_LEN];
 	uint32_t idx;
@@ -176,9 +175,8 @@ void peer_send_initiation(struct daemon *d, struct peer *p, uint64_t now, bool r
 	p->init_sent_ms = now;
 	p->init_sent_ns = time_now_ns();
 	hsgate_stamp(p, (uint8_t *)&msg, sizeof(msg), now); /* mac2 if we hold a cookie */
-	memcpy(buf + PKT_HEADROOM, &msg, sizeof(msg));
-	datapath_send(d, &p->path, buf + PKT_HEADROOM, sizeof(msg));
-	datapath_flush(d);
+	send_copy(d, &p->path, &msg, sizeof(msg));
+	send_flush(d);
 	p->tx_bytes += sizeof(msg);
 	log_debug("%s: peer %s (%s): handshake initiation sent", d->cfg.ifname, p->name,
 		  path_str(&p->path).s);
@@ -188,15 +186,13 @@ void peer_send_initiation(struct daemon *d, struct peer *p, uint64_t now, bool r
 
 void peer_send_keepalive(struct daemon *d, struct peer *p, uint64_t now)
 {
-	uint8_t buf[PKT_HEADROOM + PKT_TAILROOM];
-
 	/* A keepalive is an empty data packet; it needs a session. */
 	if (!sess_peer_send_keypair(&p->sess, now)) {
 		peer_send_initiation(d, p, now, false);
 		return;
 	}
-	datapath_send_inner(d, p, buf + PKT_HEADROOM, 0, now);
-	datapath_flush(d);
+	datapath_send_inner(d, p, send_slot(d), 0, now);
+	send_flush(d);
 }
 
 void peer_stage(struct daemon *d, struct peer *p, const uint8_t *pkt, size_t len)
@@ -230,7 +226,7 @@ void peer_flush_staged(struct daemon *d, struct peer *p, uint64_t now)
 		p->staged_count--;
 		datapath_send_inner(d, p, inner, p->staged_len[slot], now);
 	}
-	datapath_flush(d);
+	send_flush(d);
 }
 
 static void complete_handshake(struct daemon *d, struct peer *p, uint32_t local_index,
@@ -255,77 +251,8 @@ static void complete_handshake(struct daemon *d, struct peer *p, uint32_t local_
 	p->fast_retries = 0;
 }
 
-const char *path_kind_str(enum path_kind kind)
-{
-	static const char *const names[] = { "none", "udp-direct", "tcp-direct", "relay" };
-
-	return kind <= PATH_RELAY ? names[kind] : "?";
-}
-
-struct addr_text path_str(const struct path *path)
-{
-	struct addr_text t;
-
-	switch (path->kind) {
-	case PATH_UDP:
-		return addr_str(&path->addr);
-	case PATH_TCP:
-		memcpy(t.s, "tcp ", 4);
-		cfg_endpoint_to_string(&path->addr, t.s + 4, sizeof(t.s) - 4);
-		return t;
-	case PATH_RELAY:
-		snprintf(t.s, sizeof(t.s), "relay id %08x", path->relay_id);
-		return t;
-	default:
-		snprintf(t.s, sizeof(t.s), "no path");
-		return t;
-	}
-}
-
-static int path_rank(enum path_kind k)
-{
-	return k == PATH_UDP ? 3 : k == PATH_TCP ? 2 : k == PATH_RELAY ? 1 : 0;
-}
-
-static bool same_path(const struct path *a, const struct path *b)
-{
-	if (a->kind != b->kind)
-		return false;
-	if (a->kind == PATH_RELAY)
-		return a->relay_id == b->relay_id;
-	if (a->kind == PATH_TCP)
-		return a->conn == b->conn;
-	return cfg_endpoint_equal(&a->addr, &b->addr);
-}
-
-/* Endpoints move only after authentication (roaming, DESIGN.md section 3).
- * While a better path is being made, both may carry packets for a moment;
- * the better one wins. */
-void peer_update_path(struct daemon *d, struct peer *p, const struct path *from)
-{
-	if (from->kind == PATH_TCP)
-		tcpmux_adopt(d, from->conn, p);
-	if (!p->is_rendezvous)
-		punch_on_path_authenticated(&p->punch, from->kind == PATH_UDP	  ? PUNCH_PATH_UDP
-						       : from->kind == PATH_TCP ? PUNCH_PATH_TCP
-										: PUNCH_PATH_RELAY,
-					    &from->addr, time_now_ms());
-	if (same_path(&p->path, from))
-		return;
-	/* Never trade down: UDP beats TCP beats the relay. Moving down happens
-	 * only when the path engine declares the better path dead. */
-	if (p->path.kind != PATH_NONE && path_rank(from->kind) < path_rank(p->path.kind))
-		return;
-	if (p->path.kind != PATH_NONE)
-		log_info("%s: peer %s: path moved from %s to %s", d->cfg.ifname, p->name,
-			 path_str(&p->path).s, path_str(from).s);
-	p->path = *from;
-	p->path_since_ms = time_now_ms();
-}
-
 void handle_initiation(struct daemon *d, struct rx_pkt *m, uint64_t now)
 {
-	uint8_t buf[PKT_HEADROOM + sizeof(struct wire_resp)];
 	struct hs_pending pending;
 	struct wire_resp resp;
 	struct peer *p;
@@ -353,7 +280,7 @@ void handle_initiation(struct daemon *d, struct rx_pkt *m, uint64_t now)
 	 * ignoring theirs would keep it out until our retries give up. */
 	if (p->hs.state == HS_STATE_INIT_SENT && p->hs_index &&
 	    now - p->init_sent_ms < SESS_REKEY_TIMEOUT_MS &&
-	    memcmp(d->id.s_pub, p->cfg.public_key, 32) < 0 && same_path(&p->path, &m->from)) {
+	    memcmp(d->id.s_pub, p->cfg.public_key, 32) < 0 && path_equal(&p->path, &m->from)) {
 		hs_pending_cleanup(&pending);
 		drop(d, DROP_HANDSHAKE_CROSSED, &m->from);
 		log_debug("%s: peer %s: initiations crossed, keeping ours", d->cfg.ifname, p->name);
@@ -387,9 +314,8 @@ void handle_initiation(struct daemon *d, struct rx_pkt *m, uint64_t now)
 	complete_handshake(d, p, idx, p->hs.remote_index, now);
 	/* The response goes back the way the initiation came. */
 	hsgate_stamp(p, (uint8_t *)&resp, sizeof(resp), now);
-	memcpy(buf + PKT_HEADROOM, &resp, sizeof(resp));
-	datapath_send(d, &m->from, buf + PKT_HEADROOM, sizeof(resp));
-	datapath_flush(d);
+	send_copy(d, &m->from, &resp, sizeof(resp));
+	send_flush(d);
 	p->tx_bytes += sizeof(resp);
 	p->rx_bytes += m->len;
 	p->last_handshake_ms = now;

@@ -155,7 +155,7 @@ static void send_signal(struct daemon *d, const uint8_t *msg, size_t len, uint64
 		return;
 	memcpy(buf + PKT_HEADROOM, msg, len);
 	datapath_send_inner(d, d->rdv, buf + PKT_HEADROOM, len, now);
-	datapath_flush(d);
+	send_flush(d);
 }
 
 struct host_ctx {

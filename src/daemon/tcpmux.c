@@ -445,7 +445,7 @@ void tcpmux_event(struct daemon *d, unsigned i, uint32_t events)
 		/* on_frame may have closed streams (peer removal): look again. */
 		if (d->tcp[i].conn && ret < 0)
 			close_slot(d, i, ret == -ECONNRESET || ret == -EPIPE ? "reset" : "closed");
-		datapath_flush(d);
+		send_flush(d);
 	}
 }
 

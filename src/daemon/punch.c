@@ -73,11 +73,11 @@ static bool make_path(struct daemon *d, struct peer *p, enum punch_path_kind kin
 static void send_probe(struct daemon *d, const struct path *path, const struct probe_key *k,
 		       const struct probe_payload *pl)
 {
-	uint8_t *buf = datapath_small_buf(d);
+	uint8_t *buf = send_slot(d);
 
 	if (probe_build(k, pl, buf) != PROBE_LEN)
 		return;
-	datapath_send(d, path, buf, PROBE_LEN);
+	send_queue(d, path, buf, PROBE_LEN);
 }
 
 static void use_path(struct daemon *d, struct peer *p, const struct punch_action *a, uint64_t now)
@@ -146,7 +146,7 @@ void peer_run_punch(struct daemon *d, struct peer *p, uint64_t now)
 			break;
 		}
 	}
-	datapath_flush(d);
+	send_flush(d);
 }
 
 static uint16_t get_port(const struct sockaddr_storage *ss)
@@ -242,36 +242,6 @@ void handle_probe(struct daemon *d, struct rx_pkt *m, uint64_t now)
 		break;
 	}
 	peer_run_punch(d, p, now);
-}
-
-/* A relayed data packet over the rendezvous's TCP channel: the length
- * prefix, relay header and data header all go in front of the inner packet. */
-static_assert(RDV_TCP_LEN_PREFIX + RDV_RELAY_HEADER_LEN + SESS_HEADROOM <= PKT_HEADROOM,
-	      "the relay header fits the headroom");
-
-void transport_send_other(struct daemon *d, const struct path *path, uint8_t *pkt, size_t len)
-{
-	uint64_t now = time_now_ms();
-	struct sess_keypair *kp;
-
-	if (path->kind == PATH_TCP) {
-		tcpmux_send(d, path->conn, pkt, len);
-		return;
-	}
-	if (path->kind != PATH_RELAY || !d->rdv)
-		return;
-	/* The relay header goes in the headroom every sender leaves, tagged
-	 * on our session with the rendezvous (proto.h section 3): without a
-	 * session that can send there is no relay. */
-	kp = sess_peer_send_keypair(&d->rdv->sess, now);
-	pkt -= RDV_RELAY_HEADER_LEN;
-	len += RDV_RELAY_HEADER_LEN;
-	if (!kp || rdv_relay_seal(pkt, len, path->relay_id, kp, now) < 0)
-		return;
-	if (d->rdv->path.kind == PATH_UDP)
-		(void)udp_send(&d->udp, pkt, len, &d->rdv->path.addr);
-	else if (d->rdv->path.kind == PATH_TCP)
-		tcpmux_send(d, d->rdv->path.conn, pkt, len);
 }
 
 void handle_relay(struct daemon *d, struct rx_pkt *m, uint64_t now)

@@ -1,0 +1,113 @@
+/* The one home of a path (struct path): how it is named in logs, how paths
+ * compare and rank, how a peer moves between them (roaming), and what a
+ * relayed datagram carries in front so the rendezvous forwards it. Sending
+ * over a path is send.c's (send_queue). */
+#include <stdio.h>
+#include <string.h>
+
+#include "daemon/daemon.h"
+#include "rendezvous/proto.h"
+#include "util/log.h"
+#include "util/time.h"
+
+struct addr_text addr_str(const struct sockaddr_storage *ss)
+{
+	struct addr_text t;
+
+	cfg_endpoint_to_string(ss, t.s, sizeof(t.s));
+	return t;
+}
+
+const char *path_kind_str(enum path_kind kind)
+{
+	static const char *const names[] = {"none", "udp-direct", "tcp-direct", "relay"};
+
+	return kind <= PATH_RELAY ? names[kind] : "?";
+}
+
+struct addr_text path_str(const struct path *path)
+{
+	struct addr_text t;
+
+	switch (path->kind) {
+	case PATH_UDP:
+		return addr_str(&path->addr);
+	case PATH_TCP:
+		memcpy(t.s, "tcp ", 4);
+		cfg_endpoint_to_string(&path->addr, t.s + 4, sizeof(t.s) - 4);
+		return t;
+	case PATH_RELAY:
+		snprintf(t.s, sizeof(t.s), "relay id %08x", path->relay_id);
+		return t;
+	default:
+		snprintf(t.s, sizeof(t.s), "no path");
+		return t;
+	}
+}
+
+int path_rank(enum path_kind k)
+{
+	return k == PATH_UDP ? 3 : k == PATH_TCP ? 2 : k == PATH_RELAY ? 1 : 0;
+}
+
+bool path_equal(const struct path *a, const struct path *b)
+{
+	if (a->kind != b->kind)
+		return false;
+	if (a->kind == PATH_RELAY)
+		return a->relay_id == b->relay_id;
+	if (a->kind == PATH_TCP)
+		return a->conn == b->conn;
+	return cfg_endpoint_equal(&a->addr, &b->addr);
+}
+
+/* Endpoints move only after authentication (roaming, DESIGN.md section 3).
+ * While a better path is being made, both may carry packets for a moment;
+ * the better one wins. */
+void peer_update_path(struct daemon *d, struct peer *p, const struct path *from)
+{
+	if (from->kind == PATH_TCP)
+		tcpmux_adopt(d, from->conn, p);
+	if (!p->is_rendezvous)
+		punch_on_path_authenticated(&p->punch,
+					    from->kind == PATH_UDP   ? PUNCH_PATH_UDP
+					    : from->kind == PATH_TCP ? PUNCH_PATH_TCP
+								     : PUNCH_PATH_RELAY,
+					    &from->addr, time_now_ms());
+	if (path_equal(&p->path, from))
+		return;
+	/* Never trade down: UDP beats TCP beats the relay. Moving down happens
+	 * only when the path engine declares the better path dead. */
+	if (p->path.kind != PATH_NONE && path_rank(from->kind) < path_rank(p->path.kind))
+		return;
+	if (p->path.kind != PATH_NONE)
+		log_info("%s: peer %s: path moved from %s to %s", d->cfg.ifname, p->name,
+			 path_str(&p->path).s, path_str(from).s);
+	p->path = *from;
+	p->path_since_ms = time_now_ms();
+}
+
+/* A relayed data packet over the rendezvous's TCP channel: the length
+ * prefix, relay header and data header all go in front of the inner packet. */
+static_assert(RDV_TCP_LEN_PREFIX + RDV_RELAY_HEADER_LEN + SESS_HEADROOM <= PKT_HEADROOM,
+	      "the relay header fits the headroom");
+
+const struct path *relay_seal(struct daemon *d, const struct path *path, uint8_t **pkt, size_t *len)
+{
+	uint64_t now = time_now_ms();
+	struct sess_keypair *kp;
+
+	if (path->kind != PATH_RELAY || !d->rdv)
+		return NULL;
+	/* The relay header goes in the headroom every sender leaves, tagged
+	 * on our session with the rendezvous (proto.h section 3): without a
+	 * session that can send there is no relay. */
+	kp = sess_peer_send_keypair(&d->rdv->sess, now);
+	if (!kp)
+		return NULL;
+	*pkt -= RDV_RELAY_HEADER_LEN;
+	*len += RDV_RELAY_HEADER_LEN;
+	if (rdv_relay_seal(*pkt, *len, path->relay_id, kp, now) < 0)
+		return NULL;
+	return &d->rdv->path;
+}

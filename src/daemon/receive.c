@@ -1,0 +1,186 @@
+/* The receive side: one entry (datapath_receive) for UDP datagrams, TCP
+ * frames and relay frames, a dispatch table of short handlers by message
+ * type, the drop reasons, and UDP -> decrypt -> replay -> source check ->
+ * TUN for data. Each wake-up takes up to UDP_BATCHES_PER_WAKE batches of
+ * PKT_BATCH datagrams into buffers allocated at start (with PKT_HEADROOM in
+ * front, so a relayed datagram can be handled in place); replies queued
+ * while handling a batch leave in one sendmmsg after it. Nothing here
+ * allocates. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "daemon/daemon.h"
+#include "routing/inner.h"
+#include "util/log.h"
+#include "util/time.h"
+
+static const char *const drop_names[DROP_REASON_MAX] = {
+    [DROP_MALFORMED] = "malformed",
+    [DROP_STUN_UNHANDLED] = "stun_unhandled",
+    [DROP_HANDSHAKE_INVALID] = "handshake_invalid",
+    [DROP_HANDSHAKE_UNKNOWN_KEY] = "handshake_unknown_key",
+    [DROP_HANDSHAKE_REPLAY] = "handshake_replay",
+    [DROP_HANDSHAKE_FLOOD] = "handshake_flood",
+    [DROP_HANDSHAKE_CROSSED] = "handshake_crossed",
+    [DROP_DATA_UNKNOWN_INDEX] = "data_unknown_index",
+    [DROP_DATA_INVALID] = "data_invalid",
+    [DROP_DATA_REPLAY] = "data_replay",
+    [DROP_DATA_EXPIRED] = "data_expired",
+    [DROP_INNER_MALFORMED] = "inner_malformed",
+    [DROP_INNER_SOURCE] = "inner_source",
+    [DROP_NO_ROUTE] = "no_route",
+    [DROP_NO_ENDPOINT] = "no_endpoint",
+    [DROP_ROUTING_LOOP] = "routing_loop",
+    [DROP_PROBE_INVALID] = "probe_invalid",
+    [DROP_HANDSHAKE_RATELIMITED] = "handshake_ratelimited",
+    [DROP_HANDSHAKE_NO_MAC2] = "handshake_no_mac2",
+    [DROP_COOKIE_INVALID] = "cookie_invalid",
+    [DROP_RELAY_INVALID] = "relay_invalid",
+};
+
+const char *drop_reason_str(enum drop_reason why)
+{
+	return why < DROP_REASON_MAX ? drop_names[why] : "?";
+}
+
+void drop(struct daemon *d, enum drop_reason why, const struct path *from)
+{
+	static struct log_ratelimit rl;
+
+	d->drops[why]++;
+	if (log_get_level() >= LOG_LEVEL_DEBUG && log_ratelimit_ok(&rl, time_now_ms()))
+		log_debug("%s: dropped packet from %s: %s", d->cfg.ifname,
+			  from ? path_str(from).s : "tun", drop_reason_str(why));
+}
+
+static void handle_data(struct daemon *d, struct rx_pkt *m, uint64_t now)
+{
+	struct sess_keypair *kp;
+	struct peer *p = NULL;
+	struct rt_inner in;
+	uint8_t *inner;
+	size_t inner_len;
+	uint32_t idx;
+	int ret;
+
+	if (!sess_data_parse_index(m->data, m->len, &idx)) {
+		drop(d, DROP_DATA_INVALID, &m->from);
+		return;
+	}
+	kp = sess_index_lookup(&d->index, idx, SESS_INDEX_KEYPAIR, (void **)&p);
+	if (!kp || !p) {
+		drop(d, DROP_DATA_UNKNOWN_INDEX, &m->from);
+		return;
+	}
+	ret = sess_decrypt(kp, m->data, m->len, now, &inner, &inner_len);
+	if (ret < 0) {
+		drop(d,
+		     ret == -EALREADY	   ? DROP_DATA_REPLAY
+		     : ret == -EKEYEXPIRED ? DROP_DATA_EXPIRED
+					   : DROP_DATA_INVALID,
+		     &m->from);
+		return;
+	}
+	/* Authenticated from here on. */
+	p->rx_bytes += m->len;
+	peer_update_path(d, p, &m->from);
+	sess_timers_on_authenticated_received(&p->timers, now);
+	if (sess_peer_on_received(&p->sess, kp)) {
+		sess_timers_on_handshake_complete(&p->timers, now);
+		log_info("%s: peer %s (%s): tunnel up (%s)", d->cfg.ifname, p->name,
+			 path_str(&p->path).s, path_kind_str(p->path.kind));
+		peer_flush_staged(d, p, now);
+	}
+	if (sess_peer_lastminute_rekey(&p->sess, now))
+		peer_send_initiation(d, p, now, false);
+	if (inner_len == 0)
+		return; /* keepalive */
+	if (p->is_rendezvous) {
+		rdv_client_receive(d, inner, inner_len, now);
+		return;
+	}
+	sess_timers_on_data_received(&p->timers, now);
+	if (!rt_inner_parse(inner, inner_len, &in)) {
+		drop(d, DROP_INNER_MALFORMED, &m->from);
+		return;
+	}
+	/* Cryptokey routing: the inner source must be one the sender owns. */
+	if (rt_lookup(&d->rt, in.family, in.src) != p) {
+		drop(d, DROP_INNER_SOURCE, &m->from);
+		return;
+	}
+	if (tun_write(&d->tun, inner, in.ip_len) < 0 && errno != EAGAIN)
+		log_errno(LOG_LEVEL_DEBUG, "%s: tun write", d->cfg.ifname);
+}
+
+/* Handshake messages pass the flood gate (hsgate.c) before any DH. */
+static void gated_initiation(struct daemon *d, struct rx_pkt *m, uint64_t now)
+{
+	if (hsgate_admit(d, m, now))
+		handle_initiation(d, m, now);
+}
+
+static void gated_response(struct daemon *d, struct rx_pkt *m, uint64_t now)
+{
+	if (hsgate_admit(d, m, now))
+		handle_response(d, m, now);
+}
+
+typedef void (*rx_handler_fn)(struct daemon *d, struct rx_pkt *m, uint64_t now);
+
+/* One handler per message type (session/wire.h); NULL types are dropped. */
+static const rx_handler_fn rx_handlers[WIRE_TYPE_MAX] = {
+    [WIRE_HANDSHAKE_INIT] = gated_initiation,
+    [WIRE_HANDSHAKE_RESP] = gated_response,
+    [WIRE_COOKIE_REPLY] = handle_cookie_reply,
+    [WIRE_DATA] = handle_data,
+    [WIRE_RELAY] = handle_relay,
+    [WIRE_PROBE] = handle_probe,
+};
+
+void datapath_receive(struct daemon *d, struct rx_pkt *m, uint64_t now)
+{
+	unsigned type;
+
+	if (wire_is_stun(m->data, m->len)) {
+		if (m->from.kind != PATH_UDP || !rdv_client_stun(d, m, now))
+			drop(d, DROP_STUN_UNHANDLED, &m->from);
+		return;
+	}
+	type = wire_type_of(m->data, m->len);
+	if (!type || !rx_handlers[type]) {
+		drop(d, DROP_MALFORMED, &m->from);
+		return;
+	}
+	rx_handlers[type](d, m, now);
+}
+
+void datapath_udp_readable(struct daemon *d)
+{
+	/* A bounded number of batches, then back to epoll: it is
+	 * level-triggered, so what is left wakes us again after the TUN, the
+	 * control socket and the timers had their turn. */
+	for (unsigned b = 0; b < UDP_BATCHES_PER_WAKE; b++) {
+		int n = udp_recv_batch(&d->udp, d->rx, PKT_BATCH);
+		uint64_t now = time_now_ms();
+
+		if (n <= 0) {
+			if (n < 0)
+				log_debug("%s: udp receive: %s", d->cfg.ifname, strerror(-n));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			struct rx_pkt m = {
+			    .data = d->rx[i].data,
+			    .len = d->rx[i].len,
+			    .from = {.kind = PATH_UDP, .addr = d->rx[i].addr},
+			};
+			datapath_receive(d, &m, now);
+		}
+		send_flush(d);
+		if (n < PKT_BATCH)
+			break;
+	}
+}
