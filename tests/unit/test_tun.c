@@ -7,11 +7,20 @@
  * Covers creation and removal, refusing existing names, packets both ways
  * between the TUN and sockets of the namespace's own stack (SECURITY-NOTES
  * 6.16: reads at the MTU, MTU+1 and 65535), malformed writes, and the ops
- * indirection a fake device uses. */
+ * indirection a fake device uses. With IFF_VNET_HDR (tun_open_offload): the
+ * offloads the kernel takes (checked through ethtool's view of the device),
+ * a UDP_SEGMENT send read as one UDP_L4 super-packet and split by
+ * tun/gso.h, NEEDS_CSUM frames both ways, GSO frames written and delivered,
+ * and turning the offloads off at run time. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/ethtool.h>
+#include <linux/if_tun.h>
+#include <linux/sockios.h>
+#include <linux/virtio_net.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -24,14 +33,18 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "routing/inner.h"
+#include "tun/gso.h"
 #include "tun/netlink.h"
 #include "tun/tun.h"
+#include "util/csum.h"
 
 #define TEST_IF "p2ptest0"
 #define N(x) (sizeof(x) / sizeof((x)[0]))
@@ -232,6 +245,7 @@ static void test_tun_open_creates_interface(void **state)
 	assert_true(tun->ifindex > 0);
 	assert_int_equal(tun->ifindex, (int)if_nametoindex(TEST_IF));
 	assert_int_equal(tun->vnet_hdr_len, 0);
+	assert_int_equal(tun->offloads, 0);
 	assert_ptr_equal(tun->ops, &tun_kernel_ops);
 	assert_true(fcntl(tun->fd, F_GETFL) & O_NONBLOCK);
 	assert_true(fcntl(tun->fd, F_GETFD) & FD_CLOEXEC);
@@ -554,28 +568,465 @@ static void test_tun_write_malformed(void **state)
 	close(fd);
 }
 
-/* The read and write wrappers own the frame layout: a header length the
- * backend cannot carry is refused rather than guessed at. */
+/* The read and write wrappers own the frame layout: a header length other
+ * than none and sizeof(struct virtio_net_hdr) (what tun_open_offload sets)
+ * is refused by every wrapper rather than guessed at, and the fd is not
+ * touched (the queued packet is still there afterwards). */
 static void test_tun_vnet_hdr_len_unsupported(void **state)
 {
+	static const size_t bad[] = {1, 4, 9, 11, 12, 24, 4096};
 	struct tun_dev *tun = *state;
+	struct virtio_net_hdr h;
+	struct iovec iov;
 	uint8_t pkt[64];
 	size_t len;
+	int fd;
 
 	REQUIRE_NETNS();
+	configure(tun, TEST_MTU);
+	while (tun_read(tun, buf, sizeof(buf)) > 0)
+		;
+	fd = udp_socket(AF_INET);
+	send_udp(fd, "10.77.0.2", 5);
 	len = build_udp4(pkt, "x");
-	tun->vnet_hdr_len = 4096;
-	assert_int_equal(tun_write(tun, pkt, len), -1);
-	assert_int_equal(errno, EINVAL);
-	assert_int_equal(tun_read(tun, buf, sizeof(buf)), -1);
-	assert_int_equal(errno, EINVAL);
+	iov = (struct iovec){.iov_base = pkt, .iov_len = len};
+	for (size_t i = 0; i < N(bad); i++) {
+		tun->vnet_hdr_len = bad[i];
+		assert_int_equal(tun_write(tun, pkt, len), -1);
+		assert_int_equal(errno, EINVAL);
+		assert_int_equal(tun_read(tun, buf, sizeof(buf)), -1);
+		assert_int_equal(errno, EINVAL);
+		assert_int_equal(tun_read_vnet(tun, &h, buf, sizeof(buf)), -EINVAL);
+		assert_int_equal(tun_write_vnet(tun, NULL, &iov, 1), -EINVAL);
+		assert_int_equal(errno, EINVAL);
+	}
 	tun->vnet_hdr_len = 0;
+	assert_int_equal(read_udp_to_port9(tun, AF_INET), 20 + 8 + 5);
+	close(fd);
 }
 
-/* A fake device: what tests of the data path plug in instead of the kernel. */
+/* What ethtool says of one feature of the interface (legacy ETHTOOL_G*
+ * commands read the device's active features): 0, 1, or -errno. */
+static int ethtool_get(const char *ifname, uint32_t cmd)
+{
+	struct ethtool_value ev = {.cmd = cmd};
+	struct ifreq ifr = {0};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), r;
+
+	assert_true(fd >= 0);
+	strcpy(ifr.ifr_name, ifname);
+	ifr.ifr_data = (void *)&ev;
+	r = ioctl(fd, SIOCETHTOOL, &ifr) < 0 ? -errno : (int)ev.data;
+	close(fd);
+	return r;
+}
+
+static const unsigned ALL_OFFLOADS = TUN_OFFLOAD_CSUM | TUN_OFFLOAD_TSO | TUN_OFFLOAD_USO;
+
+static int setup_offload(void **state)
+{
+	static struct tun_dev tun;
+
+	*state = &tun;
+	memset(&tun, 0, sizeof(tun));
+	tun.fd = -1;
+	if (!netns_ready)
+		return 0;
+	assert_int_equal(tun_open_offload(&tun, TEST_IF, ALL_OFFLOADS), 0);
+	return 0;
+}
+
+static void test_tun_open_offload_features(void **state)
+{
+	struct tun_dev *plain = *state;
+	struct tun_dev dev;
+
+	REQUIRE_NETNS();
+	assert_int_equal(tun_offload_off(plain), -EINVAL);
+	assert_int_equal(ethtool_get(TEST_IF, ETHTOOL_GTSO), 0);
+
+	assert_int_equal(tun_open_offload(&dev, "p2pvnet0", ALL_OFFLOADS), 0);
+	/* 6.18 here: USO (6.2) is taken as well. */
+	assert_int_equal(dev.offloads, ALL_OFFLOADS);
+	assert_int_equal(dev.vnet_hdr_len, sizeof(struct virtio_net_hdr));
+	assert_int_equal(dev.vnet_hdr_len, 10);
+	assert_ptr_equal(dev.ops, &tun_kernel_ops);
+	assert_true(fcntl(dev.fd, F_GETFL) & O_NONBLOCK);
+	/* IFF_TUN | IFF_NO_PI | IFF_VNET_HDR. */
+	assert_int_equal(sysfs_read("p2pvnet0", "tun_flags"), 0x1001 | IFF_VNET_HDR);
+	assert_int_equal(ethtool_get("p2pvnet0", ETHTOOL_GTXCSUM), 1);
+	assert_int_equal(ethtool_get("p2pvnet0", ETHTOOL_GTSO), 1);
+	/* Off at run time: the kernel's view follows. */
+	assert_int_equal(tun_offload_off(&dev), 0);
+	assert_int_equal(dev.offloads, 0);
+	assert_int_equal(dev.vnet_hdr_len, 10);
+	assert_int_equal(ethtool_get("p2pvnet0", ETHTOOL_GTSO), 0);
+	assert_int_equal(ethtool_get("p2pvnet0", ETHTOOL_GTXCSUM), 0);
+	assert_int_equal(tun_offload_off(&dev), 0);
+	tun_close(&dev);
+	assert_int_equal(if_nametoindex("p2pvnet0"), 0);
+
+	/* No offload asked: a vnet device with nothing on. */
+	assert_int_equal(tun_open_offload(&dev, "p2pvnet0", 0), 0);
+	assert_int_equal(dev.offloads, 0);
+	assert_int_equal(dev.vnet_hdr_len, 10);
+	assert_int_equal(ethtool_get("p2pvnet0", ETHTOOL_GTXCSUM), 0);
+	tun_close(&dev);
+	/* TSO implies the checksum offload it cannot do without. */
+	assert_int_equal(tun_open_offload(&dev, "p2pvnet0", TUN_OFFLOAD_TSO), 0);
+	assert_int_equal(dev.offloads, TUN_OFFLOAD_CSUM | TUN_OFFLOAD_TSO);
+	assert_int_equal(ethtool_get("p2pvnet0", ETHTOOL_GTSO), 1);
+	tun_close(&dev);
+
+	/* tun_open's refusals hold. */
+	assert_int_equal(tun_open_offload(&dev, TEST_IF, ALL_OFFLOADS), -EEXIST);
+	assert_int_equal(dev.fd, -1);
+	assert_int_equal(tun_open_offload(&dev, "a/b", ALL_OFFLOADS), -EINVAL);
+	assert_int_equal(dev.fd, -1);
+}
+
+static void fill_pattern(uint8_t *p, size_t len, unsigned salt)
+{
+	for (size_t i = 0; i < len; i++)
+		p[i] = (uint8_t)(i * 7 + i / 256 + salt);
+}
+
+/* Sends len bytes of pattern `salt` to dst:9 as one send with UDP_SEGMENT
+ * seg (seg 0: no GSO). */
+static void send_udp_gso(const char *dst, unsigned seg, size_t len, unsigned salt)
+{
+	static uint8_t data[TUN_PACKET_MAX];
+	int family = strchr(dst, ':') ? AF_INET6 : AF_INET;
+	int fd = udp_socket(family), opt = (int)seg;
+	struct sockaddr_storage ss = {0};
+	socklen_t sl;
+
+	if (seg)
+		assert_int_equal(setsockopt(fd, SOL_UDP, UDP_SEGMENT, &opt, sizeof(opt)), 0);
+	fill_pattern(data, len, salt);
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(9);
+		assert_int_equal(inet_pton(AF_INET6, dst, &s6->sin6_addr), 1);
+		sl = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(9);
+		assert_int_equal(inet_pton(AF_INET, dst, &s4->sin_addr), 1);
+		sl = sizeof(*s4);
+	}
+	assert_int_equal(sendto(fd, data, len, 0, (struct sockaddr *)&ss, sl), (ssize_t)len);
+	close(fd);
+}
+
+/* Reads frames with tun_read_vnet until one of `family` to UDP port 9
+ * arrives or a second passes: its length (header in *h), or -1. */
+static ssize_t read_vnet_udp_to_port9(struct tun_dev *tun, int family, struct virtio_net_hdr *h)
+{
+	for (int tries = 0; tries < 50; tries++) {
+		struct pollfd pfd = {.fd = tun->fd, .events = POLLIN};
+		size_t l4;
+		ssize_t n;
+
+		if (poll(&pfd, 1, 1000) <= 0)
+			return -1;
+		n = tun_read_vnet(tun, h, buf, sizeof(buf));
+		assert_true(n > 0);
+		if (family == AF_INET && (buf[0] >> 4) == 4 && buf[9] == IPPROTO_UDP)
+			l4 = (size_t)(buf[0] & 15) * 4;
+		else if (family == AF_INET6 && (buf[0] >> 4) == 6 && buf[6] == IPPROTO_UDP)
+			l4 = 40;
+		else
+			continue;
+		if ((size_t)n >= l4 + 8 && buf[l4 + 2] == 0 && buf[l4 + 3] == 9)
+			return n;
+	}
+	return -1;
+}
+
+static bool udp_csum_ok(const uint8_t *p, size_t len)
+{
+	bool v6 = (p[0] >> 4) == 6;
+	size_t l4 = v6 ? 40 : (size_t)(p[0] & 15) * 4;
+	uint32_t s = v6 ? csum_pseudo_v6(p + 8, p + 24, IPPROTO_UDP, (uint32_t)(len - l4))
+			: csum_pseudo_v4(p + 12, p + 16, IPPROTO_UDP, (uint32_t)(len - l4));
+
+	return csum_fold(csum_add(s, p + l4, len - l4)) == 0;
+}
+
+/* Splits the UDP_L4 super-packet in buf and checks nseg datagrams of seg
+ * bytes (the last one shorter) carrying pattern `salt`, each a packet any
+ * receiver takes: lengths, IPv4 header checksum and id, UDP checksum. */
+static void check_udp_split(const struct virtio_net_hdr *h, size_t n, unsigned nseg, unsigned seg,
+			    size_t total, unsigned salt)
+{
+	static uint8_t store[64][1600], want[TUN_PACKET_MAX];
+	uint8_t *out[64];
+	size_t out_len[64], done = 0;
+	bool v6 = (buf[0] >> 4) == 6;
+	size_t l4 = v6 ? 40 : 20;
+
+	assert_true(nseg <= 64);
+	for (int i = 0; i < 64; i++)
+		out[i] = store[i];
+	fill_pattern(want, total, salt);
+	assert_int_equal(tun_gso_segments(h, buf, n), nseg);
+	assert_int_equal(tun_gso_split(h, buf, n, 0, out, sizeof(store[0]), out_len, 64), nseg);
+	for (unsigned k = 0; k < nseg; k++) {
+		const uint8_t *p = out[k];
+		size_t dlen = total - done < seg ? total - done : seg;
+
+		assert_int_equal(out_len[k], l4 + 8 + dlen);
+		if (v6) {
+			assert_int_equal((p[4] << 8 | p[5]), 8 + dlen);
+		} else {
+			assert_int_equal((p[2] << 8 | p[3]), out_len[k]);
+			assert_int_equal(csum_fold(csum_add(0, p, 20)), 0);
+			assert_int_equal((p[4] << 8 | p[5]),
+					 (uint16_t)((buf[4] << 8 | buf[5]) + k));
+		}
+		assert_int_equal((p[l4 + 4] << 8 | p[l4 + 5]), 8 + dlen);
+		if (!udp_csum_ok(p, out_len[k]))
+			fail_msg("datagram %u of %u: bad UDP checksum", k, nseg);
+		assert_memory_equal(p + l4 + 8, want + done, dlen);
+		done += dlen;
+	}
+	assert_int_equal(done, total);
+}
+
+/* USO: ten 1000-byte datagrams sent with UDP_SEGMENT leave the stack as ONE
+ * frame (UDP_L4, gso_size 1000) that splits back into the ten. */
+static void test_tun_read_vnet_udp_gso(void **state)
+{
+	static const struct {
+		const char *dst;
+		int family;
+		size_t l4;
+	} rows[] = {{"10.77.0.2", AF_INET, 20}, {"fd77::2", AF_INET6, 40}};
+	struct tun_dev *tun = *state;
+	struct virtio_net_hdr h;
+	ssize_t n;
+
+	REQUIRE_NETNS();
+	assert_int_equal(tun->offloads, ALL_OFFLOADS);
+	configure(tun, TEST_MTU);
+	for (size_t i = 0; i < N(rows); i++) {
+		send_udp_gso(rows[i].dst, 1000, 10 * 1000, (unsigned)i);
+		n = read_vnet_udp_to_port9(tun, rows[i].family, &h);
+		assert_int_equal(n, rows[i].l4 + 8 + 10 * 1000);
+		assert_int_equal(h.gso_type, VIRTIO_NET_HDR_GSO_UDP_L4);
+		assert_int_equal(h.gso_size, 1000);
+		assert_true(h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM);
+		assert_int_equal(h.csum_start, rows[i].l4);
+		assert_int_equal(h.csum_offset, 6);
+		check_udp_split(&h, (size_t)n, 10, 1000, 10 * 1000, (unsigned)i);
+
+		/* A short last datagram. */
+		send_udp_gso(rows[i].dst, 1000, 10 * 1000 + 1, 3);
+		n = read_vnet_udp_to_port9(tun, rows[i].family, &h);
+		assert_int_equal(n, rows[i].l4 + 8 + 10 * 1000 + 1);
+		assert_int_equal(h.gso_type, VIRTIO_NET_HDR_GSO_UDP_L4);
+		check_udp_split(&h, (size_t)n, 11, 1000, 10 * 1000 + 1, 3);
+	}
+	/* tun_read cannot hand out a super-packet: it consumes it and says
+	 * EMSGSIZE; the next packet reads normally. */
+	send_udp_gso("10.77.0.2", 1000, 5 * 1000, 0);
+	send_udp_gso("10.77.0.2", 0, 300, 0);
+	for (int got = 0, tries = 0; got < 2 && tries < 50; tries++) {
+		struct pollfd pfd = {.fd = tun->fd, .events = POLLIN};
+
+		assert_int_equal(poll(&pfd, 1, 1000), 1);
+		n = tun_read(tun, buf, sizeof(buf));
+		if (n < 0) {
+			assert_int_equal(errno, EMSGSIZE);
+			assert_int_equal(got++, 0);
+		} else if ((buf[0] >> 4) == 4) {
+			assert_int_equal(n, 20 + 8 + 300);
+			assert_int_equal(got++, 1);
+		}
+	}
+}
+
+/* CSUM: a plain datagram comes with NEEDS_CSUM and only the pseudo-header
+ * sum in its checksum field; tun_csum_finish makes it valid, and tun_read
+ * does so by itself. */
+static void test_tun_read_vnet_needs_csum(void **state)
+{
+	struct tun_dev *tun = *state;
+	struct virtio_net_hdr h;
+	ssize_t n;
+
+	REQUIRE_NETNS();
+	configure(tun, TEST_MTU);
+	send_udp_gso("10.77.0.2", 0, 301, 1);
+	n = read_vnet_udp_to_port9(tun, AF_INET, &h);
+	assert_int_equal(n, 20 + 8 + 301);
+	assert_int_equal(h.gso_type, VIRTIO_NET_HDR_GSO_NONE);
+	assert_true(h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM);
+	assert_int_equal(h.csum_start, 20);
+	assert_int_equal(h.csum_offset, 6);
+	assert_false(udp_csum_ok(buf, (size_t)n));
+	assert_int_equal(tun_csum_finish(&h, buf, (size_t)n), 0);
+	assert_true(udp_csum_ok(buf, (size_t)n));
+
+	send_udp_gso("fd77::2", 0, 77, 2);
+	for (int tries = 0; tries < 50; tries++) {
+		struct pollfd pfd = {.fd = tun->fd, .events = POLLIN};
+
+		assert_int_equal(poll(&pfd, 1, 1000), 1);
+		n = tun_read(tun, buf, sizeof(buf));
+		assert_true(n > 0);
+		if ((buf[0] >> 4) == 6 && buf[6] == IPPROTO_UDP)
+			break;
+	}
+	assert_int_equal(n, 40 + 8 + 77);
+	assert_true(udp_csum_ok(buf, (size_t)n));
+}
+
+/* A UDP packet 10.77.0.2:5555 -> 10.77.0.1:UDP_PORT whose checksum field
+ * holds the pseudo-header sum, as a NEEDS_CSUM frame carries it. */
+static size_t build_udp4_partial(uint8_t *p, const char *text)
+{
+	size_t len = build_udp4(p, text);
+	uint16_t ps =
+	    (uint16_t)~csum_fold(csum_pseudo_v4(p + 12, p + 16, IPPROTO_UDP, (uint32_t)(len - 20)));
+
+	p[26] = (uint8_t)(ps >> 8);
+	p[27] = (uint8_t)ps;
+	return len;
+}
+
+static void test_tun_write_vnet_needs_csum_delivered(void **state)
+{
+	struct tun_dev *tun = *state;
+	struct virtio_net_hdr h = {
+	    .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = 20, .csum_offset = 6};
+	struct sockaddr_in from;
+	struct iovec iov[3];
+	char got[64] = {0};
+	uint8_t pkt[64];
+	size_t len;
+	int fd;
+
+	REQUIRE_NETNS();
+	configure(tun, TEST_MTU);
+	fd = bound_udp4();
+	len = build_udp4_partial(pkt, "partial");
+	/* Gathered from three pieces. */
+	iov[0] = (struct iovec){.iov_base = pkt, .iov_len = 20};
+	iov[1] = (struct iovec){.iov_base = pkt + 20, .iov_len = 8};
+	iov[2] = (struct iovec){.iov_base = pkt + 28, .iov_len = len - 28};
+	assert_int_equal(tun_write_vnet(tun, &h, iov, 3), (ssize_t)len);
+	assert_int_equal(recv_wait(fd, got, sizeof(got), &from, 1000), 7);
+	assert_string_equal(got, "partial");
+	/* The same bytes without NEEDS_CSUM: a bad checksum, dropped. */
+	assert_int_equal(tun_write_vnet(tun, NULL, iov, 3), (ssize_t)len);
+	assert_int_equal(recv_wait(fd, got, sizeof(got), &from, 200), -1);
+	/* Finished by us, they pass as a plain write. */
+	assert_int_equal(tun_csum_finish(&h, pkt, len), 0);
+	assert_int_equal(tun_write(tun, pkt, len), (ssize_t)len);
+	memset(got, 0, sizeof(got));
+	assert_int_equal(recv_wait(fd, got, sizeof(got), &from, 1000), 7);
+	assert_string_equal(got, "partial");
+	close(fd);
+}
+
+/* A UDP_L4 super-packet written in three pieces reaches the socket as the
+ * three datagrams it stands for. */
+static void test_tun_write_vnet_udp_gso_delivered(void **state)
+{
+	static uint8_t payload[1500];
+	struct tun_dev *tun = *state;
+	struct virtio_net_hdr h = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+				   .gso_type = VIRTIO_NET_HDR_GSO_UDP_L4,
+				   .hdr_len = 28,
+				   .gso_size = 500,
+				   .csum_start = 20,
+				   .csum_offset = 6};
+	struct sockaddr_in from;
+	struct iovec iov[3];
+	char got[1024];
+	uint8_t hdr[28];
+	uint16_t ps;
+	int fd;
+
+	REQUIRE_NETNS();
+	configure(tun, TEST_MTU);
+	fd = bound_udp4();
+	build_udp4(hdr, "");
+	fill_pattern(payload, sizeof(payload), 5);
+	hdr[2] = (20 + 8 + 1500) >> 8, hdr[3] = (20 + 8 + 1500) & 0xff;
+	csum_ipv4_header_set(hdr, 20);
+	hdr[24] = (8 + 1500) >> 8, hdr[25] = (8 + 1500) & 0xff;
+	ps = (uint16_t)~csum_fold(csum_pseudo_v4(hdr + 12, hdr + 16, IPPROTO_UDP, 8 + 1500));
+	hdr[26] = (uint8_t)(ps >> 8), hdr[27] = (uint8_t)ps;
+	iov[0] = (struct iovec){.iov_base = hdr, .iov_len = 28};
+	iov[1] = (struct iovec){.iov_base = payload, .iov_len = 700};
+	iov[2] = (struct iovec){.iov_base = payload + 700, .iov_len = 800};
+	assert_int_equal(tun_write_vnet(tun, &h, iov, 3), 28 + 1500);
+	for (int k = 0; k < 3; k++) {
+		assert_int_equal(recv_wait(fd, got, sizeof(got), &from, 1000), 500);
+		assert_memory_equal(got, payload + 500 * k, 500);
+	}
+	assert_int_equal(recv_wait(fd, got, sizeof(got), &from, 100), -1);
+	close(fd);
+}
+
+/* The run-time fallback: after tun_offload_off the kernel sends no
+ * NEEDS_CSUM and no GSO frame; the header stays and reads still work. */
+static void test_tun_offload_off_runtime(void **state)
+{
+	struct tun_dev *tun = *state;
+	struct virtio_net_hdr h;
+	ssize_t n;
+	int fd, opt = 1000, frames = 0;
+	struct sockaddr_in dst = {
+	    .sin_family = AF_INET,
+	    .sin_port = htons(9),
+	    .sin_addr.s_addr = htonl(0x0a4d0002),
+	};
+
+	REQUIRE_NETNS();
+	configure(tun, TEST_MTU);
+	assert_int_equal(tun_offload_off(tun), 0);
+	assert_int_equal(tun->offloads, 0);
+	send_udp_gso("10.77.0.2", 0, 301, 1);
+	n = read_vnet_udp_to_port9(tun, AF_INET, &h);
+	assert_int_equal(n, 20 + 8 + 301);
+	assert_false(h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM);
+	assert_int_equal(h.gso_type, VIRTIO_NET_HDR_GSO_NONE);
+	assert_true(udp_csum_ok(buf, (size_t)n));
+	/* UDP_SEGMENT now either fails at the sender (no checksum offload to
+	 * build on) or leaves as plain datagrams: never one GSO frame. */
+	fd = udp_socket(AF_INET);
+	assert_int_equal(setsockopt(fd, SOL_UDP, UDP_SEGMENT, &opt, sizeof(opt)), 0);
+	fill_pattern(buf, 4000, 0);
+	if (sendto(fd, buf, 4000, 0, (struct sockaddr *)&dst, sizeof(dst)) == 4000) {
+		while ((n = read_vnet_udp_to_port9(tun, AF_INET, &h)) > 0) {
+			assert_int_equal(h.gso_type, VIRTIO_NET_HDR_GSO_NONE);
+			assert_int_equal(n, 20 + 8 + 1000);
+			assert_true(udp_csum_ok(buf, (size_t)n));
+			frames++;
+		}
+		assert_int_equal(frames, 4);
+	} else {
+		assert_int_equal(errno, EIO);
+	}
+	close(fd);
+}
+
+/* A fake device: what tests of the data path plug in instead of the kernel.
+ * It holds one frame to be read and keeps the last frame written, both as
+ * they would be on the fd. */
 struct fake {
-	uint8_t last[64];
+	uint8_t frame[256];
+	size_t frame_len;
+	uint8_t last[256];
 	size_t last_len;
+	unsigned tun_flags;
+	int offload_calls;
 	int closed;
 };
 
@@ -583,6 +1034,7 @@ static ssize_t fake_read(struct tun_dev *dev, uint8_t *out, size_t len)
 {
 	static const uint8_t pkt[20] = {0x45, 0, 0, 20};
 
+	(void)dev;
 	if (len < sizeof(pkt)) {
 		errno = EMSGSIZE;
 		return -1;
@@ -607,13 +1059,66 @@ static void fake_close(struct tun_dev *dev)
 	f->closed++;
 }
 
+static ssize_t fake_readv(struct tun_dev *dev, const struct iovec *iov, int n)
+{
+	struct fake *f = dev->priv;
+	size_t done = 0;
+
+	if (f->frame_len == 0) {
+		errno = EAGAIN;
+		return -1;
+	}
+	for (int i = 0; i < n && done < f->frame_len; i++) {
+		size_t k =
+		    f->frame_len - done < iov[i].iov_len ? f->frame_len - done : iov[i].iov_len;
+		memcpy(iov[i].iov_base, f->frame + done, k);
+		done += k;
+	}
+	f->frame_len = 0;
+	return (ssize_t)done;
+}
+
+static ssize_t fake_writev(struct tun_dev *dev, const struct iovec *iov, int n)
+{
+	struct fake *f = dev->priv;
+
+	f->last_len = 0;
+	for (int i = 0; i < n; i++) {
+		assert_true(f->last_len + iov[i].iov_len <= sizeof(f->last));
+		memcpy(f->last + f->last_len, iov[i].iov_base, iov[i].iov_len);
+		f->last_len += iov[i].iov_len;
+	}
+	return (ssize_t)f->last_len;
+}
+
+static int fake_set_offload(struct tun_dev *dev, unsigned tun_flags)
+{
+	struct fake *f = dev->priv;
+
+	f->tun_flags = tun_flags;
+	f->offload_calls++;
+	return 0;
+}
+
+static void fake_queue(struct fake *f, const struct virtio_net_hdr *h, const uint8_t *p, size_t len)
+{
+	memcpy(f->frame, h, sizeof(*h));
+	memcpy(f->frame + sizeof(*h), p, len);
+	f->frame_len = sizeof(*h) + len;
+}
+
+/* A fake with only read and write (what existed before vnet headers). */
 static void test_tun_fake_ops(void **state)
 {
-	static const struct tun_ops ops = {fake_read, fake_write, fake_close};
+	static const struct tun_ops ops = {
+	    .read = fake_read, .write = fake_write, .close = fake_close};
 	struct fake f = {0};
 	struct tun_dev dev = {.ops = &ops, .fd = -1, .priv = &f};
+	struct virtio_net_hdr h;
+	struct iovec iov = {.iov_base = "abc", .iov_len = 3};
 	uint8_t out[64];
 
+	(void)state;
 	assert_int_equal(tun_read(&dev, out, sizeof(out)), 20);
 	assert_int_equal(out[0], 0x45);
 	assert_int_equal(tun_read(&dev, out, 10), -1);
@@ -621,11 +1126,125 @@ static void test_tun_fake_ops(void **state)
 	assert_int_equal(tun_write(&dev, (const uint8_t *)"abc", 3), 3);
 	assert_int_equal(f.last_len, 3);
 	assert_memory_equal(f.last, "abc", 3);
+	/* The vnet calls on a device without header: h zeroed on read, h that
+	 * asks for nothing on write. */
+	memset(&h, 0xff, sizeof(h));
+	assert_int_equal(tun_read_vnet(&dev, &h, out, sizeof(out)), 20);
+	assert_int_equal(h.flags | h.gso_type | h.hdr_len | h.gso_size | h.csum_start, 0);
+	h.flags = 0, h.gso_type = 0;
+	assert_int_equal(tun_write_vnet(&dev, &h, &iov, 1), 3);
+	h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	assert_int_equal(tun_write_vnet(&dev, &h, &iov, 1), -EINVAL);
+	assert_int_equal(errno, EINVAL);
+	h.flags = 0, h.gso_type = VIRTIO_NET_HDR_GSO_UDP_L4;
+	assert_int_equal(tun_write_vnet(&dev, &h, &iov, 1), -EINVAL);
+	assert_int_equal(tun_offload_off(&dev), -EINVAL);
+	/* A header this backend cannot carry (no readv/writev). */
+	dev.vnet_hdr_len = 10;
+	assert_int_equal(tun_read(&dev, out, sizeof(out)), -1);
+	assert_int_equal(errno, EOPNOTSUPP);
+	assert_int_equal(tun_write(&dev, (const uint8_t *)"abc", 3), -1);
+	assert_int_equal(errno, EOPNOTSUPP);
+	dev.vnet_hdr_len = 0;
 	tun_close(&dev);
 	tun_close(&dev);
 	assert_int_equal(f.closed, 1);
 	assert_int_equal(tun_write(&dev, (const uint8_t *)"abc", 3), -1);
 	assert_int_equal(errno, EBADF);
+	assert_int_equal(tun_write_vnet(&dev, NULL, &iov, 1), -EBADF);
+	assert_int_equal(tun_read_vnet(&dev, &h, out, sizeof(out)), -EBADF);
+	assert_int_equal(tun_offload_off(&dev), -EBADF);
+}
+
+/* A fake vnet device (frames of header + packet through readv/writev), as
+ * the in-process daemon tests use it. */
+static void test_tun_fake_vnet_ops(void **state)
+{
+	static const struct tun_ops ops = {.close = fake_close,
+					   .readv = fake_readv,
+					   .writev = fake_writev,
+					   .set_offload = fake_set_offload};
+	static const struct virtio_net_hdr zero;
+	struct fake f = {0};
+	struct tun_dev dev = {.ops = &ops,
+			      .fd = -1,
+			      .priv = &f,
+			      .vnet_hdr_len = sizeof(struct virtio_net_hdr),
+			      .offloads = ALL_OFFLOADS};
+	struct virtio_net_hdr h = {0}, got;
+	struct iovec iov[TUN_IOV_MAX + 1];
+	uint8_t pkt[64], out[128];
+	size_t len;
+
+	(void)state;
+	len = build_udp4_partial(pkt, "fake");
+	/* A plain frame. */
+	fake_queue(&f, &zero, pkt, len);
+	assert_int_equal(tun_read(&dev, out, sizeof(out)), (ssize_t)len);
+	assert_memory_equal(out, pkt, len);
+	assert_int_equal(tun_read(&dev, out, sizeof(out)), -1);
+	assert_int_equal(errno, EAGAIN);
+	assert_int_equal(tun_read_vnet(&dev, &got, out, sizeof(out)), -EAGAIN);
+	/* NEEDS_CSUM: tun_read_vnet hands it over as it is, tun_read finishes. */
+	h = (struct virtio_net_hdr){
+	    .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = 20, .csum_offset = 6};
+	fake_queue(&f, &h, pkt, len);
+	assert_int_equal(tun_read_vnet(&dev, &got, out, sizeof(out)), (ssize_t)len);
+	assert_memory_equal(&got, &h, sizeof(h));
+	assert_memory_equal(out, pkt, len);
+	fake_queue(&f, &h, pkt, len);
+	assert_int_equal(tun_read(&dev, out, sizeof(out)), (ssize_t)len);
+	assert_true(udp_csum_ok(out, len));
+	/* ... and refuses one whose offsets lie. */
+	h.csum_offset = 200;
+	fake_queue(&f, &h, pkt, len);
+	assert_int_equal(tun_read(&dev, out, sizeof(out)), -1);
+	assert_int_equal(errno, EINVAL);
+	/* A GSO frame: only tun_read_vnet takes it. */
+	h = (struct virtio_net_hdr){.gso_type = VIRTIO_NET_HDR_GSO_UDP_L4, .gso_size = 2};
+	fake_queue(&f, &h, pkt, len);
+	assert_int_equal(tun_read(&dev, out, sizeof(out)), -1);
+	assert_int_equal(errno, EMSGSIZE);
+	assert_int_equal(f.frame_len, 0); /* consumed */
+	fake_queue(&f, &h, pkt, len);
+	assert_int_equal(tun_read_vnet(&dev, &got, out, sizeof(out)), (ssize_t)len);
+	assert_int_equal(got.gso_size, 2);
+	/* A frame shorter than the header. */
+	f.frame_len = 9;
+	assert_int_equal(tun_read_vnet(&dev, &got, out, sizeof(out)), -EPROTO);
+	assert_int_equal(got.gso_type, 0);
+
+	/* tun_write puts a zero header in front. */
+	assert_int_equal(tun_write(&dev, pkt, len), (ssize_t)len);
+	assert_int_equal(f.last_len, 10 + len);
+	assert_memory_equal(f.last, &zero, 10);
+	assert_memory_equal(f.last + 10, pkt, len);
+	/* tun_write_vnet: the header, then the pieces in order. */
+	h = (struct virtio_net_hdr){.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+				    .gso_type = VIRTIO_NET_HDR_GSO_UDP_L4,
+				    .hdr_len = 28,
+				    .gso_size = 3,
+				    .csum_start = 20,
+				    .csum_offset = 6};
+	iov[0] = (struct iovec){.iov_base = pkt, .iov_len = 28};
+	iov[1] = (struct iovec){.iov_base = pkt + 28, .iov_len = 1};
+	iov[2] = (struct iovec){.iov_base = pkt + 29, .iov_len = len - 29};
+	assert_int_equal(tun_write_vnet(&dev, &h, iov, 3), (ssize_t)len);
+	assert_memory_equal(f.last, &h, 10);
+	assert_memory_equal(f.last + 10, pkt, len);
+	for (int i = 0; i <= TUN_IOV_MAX; i++)
+		iov[i] = (struct iovec){.iov_base = pkt, .iov_len = 1};
+	assert_int_equal(tun_write_vnet(&dev, &h, iov, TUN_IOV_MAX), TUN_IOV_MAX);
+	assert_int_equal(tun_write_vnet(&dev, &h, iov, TUN_IOV_MAX + 1), -EINVAL);
+	assert_int_equal(tun_write_vnet(&dev, &h, iov, 0), -EINVAL);
+
+	/* The fallback reaches the backend. */
+	assert_int_equal(tun_offload_off(&dev), 0);
+	assert_int_equal(f.offload_calls, 1);
+	assert_int_equal(f.tun_flags, 0);
+	assert_int_equal(dev.offloads, 0);
+	tun_close(&dev);
+	assert_int_equal(f.closed, 1);
 }
 
 int main(void)
@@ -642,7 +1261,16 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_tun_write_delivers_to_stack, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tun_write_malformed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tun_vnet_hdr_len_unsupported, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tun_open_offload_features, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tun_read_vnet_udp_gso, setup_offload, teardown),
+	    cmocka_unit_test_setup_teardown(test_tun_read_vnet_needs_csum, setup_offload, teardown),
+	    cmocka_unit_test_setup_teardown(test_tun_write_vnet_needs_csum_delivered, setup_offload,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_tun_write_vnet_udp_gso_delivered, setup_offload,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_tun_offload_off_runtime, setup_offload, teardown),
 	    cmocka_unit_test(test_tun_fake_ops),
+	    cmocka_unit_test(test_tun_fake_vnet_ops),
 	};
 
 	enter_private_netns();
