@@ -1,11 +1,27 @@
 /* UDP transport: socket set-up, address mapping for the dual-stack socket,
- * and recvmmsg/sendmmsg batching. The layer is where UDP GSO/GRO will plug
- * in (UDP_SEGMENT / UDP_GRO control messages) without changing callers:
- * a udp_msg may then carry several segments of one size. */
+ * recvmmsg/sendmmsg batching and the UDP offloads.
+ *
+ * GSO: udp_send_batch cuts its datagrams into groups, each one mmsghdr: a
+ * run of consecutive datagrams to one address, all of the run's first
+ * length except maybe the last, within the kernel's segment and byte caps,
+ * goes with an iovec per datagram and a UDP_SEGMENT control message; any
+ * other datagram is a group of one, sent as before. The kernel refuses a
+ * GSO message when the route cannot take it: EIO (no checksum offload,
+ * IPsec), EINVAL (checksums turned off on the socket, older kernels' MTU
+ * check) or EMSGSIZE (a segment larger than the route's MTU, newer kernels).
+ * EIO and EINVAL say GSO is unusable here: it is turned off for the socket
+ * and the rest of the batch goes one datagram at a time. EMSGSIZE is about
+ * one destination: only that group is resent one by one, where each
+ * datagram meets the same fate it would have without GSO.
+ *
+ * GRO: with UDP_GRO set, each received message may hold several datagrams
+ * of one size; the size comes in a UDP_GRO control message and is passed on
+ * as udp_msg.segment. */
 #include "transport/udp.h"
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -44,10 +60,23 @@ static void from_wire(struct sockaddr_storage *addr)
 	memcpy(addr, &sin, sizeof(sin));
 }
 
+/* Socket buffers absorb the bursts between two wake-ups (a GSO message is
+ * up to 64 KiB at once). SO_*BUFFORCE passes net.core.[rw]mem_max but needs
+ * CAP_NET_ADMIN; without it the capped request of the plain option stays.
+ * Failing to grow them is harmless. */
+static void grow_buffers(int fd)
+{
+	int big = 8 << 20, small = 4 << 20;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+}
+
 static int open_family(struct udp_sock *s, int family, uint16_t port)
 {
 	int ret, zero = 0;
-	int bufsz = 4 << 20;
 	struct sockaddr_storage ss;
 	socklen_t len;
 	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -70,10 +99,8 @@ static int open_family(struct udp_sock *s, int family, uint16_t port)
 		len = sizeof(*sin);
 	}
 	/* No SO_REUSEADDR: on UDP it would let a second daemon bind the same
-	 * port and steal half the datagrams. Bigger buffers absorb bursts
-	 * between two wake-ups; failing to grow them is harmless. */
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
-	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
+	 * port and steal half the datagrams. */
+	grow_buffers(fd);
 	if (bind(fd, (struct sockaddr *)&ss, len) < 0)
 		goto fail;
 	len = sizeof(ss);
@@ -91,7 +118,11 @@ fail:
 
 int udp_open(struct udp_sock *s, uint16_t port)
 {
-	int ret = open_family(s, AF_INET6, port);
+	int ret;
+
+	s->offloads = 0;
+	s->gso_fallbacks = 0;
+	ret = open_family(s, AF_INET6, port);
 
 	/* A host (or namespace) without IPv6 still gets an IPv4 socket. */
 	if (ret == -EAFNOSUPPORT || ret == -EADDRNOTAVAIL)
@@ -113,10 +144,53 @@ uint16_t udp_local_port(const struct udp_sock *s)
 	return s->port;
 }
 
+int udp_enable_offload(struct udp_sock *s, unsigned want)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	/* GSO needs no socket state (the size rides on each message); asking
+	 * for the option and clearing the socket-wide size tells whether the
+	 * kernel knows UDP_SEGMENT at all (4.18+). */
+	s->offloads &= ~(unsigned)UDP_OFFLOAD_GSO;
+	if ((want & UDP_OFFLOAD_GSO) && getsockopt(s->fd, SOL_UDP, UDP_SEGMENT, &v, &len) == 0 &&
+	    setsockopt(s->fd, SOL_UDP, UDP_SEGMENT, &(int){0}, sizeof(int)) == 0)
+		s->offloads |= UDP_OFFLOAD_GSO;
+	v = (want & UDP_OFFLOAD_GRO) ? 1 : 0;
+	if (setsockopt(s->fd, SOL_UDP, UDP_GRO, &v, sizeof(v)) == 0 && v)
+		s->offloads |= UDP_OFFLOAD_GRO;
+	else
+		s->offloads &= ~(unsigned)UDP_OFFLOAD_GRO;
+	return (int)s->offloads;
+}
+
+union udp_cmsg {
+	char buf[CMSG_SPACE(sizeof(int))];
+	struct cmsghdr align;
+};
+
+/* The segment size of a received message: its UDP_GRO control message,
+ * 0 when there is none or it names no second datagram. */
+static uint16_t gro_segment(struct msghdr *h, size_t len)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
+		int seg;
+
+		if (c->cmsg_level != SOL_UDP || c->cmsg_type != UDP_GRO ||
+		    c->cmsg_len < CMSG_LEN(sizeof(seg)))
+			continue;
+		memcpy(&seg, CMSG_DATA(c), sizeof(seg));
+		return seg > 0 && (size_t)seg < len && seg <= UINT16_MAX ? (uint16_t)seg : 0;
+	}
+	return 0;
+}
+
 int udp_recv_batch(struct udp_sock *s, struct udp_msg *msgs, unsigned n)
 {
 	struct mmsghdr mh[UDP_BATCH_MAX];
 	struct iovec iov[UDP_BATCH_MAX];
+	union udp_cmsg ctl[UDP_BATCH_MAX];
+	bool gro = s->offloads & UDP_OFFLOAD_GRO;
 	int got, kept = 0;
 
 	if (n > UDP_BATCH_MAX)
@@ -129,58 +203,171 @@ int udp_recv_batch(struct udp_sock *s, struct udp_msg *msgs, unsigned n)
 		mh[i].msg_hdr.msg_iovlen = 1;
 		mh[i].msg_hdr.msg_name = &msgs[i].addr;
 		mh[i].msg_hdr.msg_namelen = sizeof(msgs[i].addr);
+		if (gro) {
+			mh[i].msg_hdr.msg_control = ctl[i].buf;
+			mh[i].msg_hdr.msg_controllen = sizeof(ctl[i].buf);
+		}
 	}
 	got = recvmmsg(s->fd, mh, n, MSG_DONTWAIT, NULL);
 	if (got < 0)
 		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -errno;
 	for (int i = 0; i < got; i++) {
+		size_t len = mh[i].msg_len;
+
 		/* A datagram larger than our buffer cannot be ours (we never send
-		 * more than MTU + overhead): drop it rather than parse a prefix. */
-		if (mh[i].msg_hdr.msg_flags & MSG_TRUNC)
+		 * more than MTU + overhead), and a coalesced one that did not fit
+		 * lost its tail: drop it rather than parse a prefix. The slot it
+		 * compacts into may be smaller than its own. */
+		if ((mh[i].msg_hdr.msg_flags & MSG_TRUNC) || len > msgs[kept].cap)
 			continue;
 		if (kept != i) {
 			/* Compact: move the datagram's bytes into slot kept. */
-			memmove(msgs[kept].data, msgs[i].data, mh[i].msg_len);
+			memmove(msgs[kept].data, msgs[i].data, len);
 			memcpy(&msgs[kept].addr, &msgs[i].addr, sizeof(msgs[i].addr));
 		}
-		msgs[kept].len = mh[i].msg_len;
+		msgs[kept].len = len;
+		msgs[kept].segment = gro ? gro_segment(&mh[i].msg_hdr, len) : 0;
 		from_wire(&msgs[kept].addr);
 		kept++;
 	}
 	return kept;
 }
 
-int udp_send_batch(struct udp_sock *s, struct udp_msg *msgs, unsigned n)
-{
+/* The send batch as the kernel sees it: groups (one mmsghdr each) over the
+ * caller's datagrams; group g covers msgs[first[g] .. first[g] + count[g]). */
+struct tx_batch {
 	struct mmsghdr mh[UDP_BATCH_MAX];
 	struct iovec iov[UDP_BATCH_MAX];
 	struct sockaddr_storage to[UDP_BATCH_MAX];
-	unsigned done = 0;
+	union udp_cmsg ctl[UDP_BATCH_MAX];
+	unsigned first[UDP_BATCH_MAX], count[UDP_BATCH_MAX];
+};
+
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+
+		return x->sin6_port == y->sin6_port && x->sin6_scope_id == y->sin6_scope_id &&
+		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
+	}
+	return false;
+}
+
+/* How many of msgs[0..n) one GSO message can carry: same address, the
+ * first one's length (a shorter one ends the run), within the caps. */
+static unsigned run_length(const struct udp_msg *msgs, unsigned n)
+{
+	size_t seg = msgs[0].len, total = seg, max = UDP_GSO_BYTES_MAX_V4;
+	unsigned c = 1;
+
+	if (msgs[0].addr.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)&msgs[0].addr;
+
+		if (!IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+			max = UDP_GSO_BYTES_MAX_V6;
+	}
+	if (seg == 0 || seg > UINT16_MAX)
+		return 1;
+	if (n > UDP_GSO_SEGMENTS_MAX)
+		n = UDP_GSO_SEGMENTS_MAX;
+	while (c < n && msgs[c].len > 0 && msgs[c].len <= seg && total + msgs[c].len <= max &&
+	       same_addr(&msgs[c].addr, &msgs[0].addr)) {
+		total += msgs[c].len;
+		if (msgs[c++].len < seg)
+			break;
+	}
+	return c;
+}
+
+/* Lays out msgs[from..n) into b starting at group 0; datagrams before
+ * single_until, and all of them with GSO off, go one per group. Returns the
+ * number of groups. */
+static unsigned build(const struct udp_sock *s, struct udp_msg *msgs, unsigned from, unsigned n,
+		      unsigned single_until, struct tx_batch *b)
+{
+	bool gso = s->offloads & UDP_OFFLOAD_GSO;
+	unsigned g = 0;
+
+	for (unsigned i = from; i < n; g++) {
+		struct msghdr *h = &b->mh[g].msg_hdr;
+		unsigned c = gso && i >= single_until ? run_length(msgs + i, n - i) : 1;
+
+		memset(&b->mh[g], 0, sizeof(b->mh[g]));
+		for (unsigned k = 0; k < c; k++) {
+			b->iov[i + k].iov_base = msgs[i + k].data;
+			b->iov[i + k].iov_len = msgs[i + k].len;
+		}
+		h->msg_iov = &b->iov[i];
+		h->msg_iovlen = c;
+		h->msg_name = &b->to[g];
+		h->msg_namelen = to_wire(s, &msgs[i].addr, &b->to[g]);
+		if (c > 1) {
+			struct cmsghdr *cm;
+			uint16_t seg = (uint16_t)msgs[i].len;
+
+			h->msg_control = b->ctl[g].buf;
+			h->msg_controllen = CMSG_SPACE(sizeof(seg));
+			cm = CMSG_FIRSTHDR(h);
+			cm->cmsg_level = SOL_UDP;
+			cm->cmsg_type = UDP_SEGMENT;
+			cm->cmsg_len = CMSG_LEN(sizeof(seg));
+			memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+		}
+		b->first[g] = i;
+		b->count[g] = c;
+		i += c;
+	}
+	return g;
+}
+
+int udp_send_batch(struct udp_sock *s, struct udp_msg *msgs, unsigned n)
+{
+	struct tx_batch b;
+	unsigned done = 0, g = 0, ng;
 
 	if (n > UDP_BATCH_MAX)
 		n = UDP_BATCH_MAX;
-	for (unsigned i = 0; i < n; i++) {
-		iov[i].iov_base = msgs[i].data;
-		iov[i].iov_len = msgs[i].len;
-		memset(&mh[i], 0, sizeof(mh[i]));
-		mh[i].msg_hdr.msg_iov = &iov[i];
-		mh[i].msg_hdr.msg_iovlen = 1;
-		mh[i].msg_hdr.msg_name = &to[i];
-		mh[i].msg_hdr.msg_namelen = to_wire(s, &msgs[i].addr, &to[i]);
-	}
-	while (done < n) {
-		int r = sendmmsg(s->fd, mh + done, n - done, 0);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			if (done == 0 && (errno == EAGAIN || errno == ENOBUFS))
-				return -errno;
-			/* The first unsent datagram was refused (no route,
-			 * EMSGSIZE, ...): count it lost and go on with the rest. */
-			done++;
+	ng = build(s, msgs, 0, n, 0, &b);
+	while (g < ng) {
+		int r = sendmmsg(s->fd, b.mh + g, ng - g, 0);
+		unsigned at = b.first[g];
+
+		if (r >= 0) {
+			for (unsigned end = g + (unsigned)r; g < end; g++)
+				done += b.count[g];
 			continue;
 		}
-		done += (unsigned)r;
+		if (errno == EINTR)
+			continue;
+		if (b.count[g] > 1 && (errno == EIO || errno == EINVAL)) {
+			/* This kernel or route cannot do GSO: stop asking, and
+			 * lay out what is left again, one datagram each. */
+			s->offloads &= ~(unsigned)UDP_OFFLOAD_GSO;
+			s->gso_fallbacks++;
+			ng = build(s, msgs, at, n, 0, &b);
+			g = 0;
+			continue;
+		}
+		if (b.count[g] > 1 && errno == EMSGSIZE) {
+			/* A segment over this route's MTU: resend this run one
+			 * datagram each (fragmented or refused as without GSO). */
+			ng = build(s, msgs, at, n, at + b.count[g], &b);
+			g = 0;
+			continue;
+		}
+		if (done == 0 && (errno == EAGAIN || errno == ENOBUFS))
+			return -errno;
+		/* The first unsent group was refused (no route, EMSGSIZE, ...):
+		 * count its datagrams lost and go on with the rest. */
+		done += b.count[g++];
 	}
 	return (int)done;
 }

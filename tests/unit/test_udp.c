@@ -3,7 +3,14 @@
  * as AF_INET (never v4-mapped) on the dual-stack socket, IPv6 as AF_INET6,
  * a datagram larger than the receive slot dropped rather than truncated
  * (and the slots compacted around it), one the kernel refuses counted and
- * skipped, the batch limit, and a port that is already taken. */
+ * skipped, the batch limit, and a port that is already taken.
+ * Offloads, on real loopback sockets: GSO runs (cut by destination, length,
+ * segment and byte caps) arrive whole and in order; the kernel's refusal of
+ * GSO (checksums off on the socket) turns it off once and loses nothing;
+ * GRO messages carry their segment size and the iterator walks them; a
+ * coalesced message too big for its slot is dropped whole; buffer sizes. On
+ * loopback the kernel hands a GSO message to a GRO socket as it was sent,
+ * so a GRO receiver shows where udp_send_batch cut its batch. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,8 +24,10 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "transport/udp.h"
 
@@ -252,6 +261,553 @@ static void test_udp_ipv6_peer(void **state)
 	udp_close(&b);
 }
 
+/* ---- Offloads: GSO on send, GRO on receive ------------------------------ */
+
+enum { BIG_SLOT = 65536, RUN_MAX = 256 };
+
+static uint8_t gro_buf[UDP_BATCH_MAX][BIG_SLOT];
+static uint8_t seq_buf[RUN_MAX][SLOT];
+
+/* Datagram with sequence number seq: seq big-endian in the first four
+ * bytes, then (seq * 13 + j), so a datagram out of place, cut or glued to
+ * its neighbour is seen. */
+static size_t fill_seq(uint8_t *p, uint32_t seq, size_t len)
+{
+	p[0] = (uint8_t)(seq >> 24);
+	p[1] = (uint8_t)(seq >> 16);
+	p[2] = (uint8_t)(seq >> 8);
+	p[3] = (uint8_t)seq;
+	for (size_t j = 4; j < len; j++)
+		p[j] = (uint8_t)(seq * 13 + j);
+	return len;
+}
+
+static uint32_t check_seq(const uint8_t *p, size_t len)
+{
+	uint32_t seq;
+
+	assert_true(len >= 4);
+	seq = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	for (size_t j = 4; j < len; j++)
+		assert_int_equal(p[j], (uint8_t)(seq * 13 + j));
+	return seq;
+}
+
+/* What a receiver saw: each datagram (seq, len) and each message (len,
+ * segment), in arrival order. */
+struct seen {
+	unsigned n, n_msgs;
+	uint32_t seq[RUN_MAX];
+	size_t len[RUN_MAX];
+	size_t msg_len[RUN_MAX];
+	uint16_t msg_segment[RUN_MAX];
+	int family;
+};
+
+/* Receives into 64 KiB slots until want datagrams arrived or WAIT_MS
+ * passed, walking coalesced messages with udp_msg_next_segment; then waits
+ * a little for any datagram too many. */
+static void collect(struct udp_sock *s, unsigned want, struct seen *out)
+{
+	static struct udp_msg rx[UDP_BATCH_MAX];
+	uint64_t deadline = now_ms() + WAIT_MS;
+
+	memset(out, 0, sizeof(*out));
+	while (now_ms() < deadline) {
+		struct pollfd p = {.fd = s->fd, .events = POLLIN};
+		int r;
+
+		if (poll(&p, 1, out->n < want ? 100 : 50) == 0 && out->n >= want)
+			break;
+		for (unsigned i = 0; i < UDP_BATCH_MAX; i++) {
+			memset(&rx[i], 0, sizeof(rx[i]));
+			rx[i].data = gro_buf[i];
+			rx[i].cap = BIG_SLOT;
+			rx[i].segment = 0xdead; /* must be overwritten */
+		}
+		r = udp_recv_batch(s, rx, UDP_BATCH_MAX);
+		assert_true(r >= 0);
+		for (int i = 0; i < r; i++) {
+			size_t off = 0, len;
+			uint8_t *d;
+
+			assert_true(out->n_msgs < RUN_MAX);
+			assert_true(rx[i].segment < rx[i].len || rx[i].segment == 0);
+			out->msg_len[out->n_msgs] = rx[i].len;
+			out->msg_segment[out->n_msgs++] = rx[i].segment;
+			out->family = rx[i].addr.ss_family;
+			while (udp_msg_next_segment(&rx[i], &off, &d, &len)) {
+				assert_true(out->n < RUN_MAX);
+				out->len[out->n] = len;
+				out->seq[out->n++] = check_seq(d, len);
+			}
+		}
+	}
+}
+
+/* Whether IPv6 loopback works here between a and b (to is b's ::1): one
+ * datagram through, consumed. */
+static bool v6_ok(struct udp_sock *a, struct udp_sock *b, const struct sockaddr_storage *to)
+{
+	struct seen got;
+
+	if (b->family != AF_INET6 || udp_send(a, seq_buf[0], fill_seq(seq_buf[0], 9999, 8), to) < 0)
+		return false;
+	collect(b, 1, &got);
+	assert_int_equal(got.n, 1);
+	assert_int_equal(got.seq[0], 9999);
+	return true;
+}
+
+static void setup_tx(struct udp_msg *tx, unsigned i, uint32_t seq, size_t len,
+		     const struct sockaddr_storage *to)
+{
+	memset(tx, 0, sizeof(*tx));
+	tx->data = seq_buf[i];
+	tx->cap = SLOT;
+	tx->len = fill_seq(seq_buf[i], seq, len);
+	tx->addr = *to;
+}
+
+static void open_gso(struct udp_sock *s)
+{
+	assert_int_equal(udp_open(s, 0), 0);
+	assert_int_equal(s->offloads, 0); /* off until asked for */
+	if (!(udp_enable_offload(s, UDP_OFFLOAD_GSO) & UDP_OFFLOAD_GSO)) {
+		udp_close(s);
+		skip(); /* kernel without UDP_SEGMENT (before 4.18) */
+	}
+	assert_int_equal(s->offloads, UDP_OFFLOAD_GSO);
+}
+
+static void open_gro(struct udp_sock *s)
+{
+	assert_int_equal(udp_open(s, 0), 0);
+	if (!(udp_enable_offload(s, UDP_OFFLOAD_GRO) & UDP_OFFLOAD_GRO)) {
+		udp_close(s);
+		skip(); /* kernel without UDP_GRO (before 5.0) */
+	}
+	assert_int_equal(s->offloads, UDP_OFFLOAD_GRO);
+}
+
+/* 20 x 1400 + 1 x 300 to a receiver without GRO: one GSO message out, the
+ * kernel cuts it, 21 datagrams in order come in. */
+static void test_udp_send_batch_gso_run(void **state)
+{
+	struct udp_sock a, b;
+	struct udp_msg tx[21];
+	struct sockaddr_storage to;
+	struct seen got;
+
+	open_gso(&a);
+	assert_int_equal(udp_open(&b, 0), 0);
+	to = sa("127.0.0.1", udp_local_port(&b));
+	for (unsigned i = 0; i < 21; i++)
+		setup_tx(&tx[i], i, 1000 + i, i < 20 ? 1400 : 300, &to);
+	assert_int_equal(udp_send_batch(&a, tx, 21), 21);
+	collect(&b, 21, &got);
+	assert_int_equal(got.n, 21);
+	assert_int_equal(got.n_msgs, 21); /* no GRO: one datagram per message */
+	for (unsigned i = 0; i < 21; i++) {
+		assert_int_equal(got.seq[i], 1000 + i);
+		assert_int_equal(got.len[i], i < 20 ? 1400 : 300);
+		assert_int_equal(got.msg_segment[i], 0);
+	}
+	assert_int_equal(got.family, AF_INET);
+	/* GSO stayed on: loopback takes it. */
+	assert_int_equal(a.offloads, UDP_OFFLOAD_GSO);
+	assert_int_equal(a.gso_fallbacks, 0);
+	udp_close(&a);
+	udp_close(&b);
+}
+
+/* One batch to two receivers with a length change in the middle:
+ *   #  to  len    run
+ *   0-3 B  1000   B1 (4)
+ *   4-6 C  1000   C1 (3)
+ *   7-10 B 1000 x3, 700   B2 (4, the last shorter ends it)
+ *   11-12 B 1000  B3 (2)
+ *   13 C 1000, 14 C 1200 (longer: own run), 15-16 C 1200  C2 (1) C3 (3)
+ *   17 B 50, 18 B 60 (longer than 50: own run)  B4 (1) B5 (1)
+ * Each receiver gets exactly its datagrams in order; with GRO on the
+ * receivers, the messages are the runs (on loopback the kernel hands a GSO
+ * message to a GRO socket whole), which shows where the batch was cut. */
+static void test_udp_send_batch_gso_split(void **state)
+{
+	static const struct {
+		char to;
+		size_t len;
+	} plan[] = {
+	    {'B', 1000}, {'B', 1000}, {'B', 1000}, {'B', 1000}, {'C', 1000},
+	    {'C', 1000}, {'C', 1000}, {'B', 1000}, {'B', 1000}, {'B', 1000},
+	    {'B', 700},	 {'B', 1000}, {'B', 1000}, {'C', 1000}, {'C', 1200},
+	    {'C', 1200}, {'C', 1200}, {'B', 50},   {'B', 60},
+	};
+	enum { N = sizeof(plan) / sizeof(plan[0]) };
+	static const size_t b_msgs[][2] = {
+	    {4000, 1000}, {3700, 1000}, {2000, 1000}, {50, 0}, {60, 0}};
+	static const size_t c_msgs[][2] = {{3000, 1000}, {1000, 0}, {3600, 1200}};
+
+	for (int gro = 0; gro < 2; gro++) {
+		struct udp_sock a, b, c;
+		struct udp_msg tx[N];
+		struct sockaddr_storage to_b, to_c;
+		struct seen got_b, got_c;
+		unsigned nb = 0, nc = 0;
+
+		open_gso(&a);
+		if (gro) {
+			open_gro(&b);
+			open_gro(&c);
+		} else {
+			assert_int_equal(udp_open(&b, 0), 0);
+			assert_int_equal(udp_open(&c, 0), 0);
+		}
+		to_b = sa("127.0.0.1", udp_local_port(&b));
+		to_c = sa("127.0.0.1", udp_local_port(&c));
+		for (unsigned i = 0; i < N; i++)
+			setup_tx(&tx[i], i, i, plan[i].len, plan[i].to == 'B' ? &to_b : &to_c);
+		assert_int_equal(udp_send_batch(&a, tx, N), N);
+		collect(&b, 12, &got_b);
+		collect(&c, 7, &got_c);
+		assert_int_equal(got_b.n, 12);
+		assert_int_equal(got_c.n, 7);
+		for (unsigned i = 0; i < N; i++) {
+			struct seen *g = plan[i].to == 'B' ? &got_b : &got_c;
+			unsigned k = plan[i].to == 'B' ? nb++ : nc++;
+
+			assert_int_equal(g->seq[k], i);
+			assert_int_equal(g->len[k], plan[i].len);
+		}
+		if (!gro) {
+			assert_int_equal(got_b.n_msgs, 12);
+			assert_int_equal(got_c.n_msgs, 7);
+		} else {
+			assert_int_equal(got_b.n_msgs, 5);
+			for (unsigned m = 0; m < 5; m++) {
+				assert_int_equal(got_b.msg_len[m], b_msgs[m][0]);
+				assert_int_equal(got_b.msg_segment[m], b_msgs[m][1]);
+			}
+			assert_int_equal(got_c.n_msgs, 3);
+			for (unsigned m = 0; m < 3; m++) {
+				assert_int_equal(got_c.msg_len[m], c_msgs[m][0]);
+				assert_int_equal(got_c.msg_segment[m], c_msgs[m][1]);
+			}
+		}
+		assert_int_equal(a.gso_fallbacks, 0);
+		udp_close(&a);
+		udp_close(&b);
+		udp_close(&c);
+	}
+}
+
+/* Runs longer than one GSO message may be: 100 x 1400 (two calls, 64 and
+ * 36: the batch limit) arrive complete and in order; a GRO receiver shows
+ * the byte cap cutting them: 46 x 1400 = 64400 <= 65489 < 47 x 1400. 64 x
+ * 100 fill the segment cap exactly. Per family, ten datagrams just under
+ * the byte cap go as one message (delivered whole: the kernel did not have
+ * to cut it up in software) and ten just over as 9 + 1. */
+static void test_udp_send_batch_gso_caps(void **state)
+{
+	struct udp_sock a, b;
+	struct udp_msg tx[UDP_BATCH_MAX];
+	struct sockaddr_storage to;
+	struct seen got;
+
+	open_gso(&a);
+	open_gro(&b);
+	to = sa("127.0.0.1", udp_local_port(&b));
+	for (unsigned i = 0; i < UDP_BATCH_MAX; i++)
+		setup_tx(&tx[i], i, i, 1400, &to);
+	assert_int_equal(udp_send_batch(&a, tx, UDP_BATCH_MAX), UDP_BATCH_MAX);
+	for (unsigned i = 0; i < 36; i++)
+		setup_tx(&tx[i], i, 64 + i, 1400, &to);
+	assert_int_equal(udp_send_batch(&a, tx, 36), 36);
+	collect(&b, 100, &got);
+	assert_int_equal(got.n, 100);
+	for (unsigned i = 0; i < 100; i++) {
+		assert_int_equal(got.seq[i], i);
+		assert_int_equal(got.len[i], 1400);
+	}
+	/* 64 = 46 + 18, then 36 in one. */
+	assert_int_equal(got.n_msgs, 3);
+	assert_int_equal(got.msg_len[0], 46 * 1400);
+	assert_int_equal(got.msg_len[1], 18 * 1400);
+	assert_int_equal(got.msg_len[2], 36 * 1400);
+
+	/* The segment cap: 64 small ones fit in one message. */
+	for (unsigned i = 0; i < UDP_BATCH_MAX; i++)
+		setup_tx(&tx[i], i, i, 100, &to);
+	assert_int_equal(udp_send_batch(&a, tx, UDP_BATCH_MAX), UDP_BATCH_MAX);
+	collect(&b, 64, &got);
+	assert_int_equal(got.n, 64);
+	assert_int_equal(got.n_msgs, 1);
+	assert_int_equal(got.msg_len[0], 6400);
+	assert_int_equal(got.msg_segment[0], 100);
+
+	/* The byte cap, per family: {size fitting 10 times, size that does not}. */
+	for (int v6 = 0; v6 < 2; v6++) {
+		const size_t sizes[2][2] = {{6548, 6549}, {6546, 6547}};
+
+		to = sa(v6 ? "::1" : "127.0.0.1", udp_local_port(&b));
+		if (v6 && !v6_ok(&a, &b, &to))
+			break; /* no IPv6 loopback here */
+		for (int over = 0; over < 2; over++) {
+			size_t len = sizes[v6][over];
+
+			assert_true((10 * len > (v6 ? UDP_GSO_BYTES_MAX_V6
+						    : UDP_GSO_BYTES_MAX_V4)) == (over == 1));
+			for (unsigned i = 0; i < 10; i++) {
+				memset(&tx[i], 0, sizeof(tx[i]));
+				tx[i].data = big + i * len;
+				tx[i].len = fill_seq(tx[i].data, 500 + i, len);
+				tx[i].addr = to;
+			}
+			assert_int_equal(udp_send_batch(&a, tx, 10), 10);
+			collect(&b, 10, &got);
+			assert_int_equal(got.n, 10);
+			for (unsigned i = 0; i < 10; i++)
+				assert_int_equal(got.seq[i], 500 + i);
+			assert_int_equal(got.family, v6 ? AF_INET6 : AF_INET);
+			if (!over) {
+				assert_int_equal(got.n_msgs, 1);
+				assert_int_equal(got.msg_len[0], 10 * len);
+				assert_int_equal(got.msg_segment[0], len);
+			} else {
+				assert_int_equal(got.n_msgs, 2);
+				assert_int_equal(got.msg_len[0], 9 * len);
+				assert_int_equal(got.msg_segment[0], len);
+				assert_int_equal(got.msg_len[1], len);
+				assert_int_equal(got.msg_segment[1], 0);
+			}
+		}
+	}
+	assert_int_equal(a.gso_fallbacks, 0);
+	udp_close(&a);
+	udp_close(&b);
+}
+
+/* A real refusal: with UDP checksums off on the sending socket (SO_NO_CHECK
+ * for IPv4, UDP_NO_CHECK6_TX for IPv6) the kernel fails every GSO message
+ * with EINVAL (net/ipv4/udp.c udp_send_skb, net/ipv6/udp.c udp_v6_send_skb),
+ * as it fails them with EIO on a route without checksum offload. GSO goes
+ * off once, counted, and every datagram still arrives, in order, as plain
+ * datagrams (segment 0 at a GRO receiver). */
+static void test_udp_send_batch_gso_fallback(void **state)
+{
+	for (int v6 = 0; v6 < 2; v6++) {
+		struct udp_sock a, b;
+		struct udp_msg tx[30];
+		struct sockaddr_storage to;
+		struct seen got;
+		int one = 1;
+
+		open_gso(&a);
+		open_gro(&b);
+		to = sa(v6 ? "::1" : "127.0.0.1", udp_local_port(&b));
+		if (v6 && !v6_ok(&a, &b, &to)) {
+			udp_close(&a);
+			udp_close(&b);
+			break; /* no IPv6 loopback here */
+		}
+		if (v6) {
+			/* IPv6 requires the checksum: the receiver must allow
+			 * its absence (RFC 6936). */
+			assert_int_equal(
+			    setsockopt(a.fd, SOL_UDP, UDP_NO_CHECK6_TX, &one, sizeof(one)), 0);
+			assert_int_equal(
+			    setsockopt(b.fd, SOL_UDP, UDP_NO_CHECK6_RX, &one, sizeof(one)), 0);
+		} else {
+			assert_int_equal(
+			    setsockopt(a.fd, SOL_SOCKET, SO_NO_CHECK, &one, sizeof(one)), 0);
+		}
+		/* A single first (no GSO, goes), then a run of 20 x 1200 and
+		 * a shorter last one (refused as GSO, resent one by one), then
+		 * a run of 8, sent plain since GSO is off by then. */
+		setup_tx(&tx[0], 0, 0, 500, &to);
+		for (unsigned i = 1; i < 21; i++)
+			setup_tx(&tx[i], i, i, 1200, &to);
+		for (unsigned i = 21; i < 30; i++)
+			setup_tx(&tx[i], i, i, 800, &to);
+		assert_int_equal(udp_send_batch(&a, tx, 30), 30);
+		assert_int_equal(a.gso_fallbacks, 1);
+		assert_int_equal(a.offloads & UDP_OFFLOAD_GSO, 0);
+		collect(&b, 30, &got);
+		assert_int_equal(got.n, 30);
+		assert_int_equal(got.n_msgs, 30);
+		for (unsigned i = 0; i < 30; i++) {
+			assert_int_equal(got.seq[i], i);
+			assert_int_equal(got.msg_segment[i], 0);
+		}
+		/* Off stays off: the next batch goes plain, no second count. */
+		assert_int_equal(udp_send_batch(&a, tx + 1, 20), 20);
+		assert_int_equal(a.gso_fallbacks, 1);
+		collect(&b, 20, &got);
+		assert_int_equal(got.n, 20);
+		assert_int_equal(got.n_msgs, 20);
+		udp_close(&a);
+		udp_close(&b);
+	}
+}
+
+/* GRO: 10 x 1200 from a GSO sender arrive as one message of segment 1200,
+ * walked in order; a plain sender's datagrams say segment 0; over IPv4
+ * (the dual-stack socket's v4-mapped sender comes out AF_INET) and IPv6. */
+static void test_udp_recv_batch_gro(void **state)
+{
+	for (int v6 = 0; v6 < 2; v6++) {
+		struct udp_sock a, p, b;
+		struct udp_msg tx[10];
+		struct sockaddr_storage to;
+		struct seen got;
+		bool seg1200 = false;
+
+		open_gso(&a);
+		assert_int_equal(udp_open(&p, 0), 0);
+		open_gro(&b);
+		to = sa(v6 ? "::1" : "127.0.0.1", udp_local_port(&b));
+		if (v6 && !v6_ok(&p, &b, &to)) {
+			udp_close(&a);
+			udp_close(&p);
+			udp_close(&b);
+			break; /* no IPv6 loopback here */
+		}
+		for (unsigned i = 0; i < 10; i++)
+			setup_tx(&tx[i], i, 100 + i, 1200, &to);
+		assert_int_equal(udp_send_batch(&a, tx, 10), 10);
+		collect(&b, 10, &got);
+		assert_int_equal(got.n, 10);
+		for (unsigned i = 0; i < 10; i++) {
+			assert_int_equal(got.seq[i], 100 + i);
+			assert_int_equal(got.len[i], 1200);
+		}
+		for (unsigned m = 0; m < got.n_msgs; m++)
+			seg1200 |= got.msg_segment[m] == 1200;
+		assert_true(seg1200);
+		assert_int_equal(got.family, v6 ? AF_INET6 : AF_INET);
+
+		/* The plain sender: same sizes, one message each, segment 0. */
+		assert_int_equal(udp_send_batch(&p, tx, 10), 10);
+		collect(&b, 10, &got);
+		assert_int_equal(got.n, 10);
+		assert_int_equal(got.n_msgs, 10);
+		for (unsigned i = 0; i < 10; i++) {
+			assert_int_equal(got.seq[i], 100 + i);
+			assert_int_equal(got.msg_len[i], 1200);
+			assert_int_equal(got.msg_segment[i], 0);
+		}
+		assert_int_equal(got.family, v6 ? AF_INET6 : AF_INET);
+		udp_close(&a);
+		udp_close(&p);
+		udp_close(&b);
+	}
+}
+
+/* A GRO receiver with slots too small for a coalesced message: the kernel
+ * truncates it (MSG_TRUNC) and it is dropped whole, while a datagram that
+ * fits, queued behind it, still comes through (compacted into slot 0). */
+static void test_udp_recv_batch_gro_truncated(void **state)
+{
+	struct udp_sock a, b;
+	struct udp_msg tx[10], rx[UDP_BATCH_MAX];
+	struct sockaddr_storage to;
+	struct pollfd p;
+	int got;
+
+	open_gso(&a);
+	open_gro(&b);
+	to = sa("127.0.0.1", udp_local_port(&b));
+	for (unsigned i = 0; i < 10; i++)
+		setup_tx(&tx[i], i, i, 1200, &to);
+	assert_int_equal(udp_send_batch(&a, tx, 10), 10);
+	assert_int_equal(udp_send(&a, seq_buf[0], fill_seq(seq_buf[0], 77, 1200), &to), 0);
+	p = (struct pollfd){.fd = b.fd, .events = POLLIN};
+	assert_int_equal(poll(&p, 1, WAIT_MS), 1);
+	setup_rx(rx, UDP_BATCH_MAX, SLOT);
+	got = udp_recv_batch(&b, rx, UDP_BATCH_MAX);
+	if (got == 0) { /* the single one was not queued yet */
+		assert_int_equal(poll(&p, 1, WAIT_MS), 1);
+		setup_rx(rx, UDP_BATCH_MAX, SLOT);
+		got = udp_recv_batch(&b, rx, UDP_BATCH_MAX);
+	}
+	assert_int_equal(got, 1);
+	assert_int_equal(rx[0].len, 1200);
+	assert_int_equal(rx[0].segment, 0);
+	assert_int_equal(check_seq(rx[0].data, rx[0].len), 77);
+	setup_rx(rx, UDP_BATCH_MAX, SLOT);
+	assert_int_equal(udp_recv_batch(&b, rx, UDP_BATCH_MAX), 0);
+	udp_close(&a);
+	udp_close(&b);
+}
+
+/* The iterator on its own, edge by edge. */
+static void test_udp_msg_next_segment(void **state)
+{
+	static const struct {
+		size_t len;
+		uint16_t segment;
+		unsigned n;
+		size_t sizes[4];
+	} cases[] = {
+	    /* 1 */ {100, 40, 3, {40, 40, 20}},
+	    /* 2 */ {120, 40, 3, {40, 40, 40}},
+	    /* 3 */ {100, 0, 1, {100}},
+	    /* 4 */ {0, 0, 1, {0}}, /* an empty datagram is still one */
+	    /* 5 */ {41, 40, 2, {40, 1}},
+	    /* 6 */ {40, 40, 1, {40}}, /* segment == len: one */
+	    /* 7 */ {30, 40, 1, {30}}, /* segment > len: one */
+	};
+	static uint8_t buf[200];
+
+	for (unsigned c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct udp_msg m = {.data = buf, .len = cases[c].len, .segment = cases[c].segment};
+		size_t off = 0, len, at = 0;
+		uint8_t *d;
+		unsigned k = 0;
+
+		while (udp_msg_next_segment(&m, &off, &d, &len)) {
+			assert_true(k < cases[c].n);
+			assert_ptr_equal(d, buf + at);
+			assert_int_equal(len, cases[c].sizes[k]);
+			at += len;
+			k++;
+		}
+		assert_int_equal(k, cases[c].n);
+		/* Once at the end, it stays there. */
+		assert_false(udp_msg_next_segment(&m, &off, &d, &len));
+	}
+}
+
+/* udp_enable_offload turns off what is not asked for; socket buffers are
+ * several MiB (8 MiB forced when privileged). */
+static void test_udp_enable_offload_and_buffers(void **state)
+{
+	struct udp_sock s;
+	int v = 0;
+	socklen_t l = sizeof(v);
+
+	assert_int_equal(udp_open(&s, 0), 0);
+	assert_int_equal(s.offloads, 0);
+	assert_int_equal(s.gso_fallbacks, 0);
+	v = udp_enable_offload(&s, UDP_OFFLOAD_GSO | UDP_OFFLOAD_GRO);
+	assert_int_equal((unsigned)v, s.offloads);
+	assert_int_equal(udp_enable_offload(&s, UDP_OFFLOAD_GRO), v & UDP_OFFLOAD_GRO);
+	assert_int_equal(udp_enable_offload(&s, 0), 0);
+	l = sizeof(v);
+	assert_int_equal(getsockopt(s.fd, SOL_UDP, UDP_GRO, &v, &l), 0);
+	assert_int_equal(v, 0);
+	/* The kernel reports twice what was set (bookkeeping overhead). */
+	l = sizeof(v);
+	assert_int_equal(getsockopt(s.fd, SOL_SOCKET, SO_RCVBUF, &v, &l), 0);
+	if (geteuid() == 0)
+		assert_true(v >= 2 * (8 << 20));
+	l = sizeof(v);
+	assert_int_equal(getsockopt(s.fd, SOL_SOCKET, SO_SNDBUF, &v, &l), 0);
+	if (geteuid() == 0)
+		assert_true(v >= 2 * (8 << 20));
+	udp_close(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -260,6 +816,14 @@ int main(void)
 	    cmocka_unit_test(test_udp_recv_batch_drops_oversize),
 	    cmocka_unit_test(test_udp_open_port_in_use),
 	    cmocka_unit_test(test_udp_ipv6_peer),
+	    cmocka_unit_test(test_udp_send_batch_gso_run),
+	    cmocka_unit_test(test_udp_send_batch_gso_split),
+	    cmocka_unit_test(test_udp_send_batch_gso_caps),
+	    cmocka_unit_test(test_udp_send_batch_gso_fallback),
+	    cmocka_unit_test(test_udp_recv_batch_gro),
+	    cmocka_unit_test(test_udp_recv_batch_gro_truncated),
+	    cmocka_unit_test(test_udp_msg_next_segment),
+	    cmocka_unit_test(test_udp_enable_offload_and_buffers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
