@@ -1,37 +1,42 @@
 # Bar chart for tools/bench. Call with
-#   gnuplot -e "dat='bench.dat'; png='bench.png'; title='...';
+#   gnuplot -e "dat='bench.dat'; png='bench.png'; title='...'; n=ROWS;
 #               tmin=G; tmax=G; rmin=MS; rmax=MS" tools/bench-plot.gp
-# tmin..tmax and rmin..rmax: the smallest and largest throughput (Gbit/s)
-# and RTT (ms), which set the range of the two log axes.
-# bench.dat: one row per path: "name" g1 g4 rtt_ms vpn_cpu iperf3_cpu,
-# "?" for a missing figure (drawn as no bar).
+# n: the number of rows (paths). tmin..tmax and rmin..rmax: the smallest
+# and largest TCP throughput (Gbit/s) and RTT (ms), which set the range of
+# the two log axes.
+# bench.dat: one row per path: "name" g1 g4 udp_rx_mbit udp_loss_pct rtt_ms
+# vpn_cpu iperf3_cpu rss_mib, "?" for a missing figure (drawn as no bar,
+# marked n/a).
 
 if (!exists("title")) title = ''
+if (!exists("n")) n = 6
 if (!exists("tmin")) tmin = 0.1
 if (!exists("tmax")) tmax = 100
 if (!exists("rmin")) rmin = 0.01
 if (!exists("rmax")) rmax = 10
 # decade at or below v / 2
 floor10(v) = 10 ** floor(log10(v / 2))
-set terminal pngcairo size 1500,560 font "sans,11"
+set terminal pngcairo size 1800,1100 font "sans,11"
 set output png
 set datafile missing '?'
 
 set style fill solid 0.85 border -1
 set grid ytics lc rgb '#dddddd'
 set border 3
-set xtics nomirror scale 0
+# The path names are long: slanted under the bars.
+set xtics nomirror scale 0 rotate by -25 left
 set ytics nomirror
 set yrange [0:*]
-set xrange [-0.6:2.6]
+set xrange [-0.6:n - 0.4]
 set key top right horizontal samplen 2
 set offsets 0, 0, graph 0.15, 0
+set bmargin 9
 w = 0.36
 lbl(v) = sprintf(v < 10 ? "%.2f" : "%.1f", v)
 # y of an "n/a" mark for a missing figure in column c, or no mark
 na(c, y) = valid(c) ? 1/0 : y
 
-set multiplot layout 1,3 title "p2pvpn vs wireguard-go vs raw veth\n{/*0.8 ".title."}"
+set multiplot layout 2,3 title "p2pvpn vs wireguard-go vs raw veth\n{/*0.8 ".title."}"
 
 # Bars on a log axis start from the axis' bottom: the raw link is an order
 # of magnitude above the tunnels, which would otherwise be slivers.
@@ -47,24 +52,41 @@ plot dat using 0:(1/0):xtic(1) notitle, \
      ''  using ($0 + w/2):3:(lbl($3)) with labels offset 0,0.7 notitle, \
      ''  using 0:(na(2, floor10(tmin) * 1.4)):("n/a") with labels offset 0,0.7 notitle
 
+set title "UDP at 500 Mbit/s offered: received Mbit/s (loss % above)"
+unset logscale y
+set offsets 0, 0, graph 0.15, 0
+set yrange [0:*]
+set boxwidth 0.5
+plot dat using 0:4:xtic(1) with boxes lc rgb '#64b5cd' notitle, \
+     ''  using 0:4:(sprintf("%.0f\n%.2f %%", $4, $5)) with labels offset 0,1.8 notitle, \
+     ''  using 0:(na(4, 0)):("n/a") with labels offset 0,0.7 notitle
+
 set title "ping RTT (avg), ms, log scale"
+set logscale y
+set offsets 0, 0, 0, 0
 set yrange [floor10(rmin):rmax * 4]
 set boxwidth 0.5
-plot dat using 0:4:xtic(1) with boxes lc rgb '#8172b2' notitle, \
-     ''  using 0:4:(sprintf("%.3f", $4)) with labels offset 0,0.7 notitle, \
-     ''  using 0:(na(4, floor10(rmin) * 1.4)):("n/a") with labels offset 0,0.7 notitle
+plot dat using 0:6:xtic(1) with boxes lc rgb '#8172b2' notitle, \
+     ''  using 0:6:(sprintf("%.3f", $6)) with labels offset 0,0.7 notitle, \
+     ''  using 0:(na(6, floor10(rmin) * 1.4)):("n/a") with labels offset 0,0.7 notitle
 
-set title "CPU seconds per GB transferred"
+set title "CPU seconds per GB transferred (TCP runs)"
 unset logscale y
 set offsets 0, 0, graph 0.15, 0
 set yrange [0:*]
 set boxwidth w
 plot dat using 0:(1/0):xtic(1) notitle, \
-     ''  using ($0 - w/2):5 with boxes lc rgb '#c44e52' title 'VPN processes', \
-     ''  using ($0 + w/2):6 with boxes lc rgb '#dd8452' title 'iperf3 ends', \
-     ''  using ($0 - w/2):5:(lbl($5)) with labels offset 0,0.7 notitle, \
-     ''  using ($0 + w/2):6:(lbl($6)) with labels offset 0,0.7 notitle, \
-     ''  using ($0 - w/2):(na(5, 0)):("n/a") with labels offset 0,0.7 notitle, \
-     ''  using ($0 + w/2):(na(6, 0)):("n/a") with labels offset 0,0.7 notitle
+     ''  using ($0 - w/2):7 with boxes lc rgb '#c44e52' title 'VPN processes', \
+     ''  using ($0 + w/2):8 with boxes lc rgb '#dd8452' title 'iperf3 ends', \
+     ''  using ($0 - w/2):7:(lbl($7)) with labels offset 0,0.7 notitle, \
+     ''  using ($0 + w/2):8:(lbl($8)) with labels offset 0,0.7 notitle, \
+     ''  using ($0 - w/2):(na(7, 0)):("n/a") with labels offset 0,0.7 notitle, \
+     ''  using ($0 + w/2):(na(8, 0)):("n/a") with labels offset 0,0.7 notitle
+
+set title "peak RSS (VmHWM) of one VPN process, MiB (the larger end)"
+set boxwidth 0.5
+plot dat using 0:9:xtic(1) with boxes lc rgb '#937860' notitle, \
+     ''  using 0:9:(lbl($9)) with labels offset 0,0.7 notitle, \
+     ''  using 0:(na(9, 0)):("n/a") with labels offset 0,0.7 notitle
 
 unset multiplot
