@@ -7,17 +7,28 @@
  * byte for byte. Each refusal rule has its own case, as do per-flow order,
  * the length and segment limits, a full table, emit errors and UDP. */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "tun/gro.h"
+#include "tun/netlink.h"
 
 enum { PKT_MAX = 1600, NPKTS = 300, NFRAMES = 300 };
 
@@ -31,6 +42,8 @@ struct spec {
 	uint32_t flow_label;
 	uint16_t sport, dport;
 	uint8_t src_last; /* last byte of the source address */
+	uint8_t dst_net;  /* IPv4 10.N.0.x, IPv6 fdN::x (hex) */
+	uint8_t dst_last; /* last byte of the destination address (0: 2) */
 	uint32_t seq, ack;
 	uint16_t win;
 	uint8_t flags;
@@ -133,7 +146,8 @@ static size_t build(uint8_t *b, const struct spec *s)
 		b[8] = 0xfd;
 		b[23] = s->src_last;
 		b[24] = 0xfd;
-		b[39] = 2;
+		b[25] = s->dst_net;
+		b[39] = s->dst_last ? s->dst_last : 2;
 		if (s->v6_hbh) {
 			b[40] = proto; /* next header; length 0 = 8 bytes, PadN */
 			b[42] = 1;
@@ -152,7 +166,8 @@ static size_t build(uint8_t *b, const struct spec *s)
 		b[12] = 10;
 		b[15] = s->src_last;
 		b[16] = 10;
-		b[19] = 2;
+		b[17] = s->dst_net;
+		b[19] = s->dst_last ? s->dst_last : 2;
 		memset(b + 20, 1, s->ip_opts);
 		wr16(b + 10, ref_csum(ref_sum(0, b, l4)) + (s->bad_ip_csum ? 1 : 0));
 	}
@@ -868,6 +883,275 @@ static void test_gro_add_garbage(void **state)
 	}
 }
 
+/* ---- against the kernel ---- */
+
+/* Linux 6.2 uapi; the build host's headers may be older. */
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#define TUN_F_USO6 0x40
+#endif
+
+enum { KERNEL_SEGS = 12, WAIT_MS = 2000 };
+
+static struct {
+	bool ready; /* namespace and devices up */
+	bool uso;   /* the kernel takes UDP GSO from a TUN */
+	int in_fd;  /* gro0: IFF_VNET_HDR with offloads; the test writes here */
+	int out_fd; /* gro1: plain, no offloads; forwarded packets leave here */
+	int frames, gso_frames;
+} k = {.in_fd = -1, .out_fd = -1};
+
+static int tun_create(const char *name, bool vnet)
+{
+	struct ifreq ifr;
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = (short)(IFF_TUN | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0));
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static bool write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	bool ok = fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* 10.net.0.1/24 and fdnet::1/64, up. */
+static bool link_setup(struct nl_sock *nl, const char *name, uint8_t net)
+{
+	uint8_t a4[4] = {10, net, 0, 1}, a6[16] = {0xfd, net};
+	int ifindex = (int)if_nametoindex(name);
+
+	a6[15] = 1;
+	return ifindex > 0 && nl_addr_add(nl, ifindex, AF_INET, a4, 24) == 0 &&
+	       nl_addr_add(nl, ifindex, AF_INET6, a6, 64) == 0 &&
+	       nl_link_set_up(nl, ifindex, true) == 0;
+}
+
+/* Moves the process into a network namespace of its own holding gro0
+ * (10.0.0.1/24, fd00::1/64: the test plays 10.0.0.2 / fd00::2 behind it) and
+ * gro1 (10.1.0.1/24, fd01::1/64), with forwarding on: a super-packet written
+ * to gro0 for 10.1.0.2 is segmented by the kernel's GSO, its checksums
+ * computed in software (gro1 has no offloads), and read back from gro1. */
+static void kernel_setup(void)
+{
+	unsigned off = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+	const char *why = NULL;
+	struct nl_sock nl;
+
+	if (geteuid() != 0)
+		why = "not root";
+	else if (unshare(CLONE_NEWNET) < 0)
+		why = "unshare(CLONE_NEWNET) failed";
+	else if ((k.in_fd = tun_create("gro0", true)) < 0 ||
+		 (k.out_fd = tun_create("gro1", false)) < 0)
+		why = "cannot create TUN devices";
+	else if (ioctl(k.in_fd, TUNSETOFFLOAD, off) < 0)
+		why = "TUNSETOFFLOAD refused";
+	else if (nl_open(&nl) < 0)
+		why = "no rtnetlink";
+	else {
+		if (!link_setup(&nl, "gro0", 0) || !link_setup(&nl, "gro1", 1))
+			why = "cannot configure the links";
+		nl_close(&nl);
+	}
+	if (!why && (!write_file("/proc/sys/net/ipv4/ip_forward", "1") ||
+		     !write_file("/proc/sys/net/ipv6/conf/all/forwarding", "1")))
+		why = "cannot enable forwarding";
+	/* USO came with Linux 6.2; the TCP cases run without it. */
+	k.uso = !why && ioctl(k.in_fd, TUNSETOFFLOAD, off | TUN_F_USO4 | TUN_F_USO6) == 0;
+	if (why)
+		fprintf(stderr, "test_gro: kernel cases skipped: %s\n", why);
+	else if (!k.uso)
+		fprintf(stderr, "test_gro: UDP kernel cases skipped: no TUN_F_USO4/6\n");
+	k.ready = !why;
+}
+
+/* Writes a frame to gro0 as the daemon will: vnet header, then the iovec. */
+static int tun_emit(void *ctx, const struct virtio_net_hdr *h, const struct iovec *iov, int n)
+{
+	struct iovec v[TUN_GRO_MAX_SEGS + 1];
+	size_t len = sizeof(*h);
+	ssize_t r;
+
+	(void)ctx;
+	v[0] = (struct iovec){.iov_base = (void *)h, .iov_len = sizeof(*h)};
+	for (int i = 0; i < n; i++) {
+		v[i + 1] = iov[i];
+		len += iov[i].iov_len;
+	}
+	k.frames++;
+	if (h->gso_type != VIRTIO_NET_HDR_GSO_NONE)
+		k.gso_frames++;
+	r = writev(k.in_fd, v, n + 1);
+	if (r < 0)
+		return -errno;
+	return r == (ssize_t)len ? 0 : -EIO;
+}
+
+/* The next packet of proto in fd (after skip bytes of header), skipping
+ * others (the kernel's own ICMPv6): its length, or 0 after WAIT_MS. */
+static size_t read_packet(int fd, size_t skip, uint8_t *b, size_t cap, bool v6, uint8_t proto)
+{
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ssize_t r;
+
+		if (poll(&p, 1, WAIT_MS) <= 0)
+			return 0;
+		r = read(fd, b, cap);
+		if (r < (ssize_t)(skip + 40))
+			continue;
+		if (v6 ? b[skip] >> 4 == 6 && b[skip + 6] == proto
+		       : b[skip] >> 4 == 4 && b[skip + 9] == proto)
+			return (size_t)r;
+	}
+}
+
+static void drain(int fd)
+{
+	static uint8_t b[TUN_GRO_MAX_LEN + 64];
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	while (poll(&p, 1, 0) == 1 && read(fd, b, sizeof(b)) > 0)
+		;
+}
+
+/* KERNEL_SEGS segments through gro, the last one shorter (and PSH for TCP);
+ * checks they left as one GSO frame the kernel took. */
+static void write_run(struct spec s)
+{
+	tun_gro_init(&gro, TUN_GRO_TCP | TUN_GRO_UDP, tun_emit, NULL);
+	k.frames = k.gso_frames = 0;
+	for (int i = 0; i < KERNEL_SEGS; i++) {
+		bool last = i == KERNEL_SEGS - 1;
+
+		s.plen = last ? 333 : 1000;
+		if (!s.udp && last)
+			s.flags |= 0x08;
+		s.id = (uint16_t)(500 + i);
+		s.fill = (uint8_t)(i * 31);
+		add(&s);
+		s.seq += (uint32_t)s.plen;
+	}
+	assert_int_equal(tun_gro_flush(&gro), 0);
+	assert_int_equal(k.frames, 1);
+	assert_int_equal(k.gso_frames, 1);
+}
+
+/* Forwarded to gro1, the super-packet comes out as the original segments,
+ * one hop later, byte for byte: the kernel's GSO (ids counting up from the
+ * first, its checksums) inverts our GRO. */
+static void kernel_forward(bool v6, bool udp)
+{
+	static uint8_t b[TUN_GRO_MAX_LEN + 64];
+	struct spec s = udp ? udp_spec(v6, 0, 0) : tcp_spec(v6, 1000, 0);
+
+	if (!k.ready || (udp && !k.uso))
+		skip();
+	drain(k.out_fd);
+	s.src_last = 2;
+	s.dst_net = 1;
+	write_run(s);
+	for (int i = 0; i < KERNEL_SEGS; i++) {
+		size_t len = read_packet(k.out_fd, 0, b, sizeof(b), v6, udp ? 17 : 6);
+
+		if (v6) {
+			orig[i][7]--;
+		} else {
+			orig[i][8]--;
+			wr16(orig[i] + 10, 0);
+			wr16(orig[i] + 10, ref_csum(ref_sum(0, orig[i], 20)));
+		}
+		assert_int_equal(len, lens[i]);
+		assert_memory_equal(b, orig[i], len);
+	}
+}
+
+static void test_gro_kernel_forward_tcp4(void **state)
+{
+	(void)state;
+	kernel_forward(false, false);
+}
+
+static void test_gro_kernel_forward_tcp6(void **state)
+{
+	(void)state;
+	kernel_forward(true, false);
+}
+
+static void test_gro_kernel_forward_udp4(void **state)
+{
+	(void)state;
+	kernel_forward(false, true);
+}
+
+static void test_gro_kernel_forward_udp6(void **state)
+{
+	(void)state;
+	kernel_forward(true, true);
+}
+
+/* A UDP super-packet for a socket of the namespace: every datagram arrives
+ * whole and in order. */
+static void kernel_udp_socket(bool v6)
+{
+	static uint8_t b[TUN_GRO_MAX_LEN];
+	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons(4242)};
+	struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = htons(4242)};
+	struct timeval tv = {.tv_sec = WAIT_MS / 1000};
+	struct spec s = udp_spec(v6, 0, 0);
+	size_t hl = (v6 ? 40 : 20) + 8;
+	int fd;
+
+	if (!k.ready || !k.uso)
+		skip();
+	a6.sin6_addr.s6_addr[0] = 0xfd;
+	a6.sin6_addr.s6_addr[15] = 1;
+	a4.sin_addr.s_addr = htonl(0x0a000001);
+	fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(v6 ? bind(fd, (struct sockaddr *)&a6, sizeof(a6))
+			    : bind(fd, (struct sockaddr *)&a4, sizeof(a4)),
+			 0);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	s.src_last = 2;
+	s.dst_last = 1;
+	write_run(s);
+	for (int i = 0; i < KERNEL_SEGS; i++) {
+		ssize_t r = recv(fd, b, sizeof(b), 0);
+
+		assert_int_equal(r, lens[i] - hl);
+		assert_memory_equal(b, orig[i] + hl, lens[i] - hl);
+	}
+	assert_int_equal(recv(fd, b, sizeof(b), MSG_DONTWAIT), -1);
+	close(fd);
+}
+
+static void test_gro_kernel_udp4_socket(void **state)
+{
+	(void)state;
+	kernel_udp_socket(false);
+}
+
+static void test_gro_kernel_udp6_socket(void **state)
+{
+	(void)state;
+	kernel_udp_socket(true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -890,7 +1174,15 @@ int main(void)
 	    cmocka_unit_test_setup(test_gro_add_udp_checksums, setup),
 	    cmocka_unit_test_setup(test_gro_add_udp_off, setup),
 	    cmocka_unit_test_setup(test_gro_add_garbage, setup),
+	    cmocka_unit_test_setup(test_gro_kernel_forward_tcp4, setup),
+	    cmocka_unit_test_setup(test_gro_kernel_forward_tcp6, setup),
+	    cmocka_unit_test_setup(test_gro_kernel_forward_udp4, setup),
+	    cmocka_unit_test_setup(test_gro_kernel_forward_udp6, setup),
+	    cmocka_unit_test_setup(test_gro_kernel_udp4_socket, setup),
+	    cmocka_unit_test_setup(test_gro_kernel_udp6_socket, setup),
 	};
+
+	kernel_setup();
 
 	return cmocka_run_group_tests(tests, NULL, setup);
 }
