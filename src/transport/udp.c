@@ -22,7 +22,10 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
+#include <poll.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -380,4 +383,104 @@ int udp_send(struct udp_sock *s, const void *data, size_t len, const struct sock
 	if (sendto(s->fd, data, len, 0, (struct sockaddr *)&w, wl) < 0)
 		return -errno;
 	return 0;
+}
+
+/* The self-probe's datagrams: PROBE_N - 1 of PROBE_SEG bytes and a shorter
+ * last one, datagram i filled with (i * 31 + j). */
+enum { PROBE_N = 9, PROBE_SEG = 1200, PROBE_LAST = 500, PROBE_SLOTS = 4 };
+
+static size_t probe_len(unsigned i)
+{
+	return i + 1 < PROBE_N ? PROBE_SEG : PROBE_LAST;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sends the probe run from tx to rx and checks what rx gets; true when all
+ * PROBE_N arrived intact and in order (and, with want_coalesced, at least
+ * one message held more than one). */
+static bool probe_once(struct udp_sock *tx, struct udp_sock *rx, uint8_t *buf, bool want_coalesced,
+		       int timeout_ms)
+{
+	static const uint8_t lo[4] = {127, 0, 0, 1};
+	struct udp_msg msgs[PROBE_SLOTS > PROBE_N ? PROBE_SLOTS : PROBE_N];
+	struct sockaddr_in *to = (struct sockaddr_in *)&msgs[0].addr;
+	int64_t deadline = mono_ms() + timeout_ms;
+	unsigned seen = 0;
+	bool coalesced = false;
+
+	memset(msgs, 0, sizeof(msgs));
+	to->sin_family = AF_INET;
+	to->sin_port = htons(rx->port);
+	memcpy(&to->sin_addr, lo, sizeof(lo));
+	for (unsigned i = 0; i < PROBE_N; i++) {
+		msgs[i].addr = msgs[0].addr;
+		msgs[i].data = buf + i * PROBE_SEG;
+		msgs[i].len = probe_len(i);
+		for (size_t j = 0; j < msgs[i].len; j++)
+			msgs[i].data[j] = (uint8_t)(i * 31 + j);
+	}
+	if (udp_send_batch(tx, msgs, PROBE_N) != PROBE_N)
+		return false;
+	while (seen < PROBE_N) {
+		struct pollfd p = {.fd = rx->fd, .events = POLLIN};
+		int64_t left = deadline - mono_ms();
+		int n;
+
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			return false;
+		for (unsigned i = 0; i < PROBE_SLOTS; i++) {
+			msgs[i].data = buf + (size_t)i * UDP_GRO_BUF_MIN;
+			msgs[i].cap = UDP_GRO_BUF_MIN;
+		}
+		n = udp_recv_batch(rx, msgs, PROBE_SLOTS);
+		for (int i = 0; i < n; i++) {
+			size_t off = 0, len;
+			uint8_t *d;
+
+			coalesced |= msgs[i].segment != 0;
+			while (udp_msg_next_segment(&msgs[i], &off, &d, &len)) {
+				if (seen >= PROBE_N || len != probe_len(seen))
+					return false;
+				for (size_t j = 0; j < len; j++)
+					if (d[j] != (uint8_t)(seen * 31 + j))
+						return false;
+				seen++;
+			}
+		}
+	}
+	return !want_coalesced || coalesced;
+}
+
+int udp_offload_selftest(unsigned want, int timeout_ms)
+{
+	struct udp_sock tx = {.fd = -1}, plain = {.fd = -1}, gro = {.fd = -1};
+	uint8_t *buf = malloc((size_t)PROBE_SLOTS * UDP_GRO_BUF_MIN);
+	unsigned ok = 0;
+
+	if (!buf || udp_open(&tx, 0) < 0 || udp_open(&plain, 0) < 0 || udp_open(&gro, 0) < 0)
+		goto out;
+	/* GSO: the kernel segments the run for a socket that takes no GRO. */
+	if ((want & UDP_OFFLOAD_GSO) && udp_enable_offload(&tx, UDP_OFFLOAD_GSO) &&
+	    probe_once(&tx, &plain, buf, false, timeout_ms) && tx.offloads == UDP_OFFLOAD_GSO)
+		ok |= UDP_OFFLOAD_GSO;
+	/* GRO: with GSO working the run arrives as one coalesced message that
+	 * must walk back into the same datagrams; without it, plain datagrams
+	 * must still come through a GRO socket unharmed. */
+	if ((want & UDP_OFFLOAD_GRO) && udp_enable_offload(&gro, UDP_OFFLOAD_GRO) &&
+	    udp_enable_offload(&tx, ok & UDP_OFFLOAD_GSO) == (int)(ok & UDP_OFFLOAD_GSO) &&
+	    probe_once(&tx, &gro, buf, ok & UDP_OFFLOAD_GSO, timeout_ms))
+		ok |= UDP_OFFLOAD_GRO;
+out:
+	udp_close(&tx);
+	udp_close(&plain);
+	udp_close(&gro);
+	free(buf);
+	return (int)ok;
 }

@@ -81,6 +81,14 @@ void udp_close(struct udp_sock *s);
  * at least UDP_GRO_BUF_MIN bytes: a coalesced message that does not fit is
  * truncated by the kernel and dropped whole by udp_recv_batch. */
 int udp_enable_offload(struct udp_sock *s, unsigned want);
+/* Start-up self-probe for kernels whose offloads are broken rather than
+ * missing: over loopback (127.0.0.1), a GSO run of 1200-byte datagrams and
+ * a shorter last one goes to a plain socket (the kernel cuts it up in
+ * software) and to a GRO socket (it arrives coalesced), and each datagram
+ * is checked for order, length and bytes. Returns the bits of want that
+ * passed; 0 where loopback is down. Blocks up to about timeout_ms; opens
+ * and closes its own sockets and allocates 256 KiB for the while. */
+int udp_offload_selftest(unsigned want, int timeout_ms);
 /* Receives up to n messages into msgs[i].data (cap bytes each) and sets
  * len, addr and segment. Returns the number received (0 when none is
  * waiting) or -errno. Truncated messages are dropped here, so callers never

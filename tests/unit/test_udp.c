@@ -8,7 +8,8 @@
  * segment and byte caps) arrive whole and in order; the kernel's refusal of
  * GSO (checksums off on the socket) turns it off once and loses nothing;
  * GRO messages carry their segment size and the iterator walks them; a
- * coalesced message too big for its slot is dropped whole; buffer sizes. On
+ * coalesced message too big for its slot is dropped whole; the start-up
+ * self-probe; buffer sizes. On
  * loopback the kernel hands a GSO message to a GRO socket as it was sent,
  * so a GRO receiver shows where udp_send_batch cut its batch. */
 #include <setjmp.h>
@@ -840,6 +841,37 @@ static void test_udp_recv_batch_gro_truncated(void **state)
 	udp_close(&b);
 }
 
+/* The start-up self-probe passes what this kernel does right (loopback
+ * here is sound: what udp_enable_offload accepts) and only what was asked
+ * for; in a namespace whose loopback is down nothing arrives, so nothing
+ * passes (the probe checks arrivals, it does not trust the setsockopt). */
+static void test_udp_offload_selftest(void **state)
+{
+	struct udp_sock s;
+	int have, status;
+	pid_t pid;
+
+	assert_int_equal(udp_open(&s, 0), 0);
+	have = udp_enable_offload(&s, UDP_OFFLOAD_GSO | UDP_OFFLOAD_GRO);
+	udp_close(&s);
+	assert_int_equal(udp_offload_selftest(UDP_OFFLOAD_GSO | UDP_OFFLOAD_GRO, 1000), have);
+	assert_int_equal(udp_offload_selftest(UDP_OFFLOAD_GSO, 1000), have & UDP_OFFLOAD_GSO);
+	assert_int_equal(udp_offload_selftest(UDP_OFFLOAD_GRO, 1000), have & UDP_OFFLOAD_GRO);
+	assert_int_equal(udp_offload_selftest(0, 1000), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (unshare(CLONE_NEWNET) < 0)
+			_exit(77);
+		_exit(udp_offload_selftest(UDP_OFFLOAD_GSO | UDP_OFFLOAD_GRO, 100));
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) == 77)
+		skip(); /* no namespace (unprivileged) */
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 /* The iterator on its own, edge by edge. */
 static void test_udp_msg_next_segment(void **state)
 {
@@ -923,6 +955,7 @@ int main(void)
 	    cmocka_unit_test(test_udp_send_batch_gso_over_mtu),
 	    cmocka_unit_test(test_udp_recv_batch_gro),
 	    cmocka_unit_test(test_udp_recv_batch_gro_truncated),
+	    cmocka_unit_test(test_udp_offload_selftest),
 	    cmocka_unit_test(test_udp_msg_next_segment),
 	    cmocka_unit_test(test_udp_enable_offload_and_buffers),
 	};
