@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/if_tun.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -940,6 +941,30 @@ static bool link_setup(struct nl_sock *nl, const char *name, uint8_t net)
 	       nl_link_set_up(nl, ifindex, true) == 0;
 }
 
+static int count_local(const struct nl_route *rt, void *ctx)
+{
+	int *n = ctx;
+
+	if (rt->type == RTN_LOCAL && rt->plen == 128 && rt->dst[0] == 0xfd && rt->dst[15] == 1)
+		(*n)++;
+	return 0;
+}
+
+/* IPv6 installs the local route of an address from a work queue, after the
+ * address itself: until then a packet for fd00::1 is forwarded, not
+ * delivered, although a socket can already bind to it. */
+static bool wait_local_routes(struct nl_sock *nl)
+{
+	for (int tries = 0; tries < 300; tries++) {
+		int n = 0;
+
+		if (nl_route_dump(nl, AF_INET6, count_local, &n) == 0 && n == 2)
+			return true;
+		usleep(10 * 1000);
+	}
+	return false;
+}
+
 /* Moves the process into a network namespace of its own holding gro0
  * (10.0.0.1/24, fd00::1/64: the test plays 10.0.0.2 / fd00::2 behind it) and
  * gro1 (10.1.0.1/24, fd01::1/64), with forwarding on: a super-packet written
@@ -965,6 +990,8 @@ static void kernel_setup(void)
 	else {
 		if (!link_setup(&nl, "gro0", 0) || !link_setup(&nl, "gro1", 1))
 			why = "cannot configure the links";
+		else if (!wait_local_routes(&nl))
+			why = "no IPv6 local routes after 3 s";
 		nl_close(&nl);
 	}
 	if (!why && (!write_file("/proc/sys/net/ipv4/ip_forward", "1") ||
@@ -1152,6 +1179,101 @@ static void test_gro_kernel_udp6_socket(void **state)
 	kernel_udp_socket(true);
 }
 
+/* The SYN-ACK the server sent to the test's client port: its seq. */
+static uint32_t read_syn_ack(bool v6, uint32_t isn)
+{
+	static uint8_t b[TUN_GRO_MAX_LEN + 64];
+	size_t vh = sizeof(struct virtio_net_hdr), l4 = vh + (v6 ? 40 : 20);
+
+	for (;;) {
+		size_t len = read_packet(k.in_fd, vh, b, sizeof(b), v6, 6);
+
+		assert_true(len >= l4 + 20);
+		if (rd16(b + l4 + 2) == 40000 && b[l4 + 13] == 0x12) {
+			assert_int_equal(rd32(b + l4 + 8), isn + 1);
+			return rd32(b + l4 + 4);
+		}
+	}
+}
+
+/* The test as a TCP client behind gro0 of a server of the namespace: the
+ * handshake by hand, then the data as one super-packet, which the server
+ * reads as the same bytes. */
+static void kernel_tcp_server(bool v6)
+{
+	static uint8_t b[KERNEL_SEGS * 1000];
+	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons(5201)};
+	struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = htons(5201)};
+	struct timeval tv = {.tv_sec = WAIT_MS / 1000};
+	struct spec s = tcp_spec(v6, 0x1000, 0);
+	struct pollfd p = {.events = POLLIN};
+	size_t hl = (v6 ? 40 : 20) + 20, got = 0, want = 0;
+	uint32_t srv;
+	int lfd, cfd;
+
+	if (!k.ready)
+		skip();
+	a6.sin6_addr.s6_addr[0] = 0xfd;
+	a6.sin6_addr.s6_addr[15] = 1;
+	a4.sin_addr.s_addr = htonl(0x0a000001);
+	lfd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(v6 ? bind(lfd, (struct sockaddr *)&a6, sizeof(a6))
+			    : bind(lfd, (struct sockaddr *)&a4, sizeof(a4)),
+			 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	drain(k.in_fd);
+
+	/* SYN (no options), SYN-ACK, ACK. */
+	tun_gro_init(&gro, TUN_GRO_TCP | TUN_GRO_UDP, tun_emit, NULL);
+	s.src_last = 2;
+	s.dst_last = 1;
+	s.optlen = 0;
+	s.flags = 0x02;
+	s.ack = 0;
+	s.win = 65535;
+	add(&s);
+	assert_int_equal(tun_gro_flush(&gro), 0);
+	srv = read_syn_ack(v6, s.seq);
+	s.seq++;
+	s.ack = srv + 1;
+	s.flags = 0x10;
+	add(&s);
+	assert_int_equal(tun_gro_flush(&gro), 0);
+	p.fd = lfd;
+	assert_int_equal(poll(&p, 1, WAIT_MS), 1);
+	cfd = accept(lfd, NULL, NULL);
+	assert_true(cfd >= 0);
+	assert_int_equal(setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+
+	npkts = 0;
+	write_run(s);
+	for (int i = 0; i < npkts; i++)
+		want += lens[i] - hl;
+	while (got < want) {
+		ssize_t r = recv(cfd, b + got, sizeof(b) - got, 0);
+
+		assert_true(r > 0);
+		got += (size_t)r;
+	}
+	for (int i = 0, off = 0; i < npkts; off += (int)(lens[i] - hl), i++)
+		assert_memory_equal(b + off, orig[i] + hl, lens[i] - hl);
+	close(cfd);
+	close(lfd);
+}
+
+static void test_gro_kernel_tcp4_server(void **state)
+{
+	(void)state;
+	kernel_tcp_server(false);
+}
+
+static void test_gro_kernel_tcp6_server(void **state)
+{
+	(void)state;
+	kernel_tcp_server(true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1180,6 +1302,8 @@ int main(void)
 	    cmocka_unit_test_setup(test_gro_kernel_forward_udp6, setup),
 	    cmocka_unit_test_setup(test_gro_kernel_udp4_socket, setup),
 	    cmocka_unit_test_setup(test_gro_kernel_udp6_socket, setup),
+	    cmocka_unit_test_setup(test_gro_kernel_tcp4_server, setup),
+	    cmocka_unit_test_setup(test_gro_kernel_tcp6_server, setup),
 	};
 
 	kernel_setup();
