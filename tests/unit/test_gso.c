@@ -889,6 +889,25 @@ static void test_tun_csum_finish_v6_options_walked(void **state)
 	h.csum_start = 48;
 	pkt[6] = 43;
 	assert_int_equal(tun_csum_finish(&h, pkt, len), -EINVAL);
+	/* Destination options are walked too. */
+	pkt[6] = 60;
+	assert_int_equal(tun_csum_finish(&h, pkt, len), 0);
+	assert_true(l4_csum_ok(pkt, 48, len, true, IPPROTO_UDP));
+	/* Hop-by-hop only first (RFC 8200 4.1), at most a few headers. */
+	pkt[6] = 0;
+	m_v6_hop_by_hop(&h, &len); /* hop-by-hop, hop-by-hop, UDP */
+	h.csum_start = 56;
+	assert_int_equal(tun_csum_finish(&h, pkt, len), -EINVAL);
+	pkt[40] = 60; /* hop-by-hop, destination options, UDP */
+	assert_int_equal(tun_csum_finish(&h, pkt, len), 0);
+	assert_true(l4_csum_ok(pkt, 56, len, true, IPPROTO_UDP));
+	for (int i = 0; i < 3; i++) {
+		m_v6_hop_by_hop(&h, &len);
+		pkt[40] = 60;
+	}
+	pkt[6] = 60; /* five destination options headers */
+	h.csum_start = (uint16_t)(40 + 5 * 8);
+	assert_int_equal(tun_csum_finish(&h, pkt, len), -EINVAL);
 }
 
 static void test_tun_csum_finish_refused(void **state)
