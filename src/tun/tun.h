@@ -67,7 +67,7 @@ struct tun_dev {
 	void *priv; /* backend state of a fake; unused by the kernel backend */
 };
 
-/* The kernel backend used by tun_open. */
+/* The kernel backend used by tun_open and tun_open_offload. */
 extern const struct tun_ops tun_kernel_ops;
 
 /* Creates the TUN interface `name` (fewer than IFNAMSIZ characters) and fills
