@@ -849,6 +849,68 @@ static void test_tun_read_vnet_udp_gso(void **state)
 	}
 }
 
+/* MTU edges of UDP_SEGMENT (issue 8, section 3): segments of MTU-1 and of
+ * exactly the MTU leave as one super-packet whose datagrams are that
+ * long; one byte more is refused at the sender. Over both families. */
+static void test_tun_read_vnet_udp_gso_mtu_edges(void **state)
+{
+	static const struct {
+		const char *dst;
+		int family;
+		size_t l4;
+	} rows[] = {{"10.77.0.2", AF_INET, 20}, {"fd77::2", AF_INET6, 40}};
+	struct tun_dev *tun = *state;
+	struct virtio_net_hdr h;
+	ssize_t n;
+
+	REQUIRE_NETNS();
+	configure(tun, TEST_MTU);
+	for (size_t i = 0; i < N(rows); i++) {
+		for (unsigned edge = 1; edge <= 2; edge++) {
+			/* edge 1: datagrams of MTU-1 bytes; 2: of the MTU. */
+			unsigned seg = (unsigned)(TEST_MTU - rows[i].l4 - 8 - 2 + edge);
+
+			send_udp_gso(rows[i].dst, seg, 4 * (size_t)seg, edge);
+			n = read_vnet_udp_to_port9(tun, rows[i].family, &h);
+			assert_int_equal(n, rows[i].l4 + 8 + 4 * seg);
+			assert_int_equal(h.gso_type, VIRTIO_NET_HDR_GSO_UDP_L4);
+			assert_int_equal(h.gso_size, seg);
+			check_udp_split(&h, (size_t)n, 4, seg, 4 * (size_t)seg, edge);
+		}
+		/* MTU+1: the kernel refuses the segment size. */
+		{
+			unsigned seg = (unsigned)(TEST_MTU - rows[i].l4 - 8 + 1);
+			int fd = udp_socket(rows[i].family), opt = (int)seg;
+			struct sockaddr_storage ss = {0};
+			socklen_t sl;
+
+			assert_int_equal(setsockopt(fd, SOL_UDP, UDP_SEGMENT, &opt, sizeof(opt)),
+					 0);
+			if (rows[i].family == AF_INET) {
+				struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+				s4->sin_family = AF_INET;
+				s4->sin_port = htons(9);
+				assert_int_equal(inet_pton(AF_INET, rows[i].dst, &s4->sin_addr), 1);
+				sl = sizeof(*s4);
+			} else {
+				struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+				s6->sin6_family = AF_INET6;
+				s6->sin6_port = htons(9);
+				assert_int_equal(inet_pton(AF_INET6, rows[i].dst, &s6->sin6_addr),
+						 1);
+				sl = sizeof(*s6);
+			}
+			assert_int_equal(
+			    sendto(fd, buf, 2 * (size_t)seg, 0, (struct sockaddr *)&ss, sl), -1);
+			/* EMSGSIZE on this kernel; older ones said EINVAL. */
+			assert_true(errno == EMSGSIZE || errno == EINVAL);
+			close(fd);
+		}
+	}
+	/* Nothing else came: the refused sends left no frame. */
+	assert_int_equal(read_vnet_udp_to_port9(tun, AF_INET, &h), -1);
+}
+
 /* CSUM: a plain datagram comes with NEEDS_CSUM and only the pseudo-header
  * sum in its checksum field; tun_csum_finish makes it valid, and tun_read
  * does so by itself. */
@@ -1038,6 +1100,29 @@ static bool tcp_csum_ok(const uint8_t *p, size_t len)
 	return csum_fold(csum_add(s, p + l4, len - l4)) == 0;
 }
 
+/* The option `kind` in the TCP header at t (len bytes from it on), or NULL. */
+static const uint8_t *tcp_option(const uint8_t *t, size_t len, uint8_t kind)
+{
+	size_t hl = (size_t)(t[12] >> 4) * 4;
+
+	if (hl > len)
+		return NULL;
+	for (size_t i = 20; i < hl;) {
+		if (t[i] == 0)
+			break;
+		if (t[i] == 1) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= hl || t[i + 1] < 2 || i + t[i + 1] > hl)
+			break;
+		if (t[i] == kind)
+			return t + i;
+		i += t[i + 1];
+	}
+	return NULL;
+}
+
 /* Reads one frame of the connection lport -> peer: its length, or -1 if
  * none came within timeout_ms (other traffic is skipped). */
 static ssize_t read_tcp_frame(struct tun_dev *tun, int family, uint16_t lport,
@@ -1074,8 +1159,13 @@ static ssize_t read_tcp_frame(struct tun_dev *tun, int family, uint16_t lport,
 static void tcp_tso_stream(struct tun_dev *tun, int family)
 {
 	static uint8_t want[TCP_SEND], store[64][1600];
-	static const uint8_t synack_opt[8] = {2, 4, TCP_PEER_MSS >> 8, TCP_PEER_MSS & 0xff, 1, 3,
-					      3, 7}; /* MSS, NOP, window scale 7 */
+	/* MSS; NOP, NOP, timestamps (TSecr filled in); NOP, window scale 7. */
+	uint8_t synack_opt[20] = {
+	    2, 4, TCP_PEER_MSS >> 8, TCP_PEER_MSS & 0xff, 1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3,
+	    3, 7};
+	/* NOP, NOP, timestamps: ACKs echo the sender's latest TSval. */
+	uint8_t ack_opt[12] = {1, 1, 8, 10, 0, 0, 0, 2};
+	const uint8_t *ts;
 	const char *dst = family == AF_INET ? "10.77.0.2" : "fd77::2";
 	size_t l4 = family == AF_INET ? 20 : 40, sent = 0, got = 0;
 	uint8_t *out[64], pkt[128], synack[128];
@@ -1126,6 +1216,11 @@ static void tcp_tso_stream(struct tun_dev *tun, int family)
 	assert_true(tcp_csum_ok(buf, (size_t)n));
 	isn = get32be(buf + l4 + 4);
 	next = isn + 1;
+	/* The stack asks for timestamps: every data segment then carries
+	 * the option, so the super-packets have a 32-byte TCP header. */
+	ts = tcp_option(buf + l4, (size_t)n - l4, 8);
+	assert_non_null(ts);
+	memcpy(synack_opt + 12, ts + 2, 4);
 	synack_len = build_tcp_from_peer(synack, family, lport, our, next, 0x12, synack_opt,
 					 sizeof(synack_opt));
 	assert_int_equal(tun_write(tun, synack, synack_len), (ssize_t)synack_len);
@@ -1185,6 +1280,11 @@ static void tcp_tso_stream(struct tun_dev *tun, int family)
 					continue;
 				assert_true(got + plen <= TCP_SEND);
 				assert_memory_equal(p + l4 + hl, want + got, plen);
+				/* Timestamps on every segment of the super-packet. */
+				assert_int_equal(hl, 32);
+				ts = tcp_option(p + l4, out_len[i] - l4, 8);
+				assert_non_null(ts);
+				memcpy(ack_opt + 8, ts + 2, 4);
 				got += plen;
 				next += (uint32_t)plen;
 				acked = true;
@@ -1193,7 +1293,7 @@ static void tcp_tso_stream(struct tun_dev *tun, int family)
 		}
 		if (acked) {
 			n = (ssize_t)build_tcp_from_peer(pkt, family, lport, our + 1, next, 0x10,
-							 NULL, 0);
+							 ack_opt, sizeof(ack_opt));
 			assert_int_equal(tun_write(tun, pkt, (size_t)n), n);
 		}
 	}
@@ -1203,7 +1303,8 @@ static void tcp_tso_stream(struct tun_dev *tun, int family)
 	/* The stack did use TSO: super-packets of full segments. */
 	assert_true(gso_frames > 0);
 	assert_true(max_segs > 1);
-	assert_true(gso_size > 0 && gso_size <= TCP_PEER_MSS);
+	/* The MSS we gave, less the timestamps option. */
+	assert_int_equal(gso_size, TCP_PEER_MSS - 12);
 	close(fd);
 }
 
@@ -1508,6 +1609,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_tun_vnet_hdr_len_unsupported, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tun_open_offload_features, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tun_read_vnet_udp_gso, setup_offload, teardown),
+	    cmocka_unit_test_setup_teardown(test_tun_read_vnet_udp_gso_mtu_edges, setup_offload,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_tun_read_vnet_needs_csum, setup_offload, teardown),
 	    cmocka_unit_test_setup_teardown(test_tun_read_vnet_tcp_tso, setup_offload, teardown),
 	    cmocka_unit_test_setup_teardown(test_tun_write_vnet_needs_csum_delivered, setup_offload,
