@@ -11,7 +11,8 @@
  * whole packet; a super-packet's header agrees with its bytes (lengths,
  * gso_size against every segment, csum_start/offset, hdr_len) and its
  * pseudo-header sum finishes into a valid checksum. Every packet leaves
- * exactly once. */
+ * exactly once, and packets of one TCP or UDP flow (as this harness reads
+ * the headers) leave in the order they came. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -28,7 +29,9 @@ struct pkts {
 	uint8_t *buf[MAX_PKTS];
 	size_t len[MAX_PKTS];
 	bool seen[MAX_PKTS];
-	int n;
+	int pos[MAX_PKTS];	   /* place in the emitted order */
+	uint8_t key[MAX_PKTS][40]; /* family, proto, addresses, ports; [0] = 0: none */
+	int n, emitted;
 	struct tun_gro g;
 };
 
@@ -108,6 +111,7 @@ static int emit(void *ctx, const struct virtio_net_hdr *h, const struct iovec *i
 
 		check(!s->seen[k]);
 		s->seen[k] = true;
+		s->pos[k] = s->emitted++;
 		total += iov[i].iov_len;
 	}
 	if (!memcmp(h, &zero, sizeof(zero)))
@@ -118,6 +122,33 @@ static int emit(void *ctx, const struct virtio_net_hdr *h, const struct iovec *i
 	return 0;
 }
 
+/* The flow of a packet with a whole TCP or UDP header: family, protocol,
+ * both addresses and both ports. */
+static void flow_key(const uint8_t *p, size_t len, uint8_t key[40])
+{
+	size_t l4 = 0, alen = 0, aoff = 0;
+	uint8_t proto = 0;
+
+	memset(key, 0, 40);
+	if (len >= 20 && p[0] >> 4 == 4 && !(rd16(p + 6) & 0x1fff)) {
+		l4 = (size_t)(p[0] & 15) * 4;
+		proto = p[9];
+		aoff = 12;
+		alen = 8;
+	} else if (len >= 40 && p[0] >> 4 == 6) {
+		l4 = 40;
+		proto = p[6];
+		aoff = 8;
+		alen = 32;
+	}
+	if (l4 < 20 || (proto != 6 && proto != 17) || len < l4 + (proto == 6 ? 20 : 8))
+		return;
+	key[0] = p[0] >> 4;
+	key[1] = proto;
+	memcpy(key + 2, p + aoff, alen);
+	memcpy(key + 2 + alen, p + l4, 4);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct pkts s;
@@ -125,7 +156,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	s.n = 0;
+	s.n = s.emitted = 0;
 	tun_gro_init(&s.g, data[0] & 3, emit, &s);
 	while (off + 2 <= size && s.n < MAX_PKTS) {
 		size_t len = rd16(data + off);
@@ -140,6 +171,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(s.buf[s.n], data + off, len);
 		s.len[s.n] = len;
 		s.seen[s.n] = false;
+		flow_key(s.buf[s.n], len, s.key[s.n]);
 		tun_gro_add(&s.g, s.buf[s.n], len);
 		s.n++;
 		off += len;
@@ -147,6 +179,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(tun_gro_flush(&s.g) == 0);
 	for (int i = 0; i < s.n; i++) {
 		check(s.seen[i]);
+		for (int j = i + 1; s.key[i][0] && j < s.n; j++)
+			if (!memcmp(s.key[i], s.key[j], sizeof(s.key[i])))
+				check(s.pos[i] < s.pos[j]);
 		free(s.buf[i]);
 	}
 	return 0;
