@@ -33,12 +33,15 @@
  * A packet that fails a check is held alone after its flow's run, unchanged:
  * a bad checksum is then the kernel's to drop.
  *
- * Limits: the kernel takes a TUN write of up to 64 KiB into an skb (its
- * frags hold 17 pages) and segments a TCP GSO skb of any segment count, but
- * IPv4's total length is 16 bits and UDP GSO refuses more than
- * UDP_MAX_SEGMENTS (64 before Linux 6.11) segments. So a super-packet is at
- * most TUN_GRO_MAX_LEN (65535) bytes counting its IP header, for both
- * families, and at most TUN_GRO_MAX_SEGS (64) segments, for both protocols.
+ * Limits: IPv4's total length is 16 bits, and the kernel's UDP GSO refuses
+ * more than UDP_MAX_SEGMENTS segments, 64 in the kernels that brought UDP
+ * GSO (newer ones allow 128: Linux 6.18 takes 120 from a TUN); TCP GSO has
+ * no segment limit of its own. So a super-packet is at most TUN_GRO_MAX_LEN
+ * (65535) bytes counting its IP header, for both families (an IPv6 one thus
+ * stays 40 bytes short of the payload length field's limit), and at most
+ * TUN_GRO_MAX_SEGS (64) segments for both protocols. The cap on segments only
+ * binds for segments under 1 KiB; test_gro writes super-packets at the byte
+ * limit through a real TUN.
  *
  * A run of two or more leaves with its first packet rewritten: IPv4 total
  * length (and header checksum) or IPv6 payload length, the UDP length, TCP

@@ -1056,16 +1056,17 @@ static void drain(int fd)
 		;
 }
 
-/* KERNEL_SEGS segments through gro, the last one shorter (and PSH for TCP);
- * checks they left as one GSO frame the kernel took. */
-static void write_run(struct spec s)
+/* n segments of plen bytes through gro, the last one of last_plen (and PSH
+ * for TCP); checks they left as one GSO frame the kernel took. */
+static void write_run(struct spec s, int n, size_t plen, size_t last_plen)
 {
 	tun_gro_init(&gro, TUN_GRO_TCP | TUN_GRO_UDP, tun_emit, NULL);
 	k.frames = k.gso_frames = 0;
-	for (int i = 0; i < KERNEL_SEGS; i++) {
-		bool last = i == KERNEL_SEGS - 1;
+	npkts = 0;
+	for (int i = 0; i < n; i++) {
+		bool last = i == n - 1;
 
-		s.plen = last ? 333 : 1000;
+		s.plen = last ? last_plen : plen;
 		if (!s.udp && last)
 			s.flags |= 0x08;
 		s.id = (uint16_t)(500 + i);
@@ -1081,7 +1082,7 @@ static void write_run(struct spec s)
 /* Forwarded to gro1, the super-packet comes out as the original segments,
  * one hop later, byte for byte: the kernel's GSO (ids counting up from the
  * first, its checksums) inverts our GRO. */
-static void kernel_forward(bool v6, bool udp)
+static void kernel_forward(bool v6, bool udp, int n, size_t plen, size_t last_plen)
 {
 	static uint8_t b[TUN_GRO_MAX_LEN + 64];
 	struct spec s = udp ? udp_spec(v6, 0, 0) : tcp_spec(v6, 1000, 0);
@@ -1091,8 +1092,8 @@ static void kernel_forward(bool v6, bool udp)
 	drain(k.out_fd);
 	s.src_last = 2;
 	s.dst_net = 1;
-	write_run(s);
-	for (int i = 0; i < KERNEL_SEGS; i++) {
+	write_run(s, n, plen, last_plen);
+	for (int i = 0; i < n; i++) {
 		size_t len = read_packet(k.out_fd, 0, b, sizeof(b), v6, udp ? 17 : 6);
 
 		if (v6) {
@@ -1110,25 +1111,33 @@ static void kernel_forward(bool v6, bool udp)
 static void test_gro_kernel_forward_tcp4(void **state)
 {
 	(void)state;
-	kernel_forward(false, false);
+	kernel_forward(false, false, KERNEL_SEGS, 1000, 333);
+	/* As many 1400-byte segments as fit in one super-packet. */
+	kernel_forward(false, false, (TUN_GRO_MAX_LEN - 52) / 1400, 1400, 1400);
 }
 
 static void test_gro_kernel_forward_tcp6(void **state)
 {
 	(void)state;
-	kernel_forward(true, false);
+	kernel_forward(true, false, KERNEL_SEGS, 1000, 333);
+	/* As many 1400-byte segments as fit in one super-packet. */
+	kernel_forward(true, false, (TUN_GRO_MAX_LEN - 72) / 1400, 1400, 1400);
 }
 
 static void test_gro_kernel_forward_udp4(void **state)
 {
 	(void)state;
-	kernel_forward(false, true);
+	kernel_forward(false, true, KERNEL_SEGS, 1000, 333);
+	/* As many 1400-byte segments as fit in one super-packet. */
+	kernel_forward(false, true, (TUN_GRO_MAX_LEN - 28) / 1400, 1400, 1400);
 }
 
 static void test_gro_kernel_forward_udp6(void **state)
 {
 	(void)state;
-	kernel_forward(true, true);
+	kernel_forward(true, true, KERNEL_SEGS, 1000, 333);
+	/* As many 1400-byte segments as fit in one super-packet. */
+	kernel_forward(true, true, (TUN_GRO_MAX_LEN - 48) / 1400, 1400, 1400);
 }
 
 /* A UDP super-packet for a socket of the namespace: every datagram arrives
@@ -1156,7 +1165,7 @@ static void kernel_udp_socket(bool v6)
 	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
 	s.src_last = 2;
 	s.dst_last = 1;
-	write_run(s);
+	write_run(s, KERNEL_SEGS, 1000, 333);
 	for (int i = 0; i < KERNEL_SEGS; i++) {
 		ssize_t r = recv(fd, b, sizeof(b), 0);
 
@@ -1246,8 +1255,7 @@ static void kernel_tcp_server(bool v6)
 	assert_true(cfd >= 0);
 	assert_int_equal(setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
 
-	npkts = 0;
-	write_run(s);
+	write_run(s, KERNEL_SEGS, 1000, 333);
 	for (int i = 0; i < npkts; i++)
 		want += lens[i] - hl;
 	while (got < want) {
