@@ -9,14 +9,18 @@
  * 6.16: reads at the MTU, MTU+1 and 65535), malformed writes, and the ops
  * indirection a fake device uses. With IFF_VNET_HDR (tun_open_offload): the
  * offloads the kernel takes (checked through ethtool's view of the device),
- * a UDP_SEGMENT send read as one UDP_L4 super-packet and split by
- * tun/gso.h, NEEDS_CSUM frames both ways, GSO frames written and delivered,
- * and turning the offloads off at run time. */
+ * USO refused as by a kernel before 6.2 (a seccomp filter), a UDP_SEGMENT
+ * send read as one UDP_L4 super-packet and split by tun/gso.h (also at the
+ * MTU edges), a TCP stream the test answers as the peer read as TSO
+ * super-packets, NEEDS_CSUM frames both ways, GSO frames written and
+ * delivered, turning the offloads off at run time, and a fake vnet backend. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/ethtool.h>
+#include <linux/filter.h>
 #include <linux/if_tun.h>
+#include <linux/seccomp.h>
 #include <linux/sockios.h>
 #include <linux/virtio_net.h>
 #include <netinet/in.h>
@@ -31,11 +35,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -683,6 +691,67 @@ static void test_tun_open_offload_features(void **state)
 	assert_int_equal(dev.fd, -1);
 	assert_int_equal(tun_open_offload(&dev, "a/b", ALL_OFFLOADS), -EINVAL);
 	assert_int_equal(dev.fd, -1);
+}
+
+/* Makes TUNSETOFFLOAD with a USO bit fail with EINVAL in this process, as
+ * on a kernel older than 6.2 (the bits are unknown there). */
+static int refuse_uso(void)
+{
+	struct sock_filter f[] = {
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_ioctl, 0, 5),
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)TUNSETOFFLOAD, 0, 3),
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[2])),
+	    BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x20 | 0x40, 0, 1), /* TUN_F_USO4 | USO6 */
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EINVAL),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {.len = N(f), .filter = f};
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -1;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+/* A kernel without USO: tun_open_offload retries without it and says so
+ * in offloads; TSO and the checksum offload are still on. Run in a child,
+ * whose exit status names the first check that failed. */
+static void test_tun_open_offload_uso_refused(void **state)
+{
+	int status;
+	pid_t pid;
+
+	(void)state;
+	REQUIRE_NETNS();
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct tun_dev dev;
+
+		if (refuse_uso() < 0)
+			_exit(10);
+		/* The filter works: asking for USO alone is refused. */
+		if (tun_open_offload(&dev, "p2pvnet1", 0) < 0)
+			_exit(11);
+		if (ioctl(dev.fd, TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | 0x20 | 0x40)) == 0 ||
+		    errno != EINVAL)
+			_exit(12);
+		tun_close(&dev);
+		if (tun_open_offload(&dev, "p2pvnet1", ALL_OFFLOADS) < 0)
+			_exit(13);
+		if (dev.offloads != (TUN_OFFLOAD_CSUM | TUN_OFFLOAD_TSO))
+			_exit(14);
+		if (ethtool_get("p2pvnet1", ETHTOOL_GTSO) != 1 ||
+		    ethtool_get("p2pvnet1", ETHTOOL_GTXCSUM) != 1)
+			_exit(15);
+		tun_close(&dev);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(if_nametoindex("p2pvnet1"), 0);
 }
 
 static void fill_pattern(uint8_t *p, size_t len, unsigned salt)
@@ -1608,6 +1677,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_tun_write_malformed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tun_vnet_hdr_len_unsupported, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_tun_open_offload_features, setup, teardown),
+	    cmocka_unit_test(test_tun_open_offload_uso_refused),
 	    cmocka_unit_test_setup_teardown(test_tun_read_vnet_udp_gso, setup_offload, teardown),
 	    cmocka_unit_test_setup_teardown(test_tun_read_vnet_udp_gso_mtu_edges, setup_offload,
 					    teardown),
