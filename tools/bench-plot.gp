@@ -1,12 +1,14 @@
 # Bar chart for tools/bench. Call with
 #   gnuplot -e "dat='bench.dat'; png='bench.png'; title='...'; n=ROWS;
-#               tmin=G; tmax=G; rmin=MS; rmax=MS" tools/bench-plot.gp
+#               tmin=G; tmax=G; rmin=MS; rmax=MS; tgt='bench-targets.txt'"
+#           tools/bench-plot.gp
 # n: the number of rows (paths). tmin..tmax and rmin..rmax: the smallest
 # and largest TCP throughput (Gbit/s) and RTT (ms), which set the range of
 # the two log axes.
 # bench.dat: one row per path: "name" g1 g4 udp_rx_mbit udp_loss_pct rtt_ms
 # vpn_cpu iperf3_cpu rss_mib, "?" for a missing figure (drawn as no bar,
-# marked n/a).
+# marked n/a). tgt (optional): the ratio and target lines, one a line,
+# shown as text in the last panel.
 
 if (!exists("title")) title = ''
 if (!exists("n")) n = 6
@@ -70,12 +72,13 @@ plot dat using 0:6:xtic(1) with boxes lc rgb '#8172b2' notitle, \
      ''  using 0:6:(sprintf("%.3f", $6)) with labels offset 0,0.7 notitle, \
      ''  using 0:(na(6, floor10(rmin) * 1.4)):("n/a") with labels offset 0,0.7 notitle
 
-set title "CPU seconds per GB transferred (TCP runs)"
+set title "CPU seconds per GB transferred (TCP runs); target for p2pvpn: 6"
 unset logscale y
 set offsets 0, 0, graph 0.15, 0
 set yrange [0:*]
 set boxwidth w
 plot dat using 0:(1/0):xtic(1) notitle, \
+     6 with lines dt 2 lc rgb '#555555' notitle, \
      ''  using ($0 - w/2):7 with boxes lc rgb '#c44e52' title 'VPN processes', \
      ''  using ($0 + w/2):8 with boxes lc rgb '#dd8452' title 'iperf3 ends', \
      ''  using ($0 - w/2):7:(lbl($7)) with labels offset 0,0.7 notitle, \
@@ -83,10 +86,28 @@ plot dat using 0:(1/0):xtic(1) notitle, \
      ''  using ($0 - w/2):(na(7, 0)):("n/a") with labels offset 0,0.7 notitle, \
      ''  using ($0 + w/2):(na(8, 0)):("n/a") with labels offset 0,0.7 notitle
 
-set title "peak RSS (VmHWM) of one VPN process, MiB (the larger end)"
+# Log scale: Go's heap is two orders of magnitude above p2pvpnd.
+set title "peak RSS (VmHWM) of one VPN process, MiB, log scale; target: 8"
+set logscale y
+set offsets 0, 0, 0, 0
+set yrange [1:*]
 set boxwidth 0.5
 plot dat using 0:9:xtic(1) with boxes lc rgb '#937860' notitle, \
+     8 with lines dt 2 lc rgb '#555555' notitle, \
      ''  using 0:9:(lbl($9)) with labels offset 0,0.7 notitle, \
-     ''  using 0:(na(9, 0)):("n/a") with labels offset 0,0.7 notitle
+     ''  using 0:(na(9, 1.4)):("n/a") with labels offset 0,0.7 notitle
+
+if (exists("tgt")) {
+	unset logscale y
+	unset title
+	unset xtics
+	unset ytics
+	unset grid
+	unset border
+	set xrange [0:1]
+	set yrange [-14:0.5]
+	set datafile separator "\t"
+	plot tgt using (0):(-$0):1 with labels left font "sans,9" notitle
+}
 
 unset multiplot
