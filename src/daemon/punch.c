@@ -189,7 +189,7 @@ void peer_on_introduce(struct daemon *d, struct peer *p, const struct rdv_introd
 	 * The engine sends those connects, under its bounds, and only when
 	 * the introduction started a round (a repeated one starts nothing). */
 	if (punch_on_introduce(&p->punch, &in, now) &&
-	    (!in.udp_reflexive.ss_family || d->rc.tcp_state == RDV_TCP_UP))
+	    (!in.udp_reflexive.ss_family || d->rc.eng.tcp_state == RDVC_TCP_UP))
 		punch_start_tcp(&p->punch, now);
 	if (d->cfg.relay && p->relay_id)
 		punch_on_relay_available(&p->punch, now);

@@ -1,16 +1,16 @@
-/* The daemon's side of the rendezvous (rendezvous/proto.h): learning our
- * reflexive address and the NAT's mapping behaviour with STUN, the
- * authenticated session with the meeting point (an ordinary handshake; the
- * rendezvous is a struct peer flagged is_rendezvous whose inner payloads are
- * signalling, not IP), registration with our host candidates, and asking to
- * be introduced to peers we have no path to.
- *
- * States: no session -> handshake (retried by the session timers) ->
- * session -> REGISTER every RDV_REGISTER_INTERVAL_MS; a REGISTERED answer
- * is the meeting point's heartbeat: three intervals without one and the
- * session is thrown away and made again, which is how a restarted
- * rendezvous gets our registration back. Direct tunnels do not depend on
- * any of this. */
+/* The daemon's side of the rendezvous (rendezvous/proto.h): the glue that
+ * carries out what the client's engine (rdvclient/engine.h) decides. The
+ * engine holds the state and the rules: the STUN mapping test towards the
+ * rendezvous's two ports, the TCP fallback, the REGISTER schedule and its
+ * heartbeat (three intervals without a REGISTERED answer and the session is
+ * made again, which is how a restarted rendezvous gets our registration
+ * back), the CONNECT pace and the reading of signalling messages. This file
+ * owns the I/O: it builds and sends the STUN requests, REGISTER and CONNECT
+ * messages, opens the TCP stream, drives the session with the meeting point
+ * (an ordinary handshake; the rendezvous is a struct peer flagged
+ * is_rendezvous whose inner payloads are signalling, not IP), gathers our
+ * host candidates, hands introductions to the path engine, and logs.
+ * Direct tunnels do not depend on any of this. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
@@ -24,22 +24,12 @@
 #include "util/log.h"
 #include "util/time.h"
 
-enum {
-	RDV_REGISTER_INTERVAL_MS = 5 * 1000,
-	RDV_DEAD_AFTER_MS = 3 * RDV_REGISTER_INTERVAL_MS + 2000,
-	RDV_STUN_RETRY_MS = 250,
-	RDV_STUN_WAIT_MS = 1500, /* registration waits this long for the mapping test */
-	RDV_STUN_REFRESH_MS = 60 * 1000,
-	RDV_CONNECT_INTERVAL_MS = 1000, /* while the engine waits for an introduction */
-	RDV_TCP_FALLBACK_MS = 1000, /* four unanswered STUN rounds */
-};
-
 void rdv_client_tcp_up(struct daemon *d, struct tcp_conn *c, uint64_t now)
 {
 	struct path path = { .kind = PATH_TCP, .conn = c };
 
 	path.addr = d->rdv->cfg.endpoint;
-	d->rc.tcp_state = RDV_TCP_UP;
+	rdvc_on_tcp_up(&d->rc.eng);
 	d->rdv->path = path;
 	tcpmux_adopt(d, c, d->rdv);
 	log_info("%s: rendezvous %s: connected over TCP", d->cfg.ifname, addr_str(&path.addr).s);
@@ -47,104 +37,44 @@ void rdv_client_tcp_up(struct daemon *d, struct tcp_conn *c, uint64_t now)
 	peer_send_initiation(d, d->rdv, now, true);
 }
 
-/* The second STUN port: the rendezvous answers on its port and the next. */
-static void stun_target(const struct daemon *d, unsigned which, struct sockaddr_storage *out)
+void rdv_client_tcp_down(struct daemon *d)
 {
-	*out = d->rdv->cfg.endpoint;
-	if (which == 1) {
-		if (out->ss_family == AF_INET) {
-			struct sockaddr_in *sin = (struct sockaddr_in *)out;
-			sin->sin_port = htons((uint16_t)(ntohs(sin->sin_port) + 1));
-		} else {
-			struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)out;
-			sin6->sin6_port = htons((uint16_t)(ntohs(sin6->sin6_port) + 1));
-		}
-	}
+	rdvc_on_tcp_down(&d->rc.eng);
 }
 
-static void send_stun(struct daemon *d, unsigned which, uint64_t now)
+static void send_stun(struct daemon *d, const struct rdvc_action *a)
 {
-	struct rdv_client *rc = &d->rc;
-	struct sockaddr_storage to;
 	struct stun_builder b;
 	uint8_t buf[64];
 	size_t len;
 
-	stun_id_new(rc->stun_id[which]);
 	if (stun_builder_init(&b, buf, sizeof(buf), STUN_METHOD_BINDING, STUN_CLASS_REQUEST,
-			      rc->stun_id[which]) < 0 ||
+			      a->stun_id) < 0 ||
 	    stun_builder_finish(&b, true, &len) < 0)
 		return;
-	stun_target(d, which, &to);
-	(void)udp_send(&d->udp, buf, len, &to);
-	rc->stun_sent_ms = now;
+	(void)udp_send(&d->udp, buf, len, &a->addr);
 }
-
-static uint16_t port_of(const struct sockaddr_storage *ss)
-{
-	return ntohs(ss->ss_family == AF_INET ? ((const struct sockaddr_in *)ss)->sin_port
-					      : ((const struct sockaddr_in6 *)ss)->sin6_port);
-}
-
-/* Both answers in: the same mapped port towards both rendezvous ports means
- * endpoint-independent mapping; different ports mean a mapping per
- * destination, and their difference is the allocation step. */
-static void learn_mapping(struct daemon *d)
-{
-	struct rdv_client *rc = &d->rc;
-	int step = (int)port_of(&rc->mapped[1]) - (int)port_of(&rc->mapped[0]);
-	uint8_t mapping = step == 0 ? RDV_MAPPING_INDEPENDENT : RDV_MAPPING_DEPENDENT;
-
-	/* A step larger than a few ports is not a sequence worth predicting. */
-	int16_t pstep = (step != 0 && step >= -16 && step <= 16) ? (int16_t)step : 0;
-
-	if (rc->nat_mapping != mapping || rc->port_step != pstep || !rc->have_reflexive ||
-	    !cfg_endpoint_equal(&rc->reflexive, &rc->mapped[0])) {
-		log_info("%s: reflexive address %s, NAT mapping %s%s", d->cfg.ifname,
-			 addr_str(&rc->mapped[0]).s,
-			 mapping == RDV_MAPPING_INDEPENDENT ? "endpoint-independent"
-							    : "per destination",
-			 pstep ? " (sequential)" : "");
-		/* Tell the rendezvous, and have peers that are still without a
-		 * session introduced again with what we know now. */
-		if (rc->registered_ms) {
-			rc->registered_ms = 0;
-			for (size_t i = 0; i < d->n_peers; i++)
-				d->peers[i]->reintroduce = true;
-		}
-	}
-	rc->reflexive = rc->mapped[0];
-	rc->have_reflexive = true;
-	rc->nat_mapping = mapping;
-	rc->port_step = pstep;
-}
-
-static_assert(sizeof(((struct rdv_client *)0)->stun_id[0]) == STUN_ID_LEN, "STUN id size");
 
 bool rdv_client_stun(struct daemon *d, struct rx_pkt *m, uint64_t now)
 {
-	struct rdv_client *rc = &d->rc;
-	struct stun_msg msg;
+	const struct rdvc_engine *e = &d->rc.eng;
 
-	if (!d->rdv || !stun_msg_parse(&msg, m->data, m->len) || msg.cls != STUN_CLASS_SUCCESS ||
-	    msg.method != STUN_METHOD_BINDING)
+	if (!d->rdv)
 		return false;
-	for (unsigned i = 0; i < 2; i++) {
-		if (memcmp(msg.id, rc->stun_id[i], STUN_ID_LEN) != 0)
-			continue;
-		if (!stun_msg_get_mapped(&msg, &rc->mapped[i]))
-			return false;
-		/* One answer per transaction: a replay cannot overwrite it. */
-		memset(rc->stun_id[i], 0, STUN_ID_LEN);
-		rc->have_mapped[i] = true;
-		rc->udp_heard = true;
-		if (rc->have_mapped[0] && rc->have_mapped[1]) {
-			learn_mapping(d);
-			rc->stun_done_ms = now;
-		}
-		return true;
+	switch (rdvc_on_stun(&d->rc.eng, m->data, m->len, now)) {
+	case RDVC_STUN_NOT_OURS:
+		return false;
+	case RDVC_STUN_NAT_CHANGED:
+		log_info("%s: reflexive address %s, NAT mapping %s%s", d->cfg.ifname,
+			 addr_str(&e->reflexive).s,
+			 e->nat_mapping == RDV_MAPPING_INDEPENDENT ? "endpoint-independent"
+								   : "per destination",
+			 e->port_step ? " (sequential)" : "");
+		break;
+	case RDVC_STUN_ANSWER:
+		break;
 	}
-	return false;
+	return true;
 }
 
 static void send_signal(struct daemon *d, const uint8_t *msg, size_t len, uint64_t now)
@@ -201,8 +131,8 @@ void rdv_client_host_candidates(struct daemon *d, struct rdv_register *reg)
 
 static void send_register(struct daemon *d, uint64_t now)
 {
-	struct rdv_client *rc = &d->rc;
-	struct rdv_register reg = { .nat_mapping = rc->nat_mapping, .port_step = rc->port_step };
+	const struct rdvc_engine *e = &d->rc.eng;
+	struct rdv_register reg = { .nat_mapping = e->nat_mapping, .port_step = e->port_step };
 	uint8_t buf[RDV_REGISTER_LEN + RDV_MAX_HOST * RDV_ADDR_LEN];
 	size_t len;
 
@@ -210,7 +140,6 @@ static void send_register(struct daemon *d, uint64_t now)
 	len = rdv_encode_register(&reg, buf, sizeof(buf));
 	if (len)
 		send_signal(d, buf, len, now);
-	rc->register_sent_ms = now;
 }
 
 void rdv_client_connect(struct daemon *d, struct peer *p, uint64_t now)
@@ -218,176 +147,137 @@ void rdv_client_connect(struct daemon *d, struct peer *p, uint64_t now)
 	uint8_t buf[RDV_CONNECT_LEN];
 	size_t len;
 
-	if (!d->rdv || !d->rc.registered_ms || now - p->connect_sent_ms < RDV_CONNECT_INTERVAL_MS)
+	if (!d->rdv || !rdvc_connect_due(&d->rc.eng, &p->connect_sent_ms, now))
 		return;
 	len = rdv_encode_connect(p->cfg.public_key, buf, sizeof(buf));
 	if (!len)
 		return;
 	send_signal(d, buf, len, now);
-	p->connect_sent_ms = now;
 	log_debug("%s: peer %s: asking the rendezvous for an introduction", d->cfg.ifname, p->name);
 }
 
-/* The candidate rules of util/addr.h with our own addresses: the
- * rendezvous's and our tunnel's (interface addresses are left out: a peer
- * in a container behind this host's NAT is reflexive at one of them). */
-static bool intro_addr_ok(const struct daemon *d, const struct sockaddr_storage *a,
-			  enum addr_reason *why)
+/* Our NAT data changed: every peer still without a session is introduced
+ * again with what the rendezvous knows now. */
+static void reintroduce(struct daemon *d, uint64_t now)
 {
-	if (!addr_candidate_ok(a, d->cfg.rendezvous, d->cfg.n_rendezvous, why))
-		return false;
-	for (size_t i = 0; i < d->cfg.n_addresses; i++) {
-		const struct cfg_prefix *t = &d->cfg.addresses[i];
-		struct sockaddr_storage own;
+	for (size_t i = 0; i < d->n_peers; i++) {
+		struct peer *q = d->peers[i];
 
-		memset(&own, 0, sizeof(own));
-		own.ss_family = (sa_family_t)t->family;
-		if (t->family == AF_INET)
-			memcpy(&((struct sockaddr_in *)&own)->sin_addr, t->addr, 4);
-		else
-			memcpy(&((struct sockaddr_in6 *)&own)->sin6_addr, t->addr, 16);
-		if (!addr_candidate_ok(a, &own, 1, why))
-			return false;
+		if (sess_peer_send_keypair(&q->sess, now))
+			continue;
+		q->connect_sent_ms = 0;
+		rdv_client_connect(d, q, now);
 	}
-	return true;
 }
 
-static bool intro_keep(const struct daemon *d, const struct peer *p,
-		       const struct sockaddr_storage *a, const char *what)
+static void introduce(struct daemon *d, const struct rdvc_action *a, uint64_t now)
 {
-	enum addr_reason why;
+	struct peer *p = peer_by_key(d, a->intro.public_key);
 
-	if (intro_addr_ok(d, a, &why))
-		return true;
-	log_debug("%s: peer %s: introduced %s candidate skipped: %s", d->cfg.ifname, p->name, what,
-		  addr_reason_name(why));
-	return false;
+	if (!p)
+		return; /* introduced to someone not in our config: ignore */
+	for (size_t i = 0; i < a->n_skipped; i++)
+		log_debug("%s: peer %s: introduced %s candidate skipped: %s", d->cfg.ifname,
+			  p->name, a->skipped[i].what, addr_reason_name(a->skipped[i].why));
+	peer_on_introduce(d, p, &a->intro, now);
 }
 
-/* An introduction names addresses we are about to send probes and TCP
- * connects to: only those that pass the candidate rules reach the engine. */
-static void intro_filter(const struct daemon *d, const struct peer *p, struct rdv_introduce *in)
+static void signal_action(struct daemon *d, const struct rdvc_action *a, uint64_t now)
 {
-	size_t n = 0;
-
-	if (in->udp_reflexive.ss_family && !intro_keep(d, p, &in->udp_reflexive, "udp reflexive"))
-		memset(&in->udp_reflexive, 0, sizeof(in->udp_reflexive));
-	if (in->tcp_reflexive.ss_family && !intro_keep(d, p, &in->tcp_reflexive, "tcp reflexive"))
-		memset(&in->tcp_reflexive, 0, sizeof(in->tcp_reflexive));
-	for (size_t i = 0; i < in->n_host; i++)
-		if (intro_keep(d, p, &in->host[i], "host"))
-			in->host[n++] = in->host[i];
-	in->n_host = n;
-}
-
-void rdv_client_receive(struct daemon *d, const uint8_t *msg, size_t len, uint64_t now)
-{
-	struct rdv_client *rc = &d->rc;
-	struct rdv_introduce intro;
-	struct sockaddr_storage refl;
-	uint8_t key[32];
-	uint32_t id;
 	struct peer *p;
 
-	switch (rdv_msg_type_of(msg, len)) {
-	case RDV_REGISTERED:
-		if (!rdv_decode_registered(msg, len, &id, &refl))
-			break;
-		if (!rc->registered_ms) {
-			char seen[CFG_ENDPOINT_STRLEN];
-
-			/* addr_str and path_str share one buffer: copy one. */
-			cfg_endpoint_to_string(&refl, seen, sizeof(seen));
-			log_info("%s: registered with the rendezvous %s as %s", d->cfg.ifname,
-				 path_str(&d->rdv->path).s, seen);
-		}
-		rc->registered_ms = now;
-		rc->relay_id = id;
-		for (size_t i = 0; i < d->n_peers; i++) {
-			struct peer *q = d->peers[i];
-			if (q->reintroduce && !sess_peer_send_keypair(&q->sess, now)) {
-				q->connect_sent_ms = 0;
-				rdv_client_connect(d, q, now);
-			}
-			q->reintroduce = false;
-		}
-		if (!rc->have_reflexive) {
-			rc->reflexive = refl;
-			rc->have_reflexive = true;
-		}
-		return;
-	case RDV_INTRODUCE:
-		if (!rdv_decode_introduce(msg, len, &intro))
-			break;
-		p = peer_by_key(d, intro.public_key);
-		if (!p)
-			return; /* introduced to someone not in our config: ignore */
-		intro_filter(d, p, &intro);
-		peer_on_introduce(d, p, &intro, now);
-		return;
-	case RDV_UNKNOWN_PEER:
-		if (!rdv_decode_unknown_peer(msg, len, key))
-			break;
-		p = peer_by_key(d, key);
+	switch (a->type) {
+	case RDVC_ACT_REGISTERED:
+		log_info("%s: registered with the rendezvous %s as %s", d->cfg.ifname,
+			 path_str(&d->rdv->path).s, addr_str(&a->addr).s);
+		break;
+	case RDVC_ACT_REINTRODUCE:
+		reintroduce(d, now);
+		break;
+	case RDVC_ACT_INTRODUCE:
+		introduce(d, a, now);
+		break;
+	case RDVC_ACT_NOT_INTRODUCED:
 		/* The rendezvous introduces two peers only once both asked for
 		 * each other, and says the same whether the peer is absent or
-		 * has not asked yet: we ask again every RDV_CONNECT_INTERVAL_MS. */
+		 * has not asked yet: we ask again every RDVC_CONNECT_INTERVAL_MS. */
+		p = peer_by_key(d, a->key);
 		if (p)
 			log_debug("%s: peer %s: no introduction yet (not at the rendezvous, or "
 				  "not asking for us)",
 				  d->cfg.ifname, p->name);
-		return;
+		break;
+	case RDVC_ACT_MALFORMED:
+		drop(d, DROP_MALFORMED, &d->rdv->path);
+		break;
 	default:
 		break;
 	}
-	drop(d, DROP_MALFORMED, &d->rdv->path);
+}
+
+void rdv_client_receive(struct daemon *d, const uint8_t *msg, size_t len, uint64_t now)
+{
+	const struct rdvc_own own = {
+		.rendezvous = d->cfg.rendezvous,
+		.n_rendezvous = d->cfg.n_rendezvous,
+		.tunnel = d->cfg.addresses,
+		.n_tunnel = d->cfg.n_addresses,
+	};
+	struct rdvc_action acts[RDVC_MAX_ACTIONS];
+	size_t n = rdvc_on_signal(&d->rc.eng, msg, len, &own, now, acts);
+
+	for (size_t i = 0; i < n; i++)
+		signal_action(d, &acts[i], now);
+}
+
+static void tick_action(struct daemon *d, const struct rdvc_action *a, uint64_t now)
+{
+	switch (a->type) {
+	case RDVC_ACT_SEND_STUN:
+		send_stun(d, a);
+		break;
+	case RDVC_ACT_TCP_OPEN:
+		/* From listen_port, so that the rendezvous also learns our TCP
+		 * reflexive address. */
+		log_info("%s: rendezvous %s: no answer over UDP, trying TCP", d->cfg.ifname,
+			 addr_str(&d->rdv->cfg.endpoint).s);
+		if (tcpmux_connect_rdv(d, now) < 0)
+			rdvc_on_tcp_failed(&d->rc.eng, now);
+		break;
+	case RDVC_ACT_INITIATE:
+		peer_send_initiation(d, d->rdv, now, false);
+		break;
+	case RDVC_ACT_SESSION_LOST:
+		log_warn("%s: rendezvous %s stopped answering, reconnecting", d->cfg.ifname,
+			 path_str(&d->rdv->path).s);
+		sess_peer_clear(&d->rdv->sess);
+		peer_send_initiation(d, d->rdv, now, false);
+		break;
+	case RDVC_ACT_REGISTER:
+		send_register(d, now);
+		break;
+	default:
+		break;
+	}
 }
 
 uint64_t rdv_client_tick(struct daemon *d, uint64_t now)
 {
-	struct rdv_client *rc = &d->rc;
-	bool session = d->rdv && sess_peer_send_keypair(&d->rdv->sess, now);
-	uint64_t next;
+	struct rdvc_action acts[RDVC_MAX_ACTIONS];
+	struct rdvc_status st;
+	size_t n;
 
 	if (!d->rdv)
 		return UINT64_MAX;
-	/* STUN: until both ports answered, then now and again to follow
-	 * changes of the NAT's mapping. */
-	if ((!rc->have_mapped[0] || !rc->have_mapped[1]) && now - rc->stun_sent_ms >= RDV_STUN_RETRY_MS) {
-		send_stun(d, 0, now);
-		send_stun(d, 1, now);
-	} else if (rc->stun_done_ms && now - rc->stun_done_ms >= RDV_STUN_REFRESH_MS) {
-		rc->have_mapped[0] = rc->have_mapped[1] = false;
-		rc->stun_done_ms = 0;
-	}
-	/* Not one answer over UDP from the rendezvous (blocked?): try its TCP port,
-	 * from listen_port, so that it also learns our TCP reflexive address. */
-	if (!rc->udp_heard && !rc->registered_ms && rc->tcp_state == RDV_TCP_NONE &&
-	    now - rc->started_ms >= RDV_TCP_FALLBACK_MS && d->rdv->path.kind == PATH_UDP) {
-		log_info("%s: rendezvous %s: no answer over UDP, trying TCP", d->cfg.ifname,
-			 addr_str(&d->rdv->cfg.endpoint).s);
-		if (tcpmux_connect_rdv(d, now) < 0)
-			rc->started_ms = now; /* try again later */
-	}
-	if (!session) {
-		peer_send_initiation(d, d->rdv, now, false);
-	} else if (now - rc->register_sent_ms >= RDV_REGISTER_INTERVAL_MS || !rc->registered_ms) {
-		if (rc->registered_ms && now - rc->registered_ms > RDV_DEAD_AFTER_MS) {
-			log_warn("%s: rendezvous %s stopped answering, reconnecting", d->cfg.ifname,
-				 path_str(&d->rdv->path).s);
-			rc->registered_ms = 0;
-			sess_peer_clear(&d->rdv->sess);
-			peer_send_initiation(d, d->rdv, now, false);
-		} else if (now - rc->register_sent_ms >= 1000 &&
-			   ((rc->have_mapped[0] && rc->have_mapped[1]) ||
-			    now - rc->started_ms >= RDV_STUN_WAIT_MS)) {
-			/* The introduction carries our NAT's behaviour: register
-			 * once the mapping test is done (or has had its time). */
-			send_register(d, now);
-		}
-	}
-	next = now + 1000;
-	return next;
+	st.session = sess_peer_send_keypair(&d->rdv->sess, now);
+	st.path_udp = d->rdv->path.kind == PATH_UDP;
+	n = rdvc_expire(&d->rc.eng, &st, now, acts);
+	for (size_t i = 0; i < n; i++)
+		tick_action(d, &acts[i], now);
+	/* Within a second, as before the engine existed: the CONNECTs of peers
+	 * waiting for an introduction (run_timers) have no deadline of their
+	 * own and ride on this one. rdvc_next_deadline() holds the engine's. */
+	return now + 1000;
 }
 
 int rdv_client_start(struct daemon *d)
@@ -406,7 +296,7 @@ int rdv_client_start(struct daemon *d)
 	if (!d->rdv)
 		return -errno ? -errno : -ENOMEM;
 	d->rdv->is_rendezvous = true;
-	d->rc.started_ms = time_now_ms();
+	rdvc_engine_init(&d->rc.eng, &d->rdv->cfg.endpoint, time_now_ms());
 	return 0;
 }
 

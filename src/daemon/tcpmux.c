@@ -140,7 +140,7 @@ static void close_slot(struct daemon *d, unsigned i, const char *why)
 			d->rdv->path.kind = PATH_UDP;
 			d->rdv->path.conn = NULL;
 			d->rdv->path.addr = d->rdv->cfg.endpoint;
-			d->rc.tcp_state = RDV_TCP_NONE;
+			rdv_client_tcp_down(d);
 		}
 		if (s->owner && !s->owner->is_rendezvous)
 			punch_on_tcp_closed(&s->owner->punch, &c->peer, now);
@@ -150,7 +150,7 @@ static void close_slot(struct daemon *d, unsigned i, const char *why)
 		epoll_ctl(d->epfd, EPOLL_CTL_DEL, s->fd, NULL);
 		close(s->fd);
 		if (s->is_rdv)
-			d->rc.tcp_state = RDV_TCP_NONE;
+			rdv_client_tcp_down(d);
 	}
 	memset(s, 0, sizeof(*s));
 	s->fd = -1;
@@ -237,11 +237,7 @@ void tcpmux_connect(struct daemon *d, struct peer *p, const struct sockaddr_stor
 
 int tcpmux_connect_rdv(struct daemon *d, uint64_t now)
 {
-	int ret = start_connect(d, d->rdv, true, &d->rdv->cfg.endpoint, now);
-
-	if (ret == 0)
-		d->rc.tcp_state = RDV_TCP_CONNECTING;
-	return ret;
+	return start_connect(d, d->rdv, true, &d->rdv->cfg.endpoint, now);
 }
 
 struct tcp_conn *tcpmux_find(struct daemon *d, struct peer *p, const struct sockaddr_storage *addr)
