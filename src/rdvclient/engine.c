@@ -69,6 +69,16 @@ static bool learn_mapping(struct rdvc_engine *e)
 	return changed;
 }
 
+/* Ours begin with the magic cookie: a zero id is a slot with nothing out
+ * (never sent, or answered), which a forged all-zero id (an RFC 3489
+ * message, no cookie) must not match. */
+static bool outstanding(const uint8_t id[RDVC_ID_LEN])
+{
+	static const uint8_t zero[RDVC_ID_LEN];
+
+	return memcmp(id, zero, RDVC_ID_LEN) != 0;
+}
+
 enum rdvc_stun_result rdvc_on_stun(struct rdvc_engine *e, const uint8_t *msg, size_t len,
 				   uint64_t now)
 {
@@ -78,7 +88,7 @@ enum rdvc_stun_result rdvc_on_stun(struct rdvc_engine *e, const uint8_t *msg, si
 	    m.method != STUN_METHOD_BINDING)
 		return RDVC_STUN_NOT_OURS;
 	for (unsigned i = 0; i < 2; i++) {
-		if (memcmp(m.id, e->stun_id[i], RDVC_ID_LEN) != 0)
+		if (!outstanding(e->stun_id[i]) || memcmp(m.id, e->stun_id[i], RDVC_ID_LEN) != 0)
 			continue;
 		if (!stun_msg_get_mapped(&m, &e->mapped[i]))
 			return RDVC_STUN_NOT_OURS;

@@ -12,7 +12,8 @@
  *                 every RDVC_STUN_RETRY_MS until both are answered; then
  *                 again RDVC_STUN_REFRESH_MS after the second answer, to
  *                 follow changes of the NAT's mapping. Only the latest ids
- *                 count, each answered once. The same mapped port towards
+ *                 count, each answered once; an all-zero id never (it is
+ *                 no id of ours). The same mapped port towards
  *                 both is endpoint-independent mapping; different ports a
  *                 mapping per destination, their difference the port step
  *                 (kept when within +-RDVC_PORT_STEP_MAX, else 0).

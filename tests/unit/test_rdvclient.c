@@ -662,6 +662,35 @@ static void test_rdvc_on_signal_registered_reflexive(void **state)
 	assert_int_equal(port_of(&e.reflexive), 40500);
 }
 
+/* A forged answer with an all-zero transaction id (an RFC 3489 one: no
+ * magic cookie) matches no slot, neither before anything was sent nor once
+ * both answers are in: it cannot move our reflexive address or mapping. */
+static void test_rdvc_on_stun_zero_id(void **state)
+{
+	static const uint8_t zero[RDVC_ID_LEN];
+	struct sockaddr_storage evil = sa4("192.0.2.66", 1234);
+	struct rdvc_engine e;
+	struct stun_builder b;
+	uint8_t buf[128];
+	size_t len;
+
+	(void)state;
+	assert_int_equal(
+	    stun_builder_init(&b, buf, sizeof(buf), STUN_METHOD_BINDING, STUN_CLASS_SUCCESS, zero),
+	    0);
+	assert_int_equal(stun_builder_add_address(&b, STUN_ATTR_MAPPED_ADDRESS, &evil), 0);
+	assert_int_equal(stun_builder_finish(&b, false, &len), 0);
+	engine(&e);
+	assert_int_equal(rdvc_on_stun(&e, buf, len, T0), RDVC_STUN_NOT_OURS);
+	assert_false(e.have_mapped[0] || e.have_mapped[1] || e.udp_heard);
+	assert_int_equal(stun_round(&e, &NO_SESSION, T0, 40000, 40002), RDVC_STUN_NAT_CHANGED);
+	assert_int_equal(rdvc_on_stun(&e, buf, len, T0 + 10), RDVC_STUN_NOT_OURS);
+	assert_int_equal(port_of(&e.reflexive), 40000);
+	assert_int_equal(port_of(&e.mapped[0]), 40000);
+	assert_int_equal(port_of(&e.mapped[1]), 40002);
+	assert_int_equal(e.port_step, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -669,6 +698,7 @@ int main(void)
 	    cmocka_unit_test(test_rdvc_on_stun_independent_and_refresh),
 	    cmocka_unit_test(test_rdvc_on_stun_port_step),
 	    cmocka_unit_test(test_rdvc_on_stun_refuses),
+	    cmocka_unit_test(test_rdvc_on_stun_zero_id),
 	    cmocka_unit_test(test_rdvc_expire_tcp_fallback),
 	    cmocka_unit_test(test_rdvc_expire_register_waits_for_stun),
 	    cmocka_unit_test(test_rdvc_expire_register_cadence),
