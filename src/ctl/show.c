@@ -157,6 +157,8 @@ static void text_interface(FILE *f, const struct ctl_block *b, bool colour)
 		fprintf(f, colour ? "  " BOLD "listening port" RESET ": " : "  listening port: ");
 		fprintf(f, "%" PRIu64 "\n", port);
 	}
+	if ((v = get(b, "offloads")))
+		attr(f, "offloads", v, colour);
 	if ((v = get(b, "reflexive_address")))
 		attr(f, "reflexive address", v, colour);
 }
@@ -276,6 +278,7 @@ static void json_interface(FILE *f, const struct ctl_block *b, int depth)
 	json_str(&o, "name", get(b, "interface"));
 	json_str(&o, "public_key", get(b, "public_key"));
 	json_u64(&o, "listen_port", get(b, "listen_port"), 65535);
+	json_str(&o, "offloads", get(b, "offloads"));
 	json_str(&o, "reflexive_address", get(b, "reflexive_address"));
 	/* The handshake flood defence (daemon/hsgate.c). */
 	json_bool(&o, "under_load", get(b, "under_load"));

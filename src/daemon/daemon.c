@@ -56,11 +56,14 @@ int daemon_apply_addresses(struct daemon *d, const struct cfg_daemon *old,
 
 static int alloc_buffers(struct daemon *d)
 {
-	d->rxbuf = malloc((size_t)PKT_BATCH * PKT_SLOT);
-	d->txbuf = malloc((size_t)PKT_BATCH * PKT_SLOT);
-	if (!d->rxbuf || !d->txbuf)
+	/* Untouched pages cost no memory: a slot of a plain packet uses its
+	 * first pages only, and only GRO fills whole rx slots. */
+	d->rxbuf = malloc((size_t)RX_BATCH * PKT_SLOT);
+	d->txbuf = malloc((size_t)TX_BATCH * PKT_SLOT);
+	d->tun_buf = malloc(PKT_SLOT);
+	if (!d->rxbuf || !d->txbuf || !d->tun_buf)
 		return -ENOMEM;
-	for (unsigned i = 0; i < PKT_BATCH; i++) {
+	for (unsigned i = 0; i < RX_BATCH; i++) {
 		d->rx[i].data = d->rxbuf + (size_t)i * PKT_SLOT + PKT_HEADROOM;
 		d->rx[i].cap = TUN_PACKET_MAX;
 	}
@@ -124,7 +127,7 @@ int daemon_start(struct daemon *d)
 		log_error("%s: rtnetlink: %s", c->ifname, strerror(-ret));
 		goto fail;
 	}
-	if ((ret = tun_open(&d->tun, c->ifname)) < 0) {
+	if ((ret = offload_tun_open(d)) < 0) {
 		log_error("%s: cannot create TUN interface: %s", c->ifname, strerror(-ret));
 		goto fail;
 	}
@@ -142,6 +145,8 @@ int daemon_start(struct daemon *d)
 		log_error("%s: UDP port %u: %s", c->ifname, c->listen_port, strerror(-ret));
 		goto fail;
 	}
+	offload_udp_enable(d);
+	offload_log(d);
 	if ((ret = add_peers(d)) < 0 || (ret = rdv_client_start(d)) < 0)
 		goto fail;
 	if ((ret = ctl_server_open(&d->ctl, c->control_socket)) < 0) {
@@ -190,7 +195,8 @@ void daemon_stop(struct daemon *d)
 	sess_index_cleanup(&d->index);
 	free(d->rxbuf);
 	free(d->txbuf);
-	d->rxbuf = d->txbuf = NULL;
+	free(d->tun_buf);
+	d->rxbuf = d->txbuf = d->tun_buf = NULL;
 	hsgate_daemon_cleanup(d);
 	hs_identity_cleanup(&d->id);
 }

@@ -15,12 +15,12 @@
 #include "crypto/hsgate.h"
 #include "punch/engine.h"
 #include "punch/probe.h"
-#include "rdvclient/engine.h"
 #include "routing/allowedips.h"
 #include "session/index.h"
 #include "session/keypair.h"
 #include "session/timers.h"
 #include "transport/udp.h"
+#include "tun/gro.h"
 #include "tun/netlink.h"
 #include "tun/tun.h"
 
@@ -31,13 +31,16 @@ enum {
 	PKT_HEADROOM = 64,
 	PKT_TAILROOM = 64, /* padding to 16 and the AEAD tag */
 	PKT_SLOT = PKT_HEADROOM + TUN_PACKET_MAX + PKT_TAILROOM,
-	PKT_BATCH = 32,	  /* datagrams moved per wake-up and direction */
+	RX_BATCH = 32, /* messages per recvmmsg (with GRO, each up to 64 KiB) */
+	TX_BATCH = 64, /* datagrams per sendmmsg: UDP_BATCH_MAX, GSO runs up to that */
+	TUN_FRAMES_PER_WAKE = 16, /* TUN reads per wake-up with a vnet header (super-packets) */
 	STAGED_MAX = 16,  /* packets held per peer while a handshake runs */
 	INDEX_TABLE_MAX = 1 << 16,
 	UDP_BATCHES_PER_WAKE = 4, /* then back to epoll (level-triggered) */
 };
 /* Every configured peer (and the rendezvous sessions, with room to spare)
  * can hold its 4 indexes at once: the table never fills. */
+static_assert((int)TX_BATCH <= (int)UDP_BATCH_MAX, "one sendmmsg takes the whole tx batch");
 static_assert(4 * ((int)CFG_MAX_PEERS + 16) <= (int)INDEX_TABLE_MAX,
 	      "the receiver index table holds every peer's indexes");
 
@@ -79,7 +82,10 @@ struct path {
 	uint32_t relay_id;	      /* RELAY: the other peer's id at the rendezvous */
 };
 
-/* A received datagram; data has PKT_HEADROOM writable bytes before it. */
+/* A received datagram. Handlers may change its bytes (decryption is in
+ * place) but nothing in front of them: with UDP GRO the bytes before one
+ * datagram are the end of the previous one, whose decrypted packet may wait
+ * in the merging table until the batch ends. */
 struct rx_pkt {
 	uint8_t *data;
 	size_t len;
@@ -131,9 +137,23 @@ struct tcp_slot {
 	uint64_t wfull_ms; /* the out ring refused a datagram and has not drained since; 0: not */
 };
 
-/* The rendezvous client's state (rdv.c): the engine's (rdvclient/engine.h). */
+enum rdv_tcp_state { RDV_TCP_NONE, RDV_TCP_CONNECTING, RDV_TCP_UP };
+
+/* The rendezvous client's state (rdv.c). */
 struct rdv_client {
-	struct rdvc_engine eng;
+	uint8_t stun_id[2][16]; /* STUN_ID_LEN: outstanding Binding requests, zero when answered */
+	bool have_mapped[2];
+	struct sockaddr_storage mapped[2]; /* towards the rendezvous's port and port + 1 */
+	uint64_t stun_sent_ms, stun_done_ms;
+	bool have_reflexive;
+	struct sockaddr_storage reflexive;
+	uint8_t nat_mapping; /* enum rdv_nat_mapping */
+	int16_t port_step;
+	uint32_t relay_id;		     /* ours, as the rendezvous knows us */
+	uint64_t register_sent_ms, registered_ms; /* registered_ms 0: not registered */
+	uint64_t started_ms;
+	enum rdv_tcp_state tcp_state; /* the TCP channel, tried when UDP gets no answer */
+	bool udp_heard;		      /* the rendezvous answered us over UDP at least once */
 };
 
 struct daemon {
@@ -163,13 +183,23 @@ struct daemon {
 	struct rt_table rt;
 	struct sess_index_table index;
 
-	uint8_t *rxbuf; /* PKT_BATCH slots of PKT_SLOT bytes, one per rx[i] */
-	struct udp_msg rx[PKT_BATCH];
+	uint8_t *rxbuf; /* RX_BATCH slots of PKT_SLOT bytes, one per rx[i] */
+	struct udp_msg rx[RX_BATCH];
 	/* The tx batch (send.c): entry i owns slot i of txbuf; tx[0..n_tx)
 	 * wait for the next send_flush. */
 	uint8_t *txbuf;
-	struct udp_msg tx[PKT_BATCH];
+	struct udp_msg tx[TX_BATCH];
 	unsigned n_tx;
+	/* Frames read from the TUN (a super-packet with offloads) before they
+	 * are cut into tx slots; PKT_SLOT bytes. */
+	uint8_t *tun_buf;
+	/* Decrypted packets held while a UDP batch is handled, merged into
+	 * super-packets for the TUN when it ends (offload.c). */
+	struct tun_gro gro;
+	unsigned gro_flags;	 /* TUN_GRO_* in use */
+	bool rx_batch_open;	 /* in a UDP batch: data goes to gro */
+	bool tun_merge_refused;	 /* the kernel refused a merged write: no more merging */
+	uint64_t offload_fallbacks; /* offloads turned off after a refusal (TUN) */
 	uint64_t drops[DROP_REASON_MAX];
 	uint64_t staged_dropped; /* inner packets staged and never sent (no room, gave up) */
 
@@ -262,6 +292,20 @@ const struct path *relay_seal(struct daemon *d, const struct path *path, uint8_t
 /* Formats an address for logs ("198.51.100.7:51820"); see struct addr_text. */
 struct addr_text addr_str(const struct sockaddr_storage *ss);
 
+/* offload.c: TUN and UDP segmentation offloads */
+/* Opens the TUN, with IFF_VNET_HDR and TSO/USO/checksum offloads when
+ * cfg.offload allows and the kernel has them, and sets up the merging of
+ * received packets. 0 or -errno (as tun_open). */
+int offload_tun_open(struct daemon *d);
+/* Turns on UDP GSO/GRO on d->udp when cfg.offload allows (start, reload). */
+void offload_udp_enable(struct daemon *d);
+/* Sets the merging table up for what the TUN takes. */
+void offload_gro_reset(struct daemon *d);
+/* "TUN csum tso uso, UDP gso gro", or "off" for either. */
+void offload_describe(const struct daemon *d, char *buf, size_t len);
+/* Logs once what is on. */
+void offload_log(const struct daemon *d);
+
 /* hsgate.c: the handshake flood defence */
 /* Decides whether a received handshake message may have DH work now; when
  * not, it is counted as dropped (and may get a cookie reply). */
@@ -319,8 +363,6 @@ void tcpmux_event(struct daemon *d, unsigned slot, uint32_t events);
 uint64_t tcpmux_tick(struct daemon *d, uint64_t now);
 /* rdv.c: the TCP stream to the rendezvous is up. */
 void rdv_client_tcp_up(struct daemon *d, struct tcp_conn *c, uint64_t now);
-/* rdv.c: the TCP stream (or the connect) to the rendezvous closed. */
-void rdv_client_tcp_down(struct daemon *d);
 
 /* reload.c */
 /* Re-reads the config; on any error logs it and keeps the running one. */

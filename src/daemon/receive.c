@@ -2,10 +2,11 @@
  * frames and relay frames, a dispatch table of short handlers by message
  * type, the drop reasons, and UDP -> decrypt -> replay -> source check ->
  * TUN for data. Each wake-up takes up to UDP_BATCHES_PER_WAKE batches of
- * PKT_BATCH datagrams into buffers allocated at start (with PKT_HEADROOM in
- * front, so a relayed datagram can be handled in place); replies queued
- * while handling a batch leave in one sendmmsg after it. Nothing here
- * allocates. */
+ * RX_BATCH messages (with UDP GRO, each a run of datagrams from one sender)
+ * into buffers allocated at start; decrypted packets of a batch are merged
+ * per flow into super-packets for the TUN when the batch ends (offload.c),
+ * and replies queued while handling it leave in one sendmmsg after it.
+ * Nothing here allocates. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -111,7 +112,12 @@ static void handle_data(struct daemon *d, struct rx_pkt *m, uint64_t now)
 		drop(d, DROP_INNER_SOURCE, &m->from);
 		return;
 	}
-	if (tun_write(&d->tun, inner, in.ip_len) < 0 && errno != EAGAIN)
+	/* In a UDP batch the packet waits in the rx buffer, to leave merged
+	 * with the rest of its flow when the batch ends; a TCP frame's buffer
+	 * is the stream's ring, reused once we return, so it leaves now. */
+	if (d->rx_batch_open)
+		tun_gro_add(&d->gro, inner, in.ip_len);
+	else if (tun_write(&d->tun, inner, in.ip_len) < 0 && errno != EAGAIN)
 		log_errno(LOG_LEVEL_DEBUG, "%s: tun write", d->cfg.ifname);
 }
 
@@ -157,13 +163,24 @@ void datapath_receive(struct daemon *d, struct rx_pkt *m, uint64_t now)
 	rx_handlers[type](d, m, now);
 }
 
+/* One received message: a datagram, or with GRO several of one size from
+ * one sender back to back, handled in order. */
+static void receive_message(struct daemon *d, struct udp_msg *msg, uint64_t now)
+{
+	struct rx_pkt m = {.from = {.kind = PATH_UDP, .addr = msg->addr}};
+	size_t off = 0;
+
+	while (udp_msg_next_segment(msg, &off, &m.data, &m.len))
+		datapath_receive(d, &m, now);
+}
+
 void datapath_udp_readable(struct daemon *d)
 {
 	/* A bounded number of batches, then back to epoll: it is
 	 * level-triggered, so what is left wakes us again after the TUN, the
 	 * control socket and the timers had their turn. */
 	for (unsigned b = 0; b < UDP_BATCHES_PER_WAKE; b++) {
-		int n = udp_recv_batch(&d->udp, d->rx, PKT_BATCH);
+		int n = udp_recv_batch(&d->udp, d->rx, RX_BATCH);
 		uint64_t now = time_now_ms();
 
 		if (n <= 0) {
@@ -171,16 +188,17 @@ void datapath_udp_readable(struct daemon *d)
 				log_debug("%s: udp receive: %s", d->cfg.ifname, strerror(-n));
 			break;
 		}
-		for (int i = 0; i < n; i++) {
-			struct rx_pkt m = {
-			    .data = d->rx[i].data,
-			    .len = d->rx[i].len,
-			    .from = {.kind = PATH_UDP, .addr = d->rx[i].addr},
-			};
-			datapath_receive(d, &m, now);
-		}
+		d->rx_batch_open = true;
+		for (int i = 0; i < n; i++)
+			receive_message(d, &d->rx[i], now);
+		/* The rx buffers are reused by the next batch: what the merging
+		 * table holds leaves now. */
+		(void)tun_gro_flush(&d->gro);
+		d->rx_batch_open = false;
+		if (d->tun_merge_refused && d->gro_flags)
+			offload_gro_reset(d);
 		send_flush(d);
-		if (n < PKT_BATCH)
+		if (n < RX_BATCH)
 			break;
 	}
 }

@@ -79,6 +79,7 @@ static int swap_udp(struct daemon *d, uint16_t port)
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->udp.fd, NULL);
 	udp_close(&d->udp);
 	d->udp = s;
+	offload_udp_enable(d);
 	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->udp.fd, &ev) < 0 ? -errno : 0;
 }
 
@@ -166,6 +167,11 @@ void daemon_reload(struct daemon *d)
 			 d->cfg.ifname);
 		memcpy(nc.ifname, d->cfg.ifname, sizeof(nc.ifname));
 		memcpy(nc.control_socket, d->cfg.control_socket, sizeof(nc.control_socket));
+	}
+	if (nc.offload != d->cfg.offload) {
+		log_warn("%s: offload changes only on restart (the TUN is opened with it)",
+			 d->cfg.ifname);
+		nc.offload = d->cfg.offload;
 	}
 	log_set_level(nc.log_level);
 	if (nc.listen_port != d->cfg.listen_port) {

@@ -20,12 +20,13 @@
 
 #include "daemon/daemon.h"
 #include "routing/inner.h"
+#include "tun/gso.h"
 #include "util/log.h"
 #include "util/time.h"
 
 uint8_t *send_slot(struct daemon *d)
 {
-	/* n_tx < PKT_BATCH always: send_queue flushes a full batch at once. */
+	/* n_tx < TX_BATCH always: send_queue flushes a full batch at once. */
 	return d->txbuf + (size_t)d->n_tx * PKT_SLOT + PKT_HEADROOM;
 }
 
@@ -57,7 +58,7 @@ static void queue_udp(struct daemon *d, uint8_t *pkt, size_t len, const struct s
 	m->data = pkt;
 	m->len = len;
 	m->addr = *to;
-	if (++d->n_tx == PKT_BATCH)
+	if (++d->n_tx == TX_BATCH)
 		send_flush(d);
 }
 
@@ -129,18 +130,40 @@ void datapath_send_inner(struct daemon *d, struct peer *p, uint8_t *inner, size_
 		peer_send_initiation(d, p, now, false);
 }
 
-void datapath_tun_readable(struct daemon *d)
+/* The peer an inner packet read from the TUN goes to, or NULL (counted). */
+static struct peer *route(struct daemon *d, const uint8_t *pkt, size_t len)
 {
-	uint64_t now = time_now_ms();
+	const uint8_t *dst;
+	struct peer *p;
+	int family;
 
-	/* The TUN gives one packet per read, straight into the next slot; take
-	 * up to PKT_BATCH of them per wake-up so their datagrams leave in one
-	 * sendmmsg. A packet that is dropped leaves its slot to the next. */
-	for (unsigned i = 0; i < PKT_BATCH; i++) {
+	if (!rt_packet_dst(pkt, len, &family, &dst)) {
+		drop(d, DROP_INNER_MALFORMED, NULL);
+		return NULL;
+	}
+	p = rt_lookup(&d->rt, family, dst);
+	if (!p)
+		drop(d, DROP_NO_ROUTE, NULL);
+	return p;
+}
+
+/* One inner packet, in the next slot, to p (NULL: no route, already
+ * counted): our own datagrams routed back into the tunnel stop here. */
+static void send_packet(struct daemon *d, struct peer *p, uint8_t *inner, size_t len, uint64_t now)
+{
+	if (loop_drop(d, p, inner, len, now) || !p)
+		return;
+	datapath_send_inner(d, p, inner, len, now);
+}
+
+/* Reads without a vnet header: one plain packet per read, straight into
+ * the next slot; up to TX_BATCH of them per wake-up so their datagrams
+ * leave in one sendmmsg. A packet that is dropped leaves its slot to the
+ * next. */
+static void read_plain(struct daemon *d, uint64_t now)
+{
+	for (unsigned i = 0; i < TX_BATCH; i++) {
 		uint8_t *inner = send_slot(d);
-		const uint8_t *dst;
-		struct peer *p;
-		int family;
 		ssize_t n = tun_read(&d->tun, inner, TUN_PACKET_MAX);
 
 		if (n < 0) {
@@ -148,18 +171,73 @@ void datapath_tun_readable(struct daemon *d)
 				log_errno(LOG_LEVEL_WARN, "%s: tun read", d->cfg.ifname);
 			break;
 		}
-		if (!rt_packet_dst(inner, (size_t)n, &family, &dst)) {
+		send_packet(d, route(d, inner, (size_t)n), inner, (size_t)n, now);
+	}
+}
+
+/* Cuts a super-packet into segments, each straight into the next slot, and
+ * sends them in order (send_flush sends runs of equal sizes as one UDP GSO
+ * message). */
+static void send_segments(struct daemon *d, struct peer *p, const struct virtio_net_hdr *h,
+			  const uint8_t *pkt, size_t len, uint64_t now)
+{
+	int n = tun_gso_segments(h, pkt, len);
+
+	if (n < 0) {
+		drop(d, DROP_INNER_MALFORMED, NULL);
+		return;
+	}
+	for (unsigned k = 0; k < (unsigned)n; k++) {
+		uint8_t *seg = send_slot(d);
+		size_t seg_len;
+
+		if (tun_gso_split(h, pkt, len, k, &seg, TUN_PACKET_MAX, &seg_len, 1) != 1) {
+			drop(d, DROP_INNER_MALFORMED, NULL);
+			return;
+		}
+		send_packet(d, p, seg, seg_len, now);
+	}
+}
+
+/* Reads with a vnet header (offloads on): a frame may be a super-packet of
+ * up to 64 KiB or leave its checksum to us. Frames land in tun_buf and are
+ * cut or copied into tx slots. */
+static void read_vnet(struct daemon *d, uint64_t now)
+{
+	for (unsigned i = 0; i < TUN_FRAMES_PER_WAKE; i++) {
+		struct virtio_net_hdr h;
+		ssize_t n = tun_read_vnet(&d->tun, &h, d->tun_buf, TUN_PACKET_MAX);
+		struct peer *p;
+
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				log_errno(LOG_LEVEL_WARN, "%s: tun read", d->cfg.ifname);
+			break;
+		}
+		/* All segments of a super-packet share its addresses. */
+		p = route(d, d->tun_buf, (size_t)n);
+		if (!p)
+			continue;
+		if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+			send_segments(d, p, &h, d->tun_buf, (size_t)n, now);
+			continue;
+		}
+		if (tun_csum_finish(&h, d->tun_buf, (size_t)n) < 0) {
 			drop(d, DROP_INNER_MALFORMED, NULL);
 			continue;
 		}
-		p = rt_lookup(&d->rt, family, dst);
-		if (loop_drop(d, p, inner, (size_t)n, now))
-			continue;
-		if (!p) {
-			drop(d, DROP_NO_ROUTE, NULL);
-			continue;
-		}
-		datapath_send_inner(d, p, inner, (size_t)n, now);
+		memcpy(send_slot(d), d->tun_buf, (size_t)n);
+		send_packet(d, p, send_slot(d), (size_t)n, now);
 	}
+}
+
+void datapath_tun_readable(struct daemon *d)
+{
+	uint64_t now = time_now_ms();
+
+	if (d->tun.vnet_hdr_len)
+		read_vnet(d, now);
+	else
+		read_plain(d, now);
 	send_flush(d);
 }

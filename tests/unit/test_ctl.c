@@ -32,6 +32,7 @@
 static const char sample[] = "interface=p2p0\n"
 			     "public_key=" PUB_A "\n"
 			     "listen_port=51820\n"
+			     "offloads=TUN csum tso uso, UDP gso gro\n"
 			     "reflexive_address=203.0.113.2:51820\n"
 			     "under_load=yes\n"
 			     "under_load_entered=3\n"
@@ -92,7 +93,7 @@ static void test_ctl_reply_parse_blocks(void **state)
 	parse_ok(sample, ctl_show_block_keys, &r);
 	assert_int_equal(r.err, 0);
 	assert_int_equal(r.n_blocks, 2);
-	assert_int_equal(r.blocks[0].n, 9);
+	assert_int_equal(r.blocks[0].n, 10);
 	assert_string_equal(r.blocks[0].kv[0].key, "interface");
 	assert_string_equal(r.blocks[0].kv[0].value, "p2p0");
 	assert_string_equal(ctl_block_get(&r.blocks[0], "listen_port"), "51820");
@@ -227,6 +228,7 @@ static void test_ctl_show_text_layout(void **state)
 	assert_string_equal(s, "interface: p2p0\n"
 			       "  public key: " PUB_A "\n"
 			       "  listening port: 51820\n"
+			       "  offloads: TUN csum tso uso, UDP gso gro\n"
 			       "  reflexive address: 203.0.113.2:51820\n"
 			       "\n"
 			       "peer: bob\n"
@@ -292,6 +294,7 @@ static void test_ctl_show_json_object(void **state)
 			       "    \"name\": \"p2p0\",\n"
 			       "    \"public_key\": \"" PUB_A "\",\n"
 			       "    \"listen_port\": 51820,\n"
+			       "    \"offloads\": \"TUN csum tso uso, UDP gso gro\",\n"
 			       "    \"reflexive_address\": \"203.0.113.2:51820\",\n"
 			       "    \"under_load\": true,\n"
 			       "    \"under_load_entered\": 3,\n"
@@ -337,7 +340,8 @@ static void test_ctl_show_json_nulls(void **state)
 	parse_ok(sample_down, ctl_show_block_keys, &r);
 	CAPTURE(s, ctl_show_json(f, &r, 0));
 	assert_non_null(strstr(s, "\"name\": \"p2p1\",\n    \"public_key\": null,\n"
-				  "    \"listen_port\": null,\n    \"reflexive_address\": null,\n"
+				  "    \"listen_port\": null,\n    \"offloads\": null,\n"
+				  "    \"reflexive_address\": null,\n"
 				  "    \"under_load\": false,\n    \"under_load_entered\": 0,\n"
 				  "    \"cookie_replies_sent\": null,\n"
 				  "    \"staged_dropped\": null,\n    \"receiver_indexes\": null\n"));
