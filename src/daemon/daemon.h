@@ -15,6 +15,7 @@
 #include "crypto/hsgate.h"
 #include "punch/engine.h"
 #include "punch/probe.h"
+#include "rdvclient/engine.h"
 #include "routing/allowedips.h"
 #include "session/index.h"
 #include "session/keypair.h"
@@ -137,23 +138,9 @@ struct tcp_slot {
 	uint64_t wfull_ms; /* the out ring refused a datagram and has not drained since; 0: not */
 };
 
-enum rdv_tcp_state { RDV_TCP_NONE, RDV_TCP_CONNECTING, RDV_TCP_UP };
-
-/* The rendezvous client's state (rdv.c). */
+/* The rendezvous client's state (rdv.c): the engine's (rdvclient/engine.h). */
 struct rdv_client {
-	uint8_t stun_id[2][16]; /* STUN_ID_LEN: outstanding Binding requests, zero when answered */
-	bool have_mapped[2];
-	struct sockaddr_storage mapped[2]; /* towards the rendezvous's port and port + 1 */
-	uint64_t stun_sent_ms, stun_done_ms;
-	bool have_reflexive;
-	struct sockaddr_storage reflexive;
-	uint8_t nat_mapping; /* enum rdv_nat_mapping */
-	int16_t port_step;
-	uint32_t relay_id;		     /* ours, as the rendezvous knows us */
-	uint64_t register_sent_ms, registered_ms; /* registered_ms 0: not registered */
-	uint64_t started_ms;
-	enum rdv_tcp_state tcp_state; /* the TCP channel, tried when UDP gets no answer */
-	bool udp_heard;		      /* the rendezvous answered us over UDP at least once */
+	struct rdvc_engine eng;
 };
 
 struct daemon {
@@ -363,6 +350,8 @@ void tcpmux_event(struct daemon *d, unsigned slot, uint32_t events);
 uint64_t tcpmux_tick(struct daemon *d, uint64_t now);
 /* rdv.c: the TCP stream to the rendezvous is up. */
 void rdv_client_tcp_up(struct daemon *d, struct tcp_conn *c, uint64_t now);
+/* rdv.c: the TCP stream (or the connect) to the rendezvous closed. */
+void rdv_client_tcp_down(struct daemon *d);
 
 /* reload.c */
 /* Re-reads the config; on any error logs it and keeps the running one. */

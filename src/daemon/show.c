@@ -57,7 +57,7 @@ static int show(struct daemon *d, FILE *out)
 	offload_describe(d, offloads, sizeof(offloads));
 	fprintf(out, "offloads=%s\n", offloads);
 	fprintf(out, "reflexive_address=%s\n",
-		d->rc.have_reflexive ? addr_str(&d->rc.reflexive).s : "");
+		d->rc.eng.have_reflexive ? addr_str(&d->rc.eng.reflexive).s : "");
 	fprintf(out, "under_load=%s\nunder_load_entered=%llu\ncookie_replies_sent=%llu\n",
 		hsgate_under_load(&d->gate, now) ? "yes" : "no",
 		(unsigned long long)d->gate.under_load_entered,
@@ -97,19 +97,19 @@ static int explain(struct daemon *d, const struct ctl_request *req, FILE *out)
 		rdv_client_host_candidates(d, &reg);
 		for (size_t k = 0; k < reg.n_host; k++)
 			fprintf(out, "our_candidate_%zu=host udp %s\n", k, addr_str(&reg.host[k]).s);
-		if (d->rc.tcp_state == RDV_TCP_UP)
+		if (d->rc.eng.tcp_state == RDVC_TCP_UP)
 			fprintf(out, "our_rendezvous_channel=tcp (UDP got no answer)\n");
 		fprintf(out, "our_reflexive_address=%s\n",
-			d->rc.have_reflexive ? addr_str(&d->rc.reflexive).s : "");
+			d->rc.eng.have_reflexive ? addr_str(&d->rc.eng.reflexive).s : "");
 		fprintf(out, "our_nat_mapping=%s\n",
-			d->rc.nat_mapping == RDV_MAPPING_INDEPENDENT ? "endpoint-independent"
-			: d->rc.nat_mapping == RDV_MAPPING_DEPENDENT ? "address-and-port-dependent"
+			d->rc.eng.nat_mapping == RDV_MAPPING_INDEPENDENT ? "endpoint-independent"
+			: d->rc.eng.nat_mapping == RDV_MAPPING_DEPENDENT ? "address-and-port-dependent"
 								      : "unknown");
-		if (d->rc.port_step)
-			fprintf(out, "our_port_step=%d\n", d->rc.port_step);
+		if (d->rc.eng.port_step)
+			fprintf(out, "our_port_step=%d\n", d->rc.eng.port_step);
 		fprintf(out, "rendezvous=%s\n",
 			!d->rdv ? "none configured"
-			: d->rc.registered_ms ? "registered"
+			: d->rc.eng.registered_ms ? "registered"
 					      : "not registered");
 		punch_explain(&p->punch, out, now);
 		return 0;
