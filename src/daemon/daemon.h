@@ -364,5 +364,11 @@ int daemon_apply_addresses(struct daemon *d, const struct cfg_daemon *old, const
  * endpoint that a route sent into the tunnel: it must not be sent again. */
 bool loop_drop(struct daemon *d, struct peer *p, const uint8_t *inner, size_t len, uint64_t now);
 
+/* timers.c */
+/* Runs what is due (session timers, path engines, streams, the rendezvous
+ * client, the watchdog); returns the epoll timeout to the next deadline in
+ * ms (-1: none). */
+int timers_run(struct daemon *d);
+
 /* show.c */
 int daemon_control(void *ctx, const struct ctl_request *req, FILE *reply);

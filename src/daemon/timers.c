@@ -1,0 +1,92 @@
+/* Everything that happens at a time rather than on a packet: the session
+ * timers and the fast handshake retry of each peer, the path engines, the
+ * TCP streams, the rendezvous client and the systemd watchdog. Each engine
+ * says when it next needs to run; timers_run runs those that are due and
+ * gives the event loop its epoll timeout to the earliest of the rest, so an
+ * idle daemon sleeps until something is due (no fixed ticks). */
+#include <stdint.h>
+
+#include "daemon/daemon.h"
+#include "daemon/notify.h"
+#include "util/time.h"
+
+enum { HS_FAST_RETRY_MS = 1000, HS_FAST_RETRIES = 4 };
+
+/* A handshake over a path just made (or to the rendezvous): a lost
+ * initiation is sent again after HS_FAST_RETRY_MS, HS_FAST_RETRIES times,
+ * before the session timers' 5 s schedule takes over, so that a lossy path
+ * does not cost 5 s per lost packet while a tunnel is being set up. */
+static uint64_t fast_retry(struct daemon *d, struct peer *p, uint64_t now)
+{
+	if (p->path.kind == PATH_NONE || !p->hs_index || p->hs.state != HS_STATE_INIT_SENT ||
+	    p->fast_retries >= HS_FAST_RETRIES)
+		return UINT64_MAX;
+	if (now - p->init_sent_ms < HS_FAST_RETRY_MS)
+		return p->init_sent_ms + HS_FAST_RETRY_MS;
+	p->fast_retries++;
+	peer_send_initiation(d, p, now, true);
+	return now + HS_FAST_RETRY_MS;
+}
+
+static uint64_t peer_timers(struct daemon *d, struct peer *p, uint64_t now)
+{
+	uint64_t f = fast_retry(d, p, now);
+	uint64_t t = sess_timers_next_deadline(&p->timers);
+
+	if (t <= now) {
+		peer_run_timers(d, p, now);
+		t = sess_timers_next_deadline(&p->timers);
+	}
+	return t < f ? t : f;
+}
+
+/* Runs everything due (session timers, path engines, streams, the
+ * rendezvous client, the watchdog) and returns the epoll timeout to the
+ * next deadline. */
+int timers_run(struct daemon *d)
+{
+	uint64_t now = time_now_ms(), next = UINT64_MAX, t;
+
+	for (size_t i = 0; i < d->n_peers; i++) {
+		struct peer *p = d->peers[i];
+
+		t = peer_timers(d, p, now);
+		if (t < next)
+			next = t;
+		t = punch_next_deadline(&p->punch);
+		if (t <= now) {
+			peer_run_punch(d, p, now);
+			t = punch_next_deadline(&p->punch);
+		}
+		if (t < next)
+			next = t;
+		/* No session and no candidates: ask to be introduced. Once the
+		 * engine has candidates it asks again itself when it needs to
+		 * (a new introduction restarts its punching schedule). */
+		if (d->rdv && !sess_peer_send_keypair(&p->sess, now) &&
+		    p->punch.phase == PUNCH_PHASE_IDLE)
+			rdv_client_connect(d, p, now);
+	}
+	t = tcpmux_tick(d, now);
+	if (t < next)
+		next = t;
+	if (d->rdv) {
+		t = peer_timers(d, d->rdv, now);
+		if (t < next)
+			next = t;
+		t = rdv_client_tick(d, now);
+		if (t < next)
+			next = t;
+	}
+	if (d->watchdog_ms) {
+		if (now - d->last_watchdog_ms >= d->watchdog_ms / 2) {
+			notify_send("WATCHDOG=1");
+			d->last_watchdog_ms = now;
+		}
+		if (d->last_watchdog_ms + d->watchdog_ms / 2 < next)
+			next = d->last_watchdog_ms + d->watchdog_ms / 2;
+	}
+	if (next == UINT64_MAX)
+		return -1;
+	return next <= now ? 0 : (int)(next - now > 60000 ? 60000 : next - now);
+}
