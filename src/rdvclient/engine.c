@@ -262,9 +262,16 @@ static void expire_stun(struct rdvc_engine *e, uint64_t now, struct rdvc_action 
 {
 	if (!stun_complete(e) && now - e->stun_sent_ms >= RDVC_STUN_RETRY_MS) {
 		for (unsigned i = 0; i < 2; i++) {
-			struct rdvc_action *a = push(out, n, RDVC_ACT_SEND_STUN);
+			struct rdvc_action *a;
 
-			stun_id_new(e->stun_id[i]);
+			if (e->have_mapped[i])
+				continue;
+			/* A retransmission keeps its transaction's id (RFC 8489
+			 * section 6.2.1): an answer slower than the retry
+			 * interval still counts. A new test gets new ids. */
+			if (!outstanding(e->stun_id[i]))
+				stun_id_new(e->stun_id[i]);
+			a = push(out, n, RDVC_ACT_SEND_STUN);
 			memcpy(a->stun_id, e->stun_id[i], RDVC_ID_LEN);
 			rdvc_stun_target(e, i, &a->addr);
 		}

@@ -8,19 +8,21 @@
  * carries out the actions it returns. All times are CLOCK_BOOTTIME ms.
  *
  * Rules, with T0 the moment the client started (rdvc_engine_init):
- *   STUN          two Binding requests (to port and port + 1), fresh ids,
- *                 every RDVC_STUN_RETRY_MS until both are answered; then
- *                 again RDVC_STUN_REFRESH_MS after the second answer, to
- *                 follow changes of the NAT's mapping. Only the latest ids
- *                 count, each answered once; an all-zero id never (it is
- *                 no id of ours). The same mapped port towards
- *                 both is endpoint-independent mapping; different ports a
- *                 mapping per destination, their difference the port step
- *                 (kept when within +-RDVC_PORT_STEP_MAX, else 0).
- *   TCP fallback  not one STUN answer, not registered, no TCP channel,
- *                 the rendezvous reached over
- *                 UDP, and RDVC_TCP_FALLBACK_MS since T0 (or since the last
- *                 failed connect): open TCP to the rendezvous.
+ *   STUN          two Binding requests (to port and port + 1) with fresh
+ *                 ids; each unanswered one again every RDVC_STUN_RETRY_MS
+ *                 with the same id (RFC 8489 section 6.2.1) until both are
+ *                 answered; a new test (new ids) RDVC_STUN_REFRESH_MS after
+ *                 the second answer, to follow changes of the NAT's
+ *                 mapping. Each id is answered once; an all-zero id never
+ *                 (it is no id of ours). There is no give-up: the
+ *                 requests go on while unanswered. The same mapped port
+ *                 towards both is endpoint-independent mapping; different
+ *                 ports a mapping per destination, their difference the
+ *                 port step (kept when within +-RDVC_PORT_STEP_MAX, else 0).
+ *   TCP fallback  not one STUN answer, not registered, no TCP channel, the
+ *                 rendezvous reached over UDP, and RDVC_TCP_FALLBACK_MS
+ *                 since T0 (or since the last failed connect): open TCP to
+ *                 the rendezvous.
  *   session       without a session with the rendezvous: ask for a
  *                 handshake at every call (the session timers pace them).
  *   REGISTER      with a session and not registered: once the mapping test

@@ -166,11 +166,14 @@ static void registered_engine(struct rdvc_engine *e)
 	assert_int_equal(count(&x, RDVC_ACT_REGISTERED), 1);
 }
 
-/* STUN: two requests at T0, to the port and port + 1, with fresh ids; again
- * every RDVC_STUN_RETRY_MS (not a millisecond sooner) while unanswered, new
- * ids each time; the deadline says so. */
+/* STUN: two requests at T0, to the port and port + 1, with fresh ids; each
+ * unanswered one again every RDVC_STUN_RETRY_MS (not a millisecond sooner)
+ * with the same id (RFC 8489 section 6.2.1), so an answer to the first
+ * send that comes after a retransmission still counts; an answered one is
+ * not sent again; the deadline says so. */
 static void test_rdvc_expire_stun_retry(void **state)
 {
+	struct sockaddr_storage m0 = sa4("203.0.113.9", 40000), m1 = sa4("203.0.113.9", 40001);
 	struct rdvc_engine e;
 	uint8_t id0[RDVC_ID_LEN], id1[RDVC_ID_LEN];
 	struct acts x;
@@ -191,16 +194,24 @@ static void test_rdvc_expire_stun_retry(void **state)
 	assert_int_equal(count(&x, RDVC_ACT_SEND_STUN), 0);
 	x = expire(&e, &NO_SESSION, T0 + RDVC_STUN_RETRY_MS);
 	assert_int_equal(count(&x, RDVC_ACT_SEND_STUN), 2);
+	assert_memory_equal(find(&x, RDVC_ACT_SEND_STUN, 0)->stun_id, id0, RDVC_ID_LEN);
+	assert_memory_equal(find(&x, RDVC_ACT_SEND_STUN, 1)->stun_id, id1, RDVC_ID_LEN);
+	assert_int_equal(rdvc_next_deadline(&e), T0 + 2 * RDVC_STUN_RETRY_MS);
+	/* The answer to the first request to port + 1 arrives 300 ms late. */
+	assert_int_equal(stun_in(&e, id1, &m1, T0 + 300), RDVC_STUN_ANSWER);
+	assert_true(e.have_mapped[1]);
+	x = expire(&e, &NO_SESSION, T0 + 2 * RDVC_STUN_RETRY_MS);
+	assert_int_equal(count(&x, RDVC_ACT_SEND_STUN), 1);
+	assert_int_equal(port_of(&x.a[0].addr), RDV_PORT);
+	assert_memory_equal(x.a[0].stun_id, id0, RDVC_ID_LEN);
+	assert_int_equal(stun_in(&e, id0, &m0, T0 + 600), RDVC_STUN_NAT_CHANGED);
+	assert_int_equal(e.port_step, 1);
+	/* The refresh is a new test: new ids. */
+	x = expire(&e, &NO_SESSION, T0 + 600 + RDVC_STUN_REFRESH_MS);
+	x = expire(&e, &NO_SESSION, T0 + 600 + RDVC_STUN_REFRESH_MS);
+	assert_int_equal(count(&x, RDVC_ACT_SEND_STUN), 2);
 	assert_memory_not_equal(find(&x, RDVC_ACT_SEND_STUN, 0)->stun_id, id0, RDVC_ID_LEN);
 	assert_memory_not_equal(find(&x, RDVC_ACT_SEND_STUN, 1)->stun_id, id1, RDVC_ID_LEN);
-	assert_int_equal(rdvc_next_deadline(&e), T0 + 2 * RDVC_STUN_RETRY_MS);
-	/* The first round's ids are no longer outstanding. */
-	{
-		struct sockaddr_storage m = sa4("203.0.113.9", 40000);
-
-		assert_int_equal(stun_in(&e, id0, &m, T0 + 300), RDVC_STUN_NOT_OURS);
-		assert_false(e.have_mapped[0]);
-	}
 }
 
 /* The same mapped port towards both rendezvous ports: endpoint-independent,
