@@ -48,7 +48,9 @@ int tun_gso_segments(const struct virtio_net_hdr *h, const uint8_t *pkt, size_t 
  * packets into out[i] (out_cap bytes each), their lengths into out_len[i]:
  * how many were written (0 when first is past the last), or what
  * tun_gso_segments refuses, or -ENOSPC when a segment in the range does not
- * fit out_cap (then nothing is written). The cursor lets a caller split a
+ * fit out_cap (then nothing is written; a frame the kernel made has
+ * segments no longer than the device MTU, since it sizes gso_size to the
+ * route's MTU, so out_cap = MTU fits). The cursor lets a caller split a
  * super-packet of hundreds of segments over several tx batches; segment k is
  * the same whatever the calls.
  *
