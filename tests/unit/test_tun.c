@@ -835,7 +835,7 @@ static void check_udp_split(const struct virtio_net_hdr *h, size_t n, unsigned n
 	uint8_t *out[64];
 	size_t out_len[64], done = 0;
 	bool v6 = (buf[0] >> 4) == 6;
-	size_t l4 = v6 ? 40 : 20;
+	size_t l4 = v6 ? 40 : (size_t)(buf[0] & 15) * 4;
 
 	assert_true(nseg <= 64);
 	for (int i = 0; i < 64; i++)
@@ -852,7 +852,9 @@ static void check_udp_split(const struct virtio_net_hdr *h, size_t n, unsigned n
 			assert_int_equal((p[4] << 8 | p[5]), 8 + dlen);
 		} else {
 			assert_int_equal((p[2] << 8 | p[3]), out_len[k]);
-			assert_int_equal(csum_fold(csum_add(0, p, 20)), 0);
+			assert_int_equal(csum_fold(csum_add(0, p, l4)), 0);
+			assert_memory_equal(p + 6, buf + 6, 4);		/* DF, TTL, protocol */
+			assert_memory_equal(p + 12, buf + 12, l4 - 12); /* addresses, options */
 			assert_int_equal((p[4] << 8 | p[5]),
 					 (uint16_t)((buf[4] << 8 | buf[5]) + k));
 		}
@@ -978,6 +980,40 @@ static void test_tun_read_vnet_udp_gso_mtu_edges(void **state)
 	}
 	/* Nothing else came: the refused sends left no frame. */
 	assert_int_equal(read_vnet_udp_to_port9(tun, AF_INET, &h), -1);
+}
+
+/* A super-packet with IPv4 options (issue 8, section 3): the datagrams it
+ * splits into each carry the options, in a 24-byte header whose checksum
+ * is right. */
+static void test_tun_read_vnet_udp_gso_ip_options(void **state)
+{
+	static const uint8_t opts[4] = {1, 1, 1, 0}; /* NOP, NOP, NOP, end */
+	struct tun_dev *tun = *state;
+	struct virtio_net_hdr h;
+	struct sockaddr_in dst = {
+	    .sin_family = AF_INET,
+	    .sin_port = htons(9),
+	    .sin_addr.s_addr = htonl(0x0a4d0002),
+	};
+	int fd, seg = 1000;
+	ssize_t n;
+
+	REQUIRE_NETNS();
+	configure(tun, TEST_MTU);
+	fd = udp_socket(AF_INET);
+	assert_int_equal(setsockopt(fd, IPPROTO_IP, IP_OPTIONS, opts, sizeof(opts)), 0);
+	assert_int_equal(setsockopt(fd, SOL_UDP, UDP_SEGMENT, &seg, sizeof(seg)), 0);
+	fill_pattern(buf, 6 * 1000 + 10, 4);
+	assert_int_equal(sendto(fd, buf, 6 * 1000 + 10, 0, (struct sockaddr *)&dst, sizeof(dst)),
+			 6 * 1000 + 10);
+	n = read_vnet_udp_to_port9(tun, AF_INET, &h);
+	assert_int_equal(n, 24 + 8 + 6 * 1000 + 10);
+	assert_int_equal(buf[0], 0x46);
+	assert_memory_equal(buf + 20, opts, 4);
+	assert_int_equal(h.gso_type, VIRTIO_NET_HDR_GSO_UDP_L4);
+	assert_int_equal(h.csum_start, 24);
+	check_udp_split(&h, (size_t)n, 7, 1000, 6 * 1000 + 10, 4);
+	close(fd);
 }
 
 /* CSUM: a plain datagram comes with NEEDS_CSUM and only the pseudo-header
@@ -1680,6 +1716,8 @@ int main(void)
 	    cmocka_unit_test(test_tun_open_offload_uso_refused),
 	    cmocka_unit_test_setup_teardown(test_tun_read_vnet_udp_gso, setup_offload, teardown),
 	    cmocka_unit_test_setup_teardown(test_tun_read_vnet_udp_gso_mtu_edges, setup_offload,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_tun_read_vnet_udp_gso_ip_options, setup_offload,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_tun_read_vnet_needs_csum, setup_offload, teardown),
 	    cmocka_unit_test_setup_teardown(test_tun_read_vnet_tcp_tso, setup_offload, teardown),
