@@ -104,7 +104,6 @@ struct peer {
 	struct path path;   /* where packets to the peer go; kind NONE: unknown */
 	uint64_t init_sent_ms;	     /* when the outstanding initiation left */
 	uint64_t init_sent_ns;	     /* the same, finer, for the handshake RTT */
-	unsigned fast_retries;	     /* quick resends of this handshake so far */
 	uint64_t last_handshake_ms;  /* 0: never */
 	uint64_t rtt_us;	     /* last handshake round trip; 0 unknown */
 	uint64_t rx_bytes, tx_bytes; /* UDP payload bytes, as wg counts */

@@ -42,6 +42,7 @@ struct peer *peer_new(struct daemon *d, const struct cfg_peer *cfg)
 		goto fail;
 	}
 	sess_timers_init(&p->timers, d->cfg.keepalive_s);
+	sess_timers_on_path_new(&p->timers);
 	if (cfg->has_endpoint) {
 		p->path.kind = PATH_UDP;
 		p->path.addr = cfg->endpoint;
@@ -248,7 +249,6 @@ static void complete_handshake(struct daemon *d, struct peer *p, uint32_t local_
 		return;
 	}
 	sess_timers_on_session_derived(&p->timers, now);
-	p->fast_retries = 0;
 }
 
 void handle_initiation(struct daemon *d, struct rx_pkt *m, uint64_t now)

@@ -99,7 +99,7 @@ static void use_path(struct daemon *d, struct peer *p, const struct punch_action
 			 path_kind_str(path.kind), path_str(&path).s);
 	p->path = path;
 	p->path_since_ms = now;
-	p->fast_retries = 0;
+	sess_timers_on_path_new(&p->timers);
 	/* Keys do not depend on the path: a session simply moves. Without one,
 	 * the peer with the lower key starts the handshake, so that the two do
 	 * not cross initiations. */

@@ -1,5 +1,5 @@
 /* Everything that happens at a time rather than on a packet: the session
- * timers and the fast handshake retry of each peer, the path engines, the
+ * timers of each peer (fast handshake retries included), the path engines, the
  * TCP streams, the rendezvous client and the systemd watchdog. Each engine
  * says when it next needs to run; timers_run runs those that are due and
  * gives the event loop its epoll timeout to the earliest of the rest, so an
@@ -10,34 +10,15 @@
 #include "daemon/notify.h"
 #include "util/time.h"
 
-enum { HS_FAST_RETRY_MS = 1000, HS_FAST_RETRIES = 4 };
-
-/* A handshake over a path just made (or to the rendezvous): a lost
- * initiation is sent again after HS_FAST_RETRY_MS, HS_FAST_RETRIES times,
- * before the session timers' 5 s schedule takes over, so that a lossy path
- * does not cost 5 s per lost packet while a tunnel is being set up. */
-static uint64_t fast_retry(struct daemon *d, struct peer *p, uint64_t now)
-{
-	if (p->path.kind == PATH_NONE || !p->hs_index || p->hs.state != HS_STATE_INIT_SENT ||
-	    p->fast_retries >= HS_FAST_RETRIES)
-		return UINT64_MAX;
-	if (now - p->init_sent_ms < HS_FAST_RETRY_MS)
-		return p->init_sent_ms + HS_FAST_RETRY_MS;
-	p->fast_retries++;
-	peer_send_initiation(d, p, now, true);
-	return now + HS_FAST_RETRY_MS;
-}
-
 static uint64_t peer_timers(struct daemon *d, struct peer *p, uint64_t now)
 {
-	uint64_t f = fast_retry(d, p, now);
 	uint64_t t = sess_timers_next_deadline(&p->timers);
 
 	if (t <= now) {
 		peer_run_timers(d, p, now);
 		t = sess_timers_next_deadline(&p->timers);
 	}
-	return t < f ? t : f;
+	return t;
 }
 
 /* Runs everything due (session timers, path engines, streams, the

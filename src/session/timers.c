@@ -95,6 +95,11 @@ bool sess_timers_request_handshake(struct sess_timers *t, uint64_t now_ms)
 	return may_initiate(t, now_ms);
 }
 
+void sess_timers_on_path_new(struct sess_timers *t)
+{
+	t->fast_retries_left = SESS_FAST_RETRIES;
+}
+
 void sess_timers_on_handshake_initiated(struct sess_timers *t, uint64_t now_ms)
 {
 	if (t->stopped)
@@ -102,17 +107,26 @@ void sess_timers_on_handshake_initiated(struct sess_timers *t, uint64_t now_ms)
 	t->initiated = true;
 	t->last_initiation_ms = now_ms;
 	arm(t, SESS_TIMER_RETRANSMIT, now_ms + SESS_REKEY_TIMEOUT_MS + jitter(t));
+	if (t->fast_retries_left)
+		arm(t, SESS_TIMER_FAST_RETRY, now_ms + SESS_FAST_RETRY_MS);
+	else
+		disarm(t, SESS_TIMER_FAST_RETRY);
 }
 
 void sess_timers_on_handshake_complete(struct sess_timers *t, uint64_t now_ms)
 {
 	disarm(t, SESS_TIMER_RETRANSMIT);
+	disarm(t, SESS_TIMER_FAST_RETRY);
 	t->handshake_attempts = 0;
 }
 
 void sess_timers_on_session_derived(struct sess_timers *t, uint64_t now_ms)
 {
 	arm(t, SESS_TIMER_ZERO_KEYS, now_ms + SESS_ZERO_KEYS_TIMEOUT_MS);
+	/* The initiation this session answers (ours or theirs) needs no more
+	 * quick resends; the next series gets its own. */
+	disarm(t, SESS_TIMER_FAST_RETRY);
+	t->fast_retries_left = SESS_FAST_RETRIES;
 }
 
 void sess_timers_on_data_sent(struct sess_timers *t, uint64_t now_ms)
@@ -203,6 +217,16 @@ static unsigned expired_persistent_keepalive(struct sess_timers *t, uint64_t now
 	return t->keepalive_s ? SESS_ACT_SEND_KEEPALIVE : 0;
 }
 
+static unsigned expired_fast_retry(struct sess_timers *t, uint64_t now_ms)
+{
+	/* Not an attempt: the 5 s retransmit schedule, re-armed by the resend,
+	 * still decides when to give up. */
+	if (!t->fast_retries_left)
+		return 0;
+	t->fast_retries_left--;
+	return SESS_ACT_SEND_INITIATION;
+}
+
 unsigned sess_timers_expire(struct sess_timers *t, uint64_t now_ms)
 {
 	static unsigned (*const handlers[SESS_TIMER_COUNT])(struct sess_timers *, uint64_t) = {
@@ -211,6 +235,7 @@ unsigned sess_timers_expire(struct sess_timers *t, uint64_t now_ms)
 	    [SESS_TIMER_NEW_HANDSHAKE] = expired_new_handshake,
 	    [SESS_TIMER_ZERO_KEYS] = expired_zero_keys,
 	    [SESS_TIMER_PERSISTENT_KEEPALIVE] = expired_persistent_keepalive,
+	    [SESS_TIMER_FAST_RETRY] = expired_fast_retry,
 	};
 	unsigned actions = 0;
 

@@ -14,6 +14,11 @@
  *    were derived (or after giving up): wipe every keypair and handshake.
  *  - persistent keepalive: every keepalive_s (config; 0 = off) after the last
  *    authenticated packet in either direction, to hold NAT mappings open.
+ *  - fast retry (ours, not WireGuard's): over a path just made, and for the
+ *    first handshake after each new session, a lost initiation is resent
+ *    after FAST_RETRY (1 s), FAST_RETRIES (4) times, before the 5 s schedule
+ *    takes over, so that a lossy new path does not cost 5 s per lost packet
+ *    while a tunnel is set up. These retries do not count as attempts.
  *
  * Who calls what (daemon), per event:
  *  - initiation built (sent or tried): on_handshake_initiated, on_authenticated_sent
@@ -25,7 +30,8 @@
  *  - data packet decrypted:            on_authenticated_received; on_data_received unless
  *                                      empty; on_handshake_complete when
  *                                      sess_peer_on_received() returned true
- *  - a handshake wanted (no keypair, rekey due): sess_timers_request_handshake() */
+ *  - a handshake wanted (no keypair, rekey due): sess_timers_request_handshake()
+ *  - the peer's path set anew (created, or moved by the path engine): on_path_new */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
@@ -36,6 +42,8 @@ enum {
 	SESS_MAX_TIMER_HANDSHAKES = 90 / 5,	    /* REKEY_ATTEMPT_TIME / REKEY_TIMEOUT = 18 */
 	SESS_NEW_HANDSHAKE_TIMEOUT_MS = 15 * 1000,  /* KEEPALIVE_TIMEOUT + REKEY_TIMEOUT */
 	SESS_ZERO_KEYS_TIMEOUT_MS = 3 * 180 * 1000, /* REJECT_AFTER_TIME * 3 */
+	SESS_FAST_RETRY_MS = 1000,
+	SESS_FAST_RETRIES = 4,
 };
 
 /* Actions returned by sess_timers_expire(), OR-ed together. */
@@ -52,6 +60,7 @@ enum sess_timer_id {
 	SESS_TIMER_NEW_HANDSHAKE,
 	SESS_TIMER_ZERO_KEYS,
 	SESS_TIMER_PERSISTENT_KEEPALIVE,
+	SESS_TIMER_FAST_RETRY,
 	SESS_TIMER_COUNT,
 };
 
@@ -61,6 +70,7 @@ struct sess_timers {
 	uint64_t jitter_state;
 	unsigned handshake_attempts; /* retries of the current handshake */
 	unsigned keepalive_s;	     /* persistent keepalive interval, 0 = off */
+	unsigned fast_retries_left;  /* quick resends the next initiations may have */
 	bool initiated;		     /* last_initiation_ms is meaningful */
 	bool need_another_keepalive;
 	bool stopped;
@@ -81,12 +91,16 @@ void sess_timers_stop(struct sess_timers *t);
  * (none in the last REKEY_TIMEOUT), false to wait for the running one. */
 bool sess_timers_request_handshake(struct sess_timers *t, uint64_t now_ms)
     __attribute__((warn_unused_result));
-/* An initiation was sent: arms the retransmit timer. */
+/* The peer's path was set anew: the next initiations get fast retries. */
+void sess_timers_on_path_new(struct sess_timers *t);
+/* An initiation was sent: arms the retransmit timer, and the fast retry
+ * while some are left. */
 void sess_timers_on_handshake_initiated(struct sess_timers *t, uint64_t now_ms);
 /* The handshake finished (initiator: response consumed; responder: first data
  * on the new keypair): stops retransmits and resets the attempt count. */
 void sess_timers_on_handshake_complete(struct sess_timers *t, uint64_t now_ms);
-/* New transport keys were derived: (re)arms the 540 s zero-key timer. */
+/* New transport keys were derived: (re)arms the 540 s zero-key timer; no
+ * fast retry is pending, and the next handshake gets its fast retries. */
 void sess_timers_on_session_derived(struct sess_timers *t, uint64_t now_ms);
 /* A non-empty data packet was sent: arms the 15 s new-handshake timer unless armed. */
 void sess_timers_on_data_sent(struct sess_timers *t, uint64_t now_ms);

@@ -252,6 +252,102 @@ static void test_sess_timers_expire_together(void **state)
 	assert_int_equal(sess_timers_expire(&t, T0 + 1), 0);
 }
 
+/* Fast retries: a new path gives the next initiations 4 quick resends, 1 s
+ * apart, that are not attempts; then the 5 s schedule goes on and still
+ * gives up after 20 initiations of its own. */
+static void test_sess_timers_fast_retry_on_new_path(void **state)
+{
+	struct sess_timers t;
+	uint64_t now = T0, d;
+	int initiations = 1;
+
+	(void)state;
+	sess_timers_init(&t, 0);
+	sess_timers_seed(&t, 3);
+	/* Without a new path: the plain schedule (covered above). */
+	sess_timers_on_handshake_initiated(&t, now);
+	assert_true(sess_timers_next_deadline(&t) >= now + SESS_REKEY_TIMEOUT_MS);
+
+	sess_timers_on_path_new(&t);
+	sess_timers_on_handshake_initiated(&t, now);
+	for (int k = 1; k <= SESS_FAST_RETRIES; k++) {
+		fires_at(&t, now + SESS_FAST_RETRY_MS, SESS_ACT_SEND_INITIATION);
+		now += SESS_FAST_RETRY_MS;
+		sess_timers_on_handshake_initiated(&t, now);
+		initiations++;
+		assert_int_equal(t.handshake_attempts, 0);
+	}
+	/* Spent: the next one is the retransmit, 5 s (+ jitter) after the last. */
+	d = sess_timers_next_deadline(&t);
+	assert_true(d >= now + SESS_REKEY_TIMEOUT_MS);
+	assert_true(d < now + SESS_REKEY_TIMEOUT_MS + SESS_REKEY_TIMEOUT_JITTER_MAX_MS);
+	for (;;) {
+		unsigned a;
+
+		d = sess_timers_next_deadline(&t);
+		a = sess_timers_expire(&t, d);
+		if (a == SESS_ACT_GIVE_UP)
+			break;
+		assert_int_equal(a, SESS_ACT_SEND_INITIATION);
+		sess_timers_on_handshake_initiated(&t, d);
+		initiations++;
+		assert_true(initiations < 40);
+	}
+	assert_int_equal(initiations, 1 + SESS_FAST_RETRIES + SESS_MAX_TIMER_HANDSHAKES + 1);
+}
+
+/* A response stops the fast retries at once; the session's keys grant the
+ * next handshake (a rekey) its own; a new path in the middle of a series
+ * grants a fresh set. */
+static void test_sess_timers_fast_retry_stops_and_renews(void **state)
+{
+	struct sess_timers t;
+	uint64_t now = T0;
+
+	(void)state;
+	sess_timers_init(&t, 0);
+	sess_timers_seed(&t, 4);
+	sess_timers_on_path_new(&t);
+	sess_timers_on_handshake_initiated(&t, now);
+	fires_at(&t, now + SESS_FAST_RETRY_MS, SESS_ACT_SEND_INITIATION);
+	now += SESS_FAST_RETRY_MS;
+	sess_timers_on_handshake_initiated(&t, now);
+	assert_int_equal(t.fast_retries_left, SESS_FAST_RETRIES - 1);
+
+	/* The response comes 300 ms later: no fast retry left armed. */
+	now += 300;
+	sess_timers_on_authenticated_received(&t, now);
+	sess_timers_on_session_derived(&t, now);
+	sess_timers_on_handshake_complete(&t, now);
+	fires_at(&t, now + SESS_ZERO_KEYS_TIMEOUT_MS, SESS_ACT_ZERO_KEYS);
+	assert_true(sess_timers_next_deadline(&t) == UINT64_MAX);
+
+	/* The rekey 120 s on gets 4 again. */
+	now += 120000;
+	sess_timers_on_handshake_initiated(&t, now);
+	assert_int_equal(t.fast_retries_left, SESS_FAST_RETRIES);
+	fires_at(&t, now + SESS_FAST_RETRY_MS, SESS_ACT_SEND_INITIATION);
+	now += SESS_FAST_RETRY_MS;
+	sess_timers_on_handshake_initiated(&t, now);
+	fires_at(&t, now + SESS_FAST_RETRY_MS, SESS_ACT_SEND_INITIATION);
+	now += SESS_FAST_RETRY_MS;
+	assert_int_equal(t.fast_retries_left, SESS_FAST_RETRIES - 2);
+	/* The path engine moves the peer: a fresh set of 4. */
+	sess_timers_on_path_new(&t);
+	sess_timers_on_handshake_initiated(&t, now);
+	for (int k = 0; k < SESS_FAST_RETRIES; k++) {
+		fires_at(&t, now + SESS_FAST_RETRY_MS, SESS_ACT_SEND_INITIATION);
+		now += SESS_FAST_RETRY_MS;
+		sess_timers_on_handshake_initiated(&t, now);
+	}
+	assert_true(sess_timers_next_deadline(&t) >= now + SESS_REKEY_TIMEOUT_MS);
+	/* Stopped (peer removed): nothing fires. */
+	sess_timers_stop(&t);
+	sess_timers_on_path_new(&t);
+	sess_timers_on_handshake_initiated(&t, now);
+	assert_true(sess_timers_next_deadline(&t) == UINT64_MAX);
+}
+
 static void test_sess_timers_seed_repeatable(void **state)
 {
 	struct sess_timers a, b;
@@ -305,6 +401,8 @@ int main(void)
 	    cmocka_unit_test(test_sess_timers_on_session_derived_zero_keys),
 	    cmocka_unit_test(test_sess_timers_persistent_keepalive),
 	    cmocka_unit_test(test_sess_timers_expire_together),
+	    cmocka_unit_test(test_sess_timers_fast_retry_on_new_path),
+	    cmocka_unit_test(test_sess_timers_fast_retry_stops_and_renews),
 	    cmocka_unit_test(test_sess_timers_seed_repeatable),
 	};
 
