@@ -216,8 +216,11 @@ static void read_vnet(struct daemon *d, uint64_t now)
 		}
 		/* All segments of a super-packet share its addresses. */
 		p = route(d, d->tun_buf, (size_t)n);
-		if (!p)
+		if (!p) {
+			/* Our own UDP GSO run, routed back into the TUN. */
+			(void)loop_drop(d, NULL, d->tun_buf, (size_t)n, now);
 			continue;
+		}
 		if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
 			send_segments(d, p, &h, d->tun_buf, (size_t)n, now);
 			continue;

@@ -316,6 +316,8 @@ static unsigned build(const struct udp_sock *s, struct udp_msg *msgs, unsigned f
 			struct cmsghdr *cm;
 			uint16_t seg = (uint16_t)msgs[i].len;
 
+			/* Zeroed: the kernel reads the padding too. */
+			memset(b->ctl[g].buf, 0, sizeof(b->ctl[g].buf));
 			h->msg_control = b->ctl[g].buf;
 			h->msg_controllen = CMSG_SPACE(sizeof(seg));
 			cm = CMSG_FIRSTHDR(h);
