@@ -55,6 +55,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "util/be.h"
 #include "util/csum.h"
 
 enum kind {
@@ -86,22 +87,6 @@ struct info {
 	uint32_t seq;	   /* TCP */
 	uint32_t hash;
 };
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
 
 static bool is_v6(uint8_t kind)
 {
@@ -151,7 +136,7 @@ static bool parse_ip(const uint8_t *p, size_t len, struct info *in, uint8_t *pro
 		return false;
 	if (p[0] >> 4 == 4) {
 		uint16_t ihl = (uint16_t)((p[0] & 15) * 4);
-		uint16_t frag = get16(p + 6);
+		uint16_t frag = be16_get(p + 6);
 
 		if (ihl < 20 || len < ihl)
 			return false;
@@ -163,7 +148,7 @@ static bool parse_ip(const uint8_t *p, size_t len, struct info *in, uint8_t *pro
 		}
 		*proto = p[9];
 		in->l4_off = ihl;
-		in->ok = ihl == 20 && !(frag & IP4_MF) && get16(p + 2) == len &&
+		in->ok = ihl == 20 && !(frag & IP4_MF) && be16_get(p + 2) == len &&
 			 csum_fold(csum_add(0, p, 20)) == 0;
 		in->kind = *proto == IPPROTO_TCP ? KIND_TCP4 : KIND_UDP4;
 		return true;
@@ -178,7 +163,7 @@ static bool parse_ip(const uint8_t *p, size_t len, struct info *in, uint8_t *pro
 			return false;
 		}
 		in->l4_off = 40;
-		in->ok = (size_t)get16(p + 4) + 40 == len;
+		in->ok = (size_t)be16_get(p + 4) + 40 == len;
 		in->kind = *proto == IPPROTO_TCP ? KIND_TCP6 : KIND_UDP6;
 		return true;
 	}
@@ -192,7 +177,7 @@ static void parse_tcp(const uint8_t *p, size_t len, struct info *in)
 
 	in->l4_hlen = (uint16_t)((th[12] >> 4) * 4);
 	in->tcp_flags = flags;
-	in->seq = get32(th + 4);
+	in->seq = be32_get(th + 4);
 	if (in->l4_hlen < 20 || in->l4_off + in->l4_hlen > len) {
 		in->ok = 0;
 		return;
@@ -215,11 +200,11 @@ static void parse_udp(const uint8_t *p, size_t len, struct info *in)
 
 	in->l4_hlen = 8;
 	in->payload = l4_len - 8;
-	if (!in->ok || get16(uh + 4) != l4_len || !in->payload) {
+	if (!in->ok || be16_get(uh + 4) != l4_len || !in->payload) {
 		in->ok = 0;
 		return;
 	}
-	if (get16(uh + 6) == 0) {
+	if (be16_get(uh + 6) == 0) {
 		/* No checksum: allowed over IPv4 only. */
 		in->ok = in->kind == KIND_UDP4;
 		return;
@@ -289,10 +274,10 @@ static bool ip_fields_match(const struct tun_gro_run *r, const uint8_t *h, const
 {
 	if (is_v6(r->kind))
 		return !memcmp(h, p, 4) && h[7] == p[7];
-	if (h[1] != p[1] || h[8] != p[8] || ((get16(h + 6) ^ get16(p + 6)) & IP4_DF))
+	if (h[1] != p[1] || h[8] != p[8] || ((be16_get(h + 6) ^ be16_get(p + 6)) & IP4_DF))
 		return false;
 	/* Without DF, GSO's numbering must give each segment its own id back. */
-	return (get16(h + 6) & IP4_DF) || get16(p + 4) == (uint16_t)(get16(h + 4) + r->nsegs);
+	return (be16_get(h + 6) & IP4_DF) || be16_get(p + 4) == (uint16_t)(be16_get(h + 4) + r->nsegs);
 }
 
 static bool tcp_fields_match(const struct tun_gro_run *r, const uint8_t *h, const uint8_t *p,
@@ -403,17 +388,17 @@ static void make_super(struct tun_gro *g, const struct tun_gro_run *r, struct vi
 	bool tcp = is_tcp(r->kind);
 
 	if (is_v6(r->kind)) {
-		put16(p + 4, (uint16_t)l4_len);
+		be16_put(p + 4, (uint16_t)l4_len);
 	} else {
-		put16(p + 2, (uint16_t)r->len);
+		be16_put(p + 2, (uint16_t)r->len);
 		csum_ipv4_header_set(p, r->l4_off);
 	}
 	if (tcp && r->psh)
 		l4[13] |= TCP_PSH;
 	if (!tcp)
-		put16(l4 + 4, (uint16_t)l4_len);
+		be16_put(l4 + 4, (uint16_t)l4_len);
 	/* csum_fold complements; NEEDS_CSUM wants the folded sum itself. */
-	put16(l4 + (tcp ? 16 : 6), (uint16_t)~csum_fold(pseudo(p, r->kind, l4_len)));
+	be16_put(l4 + (tcp ? 16 : 6), (uint16_t)~csum_fold(pseudo(p, r->kind, l4_len)));
 
 	*h = (struct virtio_net_hdr){
 	    .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,

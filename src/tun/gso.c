@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "util/be.h"
 #include "util/csum.h"
 
 enum {
@@ -45,28 +46,6 @@ struct frame {
 	bool v6_ext;	/* IPv6 extension headers were walked */
 };
 
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
 static bool is_v6_ext(uint8_t nh)
 {
 	switch (nh) {
@@ -91,7 +70,7 @@ static int parse_v6(const uint8_t *pkt, size_t len, bool walk, struct frame *f)
 {
 	uint8_t nh;
 
-	if (len < IPV6_HDR || IPV6_HDR + (size_t)get16(pkt + 4) != len)
+	if (len < IPV6_HDR || IPV6_HDR + (size_t)be16_get(pkt + 4) != len)
 		return -EINVAL;
 	nh = pkt[6];
 	f->l4_off = IPV6_HDR;
@@ -120,11 +99,11 @@ static int parse_v4(const uint8_t *pkt, size_t len, struct frame *f)
 	if (len < IPV4_HDR_MIN)
 		return -EINVAL;
 	ihl = (size_t)(pkt[0] & 0x0f) * 4;
-	if (ihl < IPV4_HDR_MIN || ihl > len || get16(pkt + 2) != len)
+	if (ihl < IPV4_HDR_MIN || ihl > len || be16_get(pkt + 2) != len)
 		return -EINVAL;
 	/* More fragments, or an offset: an L4 checksum or a segmentation of
 	 * a piece of a datagram means nothing. */
-	if (get16(pkt + 6) & 0x3fff)
+	if (be16_get(pkt + 6) & 0x3fff)
 		return -EINVAL;
 	f->l4_off = ihl;
 	f->proto = pkt[9];
@@ -163,7 +142,7 @@ static int parse(const uint8_t *pkt, size_t len, bool walk_v6, struct frame *f)
 		if (f->l4_hl < TCP_HDR_MIN || f->l4_hl > len - f->l4_off)
 			return -EINVAL;
 	} else if (f->proto == IPPROTO_UDP) {
-		if (len - f->l4_off < UDP_HDR || get16(l4 + 4) != len - f->l4_off)
+		if (len - f->l4_off < UDP_HDR || be16_get(l4 + 4) != len - f->l4_off)
 			return -EINVAL;
 		f->l4_hl = UDP_HDR;
 	} else {
@@ -190,7 +169,7 @@ static void l4_csum_set(uint8_t *pkt, const struct frame *f, uint8_t *l4, size_t
 	uint32_t sum;
 	uint16_t c;
 
-	put16(field, 0);
+	be16_put(field, 0);
 	if (f->v6)
 		sum = csum_pseudo_v6(pkt + 8, pkt + 24, f->proto, (uint32_t)l4_len);
 	else
@@ -200,7 +179,7 @@ static void l4_csum_set(uint8_t *pkt, const struct frame *f, uint8_t *l4, size_t
 	 * same value for TCP, where both forms verify. */
 	if (c == 0 && f->proto == IPPROTO_UDP)
 		c = 0xffff;
-	put16(field, c);
+	be16_put(field, c);
 }
 
 int tun_csum_finish(const struct virtio_net_hdr *h, uint8_t *pkt, size_t len)
@@ -276,20 +255,20 @@ static size_t make_segment(const struct virtio_net_hdr *h, const uint8_t *pkt,
 	memcpy(o, pkt, hdrs);
 	memcpy(o + hdrs, pkt + hdrs + off, seg);
 	if (f->v6) {
-		put16(o + 4, (uint16_t)(total - IPV6_HDR));
+		be16_put(o + 4, (uint16_t)(total - IPV6_HDR));
 	} else {
-		put16(o + 2, (uint16_t)total);
-		put16(o + 4, (uint16_t)(get16(pkt + 4) + k));
+		be16_put(o + 2, (uint16_t)total);
+		be16_put(o + 4, (uint16_t)(be16_get(pkt + 4) + k));
 		csum_ipv4_header_set(o, f->l4_off);
 	}
 	if (f->proto == IPPROTO_TCP) {
-		put32(l4 + 4, get32(pkt + f->l4_off + 4) + (uint32_t)off);
+		be32_put(l4 + 4, be32_get(pkt + f->l4_off + 4) + (uint32_t)off);
 		if (k + 1 != n)
 			l4[13] &= (uint8_t) ~(TCP_FIN | TCP_PSH);
 		if (k != 0)
 			l4[13] &= (uint8_t)~TCP_CWR;
 	} else {
-		put16(l4 + 4, (uint16_t)(UDP_HDR + seg));
+		be16_put(l4 + 4, (uint16_t)(UDP_HDR + seg));
 	}
 	l4_csum_set(o, f, l4, total - f->l4_off);
 	return total;
