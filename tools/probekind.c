@@ -17,7 +17,7 @@
 
 #include "crypto/keys.h"
 #include "punch/probe.h"
-#include "rendezvous/proto.h"
+#include "rdvproto/proto.h"
 #include "session/wire.h"
 
 static bool read_key_file(const char *path, uint8_t key[KEY_LEN])

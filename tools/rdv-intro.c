@@ -29,7 +29,7 @@
 
 #include "config/parse.h"
 #include "crypto/keys.h"
-#include "rendezvous/proto.h"
+#include "rdvproto/proto.h"
 #include "rendezvous/sim.h"
 #include "session/wire.h"
 #include "util/time.h"

@@ -34,7 +34,7 @@
 
 #include "config/parse.h"
 #include "crypto/keys.h"
-#include "rendezvous/proto.h"
+#include "rdvproto/proto.h"
 #include "rendezvous/sim.h"
 #include "session/wire.h"
 #include "stun/stun.h"

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "daemon/daemon.h"
-#include "rendezvous/proto.h"
+#include "rdvproto/proto.h"
 #include "util/log.h"
 #include "util/time.h"
 

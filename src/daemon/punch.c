@@ -9,7 +9,7 @@
 #include <sodium.h>
 
 #include "daemon/daemon.h"
-#include "rendezvous/proto.h"
+#include "rdvproto/proto.h"
 #include "util/log.h"
 #include "util/time.h"
 

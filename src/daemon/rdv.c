@@ -1,4 +1,4 @@
-/* The daemon's side of the rendezvous (rendezvous/proto.h): the glue that
+/* The daemon's side of the rendezvous (rdvproto/proto.h): the glue that
  * carries out what the client's engine (rdvclient/engine.h) decides. The
  * engine holds the state and the rules: the STUN mapping test towards the
  * rendezvous's two ports, the TCP fallback, the REGISTER schedule and its
@@ -18,7 +18,7 @@
 #include <sodium.h>
 
 #include "daemon/daemon.h"
-#include "rendezvous/proto.h"
+#include "rdvproto/proto.h"
 #include "stun/stun.h"
 #include "util/addr.h"
 #include "util/log.h"

@@ -7,7 +7,7 @@
 
 #include "crypto/keys.h"
 #include "daemon/daemon.h"
-#include "rendezvous/proto.h"
+#include "rdvproto/proto.h"
 #include "util/time.h"
 
 static void show_peer(const struct peer *p, uint64_t now, FILE *out, bool with_path)

@@ -113,7 +113,7 @@
 #include <sys/socket.h>
 
 #include "punch/probe.h"
-#include "rendezvous/proto.h"
+#include "rdvproto/proto.h"
 
 enum {
 	PUNCH_MAX_CANDIDATES = 32,

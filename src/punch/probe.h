@@ -47,7 +47,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "rendezvous/proto.h"
+#include "rdvproto/proto.h"
 
 enum probe_kind {
 	PROBE_REQUEST = 1,	   /* does this path work? answer with PROBE_REPLY */

@@ -57,7 +57,7 @@
 #include <sys/socket.h>
 
 #include "config/config.h"
-#include "rendezvous/proto.h"
+#include "rdvproto/proto.h"
 #include "util/addr.h"
 
 enum {

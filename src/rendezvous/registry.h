@@ -24,7 +24,7 @@
 
 #include "crypto/handshake.h"
 #include "rendezvous/bucket.h"
-#include "rendezvous/proto.h"
+#include "rdvproto/proto.h"
 #include "session/index.h"
 #include "session/keypair.h"
 

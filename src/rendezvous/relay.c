@@ -1,4 +1,4 @@
-/* Relaying (rendezvous/proto.h section 3). A frame is bound to the
+/* Relaying (rdvproto/proto.h section 3). A frame is bound to the
  * sender's authenticated session with us, not to the address it came from:
  * its receiver index must name a keypair of the registered peer whose
  * channel (UDP address or TCP connection) it arrived on, and its tag,
@@ -25,7 +25,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
-#include "rendezvous/proto.h"
+#include "rdvproto/proto.h"
 #include "session/wire.h"
 
 static bool v4_allowed(const uint8_t a[4], bool allow_loopback)

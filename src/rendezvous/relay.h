@@ -1,4 +1,4 @@
-/* Relay frames (rendezvous/proto.h section 3): forwarded from a registered
+/* Relay frames (rdvproto/proto.h section 3): forwarded from a registered
  * peer, when the frame's tag verifies on that peer's session and it came on
  * that peer's channel, to another registered peer's channel (tagged again
  * on the destination's session), never to an address taken from the frame. */

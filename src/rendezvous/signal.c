@@ -36,7 +36,7 @@
 
 #include <sodium.h>
 
-#include "rendezvous/proto.h"
+#include "rdvproto/proto.h"
 #include "session/keypair.h"
 #include "util/addr.h"
 

@@ -1,6 +1,6 @@
 /* The authenticated side of the rendezvous: handshakes (always as
  * responder) and the signalling messages carried in data packets
- * (rendezvous/proto.h section 2). Handlers of rdv_core's dispatch table. */
+ * (rdvproto/proto.h section 2). Handlers of rdv_core's dispatch table. */
 #pragma once
 #include <stddef.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /* The rendezvous's TCP side: one listener on the listen address and port,
  * and per connection either u16 length-prefixed p2pvpn frames or STUN
  * messages back to back (told apart by the magic cookie at offset 4 of the
- * stream, rendezvous/proto.h section 4).
+ * stream, rdvproto/proto.h section 4).
  *
  * Every connection is bounded: its read buffer holds at most one frame of
  * the largest size the owner accepts for that frame's type (asked through

@@ -99,7 +99,7 @@ int sess_encrypt(struct sess_keypair *kp, uint8_t *inner, size_t inner_len, uint
 int sess_decrypt(struct sess_keypair *kp, uint8_t *pkt, size_t len, uint64_t now_ms,
 		 uint8_t **inner, size_t *inner_len);
 /* Authenticates ad[0..ad_len) without a payload (relay frames,
- * rendezvous/proto.h section 3): ChaCha20-Poly1305 of an empty plaintext
+ * rdvproto/proto.h section 3): ChaCha20-Poly1305 of an empty plaintext
  * with ad as additional data, under the send key and the next send counter.
  * The counter is the data packets' own, so no nonce serves twice and the
  * receiver's replay window covers both. 0 with *counter and tag set; the

@@ -39,7 +39,7 @@ enum wire_type {
 	WIRE_COOKIE_REPLY = 3,
 	WIRE_DATA = 4,
 	WIRE_PROBE = 5,	 /* path probes (punch/) */
-	WIRE_RENDEZVOUS = 6, /* peer <-> rendezvous signalling (rendezvous/proto.h) */
+	WIRE_RENDEZVOUS = 6, /* peer <-> rendezvous signalling (rdvproto/proto.h) */
 	WIRE_RELAY = 7,	 /* frames relayed by the rendezvous */
 	WIRE_TYPE_MAX = 8,
 };

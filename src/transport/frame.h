@@ -1,4 +1,4 @@
-/* Stream reassembly for TCP (rendezvous/proto.h section 4), with no I/O:
+/* Stream reassembly for TCP (rdvproto/proto.h section 4), with no I/O:
  * the caller reads from its socket straight into the reader's free space,
  * commits what it got, and takes complete frames out one by one.
  *

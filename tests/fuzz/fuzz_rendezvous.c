@@ -1,5 +1,5 @@
 /* libFuzzer harness for the rendezvous's parsers. Every input goes through
- * (1) each signalling decoder of rendezvous/proto.h: what decodes must
+ * (1) each signalling decoder of rdvproto/proto.h: what decodes must
  * encode back to the same bytes (the exact part; the rest was zero
  * padding); (2) the STUN responder, on each of its four sockets and over
  * TCP: an answer must parse, echo the request's id, and stay within a few
@@ -16,7 +16,7 @@
 #include <sodium.h>
 
 #include "rendezvous/core.h"
-#include "rendezvous/proto.h"
+#include "rdvproto/proto.h"
 #include "rendezvous/stun_responder.h"
 #include "session/keypair.h"
 #include "session/wire.h"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Relay frames are bound to the sender's session, not to its address
-# (issue 7 item 4, rendezvous/proto.h section 3):
+# (issue 7 item 4, rdvproto/proto.h section 3):
 #
 #   s 192.0.2.10 (p2pvpn-rendezvous, relay = yes)   m 192.0.2.66 (attacker:
 #   a 192.0.2.11 --- b 192.0.2.12 (a relayed pair)    raw socket, forged sources)

@@ -1,4 +1,4 @@
-/* Rendezvous signalling codec tests (rendezvous/proto.h). Every message is
+/* Rendezvous signalling codec tests (rdvproto/proto.h). Every message is
  * built, checked byte for byte against the layout of proto.h, decoded back,
  * and then broken one field at a time: each length from 0 to one past the
  * padded length, each reserved byte, each type byte, n_host past the limit,
@@ -16,7 +16,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "rendezvous/proto.h"
+#include "rdvproto/proto.h"
 #include "session/keypair.h"
 #include "session/wire.h"
 

@@ -23,7 +23,7 @@
 #include <sodium.h>
 
 #include "crypto/keys.h"
-#include "rendezvous/proto.h"
+#include "rdvproto/proto.h"
 #include "rendezvous/server.h"
 #include "rendezvous/sim.h"
 #include "session/wire.h"

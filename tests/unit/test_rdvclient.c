@@ -7,7 +7,7 @@
  * restarted rendezvous, the CONNECT pace per peer, and introductions handed
  * on with the candidates we must not aim at taken out. STUN answers are
  * real Binding success messages built with stun/'s builder and signalling
- * messages come from rendezvous/proto.h's encoders. */
+ * messages come from rdvproto/proto.h's encoders. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1054,7 +1054,7 @@ static void test_rdv_signal_registration_flood(void **state)
 }
 
 /* A relay frame of len bytes from peer who to relay id id, tagged on
- * who's session with the rendezvous (rendezvous/proto.h section 3). */
+ * who's session with the rendezvous (rdvproto/proto.h section 3). */
 static void relay_frame(struct env *e, int who, uint8_t *frame, size_t len, uint32_t id,
 			uint64_t now)
 {

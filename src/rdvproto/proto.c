@@ -1,5 +1,5 @@
 /* Encoders and decoders of the signalling messages and relay frames of
- * rendezvous/proto.h. Every field is read and written byte by byte (no
+ * rdvproto/proto.h. Every field is read and written byte by byte (no
  * struct is laid over a buffer), every length is checked before a byte is
  * read, and every reserved byte must be zero, so that a decoder accepts
  * exactly one byte string per message.
@@ -12,7 +12,7 @@
  * INTRODUCE is laid out as the diagram of proto.h section 2 draws it: an
  * 8-byte head, the key (32), the relay id (4) and two addresses (40), which
  * is 84 bytes (RDV_INTRODUCE_LEN) before the host candidates. */
-#include "rendezvous/proto.h"
+#include "rdvproto/proto.h"
 
 #include <errno.h>
 #include <netinet/in.h>
