@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "daemon/daemon.h"
-#include "daemon/notify.h"
+#include "util/notify.h"
 #include "util/time.h"
 
 static uint64_t peer_timers(struct daemon *d, struct peer *p, uint64_t now)

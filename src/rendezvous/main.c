@@ -10,7 +10,7 @@
 #include <sodium.h>
 
 #include "crypto/init.h"
-#include "daemon/notify.h"
+#include "util/notify.h"
 #include "rendezvous/server.h"
 #include "util/log.h"
 

@@ -1,6 +1,6 @@
 /* sd_notify in a few lines: the protocol is one datagram on a UNIX socket
  * whose path (or abstract name, leading '@') is in $NOTIFY_SOCKET. */
-#include "daemon/notify.h"
+#include "util/notify.h"
 
 #include <errno.h>
 #include <stddef.h>
