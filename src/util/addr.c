@@ -1,15 +1,124 @@
-/* Candidate address rules (util/addr.h). One function decides for both
- * daemons, so the rendezvous never stores what a peer would refuse and a
- * peer refuses what a rendezvous (or anyone who can make it say things)
- * should not have sent. The classes follow RFC 6890's special-purpose
- * registries for what is never a unicast host on the internet or a LAN; the
- * own-address rule stops a peer from being made to send at the rendezvous
- * (or itself) on behalf of someone else. */
+/* Socket addresses (util/addr.h): the small operations every module used
+ * to copy (port, length, equality, v4-mapped conversion, text), and the
+ * candidate address rules. Text goes into the caller's buffer only: a
+ * shared static buffer once made "path moved from X to Y" print X twice.
+ *
+ * Candidate rules: one function decides for both daemons, so the
+ * rendezvous never stores what a peer would refuse and a peer refuses what
+ * a rendezvous (or anyone who can make it say things) should not have
+ * sent. The classes follow RFC 6890's special-purpose registries for what
+ * is never a unicast host on the internet or a LAN; the own-address rule
+ * stops a peer from being made to send at the rendezvous (or itself) on
+ * behalf of someone else. */
 #include "util/addr.h"
 
-#include <netinet/in.h>
-#include <stdint.h>
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
+
+bool addr_is_ip(const struct sockaddr_storage *a)
+{
+	return a->ss_family == AF_INET || a->ss_family == AF_INET6;
+}
+
+uint16_t addr_port(const struct sockaddr_storage *a)
+{
+	if (a->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)a)->sin_port);
+	if (a->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)a)->sin6_port);
+	return 0;
+}
+
+void addr_set_port(struct sockaddr_storage *a, uint16_t port)
+{
+	if (a->ss_family == AF_INET)
+		((struct sockaddr_in *)a)->sin_port = htons(port);
+	else if (a->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)a)->sin6_port = htons(port);
+}
+
+socklen_t addr_len(const struct sockaddr_storage *a)
+{
+	if (a->ss_family == AF_INET)
+		return sizeof(struct sockaddr_in);
+	if (a->ss_family == AF_INET6)
+		return sizeof(struct sockaddr_in6);
+	return 0;
+}
+
+bool addr_is_v4_mapped(const struct sockaddr_storage *a)
+{
+	return a->ss_family == AF_INET6 &&
+	       IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)a)->sin6_addr);
+}
+
+void addr_unmap_v4(struct sockaddr_storage *a)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)a;
+
+	if (!addr_is_v4_mapped(a))
+		return;
+	sin.sin_port = sin6->sin6_port;
+	memcpy(&sin.sin_addr, &sin6->sin6_addr.s6_addr[12], 4);
+	memset(a, 0, sizeof(*a));
+	memcpy(a, &sin, sizeof(sin));
+}
+
+void addr_map_v4(struct sockaddr_storage *out, const struct sockaddr_storage *in)
+{
+	struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6};
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)in;
+
+	if (in->ss_family != AF_INET) {
+		if (out != in)
+			memcpy(out, in, sizeof(*out));
+		return;
+	}
+	sin6.sin6_port = sin->sin_port;
+	sin6.sin6_addr.s6_addr[10] = 0xff;
+	sin6.sin6_addr.s6_addr[11] = 0xff;
+	memcpy(&sin6.sin6_addr.s6_addr[12], &sin->sin_addr, 4);
+	memset(out, 0, sizeof(*out));
+	memcpy(out, &sin6, sizeof(sin6));
+}
+
+bool addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+
+		/* The scope id is part of a link-local address: fe80::1 on two
+		 * links is two hosts. */
+		return x->sin6_port == y->sin6_port && x->sin6_scope_id == y->sin6_scope_id &&
+		       !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr));
+	}
+	return false;
+}
+
+const char *addr_format(char *buf, size_t size, const struct sockaddr_storage *a)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (a->ss_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)a)->sin_addr, ip, sizeof(ip));
+		snprintf(buf, size, "%s:%u", ip, addr_port(a));
+	} else if (a->ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)a)->sin6_addr, ip, sizeof(ip));
+		snprintf(buf, size, "[%s]:%u", ip, addr_port(a));
+	} else {
+		snprintf(buf, size, "(none)");
+	}
+	return buf;
+}
 
 static enum addr_reason v4_reason(const uint8_t b[4])
 {
@@ -68,14 +177,19 @@ static size_t ip_bytes(const struct sockaddr_storage *ss, uint8_t out[16])
 	return 0;
 }
 
-static bool is_own(const struct sockaddr_storage *a, const struct sockaddr_storage *own,
-		   size_t n_own)
+bool addr_equal_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
 	uint8_t x[16], y[16];
 	size_t lx = ip_bytes(a, x);
 
-	for (size_t i = 0; lx && i < n_own; i++)
-		if (ip_bytes(&own[i], y) == lx && !memcmp(x, y, lx))
+	return lx && ip_bytes(b, y) == lx && !memcmp(x, y, lx);
+}
+
+static bool is_own(const struct sockaddr_storage *a, const struct sockaddr_storage *own,
+		   size_t n_own)
+{
+	for (size_t i = 0; i < n_own; i++)
+		if (addr_equal_host(a, &own[i]))
 			return true;
 	return false;
 }
