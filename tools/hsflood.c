@@ -29,7 +29,7 @@
 #include "config/keys.h"
 #include "crypto/handshake.h"
 #include "crypto/keys.h"
-#include "session/wire.h"
+#include "wire/wire.h"
 
 enum { SLICE_MAX = 1024, PKT_LEN = 20 + 8 + WIRE_INIT_LEN };
 

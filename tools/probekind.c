@@ -18,7 +18,7 @@
 #include "crypto/keys.h"
 #include "punch/probe.h"
 #include "rdvproto/proto.h"
-#include "session/wire.h"
+#include "wire/wire.h"
 
 static bool read_key_file(const char *path, uint8_t key[KEY_LEN])
 {

@@ -31,8 +31,8 @@
 #include "crypto/keys.h"
 #include "rdvproto/proto.h"
 #include "rendezvous/sim.h"
-#include "session/wire.h"
 #include "util/time.h"
+#include "wire/wire.h"
 
 enum {
 	REGISTER_MS = 5000, /* p2pvpnd's REGISTER interval */

@@ -36,9 +36,9 @@
 #include "crypto/keys.h"
 #include "rdvproto/proto.h"
 #include "rendezvous/sim.h"
-#include "session/wire.h"
 #include "stun/stun.h"
 #include "util/time.h"
+#include "wire/wire.h"
 
 enum {
 	RETRY_MS = 1000,

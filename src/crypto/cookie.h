@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "session/wire.h"
+#include "wire/wire.h"
 
 enum {
 	COOKIE_KEY_LEN = 32,

@@ -1,5 +1,5 @@
 /* The daemon's handshake: Noise_IKpsk2 (run by noise.c) inside the
- * session/wire.h frames, as WireGuard frames it.
+ * wire/wire.h frames, as WireGuard frames it.
  *
  *   initiator                                   responder
  *   NONE -- hs_create_initiation --> INIT_SENT

@@ -1,5 +1,5 @@
 /* The p2pvpn handshake: Noise_IKpsk2_25519_ChaChaPoly_BLAKE2b with prologue
- * "p2pvpn v1", framed as session/wire.h's wire_init (148 bytes) and wire_resp
+ * "p2pvpn v1", framed as wire/wire.h's wire_init (148 bytes) and wire_resp
  * (92 bytes), with WireGuard's mac1 and TAI64N replay protection.
  *
  * Initiator:  hs_create_initiation -> send -> hs_consume_response ->
@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "crypto/noise.h"
-#include "session/wire.h"
+#include "wire/wire.h"
 
 #define HS_PROTOCOL_NAME "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2b"
 #define HS_PROLOGUE "p2pvpn v1"

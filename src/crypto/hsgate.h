@@ -27,7 +27,7 @@
 
 #include "crypto/cookie.h"
 #include "crypto/ratelimit.h"
-#include "session/wire.h"
+#include "wire/wire.h"
 
 enum {
 	/* p2pvpnd's figures: a handful of peers handshake every two minutes,

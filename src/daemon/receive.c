@@ -136,7 +136,7 @@ static void gated_response(struct daemon *d, struct rx_pkt *m, uint64_t now)
 
 typedef void (*rx_handler_fn)(struct daemon *d, struct rx_pkt *m, uint64_t now);
 
-/* One handler per message type (session/wire.h); NULL types are dropped. */
+/* One handler per message type (wire/wire.h); NULL types are dropped. */
 static const rx_handler_fn rx_handlers[WIRE_TYPE_MAX] = {
     [WIRE_HANDSHAKE_INIT] = gated_initiation,
     [WIRE_HANDSHAKE_RESP] = gated_response,

@@ -10,7 +10,7 @@
 #include <sodium.h>
 #include <string.h>
 
-#include "session/wire.h"
+#include "wire/wire.h"
 
 static const char KEY_LABEL[] = "p2pvpn probe";
 static const char PAIR_ID_LABEL[] = "p2pvpn pair id";

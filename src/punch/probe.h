@@ -11,7 +11,7 @@
  * pair_id lets the receiver find the peer without trying every key and
  * without showing public keys on the wire; it is the same in both directions.
  *
- * Wire (92 bytes, little-endian, WIRE_PROBE in session/wire.h):
+ * Wire (92 bytes, little-endian, WIRE_PROBE in wire/wire.h):
  *   0      1       4             12           36                       76         92
  *   | type | 0 0 0 | pair_id (8) | nonce (24) | sealed payload (40)   | tag (16) |
  *   \____________ AD: the first 36 bytes ____/

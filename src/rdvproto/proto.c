@@ -19,7 +19,7 @@
 #include <sodium.h>
 #include <string.h>
 
-#include "session/wire.h"
+#include "wire/wire.h"
 
 enum {
 	/* INTRODUCE offsets (proto.h section 2). */

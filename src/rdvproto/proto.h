@@ -7,7 +7,7 @@
  *    (`rendezvous_key`), always as initiator; the rendezvous only answers,
  *    and only keys listed in its config unless `open = yes`. The session
  *    that results carries the messages below as the inner payload of
- *    WIRE_DATA packets (session/wire.h), where a peer session carries IP
+ *    WIRE_DATA packets (wire/wire.h), where a peer session carries IP
  *    packets. So everything the rendezvous learns about a peer (its
  *    reflexive address, its candidates) arrived authenticated, and a forged
  *    registration cannot redirect anyone's traffic. Session keepalives

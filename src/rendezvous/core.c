@@ -15,7 +15,7 @@
 #include "config/parse.h"
 #include "rendezvous/relay.h"
 #include "rendezvous/signal.h"
-#include "session/wire.h"
+#include "wire/wire.h"
 
 typedef void (*wire_fn)(struct rdv_core *c, const struct rdv_channel *ch, uint8_t *pkt, size_t len,
 			uint64_t now_ms);

@@ -10,9 +10,9 @@
 #include <sodium.h>
 
 #include "crypto/init.h"
-#include "util/notify.h"
 #include "rendezvous/server.h"
 #include "util/log.h"
+#include "util/notify.h"
 
 static void usage(FILE *out)
 {

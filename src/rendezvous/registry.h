@@ -23,8 +23,8 @@
 #include <sys/socket.h>
 
 #include "crypto/handshake.h"
-#include "rendezvous/bucket.h"
 #include "rdvproto/proto.h"
+#include "rendezvous/bucket.h"
 #include "session/index.h"
 #include "session/keypair.h"
 

@@ -26,7 +26,7 @@
 #include <string.h>
 
 #include "rdvproto/proto.h"
-#include "session/wire.h"
+#include "wire/wire.h"
 
 static bool v4_allowed(const uint8_t a[4], bool allow_loopback)
 {

@@ -18,9 +18,9 @@
 
 #include "config/parse.h"
 #include "crypto/keys.h"
-#include "session/wire.h"
 #include "util/log.h"
 #include "util/time.h"
+#include "wire/wire.h"
 
 enum {
 	SWEEP_MS = 1000,

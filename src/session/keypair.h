@@ -27,7 +27,7 @@
 
 #include "session/index.h"
 #include "session/replay.h"
-#include "session/wire.h"
+#include "wire/wire.h"
 
 enum {
 	SESS_KEY_LEN = 32,

@@ -67,7 +67,7 @@ enum {
 	STUN_TEXT_MAX = 762, /* REALM, NONCE, SOFTWARE, ERROR-CODE reason */
 };
 
-/* The magic cookie, RFC 8489 section 5 (session/wire.h has the same value for
+/* The magic cookie, RFC 8489 section 5 (wire/wire.h has the same value for
  * its demultiplexer). */
 #define STUN_COOKIE 0x2112A442u
 /* FINGERPRINT = CRC-32 XOR this (RFC 8489 section 14.7, "STUN" in ASCII). */

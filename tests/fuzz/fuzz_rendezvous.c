@@ -15,12 +15,12 @@
 
 #include <sodium.h>
 
-#include "rendezvous/core.h"
 #include "rdvproto/proto.h"
+#include "rendezvous/core.h"
 #include "rendezvous/stun_responder.h"
 #include "session/keypair.h"
-#include "session/wire.h"
 #include "stun/stun.h"
+#include "wire/wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

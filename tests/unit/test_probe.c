@@ -15,7 +15,7 @@
 #include <sodium.h>
 
 #include "punch/probe.h"
-#include "session/wire.h"
+#include "wire/wire.h"
 
 struct keypair {
 	uint8_t priv[32], pub[32];

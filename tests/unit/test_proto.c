@@ -18,7 +18,7 @@
 
 #include "rdvproto/proto.h"
 #include "session/keypair.h"
-#include "session/wire.h"
+#include "wire/wire.h"
 
 enum {
 	INTRO_FIXED = 84, /* the INTRODUCE layout of proto.h section 2, before host candidates */

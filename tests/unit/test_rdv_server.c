@@ -26,9 +26,9 @@
 #include "rdvproto/proto.h"
 #include "rendezvous/server.h"
 #include "rendezvous/sim.h"
-#include "session/wire.h"
 #include "stun/stun.h"
 #include "util/time.h"
+#include "wire/wire.h"
 
 enum {
 	NO_ANSWER_MS = 150,

@@ -26,7 +26,7 @@
 #include "rendezvous/core.h"
 #include "rendezvous/relay.h"
 #include "rendezvous/sim.h"
-#include "session/wire.h"
+#include "wire/wire.h"
 
 enum { T0 = 5000000, FRAME = 1000 };
 

@@ -27,7 +27,7 @@
 #include "crypto/noise.h"
 #include "rendezvous/core.h"
 #include "rendezvous/sim.h"
-#include "session/wire.h"
+#include "wire/wire.h"
 
 enum { T0 = 7000000 };
 
