@@ -6,6 +6,7 @@
 #include "config/parse.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <ctype.h>
 #include <net/if.h>
 #include <netdb.h>
@@ -13,6 +14,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+
+#include "util/addr.h"
 
 /* "255.255.255.255" and the longest IPv6 text both fit, with room to spare. */
 enum { ADDR_TEXT_MAX = 64, HOST_TEXT_MAX = 254 };
@@ -124,14 +127,6 @@ bool cfg_parse_address(const char *s, struct sockaddr_storage *out)
 	return true;
 }
 
-static void set_port(struct sockaddr_storage *ss, uint16_t port)
-{
-	if (ss->ss_family == AF_INET)
-		((struct sockaddr_in *)ss)->sin_port = htons(port);
-	else
-		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
-}
-
 bool cfg_parse_endpoint(const char *s, struct sockaddr_storage *out)
 {
 	char host[ADDR_TEXT_MAX];
@@ -157,7 +152,7 @@ bool cfg_parse_endpoint(const char *s, struct sockaddr_storage *out)
 	}
 	if (!cfg_parse_uint(colon + 1, 1, 65535, &port) || !cfg_parse_address(host, &ss))
 		return false;
-	set_port(&ss, (uint16_t)port);
+	addr_set_port(&ss, (uint16_t)port);
 	*out = ss;
 	return true;
 }
@@ -266,23 +261,11 @@ void cfg_prefix_to_string(const struct cfg_prefix *p, char *buf, size_t len)
 	snprintf(buf, len, "%s/%u", addr, p->plen);
 }
 
+static_assert((int)CFG_ENDPOINT_STRLEN >= (int)ADDR_STRLEN, "an endpoint's text fits");
+
 void cfg_endpoint_to_string(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
-	char addr[ADDR_TEXT_MAX];
-
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
-
-		inet_ntop(AF_INET, &sin->sin_addr, addr, sizeof(addr));
-		snprintf(buf, len, "%s:%u", addr, ntohs(sin->sin_port));
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
-
-		inet_ntop(AF_INET6, &sin6->sin6_addr, addr, sizeof(addr));
-		snprintf(buf, len, "[%s]:%u", addr, ntohs(sin6->sin6_port));
-	} else {
-		snprintf(buf, len, "(none)");
-	}
+	addr_format(buf, len, ss);
 }
 
 bool cfg_prefix_contains(const struct cfg_prefix *outer, const struct cfg_prefix *inner)
@@ -311,22 +294,10 @@ bool cfg_prefix_overlaps(const struct cfg_prefix *a, const struct cfg_prefix *b)
 
 bool cfg_endpoint_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const struct sockaddr_in *)a;
-		const struct sockaddr_in *y = (const struct sockaddr_in *)b;
-
-		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	if (a->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a;
-		const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)b;
-
-		return x->sin6_port == y->sin6_port &&
-		       !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr));
-	}
-	return true;
+	/* Two unset endpoints (AF_UNSPEC) are the same setting. */
+	if (!addr_is_ip(a) || !addr_is_ip(b))
+		return a->ss_family == b->ss_family;
+	return addr_equal(a, b);
 }
 
 bool cfg_endpoint_is_unicast(const struct sockaddr_storage *ss)

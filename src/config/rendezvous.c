@@ -15,6 +15,7 @@
 #include "config/keys.h"
 #include "config/parse.h"
 #include "config/reader.h"
+#include "util/addr.h"
 
 enum section { SEC_RENDEZVOUS, SEC_PEER };
 
@@ -172,12 +173,6 @@ static const struct cfg_reader_ops ops = {
     .on_key = on_key,
 };
 
-static uint16_t port_of(const struct sockaddr_storage *ss)
-{
-	return ss->ss_family == AF_INET ? ((const struct sockaddr_in *)ss)->sin_port
-					: ((const struct sockaddr_in6 *)ss)->sin6_port;
-}
-
 /* RFC 5780 change requests answer from the other IP of the same family, on
  * the listening port; the alternate must be a real, different address. */
 static void check_alternate(struct load *l)
@@ -188,10 +183,7 @@ static void check_alternate(struct load *l)
 
 	if (!c->has_alternate)
 		return;
-	if (c->alternate.ss_family == AF_INET)
-		((struct sockaddr_in *)&c->alternate)->sin_port = port_of(&c->listen);
-	else
-		((struct sockaddr_in6 *)&c->alternate)->sin6_port = port_of(&c->listen);
+	addr_set_port(&c->alternate, addr_port(&c->listen));
 	cfg_endpoint_to_string(&c->alternate, shown, sizeof(shown));
 	if (c->alternate.ss_family != c->listen.ss_family)
 		cfg_reader_error(&l->r, line, "alternate_address",
@@ -264,8 +256,8 @@ bool cfg_load_rendezvous_stream(FILE *in, const char *name, struct cfg_rendezvou
 	}
 	snprintf(l->c.path, sizeof(l->c.path), "%s", name);
 	/* Defaults: DESIGN.md section 1. 3478 is the STUN port (RFC 8489). */
-	((struct sockaddr_in *)&l->c.listen)->sin_family = AF_INET;
-	((struct sockaddr_in *)&l->c.listen)->sin_port = htons(3478);
+	l->c.listen.ss_family = AF_INET;
+	addr_set_port(&l->c.listen, 3478);
 	l->c.relay = true;
 	l->c.open = false;
 	cfg_reader_init(&l->r, name, errs);
