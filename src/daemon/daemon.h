@@ -13,6 +13,7 @@
 #include "crypto/cookie.h"
 #include "crypto/handshake.h"
 #include "crypto/hsgate.h"
+#include "daemon/iface.h"
 #include "punch/engine.h"
 #include "punch/probe.h"
 #include "rdvclient/engine.h"
@@ -147,7 +148,8 @@ struct daemon {
 	struct cfg_daemon cfg;
 	struct hs_identity id;
 	struct tun_dev tun;
-	struct nl_sock nl;
+	struct nl_sock nl;   /* iface.c's (and rdv.c's host addresses); closed without a kernel TUN */
+	struct iface iface; /* what the interface was asked for (iface.c) */
 	struct udp_sock udp;
 	struct ctl_server ctl;
 	int epfd, sigfd;
@@ -196,10 +198,35 @@ struct daemon {
 	struct hsgate gate;
 };
 
-/* Interface set-up from d->cfg: TUN, addresses, MTU, link up, UDP and control
- * sockets, peers and routes. 0, or -errno with everything undone. */
+/* device.c */
+/* What a daemon uses instead of the kernel's devices (in-process tests). */
+struct daemon_io {
+	/* A TUN device the caller opened (any tun_ops, fd pollable for
+	 * EPOLLIN), NULL: the kernel TUN cfg.ifname. One without a kernel
+	 * interface (ifindex 0) gets no netlink: MTU, addresses, link state
+	 * and routes are only recorded (d->iface). */
+	const struct tun_dev *tun;
+	/* A UDP socket the caller opened (a fake backend or a real socket),
+	 * NULL: udp_open(cfg.listen_port). */
+	const struct udp_sock *udp;
+	/* No signalfd and no change to the signal mask: the caller stops the
+	 * daemon, and several may run in one process. */
+	bool no_signals;
+};
+/* Interface set-up from d->cfg (d zeroed but for cfg and config_path): TUN,
+ * MTU, addresses, link up, UDP socket, peers and routes, control socket,
+ * event loop and signals, TCP listener; then a handshake to every peer
+ * with an endpoint. 0, or -errno with everything undone. */
 int daemon_start(struct daemon *d);
-/* Runs the event loop until SIGTERM/SIGINT; 0 on a clean stop. */
+/* daemon_start with io's devices (NULL: as daemon_start): the devices
+ * given are the daemon's from the call on (closed by daemon_stop through
+ * their ops, also when the start fails). */
+int daemon_start_io(struct daemon *d, const struct daemon_io *io);
+/* One step of the event loop: runs the timers that are due, waits for
+ * events at most timeout_ms (-1: until one; never past the next timer) and
+ * handles them. Returns the number of events handled, or -errno. */
+int daemon_poll(struct daemon *d, int timeout_ms);
+/* Runs daemon_poll until SIGTERM/SIGINT; 0 on a clean stop. */
 int daemon_run(struct daemon *d);
 /* Removes peers, routes, addresses and the interface; closes every socket. */
 void daemon_stop(struct daemon *d);
@@ -355,7 +382,6 @@ void rdv_client_tcp_down(struct daemon *d);
 /* reload.c */
 /* Re-reads the config; on any error logs it and keeps the running one. */
 void daemon_reload(struct daemon *d);
-int daemon_apply_addresses(struct daemon *d, const struct cfg_daemon *old, const struct cfg_daemon *new);
 
 /* loop.c */
 /* True (and counted, and warned about) when inner, read from the TUN and

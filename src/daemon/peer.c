@@ -101,8 +101,8 @@ int peer_add_routes(struct daemon *d, struct peer *p)
 			return ret;
 		if (covered_by_interface(d, a))
 			continue;
-		ret = nl_route_add(&d->nl, d->tun.ifindex, a->family, a->addr, a->plen);
-		if (ret < 0 && ret != -EEXIST) {
+		ret = iface_route_add(d, a);
+		if (ret < 0) {
 			cfg_prefix_to_string(a, buf, sizeof(buf));
 			log_error("%s: peer %s: route %s: %s", d->cfg.ifname, p->name, buf,
 				  strerror(-ret));
@@ -118,7 +118,7 @@ void peer_remove_routes(struct daemon *d, struct peer *p)
 	for (size_t i = 0; i < p->cfg.n_allowed_ips; i++) {
 		const struct cfg_prefix *a = &p->cfg.allowed_ips[i];
 		if (!covered_by_interface(d, a))
-			(void)nl_route_del(&d->nl, d->tun.ifindex, a->family, a->addr, a->plen);
+			iface_route_del(d, a);
 	}
 }
 

@@ -182,11 +182,11 @@ void daemon_reload(struct daemon *d)
 			nc.listen_port = d->cfg.listen_port;
 		}
 	}
-	if (nc.mtu != d->cfg.mtu && nl_link_set_mtu(&d->nl, d->tun.ifindex, nc.mtu) < 0) {
+	if (nc.mtu != d->cfg.mtu && iface_set_mtu(d, nc.mtu) < 0) {
 		log_error("%s: mtu %u refused, keeping %u", d->cfg.ifname, nc.mtu, d->cfg.mtu);
 		nc.mtu = d->cfg.mtu;
 	}
-	(void)daemon_apply_addresses(d, &d->cfg, &nc);
+	(void)iface_apply_addresses(d, &d->cfg, &nc);
 	identity_changed = sodium_memcmp(nc.private_key, d->cfg.private_key, 32) != 0;
 	if (identity_changed) {
 		struct hs_identity id;

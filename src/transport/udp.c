@@ -16,7 +16,11 @@
  *
  * GRO: with UDP_GRO set, each received message may hold several datagrams
  * of one size; the size comes in a UDP_GRO control message and is passed on
- * as udp_msg.segment. */
+ * as udp_msg.segment.
+ *
+ * A socket with ops (struct udp_ops: the fake network of the in-process
+ * daemon tests) is handed to its backend by every call; what follows is the
+ * kernel's. */
 #include "transport/udp.h"
 
 #include <errno.h>
@@ -125,6 +129,8 @@ int udp_open(struct udp_sock *s, uint16_t port)
 
 	s->offloads = 0;
 	s->gso_fallbacks = 0;
+	s->ops = NULL;
+	s->priv = NULL;
 	ret = open_family(s, AF_INET6, port);
 
 	/* A host (or namespace) without IPv6 still gets an IPv4 socket. */
@@ -137,8 +143,13 @@ int udp_open(struct udp_sock *s, uint16_t port)
 
 void udp_close(struct udp_sock *s)
 {
-	if (s->fd >= 0)
+	if (s->ops) {
+		if (s->ops->close)
+			s->ops->close(s);
+		s->ops = NULL;
+	} else if (s->fd >= 0) {
 		close(s->fd);
+	}
 	s->fd = -1;
 }
 
@@ -152,6 +163,10 @@ int udp_enable_offload(struct udp_sock *s, unsigned want)
 	int v = 0;
 	socklen_t len = sizeof(v);
 
+	if (s->ops) {
+		s->offloads = s->ops->enable_offload ? (unsigned)s->ops->enable_offload(s, want) : 0;
+		return (int)s->offloads;
+	}
 	/* GSO needs no socket state (the size rides on each message); asking
 	 * for the option and clearing the socket-wide size tells whether the
 	 * kernel knows UDP_SEGMENT at all (4.18+). */
@@ -198,6 +213,8 @@ int udp_recv_batch(struct udp_sock *s, struct udp_msg *msgs, unsigned n)
 
 	if (n > UDP_BATCH_MAX)
 		n = UDP_BATCH_MAX;
+	if (s->ops)
+		return s->ops->recv_batch(s, msgs, n);
 	for (unsigned i = 0; i < n; i++) {
 		iov[i].iov_base = msgs[i].data;
 		iov[i].iov_len = msgs[i].cap;
@@ -340,6 +357,8 @@ int udp_send_batch(struct udp_sock *s, struct udp_msg *msgs, unsigned n)
 
 	if (n > UDP_BATCH_MAX)
 		n = UDP_BATCH_MAX;
+	if (s->ops)
+		return s->ops->send_batch(s, msgs, n);
 	ng = build(s, msgs, 0, n, 0, &b);
 	while (g < ng) {
 		int r = sendmmsg(s->fd, b.mh + g, ng - g, 0);
@@ -380,8 +399,15 @@ int udp_send_batch(struct udp_sock *s, struct udp_msg *msgs, unsigned n)
 int udp_send(struct udp_sock *s, const void *data, size_t len, const struct sockaddr_storage *to)
 {
 	struct sockaddr_storage w;
-	socklen_t wl = to_wire(s, to, &w);
+	socklen_t wl;
 
+	if (s->ops) {
+		struct udp_msg m = {.data = (uint8_t *)data, .len = len, .cap = len, .addr = *to};
+		int n = s->ops->send_batch(s, &m, 1);
+
+		return n < 0 ? n : 0;
+	}
+	wl = to_wire(s, to, &w);
 	if (sendto(s->fd, data, len, 0, (struct sockaddr *)&w, wl) < 0)
 		return -errno;
 	return 0;

@@ -47,12 +47,30 @@ enum {
 	UDP_GRO_BUF_MIN = 65535,
 };
 
+struct udp_sock;
+struct udp_msg;
+
+/* A backend other than the kernel's (a fake network in tests, as
+ * wireguard-go's bindtest): each function has the contract of the udp_*
+ * function of the same name, addresses as callers see them (never mapped).
+ * enable_offload may be NULL (no offloads); close releases what the
+ * backend holds and is called once. The socket's fd must be pollable for
+ * EPOLLIN while datagrams wait; port is what udp_local_port reports. */
+struct udp_ops {
+	int (*recv_batch)(struct udp_sock *s, struct udp_msg *msgs, unsigned n);
+	int (*send_batch)(struct udp_sock *s, struct udp_msg *msgs, unsigned n);
+	int (*enable_offload)(struct udp_sock *s, unsigned want);
+	void (*close)(struct udp_sock *s);
+};
+
 struct udp_sock {
 	int fd;
 	int family; /* AF_INET6 (dual-stack) or AF_INET */
 	uint16_t port;
 	unsigned offloads;	/* enum udp_offload bits now on */
 	uint64_t gso_fallbacks; /* times the kernel refused GSO and it was turned off */
+	const struct udp_ops *ops; /* NULL: the kernel socket fd (udp_open) */
+	void *priv;		   /* backend state of a fake */
 };
 
 /* One message. data points into a caller-owned buffer of cap bytes; len is
