@@ -14,6 +14,8 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "util/addr.h"
+
 /* An address reduced to family, 16-byte IP and port; IPv4 and v4-mapped
  * IPv6 both become AF_INET with the IPv4 address in ip[0..3]. */
 struct endpoint {
@@ -24,28 +26,19 @@ struct endpoint {
 
 static bool endpoint_of(const struct sockaddr_storage *ss, struct endpoint *ep)
 {
-	memset(ep, 0, sizeof(*ep));
-	if (ss->ss_family == AF_INET) {
-		struct sockaddr_in sin;
+	struct sockaddr_storage a = *ss;
 
-		memcpy(&sin, ss, sizeof(sin));
+	memset(ep, 0, sizeof(*ep));
+	addr_unmap_v4(&a);
+	ep->port = addr_port(&a);
+	if (a.ss_family == AF_INET) {
 		ep->family = AF_INET;
-		memcpy(ep->ip, &sin.sin_addr, 4);
-		ep->port = ntohs(sin.sin_port);
+		memcpy(ep->ip, &((const struct sockaddr_in *)&a)->sin_addr, 4);
 		return true;
 	}
-	if (ss->ss_family == AF_INET6) {
-		struct sockaddr_in6 sin6;
-
-		memcpy(&sin6, ss, sizeof(sin6));
-		ep->port = ntohs(sin6.sin6_port);
-		if (IN6_IS_ADDR_V4MAPPED(&sin6.sin6_addr)) {
-			ep->family = AF_INET;
-			memcpy(ep->ip, sin6.sin6_addr.s6_addr + 12, 4);
-		} else {
-			ep->family = AF_INET6;
-			memcpy(ep->ip, &sin6.sin6_addr, 16);
-		}
+	if (a.ss_family == AF_INET6) {
+		ep->family = AF_INET6;
+		memcpy(ep->ip, &((const struct sockaddr_in6 *)&a)->sin6_addr, 16);
 		return true;
 	}
 	return false;
@@ -53,10 +46,7 @@ static bool endpoint_of(const struct sockaddr_storage *ss, struct endpoint *ep)
 
 bool stun_client_same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
-	struct endpoint x, y;
-
-	return endpoint_of(a, &x) && endpoint_of(b, &y) && x.family == y.family &&
-	       memcmp(x.ip, y.ip, sizeof(x.ip)) == 0;
+	return addr_equal_host(a, b);
 }
 
 bool stun_client_same_endpoint(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
@@ -66,9 +56,7 @@ bool stun_client_same_endpoint(const struct sockaddr_storage *a, const struct so
 
 uint16_t stun_client_port(const struct sockaddr_storage *a)
 {
-	struct endpoint ep;
-
-	return endpoint_of(a, &ep) ? ep.port : 0;
+	return addr_port(a);
 }
 
 static bool ipv4_is_unsafe(const uint8_t *ip)

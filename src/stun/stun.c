@@ -16,6 +16,8 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "util/addr.h"
+
 /* How the value of a known attribute is checked. */
 enum attr_kind {
 	KIND_ANY,	   /* any length (PADDING, PASSWORD) */
@@ -491,26 +493,22 @@ int stun_builder_add_address(struct stun_builder *b, uint16_t type,
 			     const struct sockaddr_storage *addr)
 {
 	bool xor = type == STUN_ATTR_XOR_MAPPED_ADDRESS;
+	struct sockaddr_storage a;
 	uint8_t ip[16], *v;
 	size_t iplen;
 	uint16_t port;
 
-	if (addr->ss_family == AF_INET) {
-		struct sockaddr_in sin;
-
-		memcpy(&sin, addr, sizeof(sin));
-		memcpy(ip, &sin.sin_addr, 4);
+	/* A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d; they are
+	 * IPv4 clients and expect family 1 back. */
+	a = *addr;
+	addr_unmap_v4(&a);
+	port = addr_port(&a);
+	if (a.ss_family == AF_INET) {
+		memcpy(ip, &((const struct sockaddr_in *)&a)->sin_addr, 4);
 		iplen = 4;
-		port = ntohs(sin.sin_port);
-	} else if (addr->ss_family == AF_INET6) {
-		struct sockaddr_in6 sin6;
-
-		memcpy(&sin6, addr, sizeof(sin6));
-		port = ntohs(sin6.sin6_port);
-		/* A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d; they
-		 * are IPv4 clients and expect family 1 back. */
-		iplen = IN6_IS_ADDR_V4MAPPED(&sin6.sin6_addr) ? 4 : 16;
-		memcpy(ip, sin6.sin6_addr.s6_addr + 16 - iplen, iplen);
+	} else if (a.ss_family == AF_INET6) {
+		memcpy(ip, &((const struct sockaddr_in6 *)&a)->sin6_addr, 16);
+		iplen = 16;
 	} else {
 		return set_err(b, -EAFNOSUPPORT);
 	}
