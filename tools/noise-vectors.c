@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "crypto/noise_vectors.h"
+#include "support/noise_vectors.h"
 
 int main(int argc, char **argv)
 {

@@ -30,7 +30,7 @@
 #include "config/parse.h"
 #include "crypto/keys.h"
 #include "rdvproto/proto.h"
-#include "rendezvous/sim.h"
+#include "support/rdv_sim.h"
 #include "util/time.h"
 #include "wire/wire.h"
 

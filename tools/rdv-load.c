@@ -4,7 +4,7 @@
  * /proc/PID/stat), before and after registration and while every peer
  * re-registers every 10 s as p2pvpnd does. Each peer has its own key and its
  * own UDP socket (its own source port, as separate hosts would), makes a
- * real handshake (rendezvous/sim.h: the handshake and session code of
+ * real handshake (support/rdv_sim.h: the handshake and session code of
  * p2pvpnd) and sends REGISTER; a peer counts once REGISTERED came back.
  *
  *   rdv-load [-n N]                     start a rendezvous (open = yes) on
@@ -35,8 +35,8 @@
 #include "config/parse.h"
 #include "crypto/keys.h"
 #include "rdvproto/proto.h"
-#include "rendezvous/sim.h"
 #include "stun/stun.h"
+#include "support/rdv_sim.h"
 #include "util/time.h"
 #include "wire/wire.h"
 

@@ -18,7 +18,7 @@
 
 #include "crypto/keys.h"
 #include "crypto/noise.h"
-#include "crypto/noise_vectors.h"
+#include "support/noise_vectors.h"
 
 #define VECTORS P2PVPN_VECTORS_DIR "/noise-snow.json"
 

@@ -1,7 +1,7 @@
 /* End-to-end tests of p2pvpn-rendezvous's server, run in this process on
  * 127.0.0.1: real sockets, the real event loop (one turn at a time), and
  * peers made of the same handshake and session code as p2pvpnd
- * (rendezvous/sim.h). Each test drives one exchange and also checks what
+ * (support/rdv_sim.h). Each test drives one exchange and also checks what
  * must not happen: no answer to a key that is not admitted, to a replay, to
  * a forged packet or to a relay frame from a stranger; connections closed
  * for framing violations and slow senders. */
@@ -25,8 +25,8 @@
 #include "crypto/keys.h"
 #include "rdvproto/proto.h"
 #include "rendezvous/server.h"
-#include "rendezvous/sim.h"
 #include "stun/stun.h"
+#include "support/rdv_sim.h"
 #include "util/time.h"
 #include "wire/wire.h"
 

@@ -25,7 +25,7 @@
 #include "rendezvous/bucket.h"
 #include "rendezvous/core.h"
 #include "rendezvous/relay.h"
-#include "rendezvous/sim.h"
+#include "support/rdv_sim.h"
 #include "wire/wire.h"
 
 enum { T0 = 5000000, FRAME = 1000 };

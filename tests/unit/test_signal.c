@@ -26,7 +26,7 @@
 #include "crypto/keys.h"
 #include "crypto/noise.h"
 #include "rendezvous/core.h"
-#include "rendezvous/sim.h"
+#include "support/rdv_sim.h"
 #include "wire/wire.h"
 
 enum { T0 = 7000000 };

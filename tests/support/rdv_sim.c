@@ -1,7 +1,7 @@
 /* A minimal initiator: the same handshake and session code as p2pvpnd,
  * with no index table (the single session's indexes are drawn at random
  * and looked up in the peer's own three keypairs). */
-#include "rendezvous/sim.h"
+#include "support/rdv_sim.h"
 
 #include <errno.h>
 #include <string.h>

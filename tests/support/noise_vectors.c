@@ -11,7 +11,7 @@
  * the runner needs no dependency beyond libc. It keeps strings raw (escapes
  * not decoded): the fields used here are hex and protocol names, which have
  * none. Nesting is bounded so a hostile file cannot exhaust the stack. */
-#include "crypto/noise_vectors.h"
+#include "support/noise_vectors.h"
 
 #include <errno.h>
 #include <sodium.h>
