@@ -187,6 +187,7 @@ struct daemon {
 	unsigned gro_flags;	 /* TUN_GRO_* in use */
 	bool rx_batch_open;	 /* in a UDP batch: data goes to gro */
 	bool tun_merge_refused;	 /* the kernel refused a merged write: no more merging */
+	unsigned udp_probe_failed; /* UDP_OFFLOAD_* bits the start-up probe saw fail */
 	uint64_t offload_fallbacks; /* offloads turned off after a refusal (TUN) */
 	uint64_t drops[DROP_REASON_MAX];
 	uint64_t staged_dropped; /* inner packets staged and never sent (no room, gave up) */
@@ -312,6 +313,10 @@ struct addr_text addr_str(const struct sockaddr_storage *ss);
 int offload_tun_open(struct daemon *d);
 /* Turns on UDP GSO/GRO on d->udp when cfg.offload allows (start, reload). */
 void offload_udp_enable(struct daemon *d);
+/* After link up, before the first packet (offload = auto): the self-probes
+ * of merged TUN writes and of UDP GSO/GRO, what failed turned off (and kept
+ * off by offload_udp_enable), then UDP offloads on and the log line. */
+void offload_start(struct daemon *d);
 /* Sets the merging table up for what the TUN takes. */
 void offload_gro_reset(struct daemon *d);
 /* "TUN csum tso uso, UDP gso gro", or "off" for either. */

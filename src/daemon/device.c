@@ -137,8 +137,7 @@ static int open_udp(struct daemon *d, const struct daemon_io *io)
 		log_error("%s: UDP port %u: %s", d->cfg.ifname, d->cfg.listen_port, strerror(-ret));
 		return ret;
 	}
-	offload_udp_enable(d);
-	offload_log(d);
+	offload_start(d);
 	return 0;
 }
 

@@ -14,7 +14,10 @@
  * 6.1 and 6.6 kernels, UDP GSO refused with EIO on some devices): a refused
  * write turns that offload off for good and the packets in hand go the
  * plain way, so nothing is lost; the UDP side does the same inside
- * transport/udp.c. One line at start says what is on. */
+ * transport/udp.c. Before the first packet a self-probe tries both (a merged
+ * write the kernel drops after taking it; a GSO run over loopback checked
+ * datagram by datagram) so a kernel known to be broken never sees traffic
+ * the broken way. One line at start says what is on. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -124,8 +127,66 @@ void offload_gro_reset(struct daemon *d)
 
 void offload_udp_enable(struct daemon *d)
 {
+	/* What the start-up probe saw fail stays off on every socket. */
 	if (d->cfg.offload)
-		(void)udp_enable_offload(&d->udp, UDP_OFFLOAD_GSO | UDP_OFFLOAD_GRO);
+		(void)udp_enable_offload(&d->udp, (UDP_OFFLOAD_GSO | UDP_OFFLOAD_GRO) &
+						      ~d->udp_probe_failed);
+}
+
+/* How long the UDP probe waits for its own datagrams over loopback: they
+ * take microseconds; a broken kernel loses them, and costs this once. */
+enum { UDP_PROBE_TIMEOUT_MS = 200 };
+
+static void probe_tun(struct daemon *d)
+{
+	int ret = tun_probe_merged_write(&d->tun);
+
+	if (ret == -EINVAL || ret == -EIO) {
+		log_warn("%s: the kernel refused a merged TUN write at the start-up probe (%s): "
+			 "packets to the TUN go one by one",
+			 d->cfg.ifname, strerror(-ret));
+		d->tun_merge_refused = true;
+		d->offload_fallbacks++;
+		offload_gro_reset(d);
+	} else if (ret < 0) {
+		log_debug("%s: TUN offload probe not made: %s", d->cfg.ifname, strerror(-ret));
+	}
+}
+
+static void probe_udp(struct daemon *d)
+{
+	int passed = udp_offload_selftest(UDP_OFFLOAD_GSO | UDP_OFFLOAD_GRO, UDP_PROBE_TIMEOUT_MS);
+	int have;
+
+	if (passed < 0) {
+		log_debug("%s: UDP offload probe not made (%s): the offloads stay on until the "
+			  "kernel refuses one",
+			  d->cfg.ifname, strerror(-passed));
+		return;
+	}
+	/* Bits the kernel accepts but the probe saw fail: broken, not absent. */
+	have = udp_enable_offload(&d->udp, UDP_OFFLOAD_GSO | UDP_OFFLOAD_GRO);
+	d->udp_probe_failed = (unsigned)(have & ~passed);
+	if (d->udp_probe_failed & UDP_OFFLOAD_GSO)
+		log_warn("%s: UDP GSO failed the start-up probe (datagrams lost or altered over "
+			 "loopback): off",
+			 d->cfg.ifname);
+	if (d->udp_probe_failed & UDP_OFFLOAD_GRO)
+		log_warn("%s: UDP GRO failed the start-up probe (datagrams lost or altered over "
+			 "loopback): off",
+			 d->cfg.ifname);
+}
+
+void offload_start(struct daemon *d)
+{
+	/* Only the kernel's devices can be broken the probed way; a backend
+	 * of our own (a test's) is not probed. */
+	if (d->cfg.offload && d->tun.ifindex != 0)
+		probe_tun(d);
+	if (d->cfg.offload && !d->udp.ops)
+		probe_udp(d);
+	offload_udp_enable(d);
+	offload_log(d);
 }
 
 void offload_log(const struct daemon *d)

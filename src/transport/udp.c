@@ -24,12 +24,14 @@
 #include "transport/udp.h"
 
 #include <errno.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -486,12 +488,30 @@ static bool probe_once(struct udp_sock *tx, struct udp_sock *rx, uint8_t *buf, b
 	return !want_coalesced || coalesced;
 }
 
+/* True when this namespace's loopback is up (the probe's only path). */
+static bool loopback_up(void)
+{
+	struct ifreq ifr = {0};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool up;
+
+	if (fd < 0)
+		return false;
+	memcpy(ifr.ifr_name, "lo", 3);
+	up = ioctl(fd, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & IFF_UP);
+	close(fd);
+	return up;
+}
+
 int udp_offload_selftest(unsigned want, int timeout_ms)
 {
 	struct udp_sock tx = {.fd = -1}, plain = {.fd = -1}, gro = {.fd = -1};
-	uint8_t *buf = malloc((size_t)PROBE_SLOTS * UDP_GRO_BUF_MIN);
+	uint8_t *buf;
 	unsigned ok = 0;
 
+	if (!loopback_up())
+		return -ENETDOWN;
+	buf = malloc((size_t)PROBE_SLOTS * UDP_GRO_BUF_MIN);
 	if (!buf || udp_open(&tx, 0) < 0 || udp_open(&plain, 0) < 0 || udp_open(&gro, 0) < 0)
 		goto out;
 	/* GSO: the kernel segments the run for a socket that takes no GRO. */

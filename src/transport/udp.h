@@ -104,8 +104,9 @@ int udp_enable_offload(struct udp_sock *s, unsigned want);
  * a shorter last one goes to a plain socket (the kernel cuts it up in
  * software) and to a GRO socket (it arrives coalesced), and each datagram
  * is checked for order, length and bytes. Returns the bits of want that
- * passed; 0 where loopback is down. Blocks up to about timeout_ms; opens
- * and closes its own sockets and allocates 256 KiB for the while. */
+ * passed, or -ENETDOWN where loopback is down (nothing could be tried).
+ * Blocks up to about timeout_ms; opens and closes its own sockets and
+ * allocates 256 KiB for the while. */
 int udp_offload_selftest(unsigned want, int timeout_ms);
 /* Receives up to n messages into msgs[i].data (cap bytes each) and sets
  * len, addr and segment. Returns the number received (0 when none is

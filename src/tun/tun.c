@@ -24,6 +24,8 @@
 #include <unistd.h>
 
 #include "tun/gso.h"
+#include "util/be.h"
+#include "util/csum.h"
 
 /* Older uapi headers lack these (Linux 6.2). */
 #ifndef TUN_F_USO4
@@ -340,4 +342,62 @@ ssize_t tun_write(struct tun_dev *dev, const uint8_t *buf, size_t len)
 	ssize_t n = tun_write_vnet(dev, NULL, &iov, 1);
 
 	return n < 0 ? -1 : n;
+}
+
+/* One frame of two 64-byte segments, shaped as tun/gro.h shapes a merged
+ * write (NEEDS_CSUM, gso_size, the folded pseudo-header sum in the L4
+ * checksum field), from 192.0.2.1:9 to 192.0.2.2:9. Its IPv4 header
+ * checksum is wrong on purpose: once the kernel has taken the frame, its IP
+ * layer drops it before routing (counted in IpInHdrErrors). */
+static ssize_t probe_write(struct tun_dev *dev, bool tcp)
+{
+	enum { SEG = 64, IP_HLEN = 20 };
+	static const uint8_t src[4] = {192, 0, 2, 1}, dst[4] = {192, 0, 2, 2};
+	uint8_t pkt[IP_HLEN + 20 + 2 * SEG] = {0};
+	size_t l4_hlen = tcp ? 20 : 8, len = IP_HLEN + l4_hlen + 2 * SEG;
+	uint8_t *l4 = pkt + IP_HLEN;
+	struct virtio_net_hdr h = {
+	    .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+	    .gso_type = tcp ? VIRTIO_NET_HDR_GSO_TCPV4 : VIRTIO_NET_HDR_GSO_UDP_L4,
+	    .hdr_len = (uint16_t)(IP_HLEN + l4_hlen),
+	    .gso_size = SEG,
+	    .csum_start = IP_HLEN,
+	    .csum_offset = tcp ? 16 : 6,
+	};
+	struct iovec iov = {.iov_base = pkt, .iov_len = len};
+
+	pkt[0] = 0x45;
+	be16_put(pkt + 2, (uint16_t)len);
+	pkt[6] = 0x40; /* DF */
+	pkt[8] = 64;
+	pkt[9] = tcp ? 6 : 17;
+	memcpy(pkt + 12, src, 4);
+	memcpy(pkt + 16, dst, 4);
+	csum_ipv4_header_set(pkt, IP_HLEN);
+	pkt[10] ^= 0xff;
+	be16_put(l4, 9);
+	be16_put(l4 + 2, 9);
+	if (tcp) {
+		be32_put(l4 + 4, 1);
+		be32_put(l4 + 8, 1);
+		l4[12] = 5 << 4;
+		l4[13] = 0x10; /* ACK */
+		be16_put(l4 + 14, 65535);
+	} else {
+		be16_put(l4 + 4, (uint16_t)(len - IP_HLEN));
+	}
+	be16_put(l4 + h.csum_offset,
+		 (uint16_t)~csum_fold(csum_pseudo_v4(src, dst, pkt[9], (uint32_t)(len - IP_HLEN))));
+	return tun_write_vnet(dev, &h, &iov, 1);
+}
+
+int tun_probe_merged_write(struct tun_dev *dev)
+{
+	if (!dev->ops || dev->vnet_hdr_len == 0)
+		return 0;
+	if ((dev->offloads & TUN_OFFLOAD_TSO) && probe_write(dev, true) < 0)
+		return -errno;
+	if ((dev->offloads & TUN_OFFLOAD_USO) && probe_write(dev, false) < 0)
+		return -errno;
+	return 0;
 }

@@ -107,6 +107,15 @@ int tun_open_offload(struct tun_dev *dev, const char *name, unsigned want)
  * 0 (also when nothing was on), -EINVAL on a device without vnet header,
  * else -errno from the backend (offloads unchanged then). */
 int tun_offload_off(struct tun_dev *dev) __attribute__((warn_unused_result));
+/* Start-up probe for kernels that refuse GSO writes (some 6.1 and 6.6
+ * kernels answer EINVAL): writes one two-segment TCP super-packet (with
+ * TUN_OFFLOAD_TSO on) and one UDP one (with TUN_OFFLOAD_USO), shaped as
+ * tun/gro.h's merged writes, that the kernel drops after taking them (their
+ * IPv4 header checksum is wrong: the IP layer counts them as header errors
+ * and nothing else sees them). The link must be up: a down TUN refuses every
+ * write with EIO. 0 when both were taken (or nothing is on to probe), the
+ * -errno of the refused write otherwise. */
+int tun_probe_merged_write(struct tun_dev *dev) __attribute__((warn_unused_result));
 /* Reads one frame: the vnet header into *h (zeroed on a device without one)
  * and the packet (maybe a GSO super-packet of up to 65535 bytes, maybe with
  * NEEDS_CSUM: see tun/gso.h) into buf, cut to len as by tun_read. Returns

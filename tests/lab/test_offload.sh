@@ -175,6 +175,18 @@ lab_wait_for 5 nsq s ss -Hlun "sport = :3478" || { echo "rendezvous did not star
 for n in t1 t2 r1 r2 a b c; do lab_start "$n"; done
 lab_start d python3 "$TOOL" no-merged-writes --
 
+# The start-up self-probe: each daemon with offloads wrote one TCP and one
+# UDP super-packet that its kernel took and dropped as IPv4 header errors
+# (nothing else here makes header errors); c, with offload = no, none.
+hdr_errors() { nsq "$1" awk '/^Ip: [0-9]/ { print $5 }' /proc/net/snmp; }
+for n in a b d; do
+	check "$n: the start-up probe's two merged writes taken (IpInHdrErrors $(hdr_errors $n))" \
+		test "$(hdr_errors $n)" = 2
+done
+check "c: no probe with offload = no (IpInHdrErrors $(hdr_errors c))" test "$(hdr_errors c)" = 0
+check "no start-up probe failed" \
+	test "$(cat "$WORK"/{a,b,c,d}.log | grep -c 'start-up probe')" = 0
+
 # The filter itself: 2 iovecs pass, 3 are refused with EINVAL.
 check "the seccomp wrapper refuses a 3-iovec writev with EINVAL and passes 2" \
 	python3 "$TOOL" no-merged-writes -- python3 -c '
