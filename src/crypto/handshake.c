@@ -34,6 +34,7 @@
 #include <time.h>
 
 #include "crypto/keys.h"
+#include "util/be.h"
 
 /* Noise message 1 (e, es, s, ss + timestamp) and 2 (e, ee, se, psk + empty). */
 enum {
@@ -82,14 +83,6 @@ static bool mac1_ok(const uint8_t key[HS_KEY_LEN], const uint8_t *msg, size_t of
 	if (hs_mac1(key, msg, off, mac) < 0)
 		return false;
 	return sodium_memcmp(mac, msg + off, WIRE_MAC_LEN) == 0;
-}
-
-static uint32_t load_le32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return le32toh(v);
 }
 
 static int noise_start(struct noise_handshake *hs, bool initiator, const uint8_t *s_priv,
@@ -230,7 +223,7 @@ int hs_consume_initiation(const struct hs_identity *id, const uint8_t *msg, size
 		hs_pending_cleanup(p);
 		return ret;
 	}
-	p->sender_index = load_le32(msg + offsetof(struct wire_init, sender_index));
+	p->sender_index = le32_get(msg + offsetof(struct wire_init, sender_index));
 	return 0;
 }
 
@@ -315,7 +308,7 @@ int hs_consume_response(const struct hs_identity *id, struct hs_peer *peer, cons
 	/* Only an answer to our outstanding initiation: this also makes a
 	 * duplicate response fail, as the first one moved the state on. */
 	if (peer->state != HS_STATE_INIT_SENT ||
-	    load_le32(msg + offsetof(struct wire_resp, receiver_index)) != peer->local_index)
+	    le32_get(msg + offsetof(struct wire_resp, receiver_index)) != peer->local_index)
 		return -ENOENT;
 	hs = peer->noise;
 	/* <- e, ee, se, psk; the payload must be empty. */
@@ -325,7 +318,7 @@ int hs_consume_response(const struct hs_identity *id, struct hs_peer *peer, cons
 		ret = -EBADMSG;
 	if (ret == 0) {
 		peer->noise = hs;
-		peer->remote_index = load_le32(msg + offsetof(struct wire_resp, sender_index));
+		peer->remote_index = le32_get(msg + offsetof(struct wire_resp, sender_index));
 		peer->state = HS_STATE_RESP_CONSUMED;
 	}
 	sodium_memzero(&hs, sizeof(hs));
@@ -359,6 +352,6 @@ bool hs_response_receiver_index(const uint8_t *msg, size_t len, uint32_t *index)
 {
 	if (len != WIRE_RESP_LEN || wire_type_of(msg, len) != WIRE_HANDSHAKE_RESP)
 		return false;
-	*index = load_le32(msg + offsetof(struct wire_resp, receiver_index));
+	*index = le32_get(msg + offsetof(struct wire_resp, receiver_index));
 	return true;
 }

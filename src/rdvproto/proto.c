@@ -19,6 +19,7 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "util/be.h"
 #include "wire/wire.h"
 
 enum {
@@ -39,28 +40,6 @@ static_assert(REGISTERED_ADDR + RDV_ADDR_LEN == RDV_REGISTERED_LEN, "REGISTERED 
 static_assert(4 + KEY_LEN == RDV_CONNECT_LEN, "CONNECT layout");
 static_assert(4 + KEY_LEN == RDV_UNKNOWN_PEER_LEN, "UNKNOWN_PEER layout");
 static_assert(INTRO_TCP + RDV_ADDR_LEN == INTRODUCE_FIXED_LEN, "INTRODUCE layout");
-
-static void put16le(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32le(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint16_t get16le(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static uint32_t get32le(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 static bool all_zero(const uint8_t *p, size_t len)
 {
@@ -206,7 +185,7 @@ size_t rdv_encode_register(const struct rdv_register *m, uint8_t *out, size_t ca
 	out[0] = RDV_REGISTER;
 	out[1] = (uint8_t)m->n_host;
 	out[2] = m->nat_mapping;
-	put16le(out + 4, (uint16_t)m->port_step);
+	le16_put(out + 4, (uint16_t)m->port_step);
 	if (!put_hosts(out + RDV_REGISTER_LEN, m->host, m->n_host))
 		return 0;
 	return len;
@@ -227,7 +206,7 @@ bool rdv_decode_register(const uint8_t *p, size_t len, struct rdv_register *m)
 		return false;
 	}
 	m->nat_mapping = p[2];
-	m->port_step = (int16_t)get16le(p + 4);
+	m->port_step = (int16_t)le16_get(p + 4);
 	m->n_host = n;
 	return true;
 }
@@ -239,7 +218,7 @@ size_t rdv_encode_registered(uint32_t relay_id, const struct sockaddr_storage *r
 		return 0;
 	memset(out, 0, RDV_REGISTERED_LEN);
 	out[0] = RDV_REGISTERED;
-	put32le(out + REGISTERED_RELAY_ID, relay_id);
+	le32_put(out + REGISTERED_RELAY_ID, relay_id);
 	if (!put_addr(out + REGISTERED_ADDR, reflexive))
 		return 0;
 	return RDV_REGISTERED_LEN;
@@ -252,9 +231,9 @@ bool rdv_decode_registered(const uint8_t *p, size_t len, uint32_t *relay_id,
 	memset(reflexive, 0, sizeof(*reflexive));
 	if (!head_ok(p, len, RDV_REGISTERED) || !length_ok(p, len, RDV_REGISTERED_LEN))
 		return false;
-	if (get32le(p + REGISTERED_RELAY_ID) == 0 || !get_addr(p + REGISTERED_ADDR, reflexive))
+	if (le32_get(p + REGISTERED_RELAY_ID) == 0 || !get_addr(p + REGISTERED_ADDR, reflexive))
 		return false;
-	*relay_id = get32le(p + REGISTERED_RELAY_ID);
+	*relay_id = le32_get(p + REGISTERED_RELAY_ID);
 	return true;
 }
 
@@ -310,10 +289,10 @@ size_t rdv_encode_introduce(const struct rdv_introduce *m, uint8_t *out, size_t 
 	out[0] = RDV_INTRODUCE;
 	out[1] = (uint8_t)m->n_host;
 	out[2] = m->nat_mapping;
-	put16le(out + 4, (uint16_t)m->port_step);
-	put16le(out + 6, m->start_in_ms);
+	le16_put(out + 4, (uint16_t)m->port_step);
+	le16_put(out + 6, m->start_in_ms);
 	memcpy(out + INTRO_KEY, m->public_key, KEY_LEN);
-	put32le(out + INTRO_RELAY_ID, m->relay_id);
+	le32_put(out + INTRO_RELAY_ID, m->relay_id);
 	/* Either reflexive address may be absent (family 0): a peer seen only
 	 * over TCP has no UDP one, most have no TCP one. */
 	if (m->udp_reflexive.ss_family && !put_addr(out + INTRO_UDP, &m->udp_reflexive))
@@ -335,17 +314,17 @@ bool rdv_decode_introduce(const uint8_t *p, size_t len, struct rdv_introduce *m)
 	n = p[1];
 	if (n > RDV_MAX_HOST || p[2] > RDV_MAPPING_DEPENDENT ||
 	    !length_ok(p, len, INTRODUCE_FIXED_LEN + n * RDV_ADDR_LEN) ||
-	    get32le(p + INTRO_RELAY_ID) == 0 || !get_opt_addr(p + INTRO_UDP, &m->udp_reflexive) ||
+	    le32_get(p + INTRO_RELAY_ID) == 0 || !get_opt_addr(p + INTRO_UDP, &m->udp_reflexive) ||
 	    !get_opt_addr(p + INTRO_TCP, &m->tcp_reflexive) ||
 	    !get_hosts(p + INTRO_HOSTS, m->host, n)) {
 		memset(m, 0, sizeof(*m));
 		return false;
 	}
 	m->nat_mapping = p[2];
-	m->port_step = (int16_t)get16le(p + 4);
-	m->start_in_ms = get16le(p + 6);
+	m->port_step = (int16_t)le16_get(p + 4);
+	m->start_in_ms = le16_get(p + 6);
 	memcpy(m->public_key, p + INTRO_KEY, KEY_LEN);
-	m->relay_id = get32le(p + INTRO_RELAY_ID);
+	m->relay_id = le32_get(p + INTRO_RELAY_ID);
 	m->n_host = n;
 	return true;
 }
@@ -356,21 +335,6 @@ unsigned rdv_msg_type_of(const uint8_t *p, size_t len)
 	if (len < RDV_REGISTER_LEN || p[0] < RDV_REGISTER || p[0] > RDV_UNKNOWN_PEER)
 		return 0;
 	return p[0];
-}
-
-static void put64le(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get64le(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
 }
 
 int rdv_relay_seal(uint8_t *frame, size_t len, uint32_t relay_id, struct sess_keypair *kp,
@@ -387,9 +351,9 @@ int rdv_relay_seal(uint8_t *frame, size_t len, uint32_t relay_id, struct sess_ke
 	 * one, or fails and takes none). */
 	frame[0] = WIRE_RELAY;
 	frame[1] = frame[2] = frame[3] = 0;
-	put32le(frame + 4, relay_id);
-	put32le(frame + 8, kp->remote_index);
-	put64le(frame + 12, kp->send_counter);
+	le32_put(frame + 4, relay_id);
+	le32_put(frame + 8, kp->remote_index);
+	le64_put(frame + 12, kp->send_counter);
 	memset(frame + RDV_RELAY_TAG_OFFSET, 0, WIRE_TAG_LEN);
 	ret = sess_tag(kp, frame, len, now_ms, &counter, tag);
 	if (ret < 0)
@@ -408,11 +372,11 @@ bool rdv_relay_parse(const uint8_t *p, size_t len, struct rdv_relay_hdr *h, cons
 	/* The inner datagram has at least a p2pvpn header; relay id 0 names
 	 * nobody and receiver index 0 is never allocated. */
 	if (len < RDV_RELAY_HEADER_LEN + WIRE_HEADER_LEN || wire_type_of(p, len) != WIRE_RELAY ||
-	    get32le(p + 4) == 0 || get32le(p + 8) == 0)
+	    le32_get(p + 4) == 0 || le32_get(p + 8) == 0)
 		return false;
-	h->relay_id = get32le(p + 4);
-	h->receiver_index = get32le(p + 8);
-	h->counter = get64le(p + 12);
+	h->relay_id = le32_get(p + 4);
+	h->receiver_index = le32_get(p + 8);
+	h->counter = le64_get(p + 12);
 	*inner = p + RDV_RELAY_HEADER_LEN;
 	*inner_len = len - RDV_RELAY_HEADER_LEN;
 	return true;

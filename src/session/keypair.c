@@ -12,37 +12,13 @@
 #include <sodium.h>
 #include <string.h>
 
-static void put_le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_le64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
+#include "util/be.h"
 
 /* ChaChaPoly nonce (Noise section 12.3): 32 zero bits, then the counter LE. */
 static void make_nonce(uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES], uint64_t n)
 {
 	memset(nonce, 0, 4);
-	put_le64(nonce + 4, n);
+	le64_put(nonce + 4, n);
 }
 
 static uint64_t age_ms(const struct sess_keypair *kp, uint64_t now_ms)
@@ -126,8 +102,8 @@ int sess_encrypt(struct sess_keypair *kp, uint8_t *inner, size_t inner_len, uint
 
 	hdr[0] = WIRE_DATA;
 	hdr[1] = hdr[2] = hdr[3] = 0;
-	put_le32(hdr + 4, kp->remote_index);
-	put_le64(hdr + 8, n);
+	le32_put(hdr + 4, kp->remote_index);
+	le64_put(hdr + 8, n);
 	make_nonce(nonce, n);
 	ret = crypto_aead_chacha20poly1305_ietf_encrypt_detached(
 	    inner, inner + padded, NULL, inner, padded, NULL, 0, NULL, nonce, kp->send_key);
@@ -189,7 +165,7 @@ bool sess_data_parse_index(const uint8_t *pkt, size_t len, uint32_t *receiver_in
 {
 	if (len < WIRE_DATA_MIN_LEN || wire_type_of(pkt, len) != WIRE_DATA)
 		return false;
-	*receiver_index = get_le32(pkt + 4);
+	*receiver_index = le32_get(pkt + 4);
 	return true;
 }
 
@@ -207,7 +183,7 @@ int sess_decrypt(struct sess_keypair *kp, uint8_t *pkt, size_t len, uint64_t now
 		return -ENOKEY;
 	if (sess_keypair_is_expired(kp, now_ms))
 		return -EKEYEXPIRED;
-	n = get_le64(pkt + 8);
+	n = le64_get(pkt + 8);
 	if (!replay_check(&kp->replay, n))
 		return -EALREADY;
 
