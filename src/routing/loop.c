@@ -7,6 +7,8 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "util/addr.h"
+
 enum {
 	IPV4_HDR_MIN = 20,
 	IPV4_PROTO = 9,
@@ -94,15 +96,10 @@ bool rt_udp_is_ours_to(const struct rt_udp *u, uint16_t our_port,
 
 	if (u->family != endpoint->ss_family)
 		return false;
-	if (u->family == AF_INET) {
-		if (memcmp(u->dst, &v4->sin_addr, 4) != 0)
-			return false;
-		port = ntohs(v4->sin_port);
-	} else {
-		if (memcmp(u->dst, &v6->sin6_addr, 16) != 0)
-			return false;
-		port = ntohs(v6->sin6_port);
-	}
+	if (u->family == AF_INET ? memcmp(u->dst, &v4->sin_addr, 4) != 0
+				 : memcmp(u->dst, &v6->sin6_addr, 16) != 0)
+		return false;
+	port = addr_port(endpoint);
 	/* A later fragment has no ports: the address must do. Fragments of
 	 * someone else's UDP to a peer's own outer address through that
 	 * peer's tunnel are lost with it, but they would loop our own too. */
