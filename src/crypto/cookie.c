@@ -15,6 +15,8 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "util/addr.h"
+
 static const char COOKIE_LABEL[8] = "cookie--";
 static const char MAC1_LABEL[8] = "mac1----";
 
@@ -67,23 +69,22 @@ static void rotate_secret(struct cookie_checker *c, uint64_t now_ms)
 static int make_cookie(struct cookie_checker *c, const struct sockaddr_storage *src,
 		       uint64_t now_ms, uint8_t out[WIRE_COOKIE_LEN])
 {
+	uint16_t port_be = htons(addr_port(src));
 	uint8_t buf[16 + 2];
 	size_t n;
 
 	rotate_secret(c, now_ms);
 	if (src->ss_family == AF_INET) {
-		const struct sockaddr_in *s = (const struct sockaddr_in *)src;
-		memcpy(buf, &s->sin_addr, 4);
-		memcpy(buf + 4, &s->sin_port, 2);
-		n = 6;
+		memcpy(buf, &((const struct sockaddr_in *)src)->sin_addr, 4);
+		n = 4;
 	} else if (src->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)src;
-		memcpy(buf, &s->sin6_addr, 16);
-		memcpy(buf + 16, &s->sin6_port, 2);
-		n = 18;
+		memcpy(buf, &((const struct sockaddr_in6 *)src)->sin6_addr, 16);
+		n = 16;
 	} else {
 		return -EAFNOSUPPORT;
 	}
+	memcpy(buf + n, &port_be, 2);
+	n += 2;
 	return keyed_mac(c->secret, sizeof(c->secret), buf, n, out) == 0 ? 0 : -EIO;
 }
 
