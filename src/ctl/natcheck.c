@@ -33,6 +33,7 @@
 #include "config/parse.h"
 #include "ctl/json.h"
 #include "stun/stun.h"
+#include "util/addr.h"
 #include "util/time.h"
 
 enum {
@@ -47,25 +48,12 @@ static const enum stun_natclass_test change_tests[] = {STUN_NATCLASS_TEST_CHANGE
 static const enum stun_natclass_test alt_tests[] = {STUN_NATCLASS_TEST_ALT_IP,
 						    STUN_NATCLASS_TEST_ALT_BOTH};
 
-static bool has_address(const struct sockaddr_storage *ss)
-{
-	return ss->ss_family == AF_INET || ss->ss_family == AF_INET6;
-}
-
-static socklen_t addr_len(const struct sockaddr_storage *ss)
-{
-	return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-}
-
 /* ss with its port replaced. */
 static struct sockaddr_storage with_port(const struct sockaddr_storage *ss, uint16_t port)
 {
 	struct sockaddr_storage out = *ss;
 
-	if (out.ss_family == AF_INET)
-		((struct sockaddr_in *)&out)->sin_port = htons(port);
-	else if (out.ss_family == AF_INET6)
-		((struct sockaddr_in6 *)&out)->sin6_port = htons(port);
+	addr_set_port(&out, port);
 	return out;
 }
 
@@ -109,7 +97,7 @@ static void stop(struct ctl_natcheck_test *x, enum ctl_natcheck_why why)
 
 static bool alternate_usable(const struct ctl_natcheck *nc)
 {
-	return has_address(&nc->other) && !nc->other_refused;
+	return addr_is_ip(&nc->other) && !nc->other_refused;
 }
 
 static uint64_t left_ms(const struct ctl_natcheck *nc, uint64_t now_ms)
@@ -263,10 +251,10 @@ static void on_answer(struct ctl_natcheck *nc, enum stun_natclass_test t, enum s
 static bool is_late_duplicate(const struct ctl_natcheck *nc, const uint8_t *id)
 {
 	for (int t = 0; t < STUN_NATCLASS_TEST_MAX; t++)
-		if (has_address(&nc->tests[t].dest) &&
+		if (addr_is_ip(&nc->tests[t].dest) &&
 		    memcmp(nc->tests[t].txn.id, id, STUN_ID_LEN) == 0)
 			return true;
-	return has_address(&nc->hairpin.dest) && memcmp(nc->hairpin.txn.id, id, STUN_ID_LEN) == 0;
+	return addr_is_ip(&nc->hairpin.dest) && memcmp(nc->hairpin.txn.id, id, STUN_ID_LEN) == 0;
 }
 
 void ctl_natcheck_on_datagram(struct ctl_natcheck *nc, enum ctl_natcheck_sock sock,
@@ -398,11 +386,6 @@ static const char *const test_words[STUN_NATCLASS_TEST_MAX] = {
     [STUN_NATCLASS_TEST_ALT_BOTH] = "alternate-address test (RFC 5780 mapping test III)",
 };
 
-static void addr_text(const struct sockaddr_storage *ss, char *buf, size_t len)
-{
-	cfg_endpoint_to_string(ss, buf, len);
-}
-
 __attribute__((format(printf, 2, 3))) static void note(struct ctl_natcheck *nc, const char *fmt,
 						       ...)
 {
@@ -439,7 +422,7 @@ static const char *reason(const struct ctl_natcheck *nc, const struct ctl_natche
 	case CTL_NATCHECK_NO_ALTERNATE:
 		return "not run: the server names no alternate address";
 	case CTL_NATCHECK_UNSAFE_ALTERNATE:
-		addr_text(&nc->other, a, sizeof(a));
+		addr_format(a, sizeof(a), &nc->other);
 		snprintf(buf, len,
 			 "not run: the server's alternate address %s is not a safe target", a);
 		return buf;
@@ -474,7 +457,7 @@ static void write_notes(struct ctl_natcheck *nc)
 		if (!alternate_usable(nc) && x->why != CTL_NATCHECK_ERROR_RESPONSE)
 			continue;
 		if (rep->change_ignored & (1u << t)) {
-			addr_text(&nc->in.tests[t].from, a, sizeof(a));
+			addr_format(a, sizeof(a), &nc->in.tests[t].from);
 			note(nc,
 			     "%s: answered from %s, so the server did not change its address "
 			     "as asked",
@@ -682,8 +665,8 @@ static void text_addr(FILE *f, const char *key, const struct sockaddr_storage *s
 {
 	char a[CFG_ENDPOINT_STRLEN];
 
-	addr_text(ss, a, sizeof(a));
-	fprintf(f, "%s: %s\n", key, has_address(ss) ? a : "unknown");
+	addr_format(a, sizeof(a), ss);
+	fprintf(f, "%s: %s\n", key, addr_is_ip(ss) ? a : "unknown");
 }
 
 void ctl_natcheck_text(FILE *f, const struct ctl_natcheck *nc)
@@ -691,12 +674,12 @@ void ctl_natcheck_text(FILE *f, const struct ctl_natcheck *nc)
 	const struct stun_natclass_report *r = &nc->report;
 	char a[CFG_ENDPOINT_STRLEN], o[CFG_ENDPOINT_STRLEN];
 
-	addr_text(&nc->server, a, sizeof(a));
-	addr_text(&nc->other, o, sizeof(o));
+	addr_format(a, sizeof(a), &nc->server);
+	addr_format(o, sizeof(o), &nc->other);
 	fprintf(f, "server: %s", nc->server_name);
 	if (strcmp(a, nc->server_name) != 0)
 		fprintf(f, " (%s)", a);
-	fprintf(f, ", other address %s%s\n", has_address(&nc->other) ? o : "none",
+	fprintf(f, ", other address %s%s\n", addr_is_ip(&nc->other) ? o : "none",
 		nc->other_refused ? " (refused: not a safe target)" : "");
 	text_addr(f, "local address", &nc->in.local);
 	text_addr(f, "mapped address", &r->mapped);
@@ -740,8 +723,8 @@ static void json_addr(struct member *m, const char *name, const struct sockaddr_
 {
 	char a[CFG_ENDPOINT_STRLEN];
 
-	addr_text(ss, a, sizeof(a));
-	json_str(m, name, has_address(ss) ? a : NULL);
+	addr_format(a, sizeof(a), ss);
+	json_str(m, name, addr_is_ip(ss) ? a : NULL);
 }
 
 static void json_tri(struct member *m, const char *name, enum stun_natclass_tri t)
