@@ -24,26 +24,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-/* v4-mapped IPv6 (from the dual-stack listener) to plain AF_INET. */
-static void from_wire(struct sockaddr_storage *addr)
-{
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)addr;
-	struct sockaddr_in sin;
-
-	if (addr->ss_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
-		return;
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = sin6->sin6_port;
-	memcpy(&sin.sin_addr, &sin6->sin6_addr.s6_addr[12], 4);
-	memset(addr, 0, sizeof(*addr));
-	memcpy(addr, &sin, sizeof(sin));
-}
-
-static socklen_t addr_len(const struct sockaddr_storage *ss)
-{
-	return ss->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-}
+#include "util/addr.h"
 
 /* A non-blocking socket that may share its port with the listener and with
  * other connects (both options are needed: SO_REUSEPORT to bind beside a
@@ -72,10 +53,7 @@ static void any_addr(int family, uint16_t port, struct sockaddr_storage *ss)
 {
 	memset(ss, 0, sizeof(*ss));
 	ss->ss_family = (sa_family_t)family;
-	if (family == AF_INET6)
-		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
-	else
-		((struct sockaddr_in *)ss)->sin_port = htons(port);
+	addr_set_port(ss, port);
 }
 
 static int listen_family(int family, uint16_t port, int *fd)
@@ -119,12 +97,9 @@ int tcp_local_port(int fd, uint16_t *port)
 
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
 		return -errno;
-	if (ss.ss_family == AF_INET6)
-		*port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	else if (ss.ss_family == AF_INET)
-		*port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	else
+	if (!addr_is_ip(&ss))
 		return -EAFNOSUPPORT;
+	*port = addr_port(&ss);
 	return 0;
 }
 
@@ -151,7 +126,7 @@ int tcp_accept(int listen_fd, int *fd, struct sockaddr_storage *peer)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 	set_nodelay(s);
 	if (peer) {
-		from_wire(&ss);
+		addr_unmap_v4(&ss);
 		*peer = ss;
 	}
 	*fd = s;
@@ -228,22 +203,9 @@ bool tcp_addr_equal(const struct sockaddr_storage *a, const struct sockaddr_stor
 {
 	struct sockaddr_storage x = *a, y = *b;
 
-	from_wire(&x);
-	from_wire(&y);
-	if (x.ss_family != y.ss_family)
-		return false;
-	if (x.ss_family == AF_INET) {
-		const struct sockaddr_in *p = (const void *)&x, *q = (const void *)&y;
-
-		return p->sin_port == q->sin_port && p->sin_addr.s_addr == q->sin_addr.s_addr;
-	}
-	if (x.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *p = (const void *)&x, *q = (const void *)&y;
-
-		return p->sin6_port == q->sin6_port && p->sin6_scope_id == q->sin6_scope_id &&
-		       !memcmp(&p->sin6_addr, &q->sin6_addr, sizeof(p->sin6_addr));
-	}
-	return false;
+	addr_unmap_v4(&x);
+	addr_unmap_v4(&y);
+	return addr_equal(&x, &y);
 }
 
 bool tcp_same_tuple(const struct tcp_conn *a, const struct tcp_conn *b)
@@ -289,8 +251,8 @@ struct tcp_conn *tcp_conn_new(int fd, enum tcp_origin origin, enum frame_mode mo
 	len = sizeof(c->peer);
 	if (getpeername(fd, (struct sockaddr *)&c->peer, &len) < 0)
 		goto fail;
-	from_wire(&c->local);
-	from_wire(&c->peer);
+	addr_unmap_v4(&c->local);
+	addr_unmap_v4(&c->peer);
 	set_nodelay(fd);
 	c->fd = fd;
 	c->origin = origin;

@@ -35,38 +35,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "util/addr.h"
+
 static socklen_t to_wire(const struct udp_sock *s, const struct sockaddr_storage *in,
 			 struct sockaddr_storage *out)
 {
-	if (s->family == AF_INET6 && in->ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)in;
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)out;
-
-		memset(sin6, 0, sizeof(*sin6));
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = sin->sin_port;
-		sin6->sin6_addr.s6_addr[10] = 0xff;
-		sin6->sin6_addr.s6_addr[11] = 0xff;
-		memcpy(&sin6->sin6_addr.s6_addr[12], &sin->sin_addr, 4);
-		return sizeof(*sin6);
-	}
-	memcpy(out, in, sizeof(*out));
-	return in->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-}
-
-static void from_wire(struct sockaddr_storage *addr)
-{
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)addr;
-	struct sockaddr_in sin;
-
-	if (addr->ss_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
-		return;
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = sin6->sin6_port;
-	memcpy(&sin.sin_addr, &sin6->sin6_addr.s6_addr[12], 4);
-	memset(addr, 0, sizeof(*addr));
-	memcpy(addr, &sin, sizeof(sin));
+	if (s->family == AF_INET6)
+		addr_map_v4(out, in);
+	else
+		memcpy(out, in, sizeof(*out));
+	return out->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
 }
 
 /* Socket buffers absorb the bursts between two wake-ups (a GSO message is
@@ -249,7 +227,7 @@ int udp_recv_batch(struct udp_sock *s, struct udp_msg *msgs, unsigned n)
 		}
 		msgs[kept].len = len;
 		msgs[kept].segment = gro ? gro_segment(&mh[i].msg_hdr, len) : 0;
-		from_wire(&msgs[kept].addr);
+		addr_unmap_v4(&msgs[kept].addr);
 		kept++;
 	}
 	return kept;
@@ -265,24 +243,6 @@ struct tx_batch {
 	unsigned first[UDP_BATCH_MAX], count[UDP_BATCH_MAX];
 };
 
-static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-
-		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	if (a->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-
-		return x->sin6_port == y->sin6_port && x->sin6_scope_id == y->sin6_scope_id &&
-		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
-	}
-	return false;
-}
-
 /* How many of msgs[0..n) one GSO message can carry: same address, the
  * first one's length (a shorter one ends the run), within the caps. */
 static unsigned run_length(const struct udp_msg *msgs, unsigned n)
@@ -290,18 +250,14 @@ static unsigned run_length(const struct udp_msg *msgs, unsigned n)
 	size_t seg = msgs[0].len, total = seg, max = UDP_GSO_BYTES_MAX_V4;
 	unsigned c = 1;
 
-	if (msgs[0].addr.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)&msgs[0].addr;
-
-		if (!IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
-			max = UDP_GSO_BYTES_MAX_V6;
-	}
+	if (msgs[0].addr.ss_family == AF_INET6 && !addr_is_v4_mapped(&msgs[0].addr))
+		max = UDP_GSO_BYTES_MAX_V6;
 	if (seg == 0 || seg > UINT16_MAX)
 		return 1;
 	if (n > UDP_GSO_SEGMENTS_MAX)
 		n = UDP_GSO_SEGMENTS_MAX;
 	while (c < n && msgs[c].len > 0 && msgs[c].len <= seg && total + msgs[c].len <= max &&
-	       same_addr(&msgs[c].addr, &msgs[0].addr)) {
+	       addr_equal(&msgs[c].addr, &msgs[0].addr)) {
 		total += msgs[c].len;
 		if (msgs[c++].len < seg)
 			break;
