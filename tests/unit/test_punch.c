@@ -1045,6 +1045,7 @@ static void test_punch_on_probe_request_triggered_check(void **state)
 	struct acts r = introduced(&p, false, false, 0);
 	const struct punch_action to_refl = *find_act(&r, PUNCH_ACT_SEND_PROBE, &refl);
 	const struct punch_action *check;
+	struct punch_action check_copy;
 	struct probe_payload pl;
 	uint64_t at = T0 + START_IN + 5;
 
@@ -1057,6 +1058,9 @@ static void test_punch_on_probe_request_triggered_check(void **state)
 	assert_int_equal(r.n, 1);
 	check = find_act(&r, PUNCH_ACT_SEND_PROBE, &other);
 	assert_non_null(check);
+	/* r is run again below: keep the check's action, not a pointer into r. */
+	check_copy = *check;
+	check = &check_copy;
 	assert_int_equal(check->probe_kind, PROBE_REQUEST);
 	assert_int_equal(p.cand[3].state, PUNCH_PAIR_IN_PROGRESS);
 	/* The request itself is no evidence, and neither is a reply to the
