@@ -36,68 +36,26 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "util/addr.h"
+
 static const uint64_t OFF = UINT64_MAX;
 static const uint64_t START_AT_NEXT_EXPIRE = 0; /* start_ms: a round starts at the next expire */
 
 /* ---- small helpers ---- */
 
-static bool addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET) {
-		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-
-		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-	}
-	if (a->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-
-		return x->sin6_port == y->sin6_port &&
-		       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
-	}
-	return false;
-}
-
+/* A destination: an IP address with a port. */
 static bool addr_usable(const struct sockaddr_storage *a)
 {
-	if (!a)
-		return false;
-	if (a->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)a)->sin_port != 0;
-	if (a->ss_family == AF_INET6)
-		return ((const struct sockaddr_in6 *)a)->sin6_port != 0;
-	return false;
+	return a && addr_port(a) != 0;
 }
 
-static uint16_t addr_port(const struct sockaddr_storage *a)
-{
-	if (a->ss_family == AF_INET)
-		return ntohs(((const struct sockaddr_in *)a)->sin_port);
-	return ntohs(((const struct sockaddr_in6 *)a)->sin6_port);
-}
-
-static void addr_set_port(struct sockaddr_storage *a, uint16_t port)
-{
-	if (a->ss_family == AF_INET)
-		((struct sockaddr_in *)a)->sin_port = htons(port);
-	else
-		((struct sockaddr_in6 *)a)->sin6_port = htons(port);
-}
-
+/* addr_format's text, "-" for no address (what punch_explain shows). */
 static void addr_fmt(const struct sockaddr_storage *a, char *buf, size_t len)
 {
-	char ip[INET6_ADDRSTRLEN] = "?";
-
-	if (a->ss_family == AF_INET) {
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)a)->sin_addr, ip, sizeof(ip));
-		snprintf(buf, len, "%s:%u", ip, addr_port(a));
-	} else if (a->ss_family == AF_INET6) {
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)a)->sin6_addr, ip, sizeof(ip));
-		snprintf(buf, len, "[%s]:%u", ip, addr_port(a));
-	} else {
+	if (addr_is_ip(a))
+		addr_format(buf, len, a);
+	else
 		snprintf(buf, len, "-");
-	}
 }
 
 static uint64_t max64(uint64_t a, uint64_t b)
@@ -1243,7 +1201,7 @@ static void explain_next(const struct punch_peer *p, FILE *out, uint64_t now)
 
 void punch_explain(const struct punch_peer *p, FILE *out, uint64_t now)
 {
-	char addr[INET6_ADDRSTRLEN + 10];
+	char addr[ADDR_STRLEN];
 	uint64_t lost, counted;
 
 	fprintf(out, "phase=%s\n", punch_phase_str(p->phase));
