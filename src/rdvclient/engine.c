@@ -21,25 +21,13 @@ void rdvc_engine_init(struct rdvc_engine *e, const struct sockaddr_storage *endp
 	e->last_expire_ms = now;
 }
 
-static uint16_t port_of(const struct sockaddr_storage *ss)
-{
-	return ntohs(ss->ss_family == AF_INET ? ((const struct sockaddr_in *)ss)->sin_port
-					      : ((const struct sockaddr_in6 *)ss)->sin6_port);
-}
-
 /* The second STUN port: the rendezvous answers on its port and the next. */
 void rdvc_stun_target(const struct rdvc_engine *e, unsigned which, struct sockaddr_storage *out)
 {
 	*out = e->endpoint;
 	if (which != 1)
 		return;
-	if (out->ss_family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)out;
-		sin->sin_port = htons((uint16_t)(ntohs(sin->sin_port) + 1));
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)out;
-		sin6->sin6_port = htons((uint16_t)(ntohs(sin6->sin6_port) + 1));
-	}
+	addr_set_port(out, (uint16_t)(addr_port(out) + 1));
 }
 
 /* Both answers in: the same mapped port towards both rendezvous ports means
@@ -48,7 +36,7 @@ void rdvc_stun_target(const struct rdvc_engine *e, unsigned which, struct sockad
  * result differs from what we knew. */
 static bool learn_mapping(struct rdvc_engine *e)
 {
-	int step = (int)port_of(&e->mapped[1]) - (int)port_of(&e->mapped[0]);
+	int step = (int)addr_port(&e->mapped[1]) - (int)addr_port(&e->mapped[0]);
 	uint8_t mapping = step == 0 ? RDV_MAPPING_INDEPENDENT : RDV_MAPPING_DEPENDENT;
 	int16_t pstep = (step != 0 && step >= -RDVC_PORT_STEP_MAX && step <= RDVC_PORT_STEP_MAX)
 			    ? (int16_t)step
