@@ -11,14 +11,16 @@
  * destination before it is delivered, so the tests can look at what went
  * over the wire (probes, handshakes, where data went). A datagram to an
  * address no fake socket holds is lost, as on a network. The TCP listener
- * of each daemon is a real socket on the port number of its fake UDP one;
- * nothing connects to it here.
+ * of each daemon is a real socket (all addresses) on the port number of its
+ * fake UDP one; only the path test connects to it, over loopback.
  *
  * Cases: handshake and an IP packet each way arriving intact at the other
- * TUN; two probes on a path carry different bytes and transaction ids and
- * each opens under the pair's key; roaming (one side's datagrams come from
- * a new address: the other moves its path there and sends there); reload
- * of a changed config keeps the running session. */
+ * TUN; the inner source check; two probes on a path carry different bytes
+ * and transaction ids and each opens under the pair's key; roaming (one
+ * side's datagrams come from a new address: the other moves its path there
+ * and sends there); reload of a changed config keeps the running session;
+ * with UDP blocked the tunnel comes up over TCP, moves up to UDP once it
+ * passes, and the UDP path is declared dead when it is blocked again. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +42,7 @@
 
 #include "daemon/daemon.h"
 #include "punch/probe.h"
+#include "rdvproto/proto.h"
 #include "wire/wire.h"
 #include "transport/udp.h"
 #include "tun/tun.h"
@@ -404,14 +407,15 @@ static void write_conf(struct pair *P, int i, unsigned mtu, const char *more_add
 		"keepalive = 5\n"
 		"offload = no\n"
 		"control_socket = %s\n"
-		"log_level = warn\n"
+		"log_level = %s\n"
 		"\n[peer \"%s\"]\n"
 		"public_key = %s\n"
 		"allowed_ips = %s/32\n"
 		"endpoint = 127.0.0.1:%u\n"
 		"%s",
-		i, me->ip, more_addresses, priv, me->port, mtu, me->ctl, i ? "a" : "b", pub,
-		other->ip, other->port, extra);
+		i, me->ip, more_addresses, priv, me->port, mtu, me->ctl,
+		getenv("PAIR_DEBUG") ? "debug" : "warn", i ? "a" : "b", pub, other->ip, other->port,
+		extra);
 	assert_int_equal(fclose(f), 0);
 }
 
@@ -794,6 +798,81 @@ static void test_reload_keeps_session(void **state)
 	assert_ptr_equal(a->peers[0], b_before);
 }
 
+static bool block_udp;
+
+static bool drop_when_blocked(struct fake_net *net, int from, const uint8_t *data, size_t len)
+{
+	return block_udp;
+}
+
+/* What the rendezvous would tell node i about the other node: its
+ * addresses for UDP and TCP (the other's socket and listener, on
+ * loopback). */
+static void introduce(struct pair *P, int i)
+{
+	struct rdv_introduce in;
+	struct node *other = &P->n[1 - i];
+
+	memset(&in, 0, sizeof(in));
+	in.nat_mapping = RDV_MAPPING_INDEPENDENT;
+	memcpy(in.public_key, other->pub, 32);
+	set_addr(&in.udp_reflexive, "127.0.0.1", other->port);
+	set_addr(&in.tcp_reflexive, "127.0.0.1", other->port);
+	peer_on_introduce(P->n[i].d, peer_of(P, i), &in, fake_ms);
+}
+
+/* UDP between the two is blocked: the path engine falls back to a TCP
+ * stream (real sockets on loopback: the daemons' own listeners), the
+ * tunnel comes up over it and carries data (nothing crosses the fake UDP
+ * network meanwhile). UDP unblocked: the engine's probes find it and the
+ * path moves up to UDP, which carries the data from then on. UDP blocked
+ * again: the heartbeats go unanswered and the engine declares the UDP path
+ * dead. (The daemon does not move back down to the TCP stream, which is
+ * still open: the engine asks only for the relay then, and there is none
+ * here; so the downgrade checked is the engine's verdict.) */
+static void test_path_tcp_then_udp(void **state)
+{
+	struct pair *P = *state;
+	size_t mark;
+	int k;
+
+	block_udp = true;
+	P->net.drop = drop_when_blocked;
+	pair_start(P);
+	introduce(P, 0);
+	introduce(P, 1);
+	/* Real TCP: a little real time per step for the loopback handshakes. */
+	for (k = 0; k < 1000 && !(up(P, 0) && up(P, 1)); k++) {
+		run_for(P, 10);
+		usleep(200);
+	}
+	assert_true(up(P, 0) && up(P, 1));
+	assert_int_equal(peer_of(P, 0)->path.kind, PATH_TCP);
+	assert_int_equal(peer_of(P, 1)->path.kind, PATH_TCP);
+	for (size_t j = 0; j < P->net.n_sent; j++)
+		assert_false(P->net.sent[j].delivered);
+	check_packet_crosses(P, 0, "a over tcp");
+	check_packet_crosses(P, 1, "b over tcp");
+
+	block_udp = false;
+	for (k = 0; k < 2000 && peer_of(P, 0)->path.kind != PATH_UDP; k++)
+		run_for(P, 10);
+	assert_int_equal(peer_of(P, 0)->path.kind, PATH_UDP);
+	assert_int_equal(peer_of(P, 0)->punch.path, PUNCH_PATH_UDP);
+	mark = P->net.n_sent;
+	check_packet_crosses(P, 0, "a over udp");
+	check_packet_crosses(P, 1, "b over udp");
+	assert_true(count_sent(P, mark, 0, WIRE_DATA) >= 1);
+	assert_true(count_sent(P, mark, 1, WIRE_DATA) >= 1);
+
+	block_udp = true;
+	for (k = 0; k < 6000 && peer_of(P, 0)->punch.path == PUNCH_PATH_UDP; k++)
+		run_for(P, 10);
+	assert_int_not_equal(peer_of(P, 0)->punch.path, PUNCH_PATH_UDP);
+	/* Three heartbeats of 5 s (keepalive) unanswered: dead within 30 s. */
+	assert_true(k < 3000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -802,11 +881,12 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_probes_differ, pair_setup, pair_teardown),
 	    cmocka_unit_test_setup_teardown(test_roaming, pair_setup, pair_teardown),
 	    cmocka_unit_test_setup_teardown(test_reload_keeps_session, pair_setup, pair_teardown),
+	    cmocka_unit_test_setup_teardown(test_path_tcp_then_udp, pair_setup, pair_teardown),
 	};
 
 	if (sodium_init() < 0)
 		return 1;
 	log_open("test_daemon_pair", true);
-	log_set_level(LOG_LEVEL_WARN);
+	log_set_level(getenv("PAIR_DEBUG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
