@@ -18,6 +18,7 @@
 
 #include "config/parse.h"
 #include "crypto/keys.h"
+#include "util/addr.h"
 #include "util/log.h"
 #include "util/time.h"
 #include "wire/wire.h"
@@ -29,20 +30,6 @@ enum {
 	 * the sweep and the watchdog get their turn during a flood. */
 	UDP_BATCHES_PER_EVENT = 4,
 };
-
-static uint16_t port_of(const struct sockaddr_storage *ss)
-{
-	return ntohs(ss->ss_family == AF_INET ? ((const struct sockaddr_in *)ss)->sin_port
-					      : ((const struct sockaddr_in6 *)ss)->sin6_port);
-}
-
-static void set_port(struct sockaddr_storage *ss, uint16_t port)
-{
-	if (ss->ss_family == AF_INET)
-		((struct sockaddr_in *)ss)->sin_port = htons(port);
-	else
-		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
-}
 
 static bool is_wildcard(const struct sockaddr_storage *ss)
 {
@@ -57,7 +44,7 @@ bool rdv_server_check_config(const struct cfg_rendezvous *cfg, struct cfg_errors
 	bool ok = true;
 
 	cfg_endpoint_to_string(&cfg->listen, shown, sizeof(shown));
-	if (port_of(&cfg->listen) == 0 || port_of(&cfg->listen) == 65535) {
+	if (addr_port(&cfg->listen) == 0 || addr_port(&cfg->listen) == 65535) {
 		ok = false;
 		(void)cfg_errors_add(errs,
 				     "%s: listen: port must be 1..65534 (port + 1 also answers "
@@ -262,7 +249,7 @@ static int open_udp(struct rdv_server *s, unsigned i, const struct sockaddr_stor
 	char shown[CFG_ENDPOINT_STRLEN];
 	int ret;
 
-	set_port(&addr, port);
+	addr_set_port(&addr, port);
 	ret = rdv_sock_open(&s->udp[i], &addr);
 	if (ret == 0) {
 		s->have_udp[i] = true;
@@ -296,7 +283,7 @@ static int open_signals(struct rdv_server *s)
 
 static int open_sockets(struct rdv_server *s)
 {
-	uint16_t port = port_of(&s->cfg.listen);
+	uint16_t port = addr_port(&s->cfg.listen);
 	char shown[CFG_ENDPOINT_STRLEN];
 	int ret;
 

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/addr.h"
+
 enum { CMSG_BUF = 64 };
 
 static bool is_wildcard(const struct sockaddr_storage *ss)
@@ -17,51 +19,21 @@ static bool is_wildcard(const struct sockaddr_storage *ss)
 	return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr);
 }
 
-/* ::ffff:a.b.c.d as AF_INET, in place. */
-static void unmap(struct sockaddr_storage *ss)
-{
-	struct sockaddr_in6 sin6;
-	struct sockaddr_in sin;
-
-	if (ss->ss_family != AF_INET6)
-		return;
-	memcpy(&sin6, ss, sizeof(sin6));
-	if (!IN6_IS_ADDR_V4MAPPED(&sin6.sin6_addr))
-		return;
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = sin6.sin6_port;
-	memcpy(&sin.sin_addr, &sin6.sin6_addr.s6_addr[12], 4);
-	memset(ss, 0, sizeof(*ss));
-	memcpy(ss, &sin, sizeof(sin));
-}
-
 /* An address for this socket's family: AF_INET as v4-mapped on AF_INET6. */
 static socklen_t to_family(const struct rdv_sock *s, const struct sockaddr_storage *in,
 			   struct sockaddr_storage *out)
 {
-	memset(out, 0, sizeof(*out));
-	if (s->family == AF_INET6 && in->ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)in;
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)out;
-
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = sin->sin_port;
-		sin6->sin6_addr.s6_addr[10] = 0xff;
-		sin6->sin6_addr.s6_addr[11] = 0xff;
-		memcpy(&sin6->sin6_addr.s6_addr[12], &sin->sin_addr, 4);
-		return sizeof(*sin6);
-	}
-	memcpy(out, in,
-	       in->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
-	return in->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	if (s->family == AF_INET6)
+		addr_map_v4(out, in);
+	else
+		*out = *in;
+	return addr_len(out);
 }
 
 int rdv_sock_open(struct rdv_sock *s, const struct sockaddr_storage *addr)
 {
 	int one = 1, zero = 0, bufsz = 4 << 20, ret;
-	socklen_t len =
-	    addr->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	socklen_t len = addr_len(addr);
 
 	memset(s, 0, sizeof(*s));
 	s->fd = socket(addr->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -89,7 +61,7 @@ int rdv_sock_open(struct rdv_sock *s, const struct sockaddr_storage *addr)
 	len = sizeof(s->bound);
 	if (getsockname(s->fd, (struct sockaddr *)&s->bound, &len) < 0)
 		goto fail;
-	unmap(&s->bound);
+	addr_unmap_v4(&s->bound);
 	return 0;
 fail:
 	ret = -errno;
@@ -109,9 +81,7 @@ void rdv_sock_close(struct rdv_sock *s)
  * address when there are none (a specific-address socket). */
 static void read_local(const struct rdv_sock *s, struct msghdr *mh, struct sockaddr_storage *local)
 {
-	uint16_t port = s->bound.ss_family == AF_INET
-			    ? ((const struct sockaddr_in *)&s->bound)->sin_port
-			    : ((const struct sockaddr_in6 *)&s->bound)->sin6_port;
+	uint16_t port = htons(addr_port(&s->bound));
 
 	*local = s->bound;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
@@ -133,7 +103,7 @@ static void read_local(const struct rdv_sock *s, struct msghdr *mh, struct socka
 			sin6->sin6_family = AF_INET6;
 			sin6->sin6_port = port;
 			sin6->sin6_addr = pi.ipi6_addr;
-			unmap(local);
+			addr_unmap_v4(local);
 		}
 	}
 }
@@ -173,7 +143,7 @@ int rdv_sock_recv(struct rdv_sock *s, struct rdv_dgram *d, unsigned n)
 			memcpy(d[kept].data, d[i].data, mm[i].msg_len);
 		}
 		d[kept].len = mm[i].msg_len;
-		unmap(&d[kept].from);
+		addr_unmap_v4(&d[kept].from);
 		read_local(s, &mm[i].msg_hdr, &d[kept].local);
 		kept++;
 	}

@@ -55,14 +55,7 @@
 #include <sodium.h>
 
 #include "stun/stun.h"
-
-static void set_port(struct sockaddr_storage *ss, uint16_t port)
-{
-	if (ss->ss_family == AF_INET)
-		((struct sockaddr_in *)ss)->sin_port = htons(port);
-	else if (ss->ss_family == AF_INET6)
-		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
-}
+#include "util/addr.h"
 
 void rdv_stun_sock_addr(const struct rdv_stun_server *s, unsigned sock,
 			const struct sockaddr_storage *local, struct sockaddr_storage *out)
@@ -70,7 +63,7 @@ void rdv_stun_sock_addr(const struct rdv_stun_server *s, unsigned sock,
 	unsigned ip = (sock & RDV_STUN_CHANGE_IP_BIT) ? 1 : 0;
 
 	*out = (ip == 0 && local) ? *local : s->ip[ip];
-	set_port(out, s->port[sock & RDV_STUN_CHANGE_PORT_BIT]);
+	addr_set_port(out, s->port[sock & RDV_STUN_CHANGE_PORT_BIT]);
 }
 
 /* Room left for the answer: the whole buffer over TCP, twice the request
@@ -82,9 +75,7 @@ struct budget {
 
 static size_t addr_attr_len(const struct sockaddr_storage *ss)
 {
-	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
-	bool v4 = ss->ss_family == AF_INET ||
-		  (ss->ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr));
+	bool v4 = ss->ss_family == AF_INET || addr_is_v4_mapped(ss);
 
 	return STUN_ATTR_HEADER_LEN + (v4 ? 8 : 20);
 }
@@ -246,17 +237,13 @@ const char *rdv_stun_drop_name(enum rdv_stun_drop d)
  * client); false for another family. */
 static bool ip_key(const struct sockaddr_storage *ss, uint8_t ip[16])
 {
-	if (ss->ss_family == AF_INET) {
-		memset(ip, 0, 10);
-		ip[10] = ip[11] = 0xff;
-		memcpy(ip + 12, &((const struct sockaddr_in *)ss)->sin_addr, 4);
-		return true;
-	}
-	if (ss->ss_family == AF_INET6) {
-		memcpy(ip, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
-		return true;
-	}
-	return false;
+	struct sockaddr_storage m;
+
+	if (!addr_is_ip(ss))
+		return false;
+	addr_map_v4(&m, ss);
+	memcpy(ip, &((const struct sockaddr_in6 *)&m)->sin6_addr, 16);
+	return true;
 }
 
 void rdv_stun_limiter_init(struct rdv_stun_limiter *l, const struct rdv_stun_limits *lim)

@@ -14,6 +14,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "util/addr.h"
 #include "util/log.h"
 
 enum {
@@ -51,30 +52,11 @@ void rdv_tcp_limits_default(struct rdv_tcp_limits *lim)
 		lim->wstall_ms = RDV_TCP_WSTALL_MS;
 }
 
-static void unmap(struct sockaddr_storage *ss)
-{
-	struct sockaddr_in6 sin6;
-	struct sockaddr_in sin;
-
-	if (ss->ss_family != AF_INET6)
-		return;
-	memcpy(&sin6, ss, sizeof(sin6));
-	if (!IN6_IS_ADDR_V4MAPPED(&sin6.sin6_addr))
-		return;
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = sin6.sin6_port;
-	memcpy(&sin.sin_addr, &sin6.sin6_addr.s6_addr[12], 4);
-	memset(ss, 0, sizeof(*ss));
-	memcpy(ss, &sin, sizeof(sin));
-}
-
 int rdv_tcp_open(struct rdv_tcp *t, const struct sockaddr_storage *addr, int epfd,
 		 const struct rdv_tcp_limits *lim, const struct rdv_tcp_ops *ops, void *ctx)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
-	socklen_t len =
-	    addr->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	socklen_t len = addr_len(addr);
 	int one = 1, zero = 0, ret;
 
 	memset(t, 0, sizeof(*t));
@@ -190,26 +172,12 @@ static void refresh_authed(struct rdv_tcp *t, struct rdv_tcp_conn *c)
 		t->n_unauth++;
 }
 
-static bool same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-	if (a->ss_family == AF_INET6)
-		return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-			       &((const struct sockaddr_in6 *)b)->sin6_addr,
-			       sizeof(struct in6_addr));
-	return false;
-}
-
 static size_t unauth_from(struct rdv_tcp *t, const struct sockaddr_storage *ip)
 {
 	size_t k = 0;
 
 	for (size_t i = 0; i < t->n; i++)
-		if (!t->conns[i]->authed && same_ip(&t->conns[i]->remote, ip))
+		if (!t->conns[i]->authed && addr_equal_host(&t->conns[i]->remote, ip))
 			k++;
 	return k;
 }
@@ -279,9 +247,9 @@ static void add_conn(struct rdv_tcp *t, int fd, const struct sockaddr_storage *r
 	c->fd = fd;
 	c->rcap = RDV_TCP_RBUF_MIN;
 	c->remote = *remote;
-	unmap(&c->remote);
+	addr_unmap_v4(&c->remote);
 	if (getsockname(fd, (struct sockaddr *)&c->local, &len) == 0)
-		unmap(&c->local);
+		addr_unmap_v4(&c->local);
 	c->accepted_ms = now_ms;
 	/* Relayed packets are latency-sensitive, and each is one write. */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -313,7 +281,7 @@ void rdv_tcp_accept(struct rdv_tcp *t, uint64_t now_ms)
 				log_debug("rendezvous: tcp accept: %s", strerror(errno));
 			return;
 		}
-		unmap(&remote);
+		addr_unmap_v4(&remote);
 		if (!make_room(t, &remote)) {
 			close(fd);
 			continue;
