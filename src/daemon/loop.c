@@ -24,6 +24,7 @@
 
 #include "daemon/daemon.h"
 #include "routing/loop.h"
+#include "util/addr.h"
 #include "util/log.h"
 
 enum { LOOP_WARN_INTERVAL_MS = 60 * 1000 };
@@ -59,13 +60,13 @@ static struct peer *owner_of(const struct daemon *d, const struct rt_udp *u)
 
 static void warn(struct daemon *d, struct peer *p, bool owned, uint64_t now)
 {
-	char ep[CFG_ENDPOINT_STRLEN];
+	char ep[ADDR_STRLEN];
 	const struct sockaddr_storage *to = outer_udp_remote(d, p);
 
 	p->loop_unwarned++;
 	if (p->loop_warned_ms && now - p->loop_warned_ms < LOOP_WARN_INTERVAL_MS)
 		return;
-	cfg_endpoint_to_string(to, ep, sizeof(ep));
+	addr_format(ep, sizeof(ep), to);
 	log_warn("%s: peer %s: endpoint %s is routed into its own tunnel (%s); dropped %llu of "
 		 "our datagrams to it (counted as drop_routing_loop); route the endpoint "
 		 "outside %s",

@@ -7,6 +7,7 @@
 
 #include "daemon/daemon.h"
 #include "rdvproto/proto.h"
+#include "util/addr.h"
 #include "util/log.h"
 #include "util/time.h"
 
@@ -14,7 +15,7 @@ struct addr_text addr_str(const struct sockaddr_storage *ss)
 {
 	struct addr_text t;
 
-	cfg_endpoint_to_string(ss, t.s, sizeof(t.s));
+	addr_format(t.s, sizeof(t.s), ss);
 	return t;
 }
 
@@ -34,7 +35,7 @@ struct addr_text path_str(const struct path *path)
 		return addr_str(&path->addr);
 	case PATH_TCP:
 		memcpy(t.s, "tcp ", 4);
-		cfg_endpoint_to_string(&path->addr, t.s + 4, sizeof(t.s) - 4);
+		addr_format(t.s + 4, sizeof(t.s) - 4, &path->addr);
 		return t;
 	case PATH_RELAY:
 		snprintf(t.s, sizeof(t.s), "relay id %08x", path->relay_id);

@@ -10,6 +10,7 @@
 
 #include "daemon/daemon.h"
 #include "rdvproto/proto.h"
+#include "util/addr.h"
 #include "util/log.h"
 #include "util/time.h"
 
@@ -149,20 +150,6 @@ void peer_run_punch(struct daemon *d, struct peer *p, uint64_t now)
 	send_flush(d);
 }
 
-static uint16_t get_port(const struct sockaddr_storage *ss)
-{
-	return ss->ss_family == AF_INET ? ((const struct sockaddr_in *)ss)->sin_port
-					: ((const struct sockaddr_in6 *)ss)->sin6_port;
-}
-
-static void set_port(struct sockaddr_storage *ss, uint16_t port_be)
-{
-	if (ss->ss_family == AF_INET)
-		((struct sockaddr_in *)ss)->sin_port = port_be;
-	else
-		((struct sockaddr_in6 *)ss)->sin6_port = port_be;
-}
-
 void peer_on_introduce(struct daemon *d, struct peer *p, const struct rdv_introduce *intro,
 		       uint64_t now)
 {
@@ -180,7 +167,7 @@ void peer_on_introduce(struct daemon *d, struct peer *p, const struct rdv_introd
 	    in.nat_mapping != RDV_MAPPING_DEPENDENT) {
 		in.tcp_reflexive = in.udp_reflexive;
 		if (in.n_host)
-			set_port(&in.tcp_reflexive, get_port(&in.host[0]));
+			addr_set_port(&in.tcp_reflexive, addr_port(&in.host[0]));
 	}
 	p->relay_id = intro->relay_id;
 	/* When either side reached the rendezvous only over TCP, its UDP is

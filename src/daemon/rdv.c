@@ -107,7 +107,6 @@ static int add_host(const struct nl_addr *a, void *ctx)
 		if (a->addr[0] == 127)
 			return 0;
 		sin->sin_family = AF_INET;
-		sin->sin_port = htons(udp_local_port(&hc->d->udp));
 		memcpy(&sin->sin_addr, a->addr, 4);
 	} else {
 		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
@@ -115,8 +114,8 @@ static int add_host(const struct nl_addr *a, void *ctx)
 		if (IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr) || IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr))
 			return 0;
 		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(udp_local_port(&hc->d->udp));
 	}
+	addr_set_port(&ss, udp_local_port(&hc->d->udp));
 	reg->host[reg->n_host++] = ss;
 	return 0;
 }

@@ -32,6 +32,7 @@
 
 #include "daemon/daemon.h"
 #include "transport/tcp.h"
+#include "util/addr.h"
 #include "util/log.h"
 #include "util/time.h"
 
@@ -66,18 +67,6 @@ static int free_slot(struct daemon *d)
 static bool unowned(const struct tcp_slot *s)
 {
 	return s->conn && !s->owner;
-}
-
-static bool same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
-		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-	return a->ss_family == AF_INET6 &&
-	       !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-		       &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr));
 }
 
 /* The unowned stream to give up for a newcomer: one on which no complete
@@ -321,7 +310,7 @@ void tcpmux_accept(struct daemon *d)
 			if (!unowned(&d->tcp[k]))
 				continue;
 			n_unowned++;
-			if (same_ip(&d->tcp[k].conn->peer, &from))
+			if (addr_equal_host(&d->tcp[k].conn->peer, &from))
 				n_ip++;
 		}
 		if (n_ip >= TCPMUX_UNAUTH_PER_IP) {
