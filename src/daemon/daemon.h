@@ -109,7 +109,6 @@ struct peer {
 	uint64_t rtt_us;	     /* last handshake round trip; 0 unknown */
 	uint64_t rx_bytes, tx_bytes; /* UDP payload bytes, as wg counts */
 	uint64_t connect_sent_ms;    /* last CONNECT to the rendezvous about this peer */
-	bool reintroduce;	     /* our NAT data changed: ask for a new introduction */
 	uint32_t relay_id;	     /* the peer's id at the rendezvous, 0 unknown */
 	uint64_t path_since_ms;
 	struct punch_peer punch;     /* the path engine's state for this peer */

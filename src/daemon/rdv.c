@@ -39,7 +39,7 @@ void rdv_client_tcp_up(struct daemon *d, struct tcp_conn *c, uint64_t now)
 
 void rdv_client_tcp_down(struct daemon *d)
 {
-	rdvc_on_tcp_down(&d->rc.eng);
+	rdvc_on_tcp_down(&d->rc.eng, time_now_ms());
 }
 
 static void send_stun(struct daemon *d, const struct rdvc_action *a)
@@ -273,10 +273,7 @@ uint64_t rdv_client_tick(struct daemon *d, uint64_t now)
 	n = rdvc_expire(&d->rc.eng, &st, now, acts);
 	for (size_t i = 0; i < n; i++)
 		tick_action(d, &acts[i], now);
-	/* Within a second, as before the engine existed: the CONNECTs of peers
-	 * waiting for an introduction (run_timers) have no deadline of their
-	 * own and ride on this one. rdvc_next_deadline() holds the engine's. */
-	return now + 1000;
+	return rdvc_next_deadline(&d->rc.eng);
 }
 
 int rdv_client_start(struct daemon *d)

@@ -45,8 +45,12 @@ int timers_run(struct daemon *d)
 		 * engine has candidates it asks again itself when it needs to
 		 * (a new introduction restarts its punching schedule). */
 		if (d->rdv && !sess_peer_send_keypair(&p->sess, now) &&
-		    p->punch.phase == PUNCH_PHASE_IDLE)
+		    p->punch.phase == PUNCH_PHASE_IDLE) {
 			rdv_client_connect(d, p, now);
+			t = rdvc_connect_next(&d->rc.eng, p->connect_sent_ms);
+			if (t < next)
+				next = t;
+		}
 	}
 	t = tcpmux_tick(d, now);
 	if (t < next)

@@ -213,16 +213,36 @@ size_t rdvc_on_signal(struct rdvc_engine *e, const uint8_t *msg, size_t len,
 void rdvc_on_tcp_up(struct rdvc_engine *e)
 {
 	e->tcp_state = RDVC_TCP_UP;
+	e->tcp_wait_ms = RDVC_TCP_FALLBACK_MS;
+}
+
+/* The next connect waits twice as long as the last (a rendezvous that is
+ * down or refuses is not dialled every second forever). */
+static void tcp_back_off(struct rdvc_engine *e, uint64_t now)
+{
+	uint32_t w = e->tcp_wait_ms ? e->tcp_wait_ms : RDVC_TCP_FALLBACK_MS;
+
+	e->tcp_wait_ms = w >= RDVC_TCP_RETRY_MAX_MS / 2 ? RDVC_TCP_RETRY_MAX_MS : 2 * w;
+	e->started_ms = now;
 }
 
 void rdvc_on_tcp_failed(struct rdvc_engine *e, uint64_t now)
 {
 	e->tcp_state = RDVC_TCP_NONE;
-	e->started_ms = now; /* try again later */
+	tcp_back_off(e, now);
 }
 
-void rdvc_on_tcp_down(struct rdvc_engine *e)
+void rdvc_on_tcp_down(struct rdvc_engine *e, uint64_t now)
 {
+	/* A connect refused after it left counts as a failure; a stream that
+	 * was up and closed is tried again after the first wait (never at
+	 * once: one that drops at once would be dialled in a loop). */
+	if (e->tcp_state == RDVC_TCP_UP) {
+		e->tcp_wait_ms = RDVC_TCP_FALLBACK_MS;
+		e->started_ms = now;
+	} else {
+		tcp_back_off(e, now);
+	}
 	e->tcp_state = RDVC_TCP_NONE;
 }
 
@@ -232,6 +252,16 @@ bool rdvc_connect_due(const struct rdvc_engine *e, uint64_t *sent_ms, uint64_t n
 		return false;
 	*sent_ms = now;
 	return true;
+}
+
+uint64_t rdvc_connect_next(const struct rdvc_engine *e, uint64_t sent_ms)
+{
+	return e->registered_ms ? sent_ms + RDVC_CONNECT_INTERVAL_MS : UINT64_MAX;
+}
+
+static uint64_t tcp_wait(const struct rdvc_engine *e)
+{
+	return e->tcp_wait_ms ? e->tcp_wait_ms : RDVC_TCP_FALLBACK_MS;
 }
 
 static bool stun_complete(const struct rdvc_engine *e)
@@ -304,7 +334,7 @@ size_t rdvc_expire(struct rdvc_engine *e, const struct rdvc_status *st, uint64_t
 	/* Not one answer over UDP from the rendezvous (blocked?): try its TCP
 	 * port, from listen_port, so that it also learns our TCP reflexive
 	 * address. */
-	if (tcp_fallback_armed(e, st) && now - e->started_ms >= RDVC_TCP_FALLBACK_MS) {
+	if (tcp_fallback_armed(e, st) && now - e->started_ms >= tcp_wait(e)) {
 		push(out, &n, RDVC_ACT_TCP_OPEN);
 		e->tcp_state = RDVC_TCP_CONNECTING;
 	}
@@ -331,7 +361,7 @@ uint64_t rdvc_next_deadline(const struct rdvc_engine *e)
 	else if (e->stun_done_ms)
 		next = e->stun_done_ms + RDVC_STUN_REFRESH_MS;
 	if (tcp_fallback_armed(e, &e->last))
-		next = min_u64(next, e->started_ms + RDVC_TCP_FALLBACK_MS);
+		next = min_u64(next, e->started_ms + tcp_wait(e));
 	if (!e->last.session)
 		next = min_u64(next, e->last_expire_ms + RDVC_POLL_MS);
 	else if (e->registered_ms)

@@ -21,8 +21,11 @@
  *                 port step (kept when within +-RDVC_PORT_STEP_MAX, else 0).
  *   TCP fallback  not one STUN answer, not registered, no TCP channel, the
  *                 rendezvous reached over UDP, and RDVC_TCP_FALLBACK_MS
- *                 since T0 (or since the last failed connect): open TCP to
- *                 the rendezvous.
+ *                 since T0: open TCP to the rendezvous. A connect that
+ *                 fails, or closes without having come up, doubles the wait
+ *                 before the next (up to RDVC_TCP_RETRY_MAX_MS); a stream
+ *                 that was up and closed is tried again after
+ *                 RDVC_TCP_FALLBACK_MS.
  *   session       without a session with the rendezvous: ask for a
  *                 handshake at every call (the session timers pace them).
  *   REGISTER      with a session and not registered: once the mapping test
@@ -48,7 +51,7 @@
  *   STUN message on the UDP socket rdvc_on_stun
  *   signalling message             rdvc_on_signal
  *   TCP to the rendezvous up/failed/closed  rdvc_on_tcp_up / _failed / _down
- *   CONNECT wanted for a peer      rdvc_connect_due
+ *   CONNECT wanted for a peer      rdvc_connect_due, rdvc_connect_next
  *   every wake-up                  rdvc_expire, rdvc_next_deadline */
 #pragma once
 #include <stdbool.h>
@@ -69,6 +72,7 @@ enum {
 	RDVC_STUN_REFRESH_MS = 60 * 1000,
 	RDVC_CONNECT_INTERVAL_MS = 1000, /* while a peer waits for an introduction */
 	RDVC_TCP_FALLBACK_MS = 1000,	 /* four unanswered STUN rounds */
+	RDVC_TCP_RETRY_MAX_MS = 30 * 1000, /* the longest wait between failed connects */
 	RDVC_POLL_MS = 1000,		 /* without a session: look again this often */
 	RDVC_PORT_STEP_MAX = 16,	 /* larger steps are not a sequence worth predicting */
 	RDVC_ID_LEN = 16,		 /* STUN_ID_LEN */
@@ -127,7 +131,7 @@ struct rdvc_own {
 
 struct rdvc_engine {
 	struct sockaddr_storage endpoint; /* the rendezvous (UDP and TCP port) */
-	uint64_t started_ms;		  /* T0; a failed TCP connect moves it */
+	uint64_t started_ms;		  /* T0; a failed or closed TCP connect moves it */
 
 	/* STUN: outstanding requests (zero id: answered) and answers. */
 	uint8_t stun_id[2][RDVC_ID_LEN];
@@ -145,6 +149,7 @@ struct rdvc_engine {
 	uint64_t register_sent_ms, registered_ms; /* registered_ms 0: not registered */
 	bool reintroduce;	       /* NAT data changed: the next REGISTERED reintroduces */
 	enum rdvc_tcp_state tcp_state; /* the TCP channel, tried when UDP gets no answer */
+	uint32_t tcp_wait_ms;	       /* from started_ms to the next connect (0: FALLBACK) */
 	bool udp_heard;		       /* the rendezvous answered us over UDP at least once */
 
 	/* The last rdvc_expire(), for rdvc_next_deadline(). */
@@ -179,13 +184,17 @@ size_t rdvc_on_signal(struct rdvc_engine *e, const uint8_t *msg, size_t len,
  * connect closed. */
 void rdvc_on_tcp_up(struct rdvc_engine *e);
 void rdvc_on_tcp_failed(struct rdvc_engine *e, uint64_t now);
-void rdvc_on_tcp_down(struct rdvc_engine *e);
+void rdvc_on_tcp_down(struct rdvc_engine *e, uint64_t now);
 
 /* True when a CONNECT for a peer whose last one left at *sent_ms (0:
  * never) may go out now: registered, and RDVC_CONNECT_INTERVAL_MS since;
  * then *sent_ms = now. */
 bool rdvc_connect_due(const struct rdvc_engine *e, uint64_t *sent_ms, uint64_t now)
     __attribute__((warn_unused_result));
+/* When the next CONNECT for that peer may go out (its timer: the caller
+ * wakes then); UINT64_MAX while not registered (registration is an event,
+ * and the caller asks again after it). */
+uint64_t rdvc_connect_next(const struct rdvc_engine *e, uint64_t sent_ms);
 
 /* Runs the rules above at now with the daemon's status; writes up to
  * RDVC_MAX_ACTIONS actions into out, in the order to carry them out, and

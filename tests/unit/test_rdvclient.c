@@ -335,19 +335,56 @@ static void test_rdvc_expire_tcp_fallback(void **state)
 	x = expire(&e, &NO_SESSION, T0 + 5000);
 	assert_int_equal(count(&x, RDVC_ACT_TCP_OPEN), 0); /* one connect under way */
 
+	/* A failed connect: the next after twice the wait. */
 	rdvc_on_tcp_failed(&e, T0 + 5000);
 	assert_int_equal(e.tcp_state, RDVC_TCP_NONE);
-	x = expire(&e, &NO_SESSION, T0 + 5000 + RDVC_TCP_FALLBACK_MS - 1);
+	x = expire(&e, &NO_SESSION, T0 + 5000 + 2 * RDVC_TCP_FALLBACK_MS - 1);
 	assert_int_equal(count(&x, RDVC_ACT_TCP_OPEN), 0);
-	x = expire(&e, &NO_SESSION, T0 + 5000 + RDVC_TCP_FALLBACK_MS);
+	assert_int_equal(rdvc_next_deadline(&e) <= T0 + 5000 + 2 * RDVC_TCP_FALLBACK_MS, 1);
+	x = expire(&e, &NO_SESSION, T0 + 5000 + 2 * RDVC_TCP_FALLBACK_MS);
 	assert_int_equal(count(&x, RDVC_ACT_TCP_OPEN), 1);
 	rdvc_on_tcp_up(&e);
 	assert_int_equal(e.tcp_state, RDVC_TCP_UP);
 	x = expire(&e, &NO_SESSION, T0 + 9000);
 	assert_int_equal(count(&x, RDVC_ACT_TCP_OPEN), 0);
-	rdvc_on_tcp_down(&e);
+	/* Closed (or a connect refused after it left): again after the same
+	 * wait as a failure, never in a loop. */
+	rdvc_on_tcp_down(&e, T0 + 9001);
+	assert_int_equal(e.tcp_state, RDVC_TCP_NONE);
 	x = expire(&e, &NO_SESSION, T0 + 9001);
+	assert_int_equal(count(&x, RDVC_ACT_TCP_OPEN), 0);
+	assert_int_equal(rdvc_next_deadline(&e) <= T0 + 9001 + RDVC_TCP_FALLBACK_MS, 1);
+	assert_int_equal(rdvc_next_deadline(&e) > T0 + 9001, 1);
+	x = expire(&e, &NO_SESSION, T0 + 9001 + RDVC_TCP_FALLBACK_MS - 1);
+	assert_int_equal(count(&x, RDVC_ACT_TCP_OPEN), 0);
+	x = expire(&e, &NO_SESSION, T0 + 9001 + RDVC_TCP_FALLBACK_MS);
 	assert_int_equal(count(&x, RDVC_ACT_TCP_OPEN), 1);
+	rdvc_on_tcp_down(&e, T0 + 9001 + RDVC_TCP_FALLBACK_MS);
+	x = expire(&e, &NO_SESSION, T0 + 9001 + RDVC_TCP_FALLBACK_MS);
+	assert_int_equal(count(&x, RDVC_ACT_TCP_OPEN), 0);
+
+	/* A rendezvous whose TCP port refuses: every connect that closes
+	 * without coming up doubles the wait, up to RDVC_TCP_RETRY_MAX_MS. */
+	{
+		uint64_t t = T0 + 20000, wait = RDVC_TCP_FALLBACK_MS, opens = 0;
+
+		engine(&e);
+		(void)expire(&e, &NO_SESSION, T0);
+		t = T0 + RDVC_TCP_FALLBACK_MS;
+		for (int k = 0; k < 10; k++) {
+			x = expire(&e, &NO_SESSION, t - 1);
+			assert_int_equal(count(&x, RDVC_ACT_TCP_OPEN), 0);
+			x = expire(&e, &NO_SESSION, t);
+			assert_int_equal(count(&x, RDVC_ACT_TCP_OPEN), 1);
+			opens++;
+			rdvc_on_tcp_down(&e, t + 1);
+			wait = 2 * wait > RDVC_TCP_RETRY_MAX_MS ? RDVC_TCP_RETRY_MAX_MS : 2 * wait;
+			assert_int_equal(rdvc_next_deadline(&e) <= t + 1 + wait, 1);
+			t += 1 + wait;
+		}
+		assert_int_equal(wait, RDVC_TCP_RETRY_MAX_MS);
+		assert_int_equal(opens, 10);
+	}
 
 	/* Not over UDP: nothing to fall back from. */
 	engine(&e);
@@ -421,10 +458,16 @@ static void test_rdvc_expire_register_cadence(void **state)
 		assert_int_equal(x.n, 0); /* already registered: nothing to log */
 	}
 	assert_true(rdvc_connect_due(&e, &sent, T0 + 20000));
+	/* The next one: due exactly when rdvc_connect_next says, not before. */
+	assert_int_equal(rdvc_connect_next(&e, sent), T0 + 20000 + RDVC_CONNECT_INTERVAL_MS);
+	assert_false(rdvc_connect_due(&e, &sent, rdvc_connect_next(&e, sent) - 1));
+	assert_true(rdvc_connect_due(&e, &sent, rdvc_connect_next(&e, sent)));
+	assert_int_equal(sent, T0 + 20000 + RDVC_CONNECT_INTERVAL_MS);
 	e.registered_ms = 0;
 	sent = 0;
 	assert_false(rdvc_connect_due(&e, &sent, T0 + 20000));
 	assert_int_equal(sent, 0);
+	assert_int_equal(rdvc_connect_next(&e, sent), UINT64_MAX);
 }
 
 /* REGISTERED stops: when a REGISTER is due and the last answer is more than
