@@ -28,8 +28,10 @@
 
 #include <cmocka.h>
 
+#include "support/pkt.h"
 #include "tun/gro.h"
 #include "tun/netlink.h"
+#include "util/be.h"
 
 enum { PKT_MAX = 1600, NPKTS = 300, NFRAMES = 300 };
 
@@ -62,60 +64,9 @@ struct spec {
 
 static const uint8_t ts_opts[12] = {1, 1, 8, 10, 0, 1, 2, 3, 4, 5, 6, 7};
 
-/* One big-endian word at a time, folded on every step. */
-static uint32_t ref_sum(uint32_t sum, const uint8_t *p, size_t len)
-{
-	for (size_t i = 0; i < len; i += 2) {
-		sum += (uint32_t)p[i] << 8 | (i + 1 < len ? p[i + 1] : 0);
-		sum = (sum & 0xffff) + (sum >> 16);
-	}
-	return sum;
-}
-
 static uint16_t ref_csum(uint32_t sum)
 {
 	return (uint16_t)~sum;
-}
-
-static void wr16(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-	wr16(p, v >> 16);
-	wr16(p + 2, v);
-}
-
-static uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)rd16(p) << 16 | rd16(p + 2);
-}
-
-/* The pseudo-header sum of the packet at p whose L4 part (l4_len bytes) is at
- * p + l4_off, built byte by byte. */
-static uint32_t ref_pseudo(const uint8_t *p, bool v6, uint8_t proto, uint32_t l4_len)
-{
-	uint8_t ph[40];
-
-	memset(ph, 0, sizeof(ph));
-	if (v6) {
-		memcpy(ph, p + 8, 32);
-		wr32(ph + 32, l4_len);
-		ph[39] = proto;
-		return ref_sum(0, ph, 40);
-	}
-	memcpy(ph, p + 12, 8);
-	ph[9] = proto;
-	wr16(ph + 10, l4_len);
-	return ref_sum(0, ph, 12);
 }
 
 static void set_l4_csum(uint8_t *p, size_t len, bool v6, bool udp, size_t l4)
@@ -123,12 +74,12 @@ static void set_l4_csum(uint8_t *p, size_t len, bool v6, bool udp, size_t l4)
 	size_t off = l4 + (udp ? 6 : 16);
 	uint16_t c;
 
-	wr16(p + off, 0);
-	c = ref_csum(
-	    ref_sum(ref_pseudo(p, v6, udp ? 17 : 6, (uint32_t)(len - l4)), p + l4, len - l4));
+	be16_put(p + off, 0);
+	c = ref_csum(pkt_ref_sum(pkt_ref_pseudo(p, v6, udp ? 17 : 6, (uint32_t)(len - l4)), p + l4,
+				 len - l4));
 	if (udp && c == 0)
 		c = 0xffff;
-	wr16(p + off, c);
+	be16_put(p + off, c);
 }
 
 static size_t build(uint8_t *b, const struct spec *s)
@@ -140,8 +91,8 @@ static size_t build(uint8_t *b, const struct spec *s)
 	if (s->v6) {
 		l4 = 40 + (s->v6_hbh ? 8 : 0);
 		len = l4 + lh + s->plen;
-		wr32(b, 6u << 28 | (uint32_t)s->tos << 20 | s->flow_label);
-		wr16(b + 4, len - 40);
+		be32_put(b, 6u << 28 | (uint32_t)s->tos << 20 | s->flow_label);
+		be16_put(b + 4, len - 40);
 		b[6] = s->v6_hbh ? 0 : proto;
 		b[7] = s->ttl;
 		b[8] = 0xfd;
@@ -159,9 +110,9 @@ static size_t build(uint8_t *b, const struct spec *s)
 		len = l4 + lh + s->plen;
 		b[0] = (uint8_t)(0x40 | l4 / 4);
 		b[1] = s->tos;
-		wr16(b + 2, len);
-		wr16(b + 4, s->id);
-		wr16(b + 6, (s->no_df ? 0 : 0x4000) | s->frag);
+		be16_put(b + 2, len);
+		be16_put(b + 4, s->id);
+		be16_put(b + 6, (s->no_df ? 0 : 0x4000) | s->frag);
 		b[8] = s->ttl;
 		b[9] = proto;
 		b[12] = 10;
@@ -170,18 +121,18 @@ static size_t build(uint8_t *b, const struct spec *s)
 		b[17] = s->dst_net;
 		b[19] = s->dst_last ? s->dst_last : 2;
 		memset(b + 20, 1, s->ip_opts);
-		wr16(b + 10, ref_csum(ref_sum(0, b, l4)) + (s->bad_ip_csum ? 1 : 0));
+		be16_put(b + 10, ref_csum(pkt_ref_sum(0, b, l4)) + (s->bad_ip_csum ? 1 : 0));
 	}
-	wr16(b + l4, s->sport);
-	wr16(b + l4 + 2, s->dport);
+	be16_put(b + l4, s->sport);
+	be16_put(b + l4 + 2, s->dport);
 	if (s->udp) {
-		wr16(b + l4 + 4, 8 + s->plen);
+		be16_put(b + l4 + 4, 8 + s->plen);
 	} else {
-		wr32(b + l4 + 4, s->seq);
-		wr32(b + l4 + 8, s->ack);
+		be32_put(b + l4 + 4, s->seq);
+		be32_put(b + l4 + 8, s->ack);
 		b[l4 + 12] = (uint8_t)((20 + s->optlen) / 4 << 4);
 		b[l4 + 13] = s->flags;
-		wr16(b + l4 + 14, s->win);
+		be16_put(b + l4 + 14, s->win);
 		memcpy(b + l4 + 20, s->opts, s->optlen);
 	}
 	for (size_t i = 0; i < s->plen; i++)
@@ -333,22 +284,22 @@ static int split(const struct frame *f, uint8_t (*out)[PKT_MAX], size_t *out_len
 	assert_true(gso > 0 && f->len - hl > gso);
 	/* Lengths cover the whole frame; the IPv4 header checksum is valid. */
 	if (v6) {
-		assert_int_equal(rd16(p + 4), f->len - 40);
+		assert_int_equal(be16_get(p + 4), f->len - 40);
 	} else {
-		assert_int_equal(rd16(p + 2), f->len);
-		assert_int_equal(ref_sum(0, p, 20), 0xffff);
+		assert_int_equal(be16_get(p + 2), f->len);
+		assert_int_equal(pkt_ref_sum(0, p, 20), 0xffff);
 	}
 	if (udp)
-		assert_int_equal(rd16(p + l4 + 4), f->len - l4);
+		assert_int_equal(be16_get(p + l4 + 4), f->len - l4);
 	/* NEEDS_CSUM: finishing the checksum as the kernel does (the sum of
 	 * the bytes from csum_start on, the field's value included) gives a
 	 * packet whose full checksum verifies, so the field held the
 	 * pseudo-header sum over the whole length. */
 	memcpy(fin, p, f->len);
-	sum = ref_sum(0, fin + l4, f->len - l4);
-	wr16(fin + l4 + f->h.csum_offset, ref_csum(sum));
-	assert_int_equal(ref_sum(ref_pseudo(fin, v6, udp ? 17 : 6, (uint32_t)(f->len - l4)),
-				 fin + l4, f->len - l4),
+	sum = pkt_ref_sum(0, fin + l4, f->len - l4);
+	be16_put(fin + l4 + f->h.csum_offset, ref_csum(sum));
+	assert_int_equal(pkt_ref_sum(pkt_ref_pseudo(fin, v6, udp ? 17 : 6, (uint32_t)(f->len - l4)),
+				     fin + l4, f->len - l4),
 			 0xffff);
 
 	total = f->len - hl;
@@ -361,17 +312,17 @@ static int split(const struct frame *f, uint8_t (*out)[PKT_MAX], size_t *out_len
 		memcpy(o + hl, p + hl + off, plen);
 		out_len[n] = hl + plen;
 		if (v6) {
-			wr16(o + 4, hl - 40 + plen);
+			be16_put(o + 4, hl - 40 + plen);
 		} else {
-			wr16(o + 2, hl + plen);
-			wr16(o + 4, rd16(p + 4) + (uint32_t)n);
-			wr16(o + 10, 0);
-			wr16(o + 10, ref_csum(ref_sum(0, o, 20)));
+			be16_put(o + 2, hl + plen);
+			be16_put(o + 4, be16_get(p + 4) + (uint32_t)n);
+			be16_put(o + 10, 0);
+			be16_put(o + 10, ref_csum(pkt_ref_sum(0, o, 20)));
 		}
 		if (udp) {
-			wr16(o + l4 + 4, 8 + plen);
+			be16_put(o + l4 + 4, 8 + plen);
 		} else {
-			wr32(o + l4 + 4, rd32(p + l4 + 4) + (uint32_t)off);
+			be32_put(o + l4 + 4, be32_get(p + l4 + 4) + (uint32_t)off);
 			if (!last)
 				o[l4 + 13] &= (uint8_t)~0x09; /* PSH, FIN */
 		}
@@ -1100,8 +1051,8 @@ static void kernel_forward(bool v6, bool udp, int n, size_t plen, size_t last_pl
 			orig[i][7]--;
 		} else {
 			orig[i][8]--;
-			wr16(orig[i] + 10, 0);
-			wr16(orig[i] + 10, ref_csum(ref_sum(0, orig[i], 20)));
+			be16_put(orig[i] + 10, 0);
+			be16_put(orig[i] + 10, ref_csum(pkt_ref_sum(0, orig[i], 20)));
 		}
 		assert_int_equal(len, lens[i]);
 		assert_memory_equal(b, orig[i], len);
@@ -1198,9 +1149,9 @@ static uint32_t read_syn_ack(bool v6, uint32_t isn)
 		size_t len = read_packet(k.in_fd, vh, b, sizeof(b), v6, 6);
 
 		assert_true(len >= l4 + 20);
-		if (rd16(b + l4 + 2) == 40000 && b[l4 + 13] == 0x12) {
-			assert_int_equal(rd32(b + l4 + 8), isn + 1);
-			return rd32(b + l4 + 4);
+		if (be16_get(b + l4 + 2) == 40000 && b[l4 + 13] == 0x12) {
+			assert_int_equal(be32_get(b + l4 + 8), isn + 1);
+			return be32_get(b + l4 + 4);
 		}
 	}
 }

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "tun/gso.h"
+#include "util/be.h"
 #include "util/csum.h"
 
 #define N(x) (sizeof(x) / sizeof((x)[0]))
@@ -55,28 +56,6 @@ static uint8_t out_store[OUT_MAX][OUT_CAP];
 static uint8_t *out[OUT_MAX];
 static size_t out_len[OUT_MAX];
 
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
 static uint8_t payload_byte(size_t i)
 {
 	return (uint8_t)(i * 131 + i / 251 + 7);
@@ -108,7 +87,7 @@ static size_t build(const struct spec *s, struct virtio_net_hdr *h)
 		pkt[1] = 0x0a; /* traffic class 0x00, flow label 0xabcde */
 		pkt[2] = 0xbc;
 		pkt[3] = 0xde;
-		put16(pkt + 4, (uint16_t)(len - 40));
+		be16_put(pkt + 4, (uint16_t)(len - 40));
 		pkt[6] = s->proto;
 		pkt[7] = 64;
 		pkt[8] = 0xfd, pkt[9] = 0x77, pkt[23] = 1;
@@ -116,8 +95,8 @@ static size_t build(const struct spec *s, struct virtio_net_hdr *h)
 	} else {
 		pkt[0] = (uint8_t)(0x40 | (l4 / 4));
 		pkt[1] = 0x02; /* ECT(0) */
-		put16(pkt + 2, (uint16_t)len);
-		put16(pkt + 4, s->ip_id);
+		be16_put(pkt + 2, (uint16_t)len);
+		be16_put(pkt + 4, s->ip_id);
 		pkt[6] = 0x40; /* DF */
 		pkt[8] = 64;
 		pkt[9] = s->proto;
@@ -127,28 +106,28 @@ static size_t build(const struct spec *s, struct virtio_net_hdr *h)
 			pkt[i] = i + 1 == l4 ? 0 : 1; /* NOPs, then end of options */
 		csum_ipv4_header_set(pkt, l4);
 	}
-	put16(t, 40000);
+	be16_put(t, 40000);
 	if (s->proto == IPPROTO_TCP) {
-		put16(t + 2, 5201);
-		put32(t + 4, s->seq);
-		put32(t + 8, 0x01020304);
+		be16_put(t + 2, 5201);
+		be32_put(t + 4, s->seq);
+		be32_put(t + 8, 0x01020304);
 		t[12] = (uint8_t)((hl / 4) << 4);
 		t[13] = s->tcp_flags ? s->tcp_flags : TCP_ACK;
-		put16(t + 14, 502);
+		be16_put(t + 14, 502);
 		if (s->tcp_ts) {
 			t[20] = 1, t[21] = 1, t[22] = 8, t[23] = 10;
-			put32(t + 24, 0x11223344);
-			put32(t + 28, 0x55667788);
+			be32_put(t + 24, 0x11223344);
+			be32_put(t + 28, 0x55667788);
 		}
 	} else {
-		put16(t + 2, 4242);
-		put16(t + 4, (uint16_t)(hl + s->payload));
+		be16_put(t + 2, 4242);
+		be16_put(t + 4, (uint16_t)(hl + s->payload));
 	}
 	for (size_t i = 0; i < s->payload; i++)
 		pkt[l4 + hl + i] = payload_byte(i);
 	ps = s->v6 ? csum_pseudo_v6(pkt + 8, pkt + 24, s->proto, (uint32_t)(len - l4))
 		   : csum_pseudo_v4(pkt + 12, pkt + 16, s->proto, (uint32_t)(len - l4));
-	put16(t + (s->proto == IPPROTO_TCP ? 16 : 6), (uint16_t)~csum_fold(ps));
+	be16_put(t + (s->proto == IPPROTO_TCP ? 16 : 6), (uint16_t)~csum_fold(ps));
 
 	memset(h, 0, sizeof(*h));
 	h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
@@ -194,14 +173,14 @@ static void check_segment(const struct spec *s, unsigned k, unsigned n, const ui
 	if (len != hdrs + want)
 		fail_msg("segment %u/%u: %zu bytes, want %zu", k, n, len, hdrs + want);
 	if (s->v6) {
-		assert_int_equal(get16(seg + 4), len - 40);
+		assert_int_equal(be16_get(seg + 4), len - 40);
 		assert_memory_equal(seg, pkt, 4);
 		assert_memory_equal(seg + 6, pkt + 6, 34);
 	} else {
 		assert_int_equal(seg[0], pkt[0]);
 		assert_int_equal(seg[1], pkt[1]);
-		assert_int_equal(get16(seg + 2), len);
-		assert_int_equal(get16(seg + 4), (uint16_t)(s->ip_id + k));
+		assert_int_equal(be16_get(seg + 2), len);
+		assert_int_equal(be16_get(seg + 4), (uint16_t)(s->ip_id + k));
 		assert_memory_equal(seg + 6, pkt + 6, 4);	  /* flags, TTL, protocol */
 		assert_memory_equal(seg + 12, pkt + 12, l4 - 12); /* addresses, options */
 		if (csum_fold(csum_add(0, seg, l4)) != 0)
@@ -211,7 +190,7 @@ static void check_segment(const struct spec *s, unsigned k, unsigned n, const ui
 	if (s->proto == IPPROTO_TCP) {
 		uint8_t f = st[13];
 
-		assert_int_equal(get32(t + 4), (uint32_t)(s->seq + off));
+		assert_int_equal(be32_get(t + 4), (uint32_t)(s->seq + off));
 		assert_memory_equal(t + 8, st + 8, 5); /* ack, data offset */
 		if (k + 1 != n)
 			f &= (uint8_t) ~(TCP_FIN | TCP_PSH);
@@ -222,8 +201,8 @@ static void check_segment(const struct spec *s, unsigned k, unsigned n, const ui
 		assert_memory_equal(t + 14, st + 14, 2);
 		assert_memory_equal(t + 18, st + 18, hl - 18); /* urgent, options */
 	} else {
-		assert_int_equal(get16(t + 4), 8 + want);
-		assert_int_not_equal(get16(t + 6), 0);
+		assert_int_equal(be16_get(t + 4), 8 + want);
+		assert_int_not_equal(be16_get(t + 6), 0);
 	}
 	if (!l4_csum_ok(seg, l4, len, s->v6, s->proto))
 		fail_msg("segment %u/%u: bad L4 checksum", k, n);
@@ -272,8 +251,8 @@ static void test_tun_gso_split_tcp4_timestamps(void **state)
 	s.seq = 0xffffe000;
 	s.ip_id = 0xfffd;
 	assert_int_equal(split_and_check(&s), 8);
-	assert_int_equal(get16(out[7] + 2), 28 + 32 + 100);
-	assert_int_equal(get16(out[3] + 4), 0x0000);
+	assert_int_equal(be16_get(out[7] + 2), 28 + 32 + 100);
+	assert_int_equal(be16_get(out[3] + 4), 0x0000);
 }
 
 static void test_tun_gso_split_tcp6(void **state)
@@ -287,7 +266,7 @@ static void test_tun_gso_split_tcp6(void **state)
 
 	(void)state;
 	assert_int_equal(split_and_check(&s), 45);
-	assert_int_equal(get16(out[44] + 4), 32 + 1);
+	assert_int_equal(be16_get(out[44] + 4), 32 + 1);
 	s.tcp_ts = false;
 	s.payload = 65535 - 60;
 	s.gso_size = 1440;
@@ -306,7 +285,7 @@ static void test_tun_gso_split_udp_l4(void **state)
 	s.payload = 5 * 1001 + 3;
 	s.gso_size = 1001;
 	assert_int_equal(split_and_check(&s), 6);
-	assert_int_equal(get16(out[5] + 40 + 4), 8 + 3);
+	assert_int_equal(be16_get(out[5] + 40 + 4), 8 + 3);
 	s.v6 = false;
 	assert_int_equal(split_and_check(&s), 6);
 	/* One segment only (payload below gso_size). */
@@ -509,9 +488,9 @@ static void m_frame_shorter(struct virtio_net_hdr *h, size_t *len)
 static void m_ip_len_bigger(struct virtio_net_hdr *h, size_t *len)
 {
 	if ((pkt[0] >> 4) == 4)
-		put16(pkt + 2, (uint16_t)(get16(pkt + 2) + 1));
+		be16_put(pkt + 2, (uint16_t)(be16_get(pkt + 2) + 1));
 	else
-		put16(pkt + 4, (uint16_t)(get16(pkt + 4) + 1));
+		be16_put(pkt + 4, (uint16_t)(be16_get(pkt + 4) + 1));
 	(void)h;
 	(void)len;
 }
@@ -523,9 +502,9 @@ static void m_tcp_truncated(struct virtio_net_hdr *h, size_t *len)
 
 	*len = l4 + 19;
 	if ((pkt[0] >> 4) == 4)
-		put16(pkt + 2, (uint16_t)*len);
+		be16_put(pkt + 2, (uint16_t)*len);
 	else
-		put16(pkt + 4, (uint16_t)(*len - 40));
+		be16_put(pkt + 4, (uint16_t)(*len - 40));
 	(void)h;
 }
 
@@ -537,9 +516,9 @@ static void m_tcp_options_truncated(struct virtio_net_hdr *h, size_t *len)
 	pkt[l4 + 12] = 0xf0; /* 60 bytes of header */
 	*len = l4 + 40;
 	if ((pkt[0] >> 4) == 4)
-		put16(pkt + 2, (uint16_t)*len);
+		be16_put(pkt + 2, (uint16_t)*len);
 	else
-		put16(pkt + 4, (uint16_t)(*len - 40));
+		be16_put(pkt + 4, (uint16_t)(*len - 40));
 	(void)h;
 }
 
@@ -593,7 +572,7 @@ static void m_v6_hop_by_hop(struct virtio_net_hdr *h, size_t *len)
 	pkt[42] = 1, pkt[43] = 4, pkt[44] = pkt[45] = pkt[46] = pkt[47] = 0;
 	pkt[6] = 0;
 	*len += 8;
-	put16(pkt + 4, (uint16_t)(*len - 40));
+	be16_put(pkt + 4, (uint16_t)(*len - 40));
 	h->csum_start = 48;
 }
 
@@ -677,7 +656,7 @@ static void m_ihl_past_frame(struct virtio_net_hdr *h, size_t *len)
 {
 	pkt[0] = 0x4f;
 	*len = 40;
-	put16(pkt + 2, 40);
+	be16_put(pkt + 2, 40);
 	(void)h;
 }
 
@@ -698,7 +677,7 @@ static void m_udp_len_wrong(struct virtio_net_hdr *h, size_t *len)
 {
 	size_t l4 = (pkt[0] >> 4) == 4 ? (size_t)(pkt[0] & 15) * 4 : 40;
 
-	put16(pkt + l4 + 4, (uint16_t)(get16(pkt + l4 + 4) - 1));
+	be16_put(pkt + l4 + 4, (uint16_t)(be16_get(pkt + l4 + 4) - 1));
 	(void)h;
 	(void)len;
 }
@@ -712,12 +691,12 @@ static void m_no_payload(struct virtio_net_hdr *h, size_t *len)
 
 	*len = l4 + hl;
 	if ((pkt[0] >> 4) == 4) {
-		put16(pkt + 2, (uint16_t)*len);
+		be16_put(pkt + 2, (uint16_t)*len);
 	} else {
-		put16(pkt + 4, (uint16_t)(*len - 40));
+		be16_put(pkt + 4, (uint16_t)(*len - 40));
 	}
 	if (hl == 8)
-		put16(pkt + l4 + 4, 8);
+		be16_put(pkt + l4 + 4, 8);
 	(void)h;
 }
 
@@ -865,11 +844,11 @@ static void test_tun_csum_finish_udp_zero_is_ffff(void **state)
 	(void)state;
 	assert_int_equal(tun_csum_finish(&h, pkt, len), 0);
 	/* Add the checksum into a payload word: the sum becomes 0xffff. */
-	c = get16(pkt + 26);
-	w = (uint32_t)get16(pkt + 28) + c;
-	put16(pkt + 28, (uint16_t)((w & 0xffff) + (w >> 16)));
+	c = be16_get(pkt + 26);
+	w = (uint32_t)be16_get(pkt + 28) + c;
+	be16_put(pkt + 28, (uint16_t)((w & 0xffff) + (w >> 16)));
 	assert_int_equal(tun_csum_finish(&h, pkt, len), 0);
-	assert_int_equal(get16(pkt + 26), 0xffff);
+	assert_int_equal(be16_get(pkt + 26), 0xffff);
 	assert_true(l4_csum_ok(pkt, 20, len, false, IPPROTO_UDP));
 }
 

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "routing/loop.h"
+#include "util/be.h"
 
 enum { OUR_PORT = 51820, PEER_PORT = 51821 };
 
@@ -37,26 +38,20 @@ static struct sockaddr_storage endpoint(int family, const char *addr, uint16_t p
 	return ss;
 }
 
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
 /* IPv4 10.77.0.1 -> dst, protocol proto, fragment field frag, then ports;
  * returns the length. */
 static size_t v4(const char *dst, uint8_t proto, uint16_t frag, uint16_t sport, uint16_t dport)
 {
 	memset(pkt, 0, sizeof(pkt));
 	pkt[0] = 0x45;
-	put16(pkt + 2, 48);
-	put16(pkt + 6, frag);
+	be16_put(pkt + 2, 48);
+	be16_put(pkt + 6, frag);
 	pkt[8] = 64;
 	pkt[9] = proto;
 	assert_int_equal(inet_pton(AF_INET, "10.77.0.1", pkt + 12), 1);
 	assert_int_equal(inet_pton(AF_INET, dst, pkt + 16), 1);
-	put16(pkt + 20, sport);
-	put16(pkt + 22, dport);
+	be16_put(pkt + 20, sport);
+	be16_put(pkt + 22, dport);
 	return 48;
 }
 
@@ -75,11 +70,11 @@ static size_t v6(const char *dst, uint8_t proto, int frag_off, uint16_t sport, u
 	if (frag_off >= 0) {
 		pkt[6] = 44;
 		pkt[40] = proto;
-		put16(pkt + 42, (uint16_t)(frag_off << 3 | 1));
+		be16_put(pkt + 42, (uint16_t)(frag_off << 3 | 1));
 		l4 += 8;
 	}
-	put16(pkt + l4, sport);
-	put16(pkt + l4 + 2, dport);
+	be16_put(pkt + l4, sport);
+	be16_put(pkt + l4 + 2, dport);
 	return l4 + 8;
 }
 

@@ -49,6 +49,7 @@
 #include <cmocka.h>
 
 #include "routing/inner.h"
+#include "support/pkt.h"
 #include "tun/gso.h"
 #include "tun/netlink.h"
 #include "tun/tun.h"
@@ -149,43 +150,11 @@ static int teardown(void **state)
 	return 0;
 }
 
-static uint16_t ip_checksum(const uint8_t *p, size_t len)
-{
-	uint32_t sum = 0;
-
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 /* An IPv4/UDP packet 10.77.0.2:5555 -> 10.77.0.1:UDP_PORT carrying text (UDP
  * checksum 0: none, allowed for IPv4). */
 static size_t build_udp4(uint8_t *p, const char *text)
 {
-	size_t n = strlen(text), tot = 28 + n;
-
-	memset(p, 0, 28);
-	p[0] = 0x45;
-	p[2] = (uint8_t)(tot >> 8);
-	p[3] = (uint8_t)tot;
-	p[6] = 0x40; /* DF */
-	p[8] = 64;
-	p[9] = IPPROTO_UDP;
-	assert_int_equal(inet_pton(AF_INET, "10.77.0.2", p + 12), 1);
-	assert_int_equal(inet_pton(AF_INET, "10.77.0.1", p + 16), 1);
-	uint16_t c = ip_checksum(p, 20);
-	p[10] = (uint8_t)(c >> 8);
-	p[11] = (uint8_t)c;
-	p[20] = 5555 >> 8;
-	p[21] = 5555 & 0xff;
-	p[22] = UDP_PORT >> 8;
-	p[23] = UDP_PORT & 0xff;
-	p[24] = (uint8_t)((8 + n) >> 8);
-	p[25] = (uint8_t)(8 + n);
-	memcpy(p + 28, text, n);
-	return tot;
+	return pkt_udp4(p, "10.77.0.2", 5555, "10.77.0.1", UDP_PORT, text, strlen(text));
 }
 
 static int udp_socket(int family)
@@ -1799,7 +1768,7 @@ static void test_tun_probe_merged_write_fake(void **state)
 				 tcp ? VIRTIO_NET_HDR_GSO_TCPV4 : VIRTIO_NET_HDR_GSO_UDP_L4);
 		assert_int_equal(h.csum_start, 20);
 		assert_int_equal(pkt[9], tcp ? 6 : 17);
-		assert_int_not_equal(ip_checksum(pkt, 20), 0); /* wrong on purpose */
+		assert_int_not_equal((uint16_t)~pkt_ref_sum(0, pkt, 20), 0); /* wrong on purpose */
 		assert_int_equal(tun_gso_segments(&h, pkt, len), 2);
 		for (unsigned k = 0; k < 2; k++) {
 			out = seg;
