@@ -19,6 +19,7 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "util/addr.h"
 #include "util/be.h"
 #include "wire/wire.h"
 
@@ -70,28 +71,21 @@ static bool head_ok(const uint8_t *p, size_t len, unsigned type)
 
 void rdv_addr_from_sockaddr(const struct sockaddr_storage *ss, struct rdv_addr *out)
 {
+	struct sockaddr_storage a = *ss;
+
 	memset(out, 0, sizeof(*out));
-	if (ss->ss_family == AF_INET) {
-		struct sockaddr_in sin;
-
-		memcpy(&sin, ss, sizeof(sin));
+	/* A dual-stack socket's ::ffff:a.b.c.d is an IPv4 peer. */
+	addr_unmap_v4(&a);
+	if (a.ss_family == AF_INET) {
 		out->family = 4;
-		memcpy(out->port_be, &sin.sin_port, 2);
-		memcpy(out->addr, &sin.sin_addr, 4);
-	} else if (ss->ss_family == AF_INET6) {
-		struct sockaddr_in6 sin6;
-
-		memcpy(&sin6, ss, sizeof(sin6));
-		memcpy(out->port_be, &sin6.sin6_port, 2);
-		/* A dual-stack socket's ::ffff:a.b.c.d is an IPv4 peer. */
-		if (IN6_IS_ADDR_V4MAPPED(&sin6.sin6_addr)) {
-			out->family = 4;
-			memcpy(out->addr, &sin6.sin6_addr.s6_addr[12], 4);
-		} else {
-			out->family = 6;
-			memcpy(out->addr, &sin6.sin6_addr, 16);
-		}
+		memcpy(out->addr, &((const struct sockaddr_in *)&a)->sin_addr, 4);
+	} else if (a.ss_family == AF_INET6) {
+		out->family = 6;
+		memcpy(out->addr, &((const struct sockaddr_in6 *)&a)->sin6_addr, 16);
+	} else {
+		return;
 	}
+	be16_put(out->port_be, addr_port(&a));
 }
 
 bool rdv_addr_to_sockaddr(const struct rdv_addr *a, struct sockaddr_storage *ss)
@@ -116,13 +110,15 @@ bool rdv_addr_to_sockaddr(const struct rdv_addr *a, struct sockaddr_storage *ss)
 
 		memcpy(&sin6.sin6_port, a->port_be, 2);
 		memcpy(&sin6.sin6_addr, a->addr, 16);
+		memcpy(ss, &sin6, sizeof(sin6));
 		/* ::ffff:a.b.c.d is an IPv4 address, which the encoder always
 		 * writes as family 4: accepting it here too would give one
 		 * address two encodings (and an IPv4 candidate that escapes
 		 * rules keyed on the family). */
-		if (IN6_IS_ADDR_V4MAPPED(&sin6.sin6_addr))
+		if (addr_is_v4_mapped(ss)) {
+			memset(ss, 0, sizeof(*ss));
 			return false;
-		memcpy(ss, &sin6, sizeof(sin6));
+		}
 		return true;
 	}
 	return false;
