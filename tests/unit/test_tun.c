@@ -337,10 +337,20 @@ static void test_tun_read_empty_queue(void **state)
 
 	REQUIRE_NETNS();
 	configure(tun, TEST_MTU);
-	/* Drain what the kernel sent on link-up (IPv6 solicitations). */
-	while (tun_read(tun, buf, sizeof(buf)) > 0)
-		;
-	assert_int_equal(tun_read(tun, buf, sizeof(buf)), -1);
+	/* The kernel sends IPv6 chatter of its own after link-up (router
+	 * solicitations, MLD reports, DAD) whenever its timers fire, so a
+	 * second read right after an empty one may find a packet: read until
+	 * the first empty one, which must say EAGAIN at once, not 0 or a
+	 * block; and all that came unasked must be that IPv6 chatter. */
+	for (int n = 0;; n++) {
+		ssize_t k = tun_read(tun, buf, sizeof(buf));
+
+		if (k < 0)
+			break;
+		assert_true(k >= 40);
+		assert_int_equal(buf[0] >> 4, 6);
+		assert_true(n < 100);
+	}
 	assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
@@ -1230,7 +1240,7 @@ static ssize_t read_tcp_frame(struct tun_dev *tun, int family, uint16_t lport,
  * segment tun_gso_split makes of them must carry the next bytes of the
  * stream at the right sequence number with valid checksums; a frame without
  * GSO gets its checksum finished by tun_csum_finish. */
-static void tcp_tso_stream(struct tun_dev *tun, int family)
+static void tcp_tso_stream(struct tun_dev *tun, int family, bool ecn)
 {
 	static uint8_t want[TCP_SEND], store[64][1600];
 	/* MSS; NOP, NOP, timestamps (TSecr filled in); NOP, window scale 7. */
@@ -1247,7 +1257,8 @@ static void tcp_tso_stream(struct tun_dev *tun, int family)
 	struct sockaddr_storage ss = {0};
 	struct virtio_net_hdr h;
 	uint32_t isn, our = 0x7000fff0, next;
-	unsigned gso_frames = 0, max_segs = 0, gso_size = 0;
+	unsigned gso_frames = 0, max_segs = 0, gso_size = 0, cwr_segs = 0;
+	bool ece = false, ece_sent = false, syn_again = false;
 	uint16_t lport;
 	socklen_t sl;
 	ssize_t n;
@@ -1284,7 +1295,8 @@ static void tcp_tso_stream(struct tun_dev *tun, int family)
 	/* SYN in, SYN-ACK out. */
 	n = read_tcp_frame(tun, family, lport, &h, 1000);
 	assert_true(n > 0);
-	assert_int_equal(buf[l4 + 13], 0x02);
+	/* With ECN the SYN asks for it (ECE | CWR), and we agree (ECE). */
+	assert_int_equal(buf[l4 + 13], ecn ? 0xc2 : 0x02);
 	assert_int_equal(h.gso_type, VIRTIO_NET_HDR_GSO_NONE);
 	assert_int_equal(tun_csum_finish(&h, buf, (size_t)n), 0);
 	assert_true(tcp_csum_ok(buf, (size_t)n));
@@ -1295,8 +1307,8 @@ static void tcp_tso_stream(struct tun_dev *tun, int family)
 	ts = tcp_option(buf + l4, (size_t)n - l4, 8);
 	assert_non_null(ts);
 	memcpy(synack_opt + 12, ts + 2, 4);
-	synack_len = build_tcp_from_peer(synack, family, lport, our, next, 0x12, synack_opt,
-					 sizeof(synack_opt));
+	synack_len = build_tcp_from_peer(synack, family, lport, our, next, ecn ? 0x52 : 0x12,
+					 synack_opt, sizeof(synack_opt));
 	assert_int_equal(tun_write(tun, synack, synack_len), (ssize_t)synack_len);
 
 	while (got < TCP_SEND) {
@@ -1336,15 +1348,33 @@ static void tcp_tso_stream(struct tun_dev *tun, int family)
 
 				if (!tcp_csum_ok(p, out_len[i]))
 					fail_msg("segment at %zu: bad checksum", got);
-				if (p[l4 + 13] == 0x02 && got == 0) {
+				if ((p[l4 + 13] & 0x02) && got == 0) {
 					/* Our SYN-ACK came too early: just after
 					 * link-up IPv6 may not deliver to the new
-					 * address yet. Answer again, as a peer does. */
+					 * address yet (Ip6InAddrErrors). Answer
+					 * again, as a peer does. */
+					syn_again = true;
 					assert_int_equal(tun_write(tun, synack, synack_len),
 							 (ssize_t)synack_len);
 					continue;
 				}
 				assert_int_equal(get32be(p + l4 + 8), our + 1);
+				if (p[l4 + 13] & 0x80) {
+					/* CWR answers our ECE (the sender may
+					 * reduce again later; after a SYN timeout
+					 * it reduces on its own), on the first
+					 * segment of its super-packet only, and
+					 * a super-packet with it says GSO_ECN. */
+					assert_true(ecn && (ece_sent || syn_again) && i == 0 &&
+						    first == 0);
+					if (segs > 1)
+						assert_true(h.gso_type & VIRTIO_NET_HDR_GSO_ECN);
+					if (ece_sent) {
+						ece = false;
+						if ((unsigned)segs > cwr_segs)
+							cwr_segs = (unsigned)segs;
+					}
+				}
 				if (plen == 0)
 					continue;
 				/* In order: the TUN loses nothing, a retransmit
@@ -1365,9 +1395,14 @@ static void tcp_tso_stream(struct tun_dev *tun, int family)
 			}
 			first += (unsigned)k;
 		}
+		/* Signal congestion once, a quarter of the way in: ECE on
+		 * every ACK until the sender's CWR (RFC 3168 6.1.3). */
+		if (ecn && !cwr_segs && got >= TCP_SEND / 4)
+			ece = ece_sent = true;
 		if (acked) {
-			n = (ssize_t)build_tcp_from_peer(pkt, family, lport, our + 1, next, 0x10,
-							 ack_opt, sizeof(ack_opt));
+			n = (ssize_t)build_tcp_from_peer(pkt, family, lport, our + 1, next,
+							 ece ? 0x50 : 0x10, ack_opt,
+							 sizeof(ack_opt));
 			assert_int_equal(tun_write(tun, pkt, (size_t)n), n);
 		}
 	}
@@ -1379,6 +1414,11 @@ static void tcp_tso_stream(struct tun_dev *tun, int family)
 	assert_true(max_segs > 1);
 	/* The MSS we gave, less the timestamps option. */
 	assert_int_equal(gso_size, TCP_PEER_MSS - 12);
+	if (ecn) {
+		fprintf(stderr, "test_tun: CWR on a GSO_ECN frame of %u segments\n", cwr_segs);
+		/* The case that matters came: CWR on a super-packet. */
+		assert_true(cwr_segs > 1);
+	}
 	close(fd);
 }
 
@@ -1388,8 +1428,32 @@ static void test_tun_read_vnet_tcp_tso(void **state)
 
 	REQUIRE_NETNS();
 	configure(tun, TEST_MTU);
-	tcp_tso_stream(tun, AF_INET);
-	tcp_tso_stream(tun, AF_INET6);
+	tcp_tso_stream(tun, AF_INET, false);
+	tcp_tso_stream(tun, AF_INET6, false);
+}
+
+static void set_tcp_ecn(const char *value)
+{
+	int fd = open("/proc/sys/net/ipv4/tcp_ecn", O_WRONLY | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, value, strlen(value)), (ssize_t)strlen(value));
+	close(fd);
+}
+
+/* TSO with ECN (TUN_F_TSO_ECN): the test, as the peer, agrees to ECN and
+ * echoes congestion; the sender's CWR comes on a super-packet marked
+ * GSO_ECN, and only the first segment split from it keeps CWR. */
+static void test_tun_read_vnet_tcp_tso_ecn(void **state)
+{
+	struct tun_dev *tun = *state;
+
+	REQUIRE_NETNS();
+	configure(tun, TEST_MTU);
+	set_tcp_ecn("1"); /* per network namespace: ours only */
+	tcp_tso_stream(tun, AF_INET, true);
+	tcp_tso_stream(tun, AF_INET6, true);
+	set_tcp_ecn("2");
 }
 
 /* The run-time fallback: after tun_offload_off the kernel sends no
@@ -1820,6 +1884,8 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_tun_read_vnet_needs_csum, setup_offload, teardown),
 	    cmocka_unit_test_setup_teardown(test_tun_read_vnet_tcp_tso, setup_offload, teardown),
+	    cmocka_unit_test_setup_teardown(test_tun_read_vnet_tcp_tso_ecn, setup_offload,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_tun_write_vnet_needs_csum_delivered, setup_offload,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_tun_write_vnet_udp_gso_delivered, setup_offload,
