@@ -9,13 +9,13 @@
  * checked: a failure makes the message invalid, never valid. */
 #include "crypto/cookie.h"
 
-#include <endian.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <sodium.h>
 #include <string.h>
 
 #include "util/addr.h"
+#include "util/be.h"
 
 static const char COOKIE_LABEL[8] = "cookie--";
 static const char MAC1_LABEL[8] = "mac1----";
@@ -188,12 +188,9 @@ int cookie_maker_stamp(struct cookie_maker *m, uint8_t *msg, size_t len, uint64_
 
 bool cookie_reply_receiver_index(const uint8_t *msg, size_t len, uint32_t *index)
 {
-	uint32_t v;
-
 	if (len != WIRE_COOKIE_REPLY_LEN || wire_type_of(msg, len) != WIRE_COOKIE_REPLY)
 		return false;
-	memcpy(&v, msg + offsetof(struct wire_cookie_reply, receiver_index), sizeof(v));
-	*index = le32toh(v);
+	*index = le32_get(msg + offsetof(struct wire_cookie_reply, receiver_index));
 	return true;
 }
 
