@@ -6,6 +6,7 @@
  * authenticated and whose every field is well formed. No state, no I/O. */
 #include "punch/probe.h"
 
+#include <endian.h>
 #include <netinet/in.h>
 #include <sodium.h>
 #include <string.h>
@@ -81,28 +82,6 @@ void probe_key_cleanup(struct probe_key *k)
 	sodium_memzero(k, sizeof(*k));
 }
 
-static uint64_t get_le64(uint64_t v)
-{
-	uint8_t b[8];
-	uint64_t r = 0;
-
-	memcpy(b, &v, 8);
-	for (int i = 7; i >= 0; i--)
-		r = r << 8 | b[i];
-	return r;
-}
-
-static uint64_t put_le64(uint64_t v)
-{
-	uint8_t b[8];
-	uint64_t r;
-
-	for (int i = 0; i < 8; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
-	memcpy(&r, b, 8);
-	return r;
-}
-
 /* sockaddr -> rdv_addr; false for a family other than none, v4 or v6. */
 static bool addr_encode(const struct sockaddr_storage *ss, struct rdv_addr *a)
 {
@@ -176,8 +155,8 @@ size_t probe_build(const struct probe_key *k, const struct probe_payload *payloa
 	if (!kind_valid(payload->kind) || !addr_encode(&payload->observed, &pl.observed))
 		return 0;
 	pl.kind = (uint8_t)payload->kind;
-	pl.tx_id = put_le64(payload->tx_id);
-	pl.sender_time_ms = put_le64(payload->sender_time_ms);
+	pl.tx_id = htole64(payload->tx_id);
+	pl.sender_time_ms = htole64(payload->sender_time_ms);
 
 	memset(&w, 0, sizeof(w));
 	w.type = WIRE_PROBE;
@@ -233,8 +212,8 @@ bool probe_open(const struct probe_key *k, const uint8_t *pkt, size_t len,
 	    res.observed.ss_family != AF_UNSPEC)
 		goto out;
 	res.kind = (enum probe_kind)pl.kind;
-	res.tx_id = get_le64(pl.tx_id);
-	res.sender_time_ms = get_le64(pl.sender_time_ms);
+	res.tx_id = le64toh(pl.tx_id);
+	res.sender_time_ms = le64toh(pl.sender_time_ms);
 	*out = res;
 	ok = true;
 out:
