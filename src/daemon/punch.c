@@ -85,8 +85,13 @@ static void use_path(struct daemon *d, struct peer *p, const struct punch_action
 {
 	struct path path;
 
-	if (!make_path(d, p, a->path, &a->addr, &path))
+	if (!make_path(d, p, a->path, &a->addr, &path)) {
+		/* The stream the engine chose is gone here: it is told, and
+		 * picks again at the next run. */
+		if (a->path == PUNCH_PATH_TCP)
+			punch_on_tcp_closed(&p->punch, &a->addr, now);
 		return;
+	}
 	if (path.kind == PATH_NONE) {
 		if (p->path.kind != PATH_NONE)
 			log_info("%s: peer %s: no path left (was %s)", d->cfg.ifname, p->name,
@@ -142,6 +147,8 @@ void peer_run_punch(struct daemon *d, struct peer *p, uint64_t now)
 			rdv_client_connect(d, p, now);
 			break;
 		case PUNCH_ACT_PATH_DEAD:
+			/* The USE_PATH that follows moves the peer off it (to a
+			 * TCP stream, the relay or no path). */
 			log_info("%s: peer %s: path %s stopped answering", d->cfg.ifname, p->name,
 				 path_str(&p->path).s);
 			break;

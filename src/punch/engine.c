@@ -345,7 +345,8 @@ static void start_round(struct punch_peer *p, uint64_t t0, uint64_t now)
 	for (size_t i = 0; i < p->n_cand; i++) {
 		struct punch_candidate *c = &p->cand[i];
 
-		if ((int)i == p->path_cand)
+		/* A stream that is up stays a succeeded pair (a fallback). */
+		if ((int)i == p->path_cand || c->stream_up)
 			continue;
 		c->state = PUNCH_PAIR_WAITING;
 		c->tries = 0;
@@ -399,22 +400,58 @@ static bool take_early(struct punch_peer *p, uint64_t now)
 	return true;
 }
 
+/* A TCP pair whose stream is up, but not dead (its index), the best
+ * ranked first; -1 when none is. */
+static int live_stream(const struct punch_peer *p, int dead)
+{
+	int best = -1;
+
+	for (size_t i = 0; i < p->n_cand; i++) {
+		const struct punch_candidate *c = &p->cand[i];
+
+		if ((int)i == dead || c->proto != PUNCH_PROTO_TCP || !c->stream_up)
+			continue;
+		if (best < 0 || cand_rank(c->type) < cand_rank(p->cand[best].type))
+			best = (int)i;
+	}
+	return best;
+}
+
+/* Where a peer goes when its path died (engine.h: Liveness): never lose a
+ * working path, so a TCP stream still up comes first, then the relay, then
+ * no path at all. Each is announced (USE_PATH, NONE included) so the daemon
+ * stops sending into the dead path; probing goes on from there and moves
+ * the peer up again when a better path answers. */
+static void fall_back(struct punch_peer *p, enum punch_path_kind was, int dead, uint64_t now)
+{
+	int t = live_stream(p, dead);
+
+	if (t >= 0)
+		set_path(p, PUNCH_PATH_TCP, t, now, true);
+	else if (was != PUNCH_PATH_RELAY && relay_usable(p))
+		set_path(p, PUNCH_PATH_RELAY, -1, now, true);
+	else
+		p->want_use_path = true;
+}
+
 static void path_dead(struct punch_peer *p, const char *why, uint64_t now)
 {
 	enum punch_path_kind was = p->path;
 	bool had_answered = p->path_confirmed;
+	int dead = p->path_cand;
 
 	if (was == PUNCH_PATH_NONE)
 		return;
 	p->want_dead = true;
 	p->dead_path = was;
 	p->dead_addr = p->path_addr;
-	if (p->path_cand >= 0) {
-		p->cand[p->path_cand].state = PUNCH_PAIR_FAILED;
-		set_result(&p->cand[p->path_cand], "%s", why);
+	if (dead >= 0) {
+		p->cand[dead].state = PUNCH_PAIR_FAILED;
+		/* A stream nobody answers on is no fallback either. */
+		p->cand[dead].stream_up = false;
+		set_result(&p->cand[dead], "%s", why);
 	}
 	set_path(p, PUNCH_PATH_NONE, -1, now, false);
-	p->want_use_path = false;
 	/* Candidates may be stale (the peer moved, a NAT rebooted): ask for
 	 * fresh ones, and punch with what we know meanwhile. Only a path that
 	 * had answered earns a new round: one that never did (a relay nobody
@@ -423,8 +460,7 @@ static void path_dead(struct punch_peer *p, const char *why, uint64_t now)
 	p->want_introduction = true;
 	if (had_answered)
 		start_round(p, take_early(p, now) ? now : now + backoff_ms(p), now);
-	if (was != PUNCH_PATH_RELAY && relay_usable(p))
-		set_path(p, PUNCH_PATH_RELAY, -1, now, true);
+	fall_back(p, was, dead, now);
 }
 
 /* ---- init and configuration ---- */
@@ -506,11 +542,16 @@ bool punch_on_introduce(struct punch_peer *p, const struct rdv_introduce *intro,
 	 * peer-reflexive ones are learned again from the peer's probes. */
 	if (p->path_cand >= 0) {
 		p->cand[0] = p->cand[p->path_cand];
-		p->path_cand = 0;
 		p->n_cand = 1;
 	} else {
 		p->n_cand = 0;
 	}
+	/* So are TCP streams that are up: the fallback when the path dies. */
+	for (size_t k = 0; k < n_old; k++)
+		if (old[k].stream_up && (int)k != p->path_cand)
+			p->cand[p->n_cand++] = old[k];
+	if (p->path_cand >= 0)
+		p->path_cand = 0;
 	add_static(p);
 	for (size_t i = 0; i < host; i++)
 		(void)learn(p, PUNCH_CAND_HOST, PUNCH_PROTO_UDP, &intro->host[i]);
@@ -734,6 +775,7 @@ void punch_on_tcp_connected(struct punch_peer *p, const struct sockaddr_storage 
 	if (i < 0)
 		return;
 	p->cand[i].state = PUNCH_PAIR_SUCCEEDED;
+	p->cand[i].stream_up = true;
 	p->cand[i].last_ok_ms = now;
 	set_result(&p->cand[i], "connected");
 	if (p->path == PUNCH_PATH_NONE || p->path == PUNCH_PATH_RELAY)
@@ -744,7 +786,7 @@ void punch_on_tcp_failed(struct punch_peer *p, const struct sockaddr_storage *ad
 {
 	int i = find(p, PUNCH_PROTO_TCP, addr);
 
-	if (i < 0 || i == p->path_cand)
+	if (i < 0 || i == p->path_cand || p->cand[i].stream_up)
 		return;
 	p->cand[i].state = PUNCH_PAIR_FAILED;
 	p->cand[i].last_sent_ms = now; /* the retry counts from the failure */
@@ -755,6 +797,8 @@ void punch_on_tcp_closed(struct punch_peer *p, const struct sockaddr_storage *ad
 {
 	int i = find(p, PUNCH_PROTO_TCP, addr);
 
+	if (i >= 0)
+		p->cand[i].stream_up = false;
 	if (p->path == PUNCH_PATH_TCP && addr_equal(addr, &p->path_addr)) {
 		path_dead(p, "stream closed", now);
 		return;

@@ -91,9 +91,13 @@
  * keepalive_s after the last sign of life; three heartbeats in a row
  * without a reply (and without any authenticated packet) declare the path
  * dead: PUNCH_ACT_PATH_DEAD, a new introduction is requested, punching
- * restarts over the known candidates, and the relay carries traffic
- * meanwhile if allowed. keepalive_s == 0 turns heartbeats (and so this
- * detection) off.
+ * restarts over the known candidates, and a USE_PATH moves the peer to
+ * what still works meanwhile (a working path is never lost): a TCP stream
+ * that is up (from a simultaneous open or a connect, kept as a succeeded
+ * pair through rounds and introductions until it closes), else the relay
+ * if allowed, else no path (NONE: the daemon stops sending into the dead
+ * one). Probing then moves the peer up again when UDP answers.
+ * keepalive_s == 0 turns heartbeats (and so this detection) off.
  *
  * Who calls what (daemon):
  *   peer added / config reloaded       punch_peer_init / punch_peer_reconfigure
@@ -182,7 +186,7 @@ enum punch_act_type {
 	PUNCH_ACT_TCP_CONNECT, /* connect from listen_port to addr (replace one under way) */
 	PUNCH_ACT_USE_PATH,    /* move the peer's session to path/addr (NONE: no path) */
 	PUNCH_ACT_REQUEST_INTRODUCTION, /* ask the rendezvous to introduce us again */
-	PUNCH_ACT_PATH_DEAD,		/* path/addr stopped answering (USE_PATH: the relay) */
+	PUNCH_ACT_PATH_DEAD,		/* path/addr stopped answering (a USE_PATH follows) */
 };
 
 /* One thing for the daemon to do. addr is unused (ss_family 0) for the
@@ -209,6 +213,7 @@ struct punch_candidate {
 	uint32_t rtt_ms;       /* last measured; valid when has_rtt */
 	bool has_rtt;
 	bool spent; /* the round's budget ran out on it: waits for the next round */
+	bool stream_up; /* TCP: a stream is established (connected until closed) */
 	char last_result[PUNCH_RESULT_LEN];
 };
 
@@ -336,9 +341,10 @@ void punch_on_heartbeat_reply(struct punch_peer *p, enum punch_path_kind via,
 			      const struct sockaddr_storage *from,
 			      const struct probe_payload *reply, uint64_t now);
 /* A TCP connection to (or from) addr is established: the TCP pair succeeded
- * and is selected unless a UDP or another TCP path is in use (the daemon
- * may then close it). Both sides connect from and to listen_port, so
- * crossing SYNs make one connection, not two. */
+ * and is selected unless a UDP or another TCP path is in use; then it is
+ * the fallback should that path die, until punch_on_tcp_closed. Both sides
+ * connect from and to listen_port, so crossing SYNs make one connection,
+ * not two. */
 void punch_on_tcp_connected(struct punch_peer *p, const struct sockaddr_storage *addr,
 			    uint64_t now);
 /* A connect to addr failed (it is retried after PUNCH_TCP_RETRY_MS). */

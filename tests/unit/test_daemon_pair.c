@@ -20,7 +20,8 @@
  * side's datagrams come from a new address: the other moves its path there
  * and sends there); reload of a changed config keeps the running session;
  * with UDP blocked the tunnel comes up over TCP, moves up to UDP once it
- * passes, and the UDP path is declared dead when it is blocked again. */
+ * passes, back down to the TCP stream when UDP is blocked again (the UDP
+ * path declared dead) and up again when it passes. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -821,15 +822,48 @@ static void introduce(struct pair *P, int i)
 	peer_on_introduce(P->n[i].d, peer_of(P, i), &in, fake_ms);
 }
 
+static bool on_tcp(struct pair *P, int i)
+{
+	return peer_of(P, i)->path.kind == PATH_TCP && peer_of(P, i)->punch.path == PUNCH_PATH_TCP;
+}
+
+static bool on_udp(struct pair *P, int i)
+{
+	return peer_of(P, i)->path.kind == PATH_UDP && peer_of(P, i)->punch.path == PUNCH_PATH_UDP;
+}
+
+/* check_packet_crosses over a real TCP stream: a little real time per
+ * step for loopback to carry it. */
+static void check_packet_crosses_tcp(struct pair *P, int i, const char *text)
+{
+	struct fake_tun *out = &P->n[1 - i].tun;
+	uint8_t pkt[256];
+	size_t len = make_packet(pkt, P->n[i].ip, P->n[1 - i].ip, text);
+	struct frame *f;
+
+	fq_clear(&out->from_daemon);
+	tun_inject(P, i, pkt, len);
+	for (int k = 0; k < 200 && !out->from_daemon.n; k++) {
+		run_for(P, 1);
+		usleep(200);
+	}
+	run_for(P, 10);
+	assert_int_equal(out->from_daemon.n, 1);
+	f = fq_pop(&out->from_daemon);
+	assert_int_equal(f->len, len);
+	assert_memory_equal(f->data, pkt, len);
+	free(f);
+}
+
 /* UDP between the two is blocked: the path engine falls back to a TCP
  * stream (real sockets on loopback: the daemons' own listeners), the
  * tunnel comes up over it and carries data (nothing crosses the fake UDP
  * network meanwhile). UDP unblocked: the engine's probes find it and the
  * path moves up to UDP, which carries the data from then on. UDP blocked
- * again: the heartbeats go unanswered and the engine declares the UDP path
- * dead. (The daemon does not move back down to the TCP stream, which is
- * still open: the engine asks only for the relay then, and there is none
- * here; so the downgrade checked is the engine's verdict.) */
+ * again: the heartbeats go unanswered, the engine declares the UDP path
+ * dead and both daemons move down to the TCP stream, still open, which
+ * carries the data both ways (none goes to UDP). UDP unblocked once more:
+ * up to UDP again. */
 static void test_path_tcp_then_udp(void **state)
 {
 	struct pair *P = *state;
@@ -865,12 +899,38 @@ static void test_path_tcp_then_udp(void **state)
 	assert_true(count_sent(P, mark, 0, WIRE_DATA) >= 1);
 	assert_true(count_sent(P, mark, 1, WIRE_DATA) >= 1);
 
+	/* UDP blocked again: each side's engine declares the UDP path dead
+	 * (three heartbeats of 5 s unanswered: within 30 s) and the peer
+	 * moves down to the TCP stream, still open. */
 	block_udp = true;
-	for (k = 0; k < 6000 && peer_of(P, 0)->punch.path == PUNCH_PATH_UDP; k++)
+	for (k = 0; k < 6000 && !(on_tcp(P, 0) && on_tcp(P, 1)); k++) {
 		run_for(P, 10);
-	assert_int_not_equal(peer_of(P, 0)->punch.path, PUNCH_PATH_UDP);
-	/* Three heartbeats of 5 s (keepalive) unanswered: dead within 30 s. */
+		usleep(100);
+	}
 	assert_true(k < 3000);
+	for (int i = 0; i < NODES; i++) {
+		assert_int_equal(peer_of(P, i)->path.kind, PATH_TCP);
+		assert_int_equal(peer_of(P, i)->punch.path, PUNCH_PATH_TCP);
+		assert_non_null(peer_of(P, i)->path.conn);
+	}
+	/* Data crosses over it both ways, and nothing goes into the dead UDP
+	 * path any more. */
+	mark = P->net.n_sent;
+	check_packet_crosses_tcp(P, 0, "a over tcp again");
+	check_packet_crosses_tcp(P, 1, "b over tcp again");
+	assert_int_equal(count_sent(P, mark, 0, WIRE_DATA), 0);
+	assert_int_equal(count_sent(P, mark, 1, WIRE_DATA), 0);
+
+	/* UDP back: the probes on the stream's side find it, up again. */
+	block_udp = false;
+	for (k = 0; k < 2000 && !(on_udp(P, 0) && on_udp(P, 1)); k++)
+		run_for(P, 10);
+	assert_true(on_udp(P, 0) && on_udp(P, 1));
+	mark = P->net.n_sent;
+	check_packet_crosses(P, 0, "a over udp again");
+	check_packet_crosses(P, 1, "b over udp again");
+	assert_true(count_sent(P, mark, 0, WIRE_DATA) >= 1);
+	assert_true(count_sent(P, mark, 1, WIRE_DATA) >= 1);
 }
 
 int main(void)

@@ -902,12 +902,147 @@ static void test_punch_dead_path_without_relay(void **state)
 	assert_int_equal(count_type(&r, PUNCH_ACT_SEND_PROBE), 3 + 2); /* 3 heartbeats, 2 probes */
 	assert_int_equal(count_type(&r, PUNCH_ACT_PATH_DEAD), 1);
 	assert_int_equal(count_type(&r, PUNCH_ACT_REQUEST_INTRODUCTION), 1);
-	/* Failure: no relay to fall back on, so no USE_PATH at all. */
-	assert_int_equal(count_type(&r, PUNCH_ACT_USE_PATH), 0);
+	/* No relay and no stream to fall back on: one USE_PATH to no path,
+	 * so the daemon stops sending into the dead one. */
+	assert_int_equal(count_type(&r, PUNCH_ACT_USE_PATH), 1);
+	assert_int_equal(find_act(&r, PUNCH_ACT_USE_PATH, NULL)->path, PUNCH_PATH_NONE);
+	assert_true(find_act(&r, PUNCH_ACT_USE_PATH, NULL) >
+		    find_act(&r, PUNCH_ACT_PATH_DEAD, NULL));
 	assert_int_equal(p.path, PUNCH_PATH_NONE);
 	assert_int_equal(p.phase, PUNCH_PHASE_UDP);
 	assert_int_equal(p.cand[1].state, PUNCH_PAIR_IN_PROGRESS);
 	assert_true(same(&p.cand[1].addr, &refl));
+}
+
+/* Puts p on the UDP reflexive path with a TCP stream to the reflexive
+ * address up beside it (a simultaneous open that lost to UDP); keepalive
+ * 5 s. */
+static uint64_t on_udp_path_with_stream(struct punch_peer *p, bool relay)
+{
+	struct sockaddr_storage refl = sa4("198.51.100.7", 40000);
+	struct acts r = introduced(p, relay, true, 5);
+	struct probe_payload pl =
+	    reply_to(find_act(&r, PUNCH_ACT_SEND_PROBE, &refl), T0 + START_IN);
+	uint64_t at = T0 + START_IN + 10;
+
+	if (relay)
+		punch_on_relay_available(p, T0);
+	punch_on_probe_reply(p, &refl, &pl, at);
+	r = run(p, at);
+	assert_non_null(find_act(&r, PUNCH_ACT_USE_PATH, &refl));
+	/* The stream comes up while on UDP: it does not take the path. */
+	punch_on_tcp_connected(p, &refl, at + 1);
+	assert_int_equal(run(p, at + 1).n, 0);
+	assert_int_equal(p->path, PUNCH_PATH_UDP);
+	return at;
+}
+
+/* The UDP path dies with a TCP stream up: the peer moves to the stream
+ * (not the relay, not nowhere), once; probing goes on, and UDP answering
+ * again moves it back up. */
+static void test_punch_dead_path_falls_back_to_stream(void **state)
+{
+	struct sockaddr_storage refl = sa4("198.51.100.7", 40000);
+	struct rdv_introduce m = intro(true);
+	struct punch_peer p;
+	uint64_t at = on_udp_path_with_stream(&p, true), dead_at, sent = 0;
+	const struct punch_action *dead, *use, *probe;
+	unsigned hb_tcp;
+	struct probe_payload pl;
+	struct acts r;
+
+	/* A repeated introduction and the round it may start keep the
+	 * stream a succeeded pair. */
+	punch_on_introduce(&p, &m, at + 2);
+	assert_int_equal(p.path, PUNCH_PATH_UDP);
+	r = run_until(&p, at + 2, at + 20000);
+	dead = find_act(&r, PUNCH_ACT_PATH_DEAD, NULL);
+	use = find_act(&r, PUNCH_ACT_USE_PATH, NULL);
+	assert_non_null(dead);
+	assert_non_null(use);
+	assert_int_equal(dead->path, PUNCH_PATH_UDP);
+	assert_true(same(&dead->addr, &refl));
+	assert_true(use > dead);
+	assert_int_equal(use->path, PUNCH_PATH_TCP);
+	assert_true(same(&use->addr, &refl));
+	assert_int_equal(count_type(&r, PUNCH_ACT_USE_PATH), 1);
+	assert_int_equal(count_type(&r, PUNCH_ACT_PATH_DEAD), 1);
+	/* The live stream is not connected again. */
+	assert_int_equal(count_type(&r, PUNCH_ACT_TCP_CONNECT), 0);
+	assert_int_equal(p.path, PUNCH_PATH_TCP);
+	assert_int_equal(p.phase, PUNCH_PHASE_DIRECT);
+	dead_at = at + 5000 + 3 * 5000;
+
+	/* On the stream: its heartbeats go over TCP, and UDP is probed for
+	 * the way back up. */
+	r = run_until(&p, dead_at + 1, dead_at + 5000);
+	probe = NULL;
+	hb_tcp = 0;
+	for (size_t i = 0; i < r.n; i++) {
+		if (r.a[i].type != PUNCH_ACT_SEND_PROBE)
+			continue;
+		if (r.a[i].probe_kind == PROBE_HEARTBEAT) {
+			assert_int_equal(r.a[i].path, PUNCH_PATH_TCP);
+			hb_tcp++;
+		} else if (r.a[i].path == PUNCH_PATH_UDP && same(&r.a[i].addr, &refl)) {
+			probe = &r.a[i];
+		}
+	}
+	assert_int_equal(hb_tcp, 1);
+	assert_non_null(probe);
+	/* Its reply, within PUNCH_TX_TIMEOUT_MS of the probe (the engine's own
+	 * record of when it went out). */
+	for (size_t i = 0; i < PUNCH_MAX_OUTSTANDING; i++)
+		if (p.tx[i].used && p.tx[i].tx_id == probe->tx_id)
+			sent = p.tx[i].sent_ms;
+	assert_true(sent >= dead_at && sent + PUNCH_TX_TIMEOUT_MS > dead_at + 5000);
+	pl = reply_to(probe, sent);
+	punch_on_probe_reply(&p, &refl, &pl, dead_at + 5000);
+	r = run(&p, dead_at + 5000);
+	use = find_act(&r, PUNCH_ACT_USE_PATH, NULL);
+	assert_non_null(use);
+	assert_int_equal(use->path, PUNCH_PATH_UDP);
+	assert_true(same(&use->addr, &refl));
+	assert_int_equal(p.path, PUNCH_PATH_UDP);
+}
+
+/* The stream closed before the UDP path died: the relay, then. Neither
+ * relay nor stream: no path. A TCP path that dies does not fall back on
+ * itself. */
+static void test_punch_dead_path_fallback_order(void **state)
+{
+	struct sockaddr_storage refl = sa4("198.51.100.7", 40000);
+	struct punch_peer p;
+	uint64_t at = on_udp_path_with_stream(&p, true);
+	const struct punch_action *use;
+	struct acts r;
+
+	punch_on_tcp_closed(&p, &refl, at + 100);
+	assert_int_equal(p.path, PUNCH_PATH_UDP);
+	r = run_until(&p, at + 101, at + 20000);
+	use = find_act(&r, PUNCH_ACT_USE_PATH, NULL);
+	assert_non_null(use);
+	assert_int_equal(use->path, PUNCH_PATH_RELAY);
+	assert_int_equal(count_type(&r, PUNCH_ACT_USE_PATH), 1);
+
+	at = on_udp_path_with_stream(&p, false);
+	punch_on_tcp_closed(&p, &refl, at + 100);
+	r = run_until(&p, at + 101, at + 20000);
+	use = find_act(&r, PUNCH_ACT_USE_PATH, NULL);
+	assert_non_null(use);
+	assert_int_equal(use->path, PUNCH_PATH_NONE);
+
+	/* On the stream (UDP dead), the stream's own heartbeats go
+	 * unanswered too: it is dead and no fallback for itself. */
+	at = on_udp_path_with_stream(&p, false);
+	r = run_until(&p, at + 2, at + 20000);
+	assert_int_equal(p.path, PUNCH_PATH_TCP);
+	r = run_until(&p, at + 20001, at + 40000);
+	assert_int_equal(count_type(&r, PUNCH_ACT_PATH_DEAD), 1);
+	use = find_act(&r, PUNCH_ACT_USE_PATH, NULL);
+	assert_non_null(use);
+	assert_int_equal(use->path, PUNCH_PATH_NONE);
+	assert_int_equal(p.path, PUNCH_PATH_NONE);
 }
 
 /* A reply is evidence only for the exact probe it answers (engine.h:
@@ -1657,6 +1792,8 @@ int main(void)
 	    cmocka_unit_test(test_punch_fallback_tcp_then_relay),
 	    cmocka_unit_test(test_punch_upgrade_replaces_relay),
 	    cmocka_unit_test(test_punch_heartbeats_and_dead_path),
+	    cmocka_unit_test(test_punch_dead_path_falls_back_to_stream),
+	    cmocka_unit_test(test_punch_dead_path_fallback_order),
 	    cmocka_unit_test(test_punch_dead_path_without_relay),
 	    cmocka_unit_test(test_punch_on_probe_reply_only_for_outstanding_probe),
 	    cmocka_unit_test(test_punch_on_probe_reply_replayed_is_ignored),
