@@ -24,6 +24,17 @@
 #include <sodium.h>
 
 #include "daemon/daemon.h"
+#include "daemon/device.h"
+#include "daemon/hsgate.h"
+#include "daemon/offload.h"
+#include "daemon/peer.h"
+#include "daemon/rdv.h"
+#include "daemon/receive.h"
+#include "daemon/reload.h"
+#include "daemon/send.h"
+#include "daemon/show.h"
+#include "daemon/tcpmux.h"
+#include "daemon/timers.h"
 #include "daemon/iface.h"
 #include "util/notify.h"
 #include "util/log.h"

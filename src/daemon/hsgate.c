@@ -7,6 +7,10 @@
 #include <string.h>
 
 #include "daemon/daemon.h"
+#include "daemon/hsgate.h"
+#include "daemon/path.h"
+#include "daemon/receive.h"
+#include "daemon/send.h"
 #include "util/log.h"
 
 static void gate_setup(struct daemon *d)

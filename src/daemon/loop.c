@@ -23,6 +23,7 @@
 #include <stdio.h>
 
 #include "daemon/daemon.h"
+#include "daemon/loop.h"
 #include "routing/loop.h"
 #include "util/addr.h"
 #include "util/log.h"

@@ -11,6 +11,7 @@
 
 #include "crypto/init.h"
 #include "daemon/daemon.h"
+#include "daemon/device.h"
 #include "util/log.h"
 
 static void usage(FILE *out)

@@ -23,6 +23,8 @@
 #include <string.h>
 
 #include "daemon/daemon.h"
+#include "daemon/offload.h"
+#include "daemon/send.h"
 #include "tun/gso.h"
 #include "util/log.h"
 

@@ -6,6 +6,9 @@
 #include <string.h>
 
 #include "daemon/daemon.h"
+#include "daemon/path.h"
+#include "daemon/send.h"
+#include "daemon/tcpmux.h"
 #include "rdvproto/proto.h"
 #include "util/addr.h"
 #include "util/log.h"

@@ -9,6 +9,13 @@
 #include <sodium.h>
 
 #include "daemon/daemon.h"
+#include "daemon/hsgate.h"
+#include "daemon/path.h"
+#include "daemon/peer.h"
+#include "daemon/punch.h"
+#include "daemon/receive.h"
+#include "daemon/send.h"
+#include "daemon/tcpmux.h"
 #include "util/log.h"
 #include "util/time.h"
 

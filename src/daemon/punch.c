@@ -9,6 +9,13 @@
 #include <sodium.h>
 
 #include "daemon/daemon.h"
+#include "daemon/path.h"
+#include "daemon/peer.h"
+#include "daemon/punch.h"
+#include "daemon/rdv.h"
+#include "daemon/receive.h"
+#include "daemon/send.h"
+#include "daemon/tcpmux.h"
 #include "rdvproto/proto.h"
 #include "util/addr.h"
 #include "util/log.h"

@@ -13,6 +13,14 @@
 #include <string.h>
 
 #include "daemon/daemon.h"
+#include "daemon/hsgate.h"
+#include "daemon/offload.h"
+#include "daemon/path.h"
+#include "daemon/peer.h"
+#include "daemon/punch.h"
+#include "daemon/rdv.h"
+#include "daemon/receive.h"
+#include "daemon/send.h"
 #include "routing/inner.h"
 #include "util/log.h"
 #include "util/time.h"

@@ -15,6 +15,10 @@
 #include <sodium.h>
 
 #include "daemon/daemon.h"
+#include "daemon/offload.h"
+#include "daemon/peer.h"
+#include "daemon/rdv.h"
+#include "daemon/reload.h"
 #include "util/log.h"
 #include "util/time.h"
 

@@ -19,6 +19,12 @@
 #include <string.h>
 
 #include "daemon/daemon.h"
+#include "daemon/loop.h"
+#include "daemon/path.h"
+#include "daemon/peer.h"
+#include "daemon/receive.h"
+#include "daemon/send.h"
+#include "daemon/tcpmux.h"
 #include "routing/inner.h"
 #include "tun/gso.h"
 #include "util/log.h"

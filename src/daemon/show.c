@@ -7,6 +7,12 @@
 
 #include "crypto/keys.h"
 #include "daemon/daemon.h"
+#include "daemon/offload.h"
+#include "daemon/path.h"
+#include "daemon/peer.h"
+#include "daemon/rdv.h"
+#include "daemon/receive.h"
+#include "daemon/show.h"
 #include "rdvproto/proto.h"
 #include "util/time.h"
 

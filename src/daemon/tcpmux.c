@@ -31,6 +31,12 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
+#include "daemon/path.h"
+#include "daemon/punch.h"
+#include "daemon/rdv.h"
+#include "daemon/receive.h"
+#include "daemon/send.h"
+#include "daemon/tcpmux.h"
 #include "transport/tcp.h"
 #include "util/addr.h"
 #include "util/log.h"

@@ -7,6 +7,11 @@
 #include <stdint.h>
 
 #include "daemon/daemon.h"
+#include "daemon/peer.h"
+#include "daemon/punch.h"
+#include "daemon/rdv.h"
+#include "daemon/tcpmux.h"
+#include "daemon/timers.h"
 #include "util/notify.h"
 #include "util/time.h"
 

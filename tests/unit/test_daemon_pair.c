@@ -42,6 +42,10 @@
 #include <sodium.h>
 
 #include "daemon/daemon.h"
+#include "daemon/device.h"
+#include "daemon/punch.h"
+#include "daemon/receive.h"
+#include "daemon/reload.h"
 #include "punch/probe.h"
 #include "rdvproto/proto.h"
 #include "wire/wire.h"

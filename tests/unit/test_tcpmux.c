@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
+#include "daemon/tcpmux.h"
 #include "transport/tcp.h"
 #include "util/time.h"
 
