@@ -15,6 +15,7 @@
 #include "config/parse.h"
 #include "rendezvous/relay.h"
 #include "rendezvous/signal.h"
+#include "util/addr.h"
 #include "wire/wire.h"
 
 typedef void (*wire_fn)(struct rdv_core *c, const struct rdv_channel *ch, uint8_t *pkt, size_t len,
@@ -26,17 +27,10 @@ static const wire_fn wire_handlers[WIRE_TYPE_MAX] = {
     [WIRE_RELAY] = rdv_relay_frame,
 };
 
-static bool is_wildcard(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_ANY);
-	return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr);
-}
-
 static void set_own_addresses(struct rdv_core *c, const struct cfg_rendezvous *cfg)
 {
 	c->n_own = 0;
-	if (!is_wildcard(&cfg->listen))
+	if (!addr_is_any(&cfg->listen))
 		c->own[c->n_own++] = cfg->listen;
 	if (cfg->has_alternate)
 		c->own[c->n_own++] = cfg->alternate;
@@ -106,7 +100,7 @@ static void on_gone(void *ctx, struct rdv_peer *p)
 	(void)ctx;
 	if (p->registered)
 		log_info("rendezvous: peer %s (%s): session expired, registration dropped", p->name,
-			 rdv_channel_str(&p->chan));
+			 rdv_channel_str(&p->chan).s);
 	else
 		log_debug("rendezvous: peer %s: handshake not confirmed, dropped", p->name);
 }
@@ -185,16 +179,18 @@ const char *rdv_drop_name(enum rdv_drop why)
 	return why < RDV_DROP_MAX ? names[why] : "?";
 }
 
-const char *rdv_channel_str(const struct rdv_channel *ch)
+struct rdv_channel_text rdv_channel_str(const struct rdv_channel *ch)
 {
-	static char buf[CFG_ENDPOINT_STRLEN + 8];
-	char addr[CFG_ENDPOINT_STRLEN];
+	struct rdv_channel_text t;
+	char addr[ADDR_STRLEN];
 
-	if (ch->kind == RDV_CHAN_NONE)
-		return "no channel";
-	cfg_endpoint_to_string(&ch->addr, addr, sizeof(addr));
-	snprintf(buf, sizeof(buf), "%s%s", ch->kind == RDV_CHAN_TCP ? "tcp " : "", addr);
-	return buf;
+	if (ch->kind == RDV_CHAN_NONE) {
+		snprintf(t.s, sizeof(t.s), "no channel");
+		return t;
+	}
+	addr_format(addr, sizeof(addr), &ch->addr);
+	snprintf(t.s, sizeof(t.s), "%s%s", ch->kind == RDV_CHAN_TCP ? "tcp " : "", addr);
+	return t;
 }
 
 void rdv_core_drop(struct rdv_core *c, enum rdv_drop why, const struct rdv_channel *ch,
@@ -204,5 +200,5 @@ void rdv_core_drop(struct rdv_core *c, enum rdv_drop why, const struct rdv_chann
 		return;
 	c->drops[why]++;
 	if (log_get_level() >= LOG_LEVEL_DEBUG && log_ratelimit_ok(&c->rl, now_ms))
-		log_debug("rendezvous: %s: dropped: %s", rdv_channel_str(ch), rdv_drop_name(why));
+		log_debug("rendezvous: %s: dropped: %s", rdv_channel_str(ch).s, rdv_drop_name(why));
 }

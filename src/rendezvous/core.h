@@ -14,6 +14,7 @@
 #include "crypto/handshake.h"
 #include "crypto/hsgate.h"
 #include "rendezvous/registry.h"
+#include "util/addr.h"
 #include "util/log.h"
 
 /* Why a packet was dropped: one counter and one name each. */
@@ -112,5 +113,10 @@ void rdv_core_drop(struct rdv_core *c, enum rdv_drop why, const struct rdv_chann
 		   uint64_t now_ms);
 /* The drop reason's name, for logs. */
 const char *rdv_drop_name(enum rdv_drop why);
-/* "IP:PORT" or "tcp IP:PORT" of a channel, in a static buffer (logs only). */
-const char *rdv_channel_str(const struct rdv_channel *ch);
+/* The text of a channel, returned by value so that two in one log line
+ * stay apart (no shared static buffer). */
+struct rdv_channel_text {
+	char s[ADDR_STRLEN + 8];
+};
+/* "IP:PORT", "tcp IP:PORT" or "no channel" (logs only: rdv_channel_str(ch).s). */
+struct rdv_channel_text rdv_channel_str(const struct rdv_channel *ch);

@@ -31,13 +31,6 @@ enum {
 	UDP_BATCHES_PER_EVENT = 4,
 };
 
-static bool is_wildcard(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_ANY);
-	return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr);
-}
-
 bool rdv_server_check_config(const struct cfg_rendezvous *cfg, struct cfg_errors *errs)
 {
 	char shown[CFG_ENDPOINT_STRLEN];
@@ -51,7 +44,7 @@ bool rdv_server_check_config(const struct cfg_rendezvous *cfg, struct cfg_errors
 				     "STUN): '%s'",
 				     cfg->path, shown);
 	}
-	if (cfg->has_alternate && is_wildcard(&cfg->listen)) {
+	if (cfg->has_alternate && addr_is_any(&cfg->listen)) {
 		ok = false;
 		(void)cfg_errors_add(errs,
 				     "%s: listen: alternate_address needs a specific listen "

@@ -103,7 +103,7 @@ static void on_register(struct rdv_core *c, struct rdv_peer *p, const uint8_t *m
 		c->candidates_refused++;
 		if (log_get_level() >= LOG_LEVEL_DEBUG && log_ratelimit_ok(&c->rl, now_ms))
 			log_debug("rendezvous: peer %s (%s): host candidate refused: %s", p->name,
-				  rdv_channel_str(&p->chan), addr_reason_name(why));
+				  rdv_channel_str(&p->chan).s, addr_reason_name(why));
 	}
 	if (rdv_registry_register(&c->reg, p, &kept, now_ms) < 0) {
 		rdv_core_drop(c, RDV_DROP_SEND_FAILED, &p->chan, now_ms);
@@ -116,14 +116,14 @@ static void on_register(struct rdv_core *c, struct rdv_peer *p, const uint8_t *m
 	if (!was)
 		log_info("rendezvous: peer %s (%s): registered, relay id %08x, %zu host "
 			 "candidate%s, NAT mapping %s",
-			 p->name, rdv_channel_str(&p->chan), p->relay_id, kept.n_host,
+			 p->name, rdv_channel_str(&p->chan).s, p->relay_id, kept.n_host,
 			 kept.n_host == 1 ? "" : "s",
 			 p->nat_mapping == RDV_MAPPING_INDEPENDENT ? "endpoint-independent"
 			 : p->nat_mapping == RDV_MAPPING_DEPENDENT ? "per destination"
 								   : "unknown");
 	else
 		log_debug("rendezvous: peer %s (%s): registration refreshed", p->name,
-			  rdv_channel_str(&p->chan));
+			  rdv_channel_str(&p->chan).s);
 }
 
 /* INTRODUCE to `to`, about `about`. */
@@ -231,10 +231,10 @@ static void on_connect(struct rdv_core *c, struct rdv_peer *p, const uint8_t *ms
 		if (t && t != p)
 			log_debug("rendezvous: peer %s (%s): asked for peer %s, which has not "
 				  "asked for it (or is unreachable): UNKNOWN_PEER",
-				  p->name, rdv_channel_str(&p->chan), t->name);
+				  p->name, rdv_channel_str(&p->chan).s, t->name);
 		else
 			log_debug("rendezvous: peer %s (%s): asked for an unknown peer", p->name,
-				  rdv_channel_str(&p->chan));
+				  rdv_channel_str(&p->chan).s);
 		return;
 	}
 	if (!introduce(c, p, t, now_ms) || !introduce(c, t, p, now_ms)) {
@@ -248,7 +248,7 @@ static void on_connect(struct rdv_core *c, struct rdv_peer *p, const uint8_t *ms
 	intent_forget(p, 0);
 	c->introductions++;
 	log_debug("rendezvous: peer %s (%s): introduced to peer %s, both asked", p->name,
-		  rdv_channel_str(&p->chan), t->name);
+		  rdv_channel_str(&p->chan).s, t->name);
 }
 
 static const signal_fn signal_handlers[] = {
@@ -282,7 +282,7 @@ void rdv_signal_data(struct rdv_core *c, const struct rdv_channel *ch, uint8_t *
 	}
 	(void)sess_peer_on_received(&p->sess, kp);
 	if (rdv_registry_authenticated(&c->reg, p, ch, now_ms) && p->registered)
-		log_info("rendezvous: peer %s: moved to %s", p->name, rdv_channel_str(ch));
+		log_info("rendezvous: peer %s: moved to %s", p->name, rdv_channel_str(ch).s);
 	if (inner_len == 0)
 		return; /* keepalive */
 	type = rdv_msg_type_of(inner, inner_len);
@@ -429,5 +429,5 @@ void rdv_signal_initiation(struct rdv_core *c, const struct rdv_channel *ch, uin
 	p->last_auth_ms = now_ms;
 	c->handshakes++;
 	c->send(c->send_ctx, ch, (uint8_t *)&resp, sizeof(resp));
-	log_debug("rendezvous: peer %s (%s): handshake answered", p->name, rdv_channel_str(ch));
+	log_debug("rendezvous: peer %s (%s): handshake answered", p->name, rdv_channel_str(ch).s);
 }

@@ -12,13 +12,6 @@
 
 enum { CMSG_BUF = 64 };
 
-static bool is_wildcard(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET)
-		return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_ANY);
-	return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr);
-}
-
 /* An address for this socket's family: AF_INET as v4-mapped on AF_INET6. */
 static socklen_t to_family(const struct rdv_sock *s, const struct sockaddr_storage *in,
 			   struct sockaddr_storage *out)
@@ -40,7 +33,7 @@ int rdv_sock_open(struct rdv_sock *s, const struct sockaddr_storage *addr)
 	if (s->fd < 0)
 		return -errno;
 	s->family = addr->ss_family;
-	s->wildcard = is_wildcard(addr);
+	s->wildcard = addr_is_any(addr);
 	/* [::] also serves IPv4 clients, as the daemon's socket does. */
 	if (s->family == AF_INET6 && s->wildcard &&
 	    setsockopt(s->fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0)

@@ -47,6 +47,14 @@ socklen_t addr_len(const struct sockaddr_storage *a)
 	return 0;
 }
 
+bool addr_is_any(const struct sockaddr_storage *a)
+{
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr == htonl(INADDR_ANY);
+	return a->ss_family == AF_INET6 &&
+	       IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)a)->sin6_addr);
+}
+
 bool addr_is_v4_mapped(const struct sockaddr_storage *a)
 {
 	return a->ss_family == AF_INET6 &&

@@ -31,6 +31,8 @@ void addr_set_port(struct sockaddr_storage *a, uint16_t port);
 /* The length to pass with a to bind, connect or sendto: the size of a
  * sockaddr_in or sockaddr_in6, 0 for any other family. */
 socklen_t addr_len(const struct sockaddr_storage *a);
+/* True for the wildcard address of its family, 0.0.0.0 or :: (any port). */
+bool addr_is_any(const struct sockaddr_storage *a);
 /* True when a is ::ffff:a.b.c.d (an IPv4 peer as a dual-stack socket sees it). */
 bool addr_is_v4_mapped(const struct sockaddr_storage *a);
 /* ::ffff:a.b.c.d:port as AF_INET a.b.c.d:port, in place (the rest of the

@@ -39,6 +39,32 @@ static void test_addr_is_ip_families(void **state)
 	assert_false(addr_is_ip(&ss));
 }
 
+static void test_addr_is_any_forms(void **state)
+{
+	static const struct {
+		const char *ip;
+		bool any;
+	} cases[] = {
+	    {"0.0.0.0", true},	   {"::", true},
+	    {"0.0.0.1", false},	   {"192.0.2.1", false},
+	    {"::1", false},	   {"::ffff:0.0.0.0", false},
+	    {"2001:db8::", false}, {"255.255.255.255", false},
+	};
+	struct sockaddr_storage ss;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		sockaddr_fill(&ss, cases[i].ip, 3478);
+		if (addr_is_any(&ss) != cases[i].any)
+			fail_msg("%s: addr_is_any should be %d", cases[i].ip, cases[i].any);
+		addr_set_port(&ss, 0);
+		assert_int_equal(addr_is_any(&ss), cases[i].any);
+	}
+	memset(&ss, 0, sizeof(ss));
+	assert_false(addr_is_any(&ss));
+	ss.ss_family = AF_UNIX;
+	assert_false(addr_is_any(&ss));
+}
+
 static void test_addr_port_get_set(void **state)
 {
 	static const char *const ips[] = {"192.0.2.1", "2001:db8::1", "::ffff:192.0.2.1"};
@@ -443,6 +469,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_addr_is_ip_families),
+	    cmocka_unit_test(test_addr_is_any_forms),
 	    cmocka_unit_test(test_addr_port_get_set),
 	    cmocka_unit_test(test_addr_len_families),
 	    cmocka_unit_test(test_addr_unmap_v4_forms),
