@@ -38,6 +38,7 @@
 #include "daemon/iface.h"
 #include "util/notify.h"
 #include "util/log.h"
+#include "util/sigfd.h"
 #include "util/time.h"
 
 /* reload.c re-adds the UDP socket as 2 (EV_UDP); EV_TCP_* in daemon.h. */
@@ -88,16 +89,8 @@ static int add_peers(struct daemon *d)
 
 static int open_signals(struct daemon *d)
 {
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return -errno;
-	d->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	return d->sigfd < 0 ? -errno : 0;
+	d->sigfd = sigfd_open();
+	return d->sigfd < 0 ? d->sigfd : 0;
 }
 
 /* The TUN: the caller's device, or the kernel's, with offloads as the

@@ -20,6 +20,7 @@
 #include "crypto/keys.h"
 #include "util/addr.h"
 #include "util/log.h"
+#include "util/sigfd.h"
 #include "util/time.h"
 #include "wire/wire.h"
 
@@ -259,17 +260,9 @@ static int open_udp(struct rdv_server *s, unsigned i, const struct sockaddr_stor
 
 static int open_signals(struct rdv_server *s)
 {
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return -errno;
-	s->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	s->sigfd = sigfd_open();
 	if (s->sigfd < 0)
-		return -errno;
+		return s->sigfd;
 	s->sig_ev.kind = RDV_EV_SIGNAL;
 	return add_fd(s, s->sigfd, &s->sig_ev);
 }
