@@ -49,9 +49,18 @@ struct addr_text path_str(const struct path *path)
 	}
 }
 
-int path_rank(enum path_kind k)
+enum punch_path_kind path_punch_kind(enum path_kind k)
 {
-	return k == PATH_UDP ? 3 : k == PATH_TCP ? 2 : k == PATH_RELAY ? 1 : 0;
+	switch (k) {
+	case PATH_UDP:
+		return PUNCH_PATH_UDP;
+	case PATH_TCP:
+		return PUNCH_PATH_TCP;
+	case PATH_RELAY:
+		return PUNCH_PATH_RELAY;
+	default:
+		return PUNCH_PATH_NONE;
+	}
 }
 
 bool path_equal(const struct path *a, const struct path *b)
@@ -65,24 +74,23 @@ bool path_equal(const struct path *a, const struct path *b)
 	return cfg_endpoint_equal(&a->addr, &b->addr);
 }
 
-/* Endpoints move only after authentication (roaming, DESIGN.md section 3).
- * While a better path is being made, both may carry packets for a moment;
- * the better one wins. */
+/* Endpoints move only after authentication (roaming, DESIGN.md section 3),
+ * and only where the path engine says (punch_on_path_authenticated: never
+ * trade down). While a better path is being made, both may carry packets
+ * for a moment; the better one wins. */
 void peer_update_path(struct daemon *d, struct peer *p, const struct path *from)
 {
+	enum punch_path_kind kind = path_punch_kind(from->kind);
+	bool move;
+
 	if (from->kind == PATH_TCP)
 		tcpmux_adopt(d, from->conn, p);
-	if (!p->is_rendezvous)
-		punch_on_path_authenticated(&p->punch,
-					    from->kind == PATH_UDP   ? PUNCH_PATH_UDP
-					    : from->kind == PATH_TCP ? PUNCH_PATH_TCP
-								     : PUNCH_PATH_RELAY,
-					    &from->addr, time_now_ms());
-	if (path_equal(&p->path, from))
-		return;
-	/* Never trade down: UDP beats TCP beats the relay. Moving down happens
-	 * only when the path engine declares the better path dead. */
-	if (p->path.kind != PATH_NONE && path_rank(from->kind) < path_rank(p->path.kind))
+	/* The rendezvous has no path engine; the same ranking applies. */
+	if (p->is_rendezvous)
+		move = punch_path_may_move(path_punch_kind(p->path.kind), kind);
+	else
+		move = punch_on_path_authenticated(&p->punch, kind, &from->addr, time_now_ms());
+	if (!move || path_equal(&p->path, from))
 		return;
 	if (p->path.kind != PATH_NONE)
 		log_info("%s: peer %s: path moved from %s to %s", d->cfg.ifname, p->name,

@@ -278,16 +278,12 @@ void handle_initiation(struct daemon *d, struct rx_pkt *m, uint64_t now)
 		drop(d, DROP_HANDSHAKE_UNKNOWN_KEY, &m->from);
 		return;
 	}
-	/* Crossing initiations: both sides would answer the other's and drop
-	 * the answer to their own. The side with the lower key keeps its own
-	 * outstanding initiation (the other side answers it) and ignores the
-	 * other's for as long as its own is fresh, but only when theirs came
-	 * over the path ours went out on: from anywhere else, ours is going
-	 * where the peer is not (it moved, or our path is stale), and
-	 * ignoring theirs would keep it out until our retries give up. */
-	if (p->hs.state == HS_STATE_INIT_SENT && p->hs_index &&
-	    now - p->init_sent_ms < SESS_REKEY_TIMEOUT_MS &&
-	    memcmp(d->id.s_pub, p->cfg.public_key, 32) < 0 && path_equal(&p->path, &m->from)) {
+	/* Crossing initiations: the session engine's tie-break decides
+	 * whether ours is kept (sess_timers_crossed_keep_ours); theirs is
+	 * then dropped here, else answered and ours forgotten below. */
+	if (sess_timers_crossed_keep_ours(d->id.s_pub, p->cfg.public_key,
+					  p->hs.state == HS_STATE_INIT_SENT && p->hs_index != 0,
+					  p->init_sent_ms, path_equal(&p->path, &m->from), now)) {
 		hs_pending_cleanup(&pending);
 		drop(d, DROP_HANDSHAKE_CROSSED, &m->from);
 		log_debug("%s: peer %s: initiations crossed, keeping ours", d->cfg.ifname, p->name);

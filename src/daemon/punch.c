@@ -23,20 +23,6 @@
 
 enum { PUNCH_ACTIONS_MAX = 48 };
 
-static enum punch_path_kind to_punch_kind(enum path_kind k)
-{
-	switch (k) {
-	case PATH_UDP:
-		return PUNCH_PATH_UDP;
-	case PATH_TCP:
-		return PUNCH_PATH_TCP;
-	case PATH_RELAY:
-		return PUNCH_PATH_RELAY;
-	default:
-		return PUNCH_PATH_NONE;
-	}
-}
-
 bool peer_punch_init(struct daemon *d, struct peer *p)
 {
 	struct punch_config pc;
@@ -209,7 +195,7 @@ void handle_probe(struct daemon *d, struct rx_pkt *m, uint64_t now)
 {
 	uint8_t id[PROBE_PAIR_ID_LEN];
 	struct probe_payload pl, reply;
-	enum punch_path_kind via = to_punch_kind(m->from.kind);
+	enum punch_path_kind via = path_punch_kind(m->from.kind);
 	struct peer *p;
 
 	if (!probe_pair_id(m->data, m->len, id) || !(p = peer_by_pair_id(d, id)) ||

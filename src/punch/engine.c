@@ -832,32 +832,41 @@ void punch_on_relay_unavailable(struct punch_peer *p, uint64_t now)
 		path_dead(p, "relay unavailable", now);
 }
 
-void punch_on_path_authenticated(struct punch_peer *p, enum punch_path_kind kind,
+bool punch_path_may_move(enum punch_path_kind cur, enum punch_path_kind to)
+{
+	return to != PUNCH_PATH_NONE && path_pref(to) >= path_pref(cur);
+}
+
+bool punch_on_path_authenticated(struct punch_peer *p, enum punch_path_kind kind,
 				 const struct sockaddr_storage *addr, uint64_t now)
 {
 	int i = -1;
 
 	if (kind == PUNCH_PATH_NONE)
-		return;
+		return false;
 	if (on_path(p, kind, addr)) {
 		alive(p, now);
 		confirmed(p);
-		return;
+		return true;
 	}
 	if (kind != PUNCH_PATH_RELAY) {
 		i = learn(p, PUNCH_CAND_PRFLX, proto_of(kind), addr);
 		if (i < 0)
-			return;
+			return false;
 		p->cand[i].state = PUNCH_PAIR_SUCCEEDED;
 		p->cand[i].last_ok_ms = now;
 		set_result(&p->cand[i], "authenticated packet");
 	}
-	/* The daemon moves a peer only after authentication (roaming), so a
-	 * path at least as good as ours is where the session now runs. */
-	if (path_pref(kind) >= path_pref(p->path)) {
-		set_path(p, kind, i, now, false);
-		confirmed(p);
-	}
+	/* Never trade down: an authenticated packet over a path at least as
+	 * good as ours moves the session there (roaming, or the peer chose
+	 * it); one over a worse path (a relayed packet in flight while UDP
+	 * took over) only counts as evidence for that pair. Moving down is
+	 * path_dead's alone. */
+	if (!punch_path_may_move(p->path, kind))
+		return false;
+	set_path(p, kind, i, now, false);
+	confirmed(p);
+	return true;
 }
 
 /* ---- timers ---- */

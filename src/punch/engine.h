@@ -356,12 +356,21 @@ void punch_on_relay_available(struct punch_peer *p, uint64_t now);
 /* The relay is gone (rendezvous lost): when it was the path, the path is dead. */
 void punch_on_relay_unavailable(struct punch_peer *p, uint64_t now);
 /* The daemon authenticated a session packet that came over kind/addr (addr
- * NULL allowed for the relay): liveness for that path (misses reset). A
- * path at least as good as the selected one (UDP > TCP > relay) but not it
- * means the daemon moved the peer there (roaming, or the peer chose it):
- * the engine follows without a USE_PATH. A worse one changes nothing. */
-void punch_on_path_authenticated(struct punch_peer *p, enum punch_path_kind kind,
-				 const struct sockaddr_storage *addr, uint64_t now);
+ * NULL allowed for the relay): liveness for that pair (misses reset).
+ * Returns true when the session now runs on that path: it is the selected
+ * one, or it is at least as good (punch_path_may_move) and becomes the
+ * selected one without a USE_PATH (roaming, or the peer chose it); the
+ * daemon moves the peer's sends there. False for a worse path (never
+ * trade down: moving down is the engine's, on a dead path, announced with
+ * a USE_PATH) and for an address the engine cannot hold as a candidate. */
+bool punch_on_path_authenticated(struct punch_peer *p, enum punch_path_kind kind,
+				 const struct sockaddr_storage *addr, uint64_t now)
+    __attribute__((warn_unused_result));
+/* The one ranking of paths, UDP direct > TCP direct > relay > none: true
+ * when a session on cur may move to to on an authenticated packet (to is
+ * a path, and no worse than cur). The daemon applies it to peers without
+ * an engine (the rendezvous). */
+bool punch_path_may_move(enum punch_path_kind cur, enum punch_path_kind to);
 
 /* The earliest moment punch_expire() has something to do: now-or-earlier
  * when actions are queued, UINT64_MAX when nothing is scheduled. */

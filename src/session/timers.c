@@ -247,3 +247,13 @@ unsigned sess_timers_expire(struct sess_timers *t, uint64_t now_ms)
 	}
 	return actions;
 }
+
+bool sess_timers_crossed_keep_ours(const uint8_t our_pub[32], const uint8_t their_pub[32],
+				   bool ours_outstanding, uint64_t ours_sent_ms, bool same_path,
+				   uint64_t now_ms)
+{
+	if (!ours_outstanding || !same_path || now_ms < ours_sent_ms ||
+	    now_ms - ours_sent_ms >= SESS_REKEY_TIMEOUT_MS)
+		return false;
+	return memcmp(our_pub, their_pub, 32) < 0;
+}

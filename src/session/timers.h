@@ -113,6 +113,21 @@ void sess_timers_on_authenticated_sent(struct sess_timers *t, uint64_t now_ms);
  * restarts the persistent keepalive. */
 void sess_timers_on_authenticated_received(struct sess_timers *t, uint64_t now_ms);
 
+/* Crossing initiations (both sides initiated at once; each would answer the
+ * other's and lose its own): true when the peer's initiation is to be
+ * dropped so that ours completes. Ours must be outstanding and fresh (sent
+ * at ours_sent_ms, less than REKEY_TIMEOUT before now; a clock that went
+ * back counts as stale), our static public key the lower one (memcmp: for
+ * one pair of keys exactly one side keeps its own, the other answers), and
+ * theirs must have come over the path ours went out on (from elsewhere
+ * ours is going where the peer is not). Equal keys (a peer with our own
+ * key) keep nothing on either side. Pure: same inputs, same answer, so a
+ * replayed initiation decides nothing new (the handshake refuses it by its
+ * timestamp once it is let through). */
+bool sess_timers_crossed_keep_ours(const uint8_t our_pub[32], const uint8_t their_pub[32],
+				   bool ours_outstanding, uint64_t ours_sent_ms, bool same_path,
+				   uint64_t now_ms) __attribute__((warn_unused_result));
+
 /* The earliest armed deadline (ms), or UINT64_MAX when none is armed. */
 uint64_t sess_timers_next_deadline(const struct sess_timers *t);
 /* Runs every timer due at now_ms and returns the enum sess_action bits to carry out. */

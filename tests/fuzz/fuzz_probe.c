@@ -201,7 +201,7 @@ static void fuzz_engine(const uint8_t *data, size_t size)
 			punch_on_relay_unavailable(&p, now);
 			break;
 		case 9:
-			punch_on_path_authenticated(&p, via, &a, now);
+			(void)!punch_on_path_authenticated(&p, via, &a, now);
 			break;
 		default: {
 			/* Run the clock to the next deadline (or a step). */

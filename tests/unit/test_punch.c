@@ -853,7 +853,7 @@ static void test_punch_heartbeats_and_dead_path(void **state)
 	assert_true(punch_next_deadline(&p) == at + 10040);
 
 	/* 2. Authenticated traffic counts as life and postpones heartbeats. */
-	punch_on_path_authenticated(&p, PUNCH_PATH_UDP, &refl, at + 8000);
+	assert_true(punch_on_path_authenticated(&p, PUNCH_PATH_UDP, &refl, at + 8000));
 	assert_true(punch_next_deadline(&p) == at + 13000);
 	hb = at + 13000;
 
@@ -865,7 +865,7 @@ static void test_punch_heartbeats_and_dead_path(void **state)
 	punch_on_heartbeat_reply(&p, PUNCH_PATH_UDP, &refl, &pl, hb + 10);
 	pl = reply_to(&r.a[0], hb);
 	punch_on_heartbeat_reply(&p, PUNCH_PATH_RELAY, NULL, &pl, hb + 10);
-	punch_on_path_authenticated(&p, PUNCH_PATH_RELAY, &refl, hb + 10);
+	assert_false(punch_on_path_authenticated(&p, PUNCH_PATH_RELAY, &refl, hb + 10));
 	assert_int_equal(p.path, PUNCH_PATH_UDP);
 	r = run(&p, hb + 5000);
 	assert_int_equal(p.hb_misses, 1);
@@ -1263,7 +1263,7 @@ static void test_punch_on_probe_request_replayed_is_bounded(void **state)
 		assert_true(p.n_cand <= 3 + PUNCH_MAX_TRIGGERED);
 		/* The real peer's traffic keeps the path alive meanwhile. */
 		if (ms % 1000 == 0)
-			punch_on_path_authenticated(&p, PUNCH_PATH_UDP, &refl, now);
+			assert_true(punch_on_path_authenticated(&p, PUNCH_PATH_UDP, &refl, now));
 	}
 	/* 600,000 requests: a burst, then PUNCH_REPLIES_PER_S. */
 	assert_true(replies <= PUNCH_REPLY_BURST + 60 * PUNCH_REPLIES_PER_S + 1);
@@ -1356,7 +1356,7 @@ static void test_punch_on_path_authenticated_roaming(void **state)
 
 	/* The daemon moved the session to a new address after authenticating
 	 * a packet from it: the engine follows, without asking to move. */
-	punch_on_path_authenticated(&p, PUNCH_PATH_UDP, &moved, at + 100);
+	assert_true(punch_on_path_authenticated(&p, PUNCH_PATH_UDP, &moved, at + 100));
 	assert_int_equal(p.path, PUNCH_PATH_UDP);
 	assert_true(same(&p.path_addr, &moved));
 	r = run(&p, at + 100);
@@ -1365,8 +1365,61 @@ static void test_punch_on_path_authenticated_roaming(void **state)
 	r = run(&p, at + 5100);
 	assert_non_null(find_act(&r, PUNCH_ACT_SEND_PROBE, &moved));
 	/* Failure: a relayed packet does not pull a direct path to the relay. */
-	punch_on_path_authenticated(&p, PUNCH_PATH_RELAY, NULL, at + 5200);
+	assert_false(punch_on_path_authenticated(&p, PUNCH_PATH_RELAY, NULL, at + 5200));
 	assert_int_equal(p.path, PUNCH_PATH_UDP);
+}
+
+/* The one ranking, UDP > TCP > relay > none: a move is allowed to a path
+ * no worse than the current one, never to "none", never down. */
+static void test_punch_path_may_move(void **state)
+{
+	static const enum punch_path_kind k[] = {PUNCH_PATH_NONE, PUNCH_PATH_RELAY, PUNCH_PATH_TCP,
+						 PUNCH_PATH_UDP}; /* worst to best */
+
+	(void)state;
+	for (size_t cur = 0; cur < 4; cur++)
+		for (size_t to = 0; to < 4; to++)
+			assert_int_equal(punch_path_may_move(k[cur], k[to]), to > 0 && to >= cur);
+}
+
+/* Never trade down, in the engine: on the relay, an authenticated TCP
+ * packet moves the session up to the stream, then a UDP one up to UDP;
+ * a relayed or TCP packet after that moves nothing back down, and the
+ * engine still follows UDP roaming. No USE_PATH is asked for any of it
+ * (the daemon has already moved). */
+static void test_punch_authenticated_moves_up_never_down(void **state)
+{
+	struct sockaddr_storage tcp = sa4("198.51.100.7", 51820), udp = sa4("198.51.100.7", 40000),
+				roam = sa4("198.51.100.8", 40001);
+	struct punch_config c = config(true, 0);
+	struct punch_peer p;
+	struct acts r;
+	const uint64_t t = T0 + 1000;
+
+	(void)state;
+	punch_peer_init(&p, &c);
+	punch_on_relay_available(&p, T0);
+	/* Nothing selected: the relay is taken on its first authenticated packet. */
+	assert_true(punch_on_path_authenticated(&p, PUNCH_PATH_RELAY, NULL, t));
+	assert_int_equal(p.path, PUNCH_PATH_RELAY);
+	assert_true(punch_on_path_authenticated(&p, PUNCH_PATH_TCP, &tcp, t + 1));
+	assert_int_equal(p.path, PUNCH_PATH_TCP);
+	assert_true(punch_on_path_authenticated(&p, PUNCH_PATH_UDP, &udp, t + 2));
+	assert_int_equal(p.path, PUNCH_PATH_UDP);
+	assert_true(same(&p.path_addr, &udp));
+	/* Down: refused, and the selected path stays where it was. */
+	assert_false(punch_on_path_authenticated(&p, PUNCH_PATH_TCP, &tcp, t + 3));
+	assert_false(punch_on_path_authenticated(&p, PUNCH_PATH_RELAY, NULL, t + 4));
+	assert_int_equal(p.path, PUNCH_PATH_UDP);
+	assert_true(same(&p.path_addr, &udp));
+	/* The same path again, and a UDP move (roaming): both accepted. */
+	assert_true(punch_on_path_authenticated(&p, PUNCH_PATH_UDP, &udp, t + 5));
+	assert_true(punch_on_path_authenticated(&p, PUNCH_PATH_UDP, &roam, t + 6));
+	assert_true(same(&p.path_addr, &roam));
+	/* NONE is no path to be on. */
+	assert_false(punch_on_path_authenticated(&p, PUNCH_PATH_NONE, NULL, t + 7));
+	r = run(&p, t + 7);
+	assert_int_equal(count_type(&r, PUNCH_ACT_USE_PATH), 0);
 }
 
 static void test_punch_peer_init_static_endpoint(void **state)
@@ -1803,6 +1856,8 @@ int main(void)
 	    cmocka_unit_test(test_punch_on_probe_request_learns_prflx),
 	    cmocka_unit_test(test_punch_through_loss),
 	    cmocka_unit_test(test_punch_on_path_authenticated_roaming),
+	    cmocka_unit_test(test_punch_path_may_move),
+	    cmocka_unit_test(test_punch_authenticated_moves_up_never_down),
 	    cmocka_unit_test(test_punch_peer_init_static_endpoint),
 	    cmocka_unit_test(test_punch_should_initiate),
 	    cmocka_unit_test(test_punch_explain),

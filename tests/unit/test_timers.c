@@ -389,6 +389,49 @@ static void test_sess_timers_seed_repeatable(void **state)
 	}
 }
 
+/* Crossed initiations: for one pair of keys exactly one side keeps its
+ * own (both sides agree), only while it is outstanding, fresh and theirs
+ * came the same way; equal keys keep nothing; the same inputs again (a
+ * replay) give the same answer. */
+static void test_sess_timers_crossed_keep_ours(void **state)
+{
+	uint8_t lo[32], hi[32], mid[32];
+	const uint64_t sent = 100000;
+
+	(void)state;
+	memset(lo, 0x11, 32);
+	memset(hi, 0x11, 32);
+	hi[31] = 0x12; /* differs in the last byte only */
+	memset(mid, 0x80, 32);
+
+	/* Both sides agree: the lower key keeps its own, the higher answers. */
+	assert_true(sess_timers_crossed_keep_ours(lo, hi, true, sent, true, sent + 10));
+	assert_false(sess_timers_crossed_keep_ours(hi, lo, true, sent, true, sent + 10));
+	assert_true(sess_timers_crossed_keep_ours(lo, mid, true, sent, true, sent + 10));
+	assert_false(sess_timers_crossed_keep_ours(mid, lo, true, sent, true, sent + 10));
+	assert_true(sess_timers_crossed_keep_ours(mid, hi, true, sent, true, sent + 10) !=
+		    sess_timers_crossed_keep_ours(hi, mid, true, sent, true, sent + 10));
+	/* Equal keys (a peer with our own key): neither side keeps its own. */
+	assert_false(sess_timers_crossed_keep_ours(lo, lo, true, sent, true, sent + 10));
+
+	/* Only while ours is outstanding and fresh. */
+	assert_false(sess_timers_crossed_keep_ours(lo, hi, false, sent, true, sent + 10));
+	assert_true(sess_timers_crossed_keep_ours(lo, hi, true, sent, true,
+						  sent + SESS_REKEY_TIMEOUT_MS - 1));
+	assert_false(
+	    sess_timers_crossed_keep_ours(lo, hi, true, sent, true, sent + SESS_REKEY_TIMEOUT_MS));
+	assert_false(sess_timers_crossed_keep_ours(lo, hi, true, sent, true, sent - 1));
+	/* Theirs from another path than ours went out on: answered. */
+	assert_false(sess_timers_crossed_keep_ours(lo, hi, true, sent, false, sent + 10));
+
+	/* A replay of their initiation: the same answer as the first time
+	 * while ours is fresh, and let through (to the handshake's own replay
+	 * check) once ours is stale. */
+	for (int i = 0; i < 3; i++)
+		assert_true(sess_timers_crossed_keep_ours(lo, hi, true, sent, true, sent + 20));
+	assert_false(sess_timers_crossed_keep_ours(lo, hi, true, sent, true, sent + 60000));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -404,6 +447,7 @@ int main(void)
 	    cmocka_unit_test(test_sess_timers_fast_retry_on_new_path),
 	    cmocka_unit_test(test_sess_timers_fast_retry_stops_and_renews),
 	    cmocka_unit_test(test_sess_timers_seed_repeatable),
+	    cmocka_unit_test(test_sess_timers_crossed_keep_ours),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
