@@ -11,7 +11,6 @@
  * is_rendezvous whose inner payloads are signalling, not IP), gathers our
  * host candidates, hands introductions to the path engine, and logs.
  * Direct tunnels do not depend on any of this. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 
@@ -100,6 +99,9 @@ struct host_ctx {
 	struct rdv_register *reg;
 };
 
+/* One interface address as a host candidate on our UDP port. Only what
+ * the rendezvous would pass on (util/addr's candidate rules): loopback and
+ * link-local addresses stay home. */
 static int add_host(const struct nl_addr *a, void *ctx)
 {
 	struct host_ctx *hc = ctx;
@@ -108,21 +110,9 @@ static int add_host(const struct nl_addr *a, void *ctx)
 
 	if (a->ifindex == hc->d->tun.ifindex || reg->n_host >= RDV_MAX_HOST)
 		return 0;
-	memset(&ss, 0, sizeof(ss));
-	if (a->family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-		if (a->addr[0] == 127)
-			return 0;
-		sin->sin_family = AF_INET;
-		memcpy(&sin->sin_addr, a->addr, 4);
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-		memcpy(&sin6->sin6_addr, a->addr, 16);
-		if (IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr) || IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr))
-			return 0;
-		sin6->sin6_family = AF_INET6;
-	}
-	addr_set_port(&ss, udp_local_port(&hc->d->udp));
+	if (!addr_from_ip(&ss, a->family, a->addr, udp_local_port(&hc->d->udp)) ||
+	    !addr_candidate_ok(&ss, NULL, 0, NULL))
+		return 0;
 	reg->host[reg->n_host++] = ss;
 	return 0;
 }

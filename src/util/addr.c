@@ -21,6 +21,26 @@ bool addr_is_ip(const struct sockaddr_storage *a)
 	return a->ss_family == AF_INET || a->ss_family == AF_INET6;
 }
 
+bool addr_from_ip(struct sockaddr_storage *out, int family, const void *ip, uint16_t port)
+{
+	memset(out, 0, sizeof(*out));
+	if (family == AF_INET) {
+		struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
+
+		memcpy(&sin.sin_addr, ip, 4);
+		memcpy(out, &sin, sizeof(sin));
+		return true;
+	}
+	if (family == AF_INET6) {
+		struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
+
+		memcpy(&sin6.sin6_addr, ip, 16);
+		memcpy(out, &sin6, sizeof(sin6));
+		return true;
+	}
+	return false;
+}
+
 uint16_t addr_port(const struct sockaddr_storage *a)
 {
 	if (a->ss_family == AF_INET)

@@ -23,6 +23,11 @@ enum {
 
 /* True for an AF_INET or AF_INET6 address (the only families below know). */
 bool addr_is_ip(const struct sockaddr_storage *a);
+/* out = the AF_INET (ip: 4 bytes) or AF_INET6 (ip: 16 bytes) address ip
+ * with port (host order), the rest of the storage zeroed, as netlink and
+ * wire formats hand over an address. False for any other family (out all
+ * zero). */
+bool addr_from_ip(struct sockaddr_storage *out, int family, const void *ip, uint16_t port);
 /* The port in host order; 0 for a family without one. */
 uint16_t addr_port(const struct sockaddr_storage *a);
 /* Sets the port (host order) of an AF_INET or AF_INET6 address; any other

@@ -65,6 +65,33 @@ static void test_addr_is_any_forms(void **state)
 	assert_false(addr_is_any(&ss));
 }
 
+static void test_addr_from_ip_families(void **state)
+{
+	static const uint8_t v4[4] = {192, 0, 2, 7};
+	static const uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 9};
+	struct sockaddr_storage ss, want, zero;
+
+	memset(&zero, 0, sizeof(zero));
+	memset(&ss, 0xa5, sizeof(ss));
+	assert_true(addr_from_ip(&ss, AF_INET, v4, 51820));
+	sockaddr_fill(&want, "192.0.2.7", 51820);
+	/* The whole storage: the rest must be zero, not left as it was. */
+	assert_memory_equal(&ss, &want, sizeof(ss));
+	assert_int_equal(addr_len(&ss), sizeof(struct sockaddr_in));
+
+	memset(&ss, 0xa5, sizeof(ss));
+	assert_true(addr_from_ip(&ss, AF_INET6, v6, 1));
+	sockaddr_fill(&want, "2001:db8::9", 1);
+	assert_memory_equal(&ss, &want, sizeof(ss));
+
+	memset(&ss, 0xa5, sizeof(ss));
+	assert_false(addr_from_ip(&ss, AF_UNIX, v6, 1));
+	assert_memory_equal(&ss, &zero, sizeof(ss));
+	memset(&ss, 0xa5, sizeof(ss));
+	assert_false(addr_from_ip(&ss, AF_UNSPEC, v4, 1));
+	assert_memory_equal(&ss, &zero, sizeof(ss));
+}
+
 static void test_addr_port_get_set(void **state)
 {
 	static const char *const ips[] = {"192.0.2.1", "2001:db8::1", "::ffff:192.0.2.1"};
@@ -470,6 +497,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_addr_is_ip_families),
 	    cmocka_unit_test(test_addr_is_any_forms),
+	    cmocka_unit_test(test_addr_from_ip_families),
 	    cmocka_unit_test(test_addr_port_get_set),
 	    cmocka_unit_test(test_addr_len_families),
 	    cmocka_unit_test(test_addr_unmap_v4_forms),
