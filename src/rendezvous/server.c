@@ -2,7 +2,8 @@
  * loop, and the callbacks that connect sockets and engines. States: init
  * (sockets bound, READY sent) -> running (events, sweep every second,
  * watchdog) -> stopping (SIGTERM/SIGINT; STOPPING sent) -> cleanup. SIGHUP
- * reloads in place. Only this file and sock.c / tcp.c make syscalls. */
+ * reloads in place. Only this file and tcp.c make syscalls here (UDP goes
+ * through transport/udp's udp_open_addr sockets). */
 #include "rendezvous/server.h"
 
 #include <errno.h>
@@ -68,18 +69,19 @@ static void send_channel(void *ctx, const struct rdv_channel *ch, uint8_t *pkt, 
 	}
 	if (ch->kind != RDV_CHAN_UDP)
 		return;
-	ret =
-	    rdv_sock_send(&s->udp[0], pkt, len, &ch->addr, ch->local.ss_family ? &ch->local : NULL);
+	/* From the address the peer reached us on (ss_family 0: the kernel's
+	 * choice). */
+	ret = udp_send_from(&s->udp[0], pkt, len, &ch->addr, &ch->local);
 	if (ret < 0)
 		rdv_core_drop(&s->core, RDV_DROP_SEND_FAILED, ch, time_now_ms());
 }
 
 /* ---- UDP ---- */
 
-static void answer_stun(struct rdv_server *s, unsigned sock, struct rdv_dgram *d)
+static void answer_stun(struct rdv_server *s, unsigned sock, struct udp_msg *d)
 {
 	struct rdv_stun_request req = {
-	    .data = d->data, .len = d->len, .sock = sock, .from = &d->from, .local = NULL};
+	    .data = d->data, .len = d->len, .sock = sock, .from = &d->addr, .local = NULL};
 	uint8_t out[RDV_STUN_REPLY_MAX];
 	unsigned send_sock;
 	size_t len;
@@ -95,16 +97,16 @@ static void answer_stun(struct rdv_server *s, unsigned sock, struct rdv_dgram *d
 	}
 	/* Counted only for what would be answered: garbage costs nobody's
 	 * budget. Over TCP the handshake proves the source: no limit there. */
-	if (!rdv_stun_limiter_allow(s->stun_limit, &d->from, time_now_ms())) {
+	if (!rdv_stun_limiter_allow(s->stun_limit, &d->addr, time_now_ms())) {
 		s->stun_drops[RDV_STUN_RATE_LIMITED]++;
 		return;
 	}
-	if (rdv_sock_send(&s->udp[send_sock], out, len, &d->from,
+	if (udp_send_from(&s->udp[send_sock], out, len, &d->addr,
 			  send_sock < 2 ? &d->local : NULL) == 0)
 		s->stun_answered++;
 }
 
-static void handle_dgram(struct rdv_server *s, unsigned sock, struct rdv_dgram *d, uint64_t now)
+static void handle_dgram(struct rdv_server *s, unsigned sock, struct udp_msg *d, uint64_t now)
 {
 	struct rdv_channel ch;
 
@@ -117,7 +119,7 @@ static void handle_dgram(struct rdv_server *s, unsigned sock, struct rdv_dgram *
 	}
 	memset(&ch, 0, sizeof(ch));
 	ch.kind = RDV_CHAN_UDP;
-	ch.addr = d->from;
+	ch.addr = d->addr;
 	ch.local = d->local;
 	if (sock != 0) {
 		rdv_core_drop(&s->core, RDV_DROP_MALFORMED, &ch, now);
@@ -129,11 +131,11 @@ static void handle_dgram(struct rdv_server *s, unsigned sock, struct rdv_dgram *
 static void read_udp(struct rdv_server *s, unsigned sock, uint64_t now)
 {
 	for (int b = 0; b < UDP_BATCHES_PER_EVENT; b++) {
-		int n = rdv_sock_recv(&s->udp[sock], s->dg, RDV_SOCK_BATCH);
+		int n = udp_recv_batch(&s->udp[sock], s->dg, RDV_UDP_BATCH);
 
 		for (int i = 0; i < n; i++)
 			handle_dgram(s, sock, &s->dg[i], now);
-		if (n < RDV_SOCK_BATCH)
+		if (n < RDV_UDP_BATCH)
 			return;
 	}
 }
@@ -244,7 +246,7 @@ static int open_udp(struct rdv_server *s, unsigned i, const struct sockaddr_stor
 	int ret;
 
 	addr_set_port(&addr, port);
-	ret = rdv_sock_open(&s->udp[i], &addr);
+	ret = udp_open_addr(&s->udp[i], &addr, UDP_OPEN_PKTINFO);
 	if (ret == 0) {
 		s->have_udp[i] = true;
 		s->udp_ev[i].kind = RDV_EV_UDP;
@@ -347,7 +349,7 @@ int rdv_server_init(struct rdv_server *s, struct cfg_rendezvous *cfg, const char
 	memset(cfg, 0, sizeof(*cfg));
 	s->config_path = config_path;
 	s->opts = *opts;
-	s->rx = malloc((size_t)RDV_SOCK_BATCH * RDV_RX_SLOT);
+	s->rx = malloc((size_t)RDV_UDP_BATCH * RDV_RX_SLOT);
 	s->stun_limit = malloc(sizeof(*s->stun_limit));
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (!s->rx || !s->stun_limit || s->epfd < 0) {
@@ -355,7 +357,7 @@ int rdv_server_init(struct rdv_server *s, struct cfg_rendezvous *cfg, const char
 		goto fail;
 	}
 	rdv_stun_limiter_init(s->stun_limit, stun_limits(&opts->stun, &lim));
-	for (unsigned i = 0; i < RDV_SOCK_BATCH; i++) {
+	for (unsigned i = 0; i < RDV_UDP_BATCH; i++) {
 		s->dg[i].data = s->rx + (size_t)i * RDV_RX_SLOT;
 		s->dg[i].cap = RDV_RX_SLOT;
 	}
@@ -386,7 +388,7 @@ void rdv_server_cleanup(struct rdv_server *s)
 		rdv_tcp_close_all(&s->tcp);
 	for (unsigned i = 0; i < RDV_STUN_SOCKS; i++)
 		if (s->have_udp[i] || s->udp[i].fd >= 0)
-			rdv_sock_close(&s->udp[i]);
+			udp_close(&s->udp[i]);
 	if (s->sigfd >= 0)
 		close(s->sigfd);
 	if (s->epfd >= 0)

@@ -15,9 +15,9 @@
 #include "config/errors.h"
 #include "config/rendezvous.h"
 #include "rendezvous/core.h"
-#include "rendezvous/sock.h"
 #include "rendezvous/stun_responder.h"
 #include "rendezvous/tcp.h"
+#include "transport/udp.h"
 
 struct rdv_server_opts {
 	size_t max_peers;	     /* registry cap; 0: RDV_MAX_PEERS */
@@ -30,7 +30,7 @@ struct rdv_server_opts {
 	int (*notify)(const char *state);
 };
 
-enum { RDV_RX_SLOT = 65536 };
+enum { RDV_RX_SLOT = 65536, RDV_UDP_BATCH = 32 };
 
 struct rdv_server {
 	struct cfg_rendezvous cfg; /* owned; replaced on reload */
@@ -38,7 +38,7 @@ struct rdv_server {
 	struct rdv_server_opts opts;
 	struct rdv_core core;
 	struct rdv_stun_server stun;
-	struct rdv_sock udp[RDV_STUN_SOCKS];
+	struct udp_sock udp[RDV_STUN_SOCKS]; /* udp_open_addr, UDP_OPEN_PKTINFO */
 	struct rdv_ev udp_ev[RDV_STUN_SOCKS];
 	bool have_udp[RDV_STUN_SOCKS];
 	struct rdv_tcp tcp;
@@ -48,8 +48,8 @@ struct rdv_server {
 	uint64_t next_sweep_ms, next_watchdog_ms;
 	uint64_t stun_answered, stun_drops[RDV_STUN_DROP_MAX];
 	struct rdv_stun_limiter *stun_limit; /* UDP answers per source IP and in all */
-	uint8_t *rx;			     /* RDV_SOCK_BATCH slots of RDV_RX_SLOT bytes */
-	struct rdv_dgram dg[RDV_SOCK_BATCH];
+	uint8_t *rx;			     /* RDV_UDP_BATCH slots of RDV_RX_SLOT bytes */
+	struct udp_msg dg[RDV_UDP_BATCH];
 };
 
 /* What the server needs beyond cfg_load_rendezvous's checks: a listen port

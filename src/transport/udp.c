@@ -18,6 +18,14 @@
  * of one size; the size comes in a UDP_GRO control message and is passed on
  * as udp_msg.segment.
  *
+ * Local addresses (udp_open_addr, the rendezvous's sockets): a socket bound
+ * to one address reports it as every datagram's local address; a wildcard
+ * opened with UDP_OPEN_PKTINFO gets an IP_PKTINFO or IPV6_PKTINFO control
+ * message with each datagram (on [::] IPv4 destinations come v4-mapped and
+ * are unmapped here) and sends from msgs[i].local with the same control
+ * message, so an answer leaves from the address it was asked on. Only such
+ * sockets get control buffers for it: a udp_open socket parses none.
+ *
  * A socket with ops (struct udp_ops: the fake network of the in-process
  * daemon tests) is handed to its backend by every call; what follows is the
  * kernel's. */
@@ -61,41 +69,51 @@ static void grow_buffers(int fd)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
 }
 
-static int open_family(struct udp_sock *s, int family, uint16_t port)
+/* Asks for each datagram's destination address on a wildcard socket. On
+ * [::] IPV6_RECVPKTINFO also covers IPv4 datagrams (v4-mapped). */
+static int want_pktinfo(int fd, int family)
 {
-	int ret, zero = 0;
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
 
+	if (family == AF_INET)
+		return setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+	return setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
+}
+
+/* Opens, configures and binds a socket to *at; fills every field of s but
+ * offloads, ops and priv. */
+static int open_bound(struct udp_sock *s, const struct sockaddr_storage *at, unsigned flags)
+{
+	int ret, zero = 0, fd;
+	struct sockaddr_storage ss;
+	socklen_t len = addr_len(at);
+	bool any = addr_is_any(at);
+
+	if (len == 0)
+		return -EAFNOSUPPORT;
+	fd = socket(at->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	memset(&ss, 0, sizeof(ss));
-	if (family == AF_INET6) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-		/* Dual-stack: IPv4 peers reach us as v4-mapped addresses. */
-		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0)
-			goto fail;
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		len = sizeof(*sin6);
-	} else {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		len = sizeof(*sin);
-	}
+	/* Dual-stack: IPv4 peers reach [::] as v4-mapped addresses. */
+	if (at->ss_family == AF_INET6 && any &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0)
+		goto fail;
+	if (any && (flags & UDP_OPEN_PKTINFO) && want_pktinfo(fd, at->ss_family) < 0)
+		goto fail;
 	/* No SO_REUSEADDR: on UDP it would let a second daemon bind the same
 	 * port and steal half the datagrams. */
 	grow_buffers(fd);
-	if (bind(fd, (struct sockaddr *)&ss, len) < 0)
+	if (bind(fd, (const struct sockaddr *)at, len) < 0)
 		goto fail;
 	len = sizeof(ss);
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
 		goto fail;
+	addr_unmap_v4(&ss);
 	s->fd = fd;
-	s->family = family;
-	s->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	s->family = at->ss_family;
+	s->bound = ss;
+	s->port = addr_port(&ss);
+	s->local_mode = any && (flags & UDP_OPEN_PKTINFO) ? UDP_LOCAL_PKTINFO : UDP_LOCAL_BOUND;
 	return 0;
 fail:
 	ret = -errno;
@@ -103,21 +121,51 @@ fail:
 	return ret;
 }
 
-int udp_open(struct udp_sock *s, uint16_t port)
+static void reset(struct udp_sock *s)
 {
-	int ret;
-
+	s->fd = -1;
 	s->offloads = 0;
 	s->gso_fallbacks = 0;
 	s->ops = NULL;
 	s->priv = NULL;
-	ret = open_family(s, AF_INET6, port);
+	s->local_mode = UDP_LOCAL_NONE;
+}
+
+static int open_any(struct udp_sock *s, int family, uint16_t port)
+{
+	struct sockaddr_storage any;
+
+	memset(&any, 0, sizeof(any));
+	any.ss_family = (sa_family_t)family;
+	addr_set_port(&any, port);
+	return open_bound(s, &any, 0);
+}
+
+int udp_open(struct udp_sock *s, uint16_t port)
+{
+	int ret;
+
+	reset(s);
+	ret = open_any(s, AF_INET6, port);
 
 	/* A host (or namespace) without IPv6 still gets an IPv4 socket. */
 	if (ret == -EAFNOSUPPORT || ret == -EADDRNOTAVAIL)
-		ret = open_family(s, AF_INET, port);
+		ret = open_any(s, AF_INET, port);
 	if (ret < 0)
 		s->fd = -1;
+	/* The daemon's socket: no per-datagram local address. */
+	s->local_mode = UDP_LOCAL_NONE;
+	return ret;
+}
+
+int udp_open_addr(struct udp_sock *s, const struct sockaddr_storage *at, unsigned flags)
+{
+	int ret;
+
+	reset(s);
+	ret = open_bound(s, at, flags);
+	if (ret < 0)
+		reset(s);
 	return ret;
 }
 
@@ -162,10 +210,83 @@ int udp_enable_offload(struct udp_sock *s, unsigned want)
 	return (int)s->offloads;
 }
 
+/* Room for a UDP_GRO or UDP_SEGMENT and a pktinfo control message. */
 union udp_cmsg {
-	char buf[CMSG_SPACE(sizeof(int))];
+	char buf[CMSG_SPACE(sizeof(int)) + CMSG_SPACE(sizeof(struct in6_pktinfo))];
 	struct cmsghdr align;
 };
+
+/* A datagram's destination from its pktinfo control message, with the
+ * bound port; the bound address when there is none. */
+static void read_local(const struct udp_sock *s, struct msghdr *h, struct sockaddr_storage *local)
+{
+	*local = s->bound;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(struct in_pktinfo))) {
+			struct in_pktinfo pi;
+			struct sockaddr_in *sin = (struct sockaddr_in *)local;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			memset(local, 0, sizeof(*local));
+			sin->sin_family = AF_INET;
+			sin->sin_addr = pi.ipi_addr;
+		} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
+			   c->cmsg_len >= CMSG_LEN(sizeof(struct in6_pktinfo))) {
+			struct in6_pktinfo pi;
+			struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)local;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			memset(local, 0, sizeof(*local));
+			sin6->sin6_family = AF_INET6;
+			sin6->sin6_addr = pi.ipi6_addr;
+		} else {
+			continue;
+		}
+		addr_set_port(local, s->port);
+		addr_unmap_v4(local);
+		return;
+	}
+}
+
+/* Writes at buf the control message that makes a send leave from local on
+ * a UDP_OPEN_PKTINFO socket; returns its space, 0 when none applies (no
+ * local, another socket, an IPv6 source on an IPv4 socket). */
+static size_t put_source(const struct udp_sock *s, const struct sockaddr_storage *local, char *buf)
+{
+	struct cmsghdr *c = (struct cmsghdr *)(void *)buf;
+
+	if (s->local_mode != UDP_LOCAL_PKTINFO || !local)
+		return 0;
+	if (s->family == AF_INET && local->ss_family == AF_INET) {
+		struct in_pktinfo pi = {.ipi_spec_dst =
+					    ((const struct sockaddr_in *)local)->sin_addr};
+
+		memset(buf, 0, CMSG_SPACE(sizeof(pi)));
+		c->cmsg_level = IPPROTO_IP;
+		c->cmsg_type = IP_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+		return CMSG_SPACE(sizeof(pi));
+	}
+	if (s->family == AF_INET6 &&
+	    (local->ss_family == AF_INET || local->ss_family == AF_INET6)) {
+		struct in6_pktinfo pi;
+		struct sockaddr_storage src;
+
+		/* The kernel takes a v4-mapped source for an IPv4 destination. */
+		addr_map_v4(&src, local);
+		memset(&pi, 0, sizeof(pi));
+		pi.ipi6_addr = ((const struct sockaddr_in6 *)&src)->sin6_addr;
+		memset(buf, 0, CMSG_SPACE(sizeof(pi)));
+		c->cmsg_level = IPPROTO_IPV6;
+		c->cmsg_type = IPV6_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+		return CMSG_SPACE(sizeof(pi));
+	}
+	return 0;
+}
 
 /* The segment size of a received message: its UDP_GRO control message,
  * 0 when there is none or it names no second datagram. */
@@ -189,6 +310,7 @@ int udp_recv_batch(struct udp_sock *s, struct udp_msg *msgs, unsigned n)
 	struct iovec iov[UDP_BATCH_MAX];
 	union udp_cmsg ctl[UDP_BATCH_MAX];
 	bool gro = s->offloads & UDP_OFFLOAD_GRO;
+	bool ctl_on = gro || s->local_mode == UDP_LOCAL_PKTINFO;
 	int got, kept = 0;
 
 	if (n > UDP_BATCH_MAX)
@@ -203,7 +325,7 @@ int udp_recv_batch(struct udp_sock *s, struct udp_msg *msgs, unsigned n)
 		mh[i].msg_hdr.msg_iovlen = 1;
 		mh[i].msg_hdr.msg_name = &msgs[i].addr;
 		mh[i].msg_hdr.msg_namelen = sizeof(msgs[i].addr);
-		if (gro) {
+		if (ctl_on) {
 			mh[i].msg_hdr.msg_control = ctl[i].buf;
 			mh[i].msg_hdr.msg_controllen = sizeof(ctl[i].buf);
 		}
@@ -228,6 +350,12 @@ int udp_recv_batch(struct udp_sock *s, struct udp_msg *msgs, unsigned n)
 		msgs[kept].len = len;
 		msgs[kept].segment = gro ? gro_segment(&mh[i].msg_hdr, len) : 0;
 		addr_unmap_v4(&msgs[kept].addr);
+		if (s->local_mode == UDP_LOCAL_PKTINFO)
+			read_local(s, &mh[i].msg_hdr, &msgs[kept].local);
+		else if (s->local_mode == UDP_LOCAL_BOUND)
+			msgs[kept].local = s->bound;
+		else
+			msgs[kept].local.ss_family = AF_UNSPEC;
 		kept++;
 	}
 	return kept;
@@ -243,9 +371,20 @@ struct tx_batch {
 	unsigned first[UDP_BATCH_MAX], count[UDP_BATCH_MAX];
 };
 
-/* How many of msgs[0..n) one GSO message can carry: same address, the
- * first one's length (a shorter one ends the run), within the caps. */
-static unsigned run_length(const struct udp_msg *msgs, unsigned n)
+/* Same source for a send on a UDP_OPEN_PKTINFO socket (ports aside). */
+static bool same_source(const struct udp_sock *s, const struct udp_msg *a, const struct udp_msg *b)
+{
+	if (s->local_mode != UDP_LOCAL_PKTINFO)
+		return true;
+	if (a->local.ss_family != b->local.ss_family)
+		return false;
+	return a->local.ss_family == AF_UNSPEC || addr_equal_host(&a->local, &b->local);
+}
+
+/* How many of msgs[0..n) one GSO message can carry: same address (and
+ * source), the first one's length (a shorter one ends the run), within the
+ * caps. */
+static unsigned run_length(const struct udp_sock *s, const struct udp_msg *msgs, unsigned n)
 {
 	size_t seg = msgs[0].len, total = seg, max = UDP_GSO_BYTES_MAX_V4;
 	unsigned c = 1;
@@ -257,7 +396,7 @@ static unsigned run_length(const struct udp_msg *msgs, unsigned n)
 	if (n > UDP_GSO_SEGMENTS_MAX)
 		n = UDP_GSO_SEGMENTS_MAX;
 	while (c < n && msgs[c].len > 0 && msgs[c].len <= seg && total + msgs[c].len <= max &&
-	       addr_equal(&msgs[c].addr, &msgs[0].addr)) {
+	       addr_equal(&msgs[c].addr, &msgs[0].addr) && same_source(s, &msgs[c], &msgs[0])) {
 		total += msgs[c].len;
 		if (msgs[c++].len < seg)
 			break;
@@ -276,7 +415,8 @@ static unsigned build(const struct udp_sock *s, struct udp_msg *msgs, unsigned f
 
 	for (unsigned i = from; i < n; g++) {
 		struct msghdr *h = &b->mh[g].msg_hdr;
-		unsigned c = gso && i >= single_until ? run_length(msgs + i, n - i) : 1;
+		unsigned c = gso && i >= single_until ? run_length(s, msgs + i, n - i) : 1;
+		size_t ctl_len = 0;
 
 		memset(&b->mh[g], 0, sizeof(b->mh[g]));
 		for (unsigned k = 0; k < c; k++) {
@@ -288,18 +428,21 @@ static unsigned build(const struct udp_sock *s, struct udp_msg *msgs, unsigned f
 		h->msg_name = &b->to[g];
 		h->msg_namelen = to_wire(s, &msgs[i].addr, &b->to[g]);
 		if (c > 1) {
-			struct cmsghdr *cm;
+			struct cmsghdr *cm = (struct cmsghdr *)(void *)b->ctl[g].buf;
 			uint16_t seg = (uint16_t)msgs[i].len;
 
 			/* Zeroed: the kernel reads the padding too. */
-			memset(b->ctl[g].buf, 0, sizeof(b->ctl[g].buf));
-			h->msg_control = b->ctl[g].buf;
-			h->msg_controllen = CMSG_SPACE(sizeof(seg));
-			cm = CMSG_FIRSTHDR(h);
+			memset(b->ctl[g].buf, 0, CMSG_SPACE(sizeof(seg)));
 			cm->cmsg_level = SOL_UDP;
 			cm->cmsg_type = UDP_SEGMENT;
 			cm->cmsg_len = CMSG_LEN(sizeof(seg));
 			memcpy(CMSG_DATA(cm), &seg, sizeof(seg));
+			ctl_len = CMSG_SPACE(sizeof(seg));
+		}
+		ctl_len += put_source(s, &msgs[i].local, b->ctl[g].buf + ctl_len);
+		if (ctl_len) {
+			h->msg_control = b->ctl[g].buf;
+			h->msg_controllen = ctl_len;
 		}
 		b->first[g] = i;
 		b->count[g] = c;
@@ -367,6 +510,30 @@ int udp_send(struct udp_sock *s, const void *data, size_t len, const struct sock
 	}
 	wl = to_wire(s, to, &w);
 	if (sendto(s->fd, data, len, 0, (struct sockaddr *)&w, wl) < 0)
+		return -errno;
+	return 0;
+}
+
+int udp_send_from(struct udp_sock *s, const void *data, size_t len,
+		  const struct sockaddr_storage *to, const struct sockaddr_storage *local)
+{
+	struct sockaddr_storage w;
+	struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+	struct msghdr mh = {.msg_name = &w, .msg_iov = &iov, .msg_iovlen = 1};
+	union udp_cmsg ctl;
+	size_t ctl_len;
+
+	if (to->ss_family != AF_INET && to->ss_family != AF_INET6)
+		return -EAFNOSUPPORT;
+	if (s->ops)
+		return udp_send(s, data, len, to);
+	ctl_len = put_source(s, local, ctl.buf);
+	if (ctl_len == 0)
+		return udp_send(s, data, len, to);
+	mh.msg_namelen = to_wire(s, to, &w);
+	mh.msg_control = ctl.buf;
+	mh.msg_controllen = ctl_len;
+	if (sendmsg(s->fd, &mh, 0) < 0)
 		return -errno;
 	return 0;
 }

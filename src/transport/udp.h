@@ -6,6 +6,11 @@
  * with recvmmsg/sendmmsg so one wake-up moves many datagrams; the buffers
  * belong to the caller, nothing is allocated per packet.
  *
+ * The rendezvous's sockets come from udp_open_addr: each bound to one
+ * address and port (an RFC 5780 answer must leave from the exact address
+ * asked for), and on a wildcard address, with UDP_OPEN_PKTINFO, told each
+ * datagram's destination (udp_msg.local) and able to answer from it.
+ *
  * Offloads (off after udp_open; udp_enable_offload turns them on):
  * - GSO (UDP_SEGMENT): udp_send_batch hands a run of equal-sized datagrams
  *   to one destination to the kernel as one message, segmented further down
@@ -47,12 +52,24 @@ enum {
 	UDP_GRO_BUF_MIN = 65535,
 };
 
+/* Options of udp_open_addr. */
+enum udp_open_flag {
+	/* On a wildcard address: learn each datagram's destination (IP_PKTINFO,
+	 * IPV6_RECVPKTINFO) for udp_msg.local, and honour udp_msg.local as the
+	 * source of a send. Ignored on a specific address (local is then the
+	 * bound address, and sends leave from it). */
+	UDP_OPEN_PKTINFO = 1 << 0,
+};
+
 struct udp_sock;
 struct udp_msg;
 
 /* A backend other than the kernel's (a fake network in tests, as
  * wireguard-go's bindtest): each function has the contract of the udp_*
- * function of the same name, addresses as callers see them (never mapped).
+ * function of the same name, addresses as callers see them (never mapped),
+ * except that udp_msg.local means nothing to it: a send's local is ignored
+ * and a receive may leave it as it was (fakes stand in for udp_open, whose
+ * sockets report no local address either).
  * enable_offload may be NULL (no offloads); close releases what the
  * backend holds and is called once. The socket's fd must be pollable for
  * EPOLLIN while datagrams wait; port is what udp_local_port reports. */
@@ -71,6 +88,17 @@ struct udp_sock {
 	uint64_t gso_fallbacks; /* times the kernel refused GSO and it was turned off */
 	const struct udp_ops *ops; /* NULL: the kernel socket fd (udp_open) */
 	void *priv;		   /* backend state of a fake */
+	/* What udp_msg.local carries (enum udp_local): always UDP_LOCAL_NONE
+	 * after udp_open, so the daemon's path parses no control messages. */
+	uint8_t local_mode;
+	/* The address bound (never mapped); a wildcard after udp_open. */
+	struct sockaddr_storage bound;
+};
+
+enum udp_local {
+	UDP_LOCAL_NONE,	   /* udp_open: local has ss_family 0 on receive, ignored on send */
+	UDP_LOCAL_BOUND,   /* a specific address, or a wildcard without UDP_OPEN_PKTINFO */
+	UDP_LOCAL_PKTINFO, /* a wildcard with UDP_OPEN_PKTINFO: per datagram */
 };
 
 /* One message. data points into a caller-owned buffer of cap bytes; len is
@@ -81,6 +109,13 @@ struct udp_msg {
 	size_t len;
 	size_t cap;
 	struct sockaddr_storage addr;
+	/* Our side, never mapped (see enum udp_local). Receive: the address
+	 * and port the datagram came to on a UDP_OPEN_PKTINFO wildcard socket,
+	 * the bound address on any other udp_open_addr socket, ss_family 0
+	 * after udp_open. Send: on a UDP_OPEN_PKTINFO wildcard socket the
+	 * source address to use (its port is ignored; ss_family 0 lets the
+	 * kernel choose), ignored elsewhere. */
+	struct sockaddr_storage local;
 	/* Receive: 0, or the size of each of the back-to-back datagrams in data
 	 * (the last may be shorter), all from addr. Never >= len: a message of
 	 * one datagram says 0. Ignored on send. */
@@ -91,6 +126,13 @@ struct udp_msg {
  * with socket buffers of 8 MiB where permitted (CAP_NET_ADMIN), else 4 MiB,
  * and no offloads. Returns 0 or -errno. */
 int udp_open(struct udp_sock *s, uint16_t port);
+/* Opens a non-blocking socket bound to exactly *bind (AF_INET or AF_INET6,
+ * a specific address or its family's wildcard; port 0: any), with no
+ * fallback to another family. [::] is dual-stack (IPV6_V6ONLY off), and
+ * with UDP_OPEN_PKTINFO its IPv4 destinations are reported unmapped like
+ * peers are. No SO_REUSEADDR, buffers as udp_open, no offloads.
+ * flags: enum udp_open_flag bits. Returns 0 or -errno. */
+int udp_open_addr(struct udp_sock *s, const struct sockaddr_storage *bind, unsigned flags);
 /* Closes the socket; safe on a never-opened or closed one. */
 void udp_close(struct udp_sock *s);
 /* Turns on the offloads in want (enum udp_offload bits) that this kernel
@@ -109,7 +151,7 @@ int udp_enable_offload(struct udp_sock *s, unsigned want);
  * allocates 256 KiB for the while. */
 int udp_offload_selftest(unsigned want, int timeout_ms);
 /* Receives up to n messages into msgs[i].data (cap bytes each) and sets
- * len, addr and segment. Returns the number received (0 when none is
+ * len, addr, local and segment. Returns the number received (0 when none is
  * waiting) or -errno. Truncated messages are dropped here, so callers never
  * see partial packets. */
 int udp_recv_batch(struct udp_sock *s, struct udp_msg *msgs, unsigned n);
@@ -123,6 +165,12 @@ int udp_recv_batch(struct udp_sock *s, struct udp_msg *msgs, unsigned n);
 int udp_send_batch(struct udp_sock *s, struct udp_msg *msgs, unsigned n);
 /* Sends one datagram. Returns 0 or -errno. */
 int udp_send(struct udp_sock *s, const void *data, size_t len, const struct sockaddr_storage *to);
+/* Sends one datagram from local (see udp_msg.local; NULL or ss_family 0:
+ * the kernel's choice), as answers to a request that came to local must
+ * leave. Returns 0 or -errno (-EAFNOSUPPORT for a to that is neither
+ * AF_INET nor AF_INET6). */
+int udp_send_from(struct udp_sock *s, const void *data, size_t len,
+		  const struct sockaddr_storage *to, const struct sockaddr_storage *local);
 /* The socket's bound port (useful with port 0). */
 uint16_t udp_local_port(const struct udp_sock *s);
 

@@ -9,7 +9,12 @@
  * GSO (checksums off on the socket) turns it off once and loses nothing;
  * GRO messages carry their segment size and the iterator walks them; a
  * coalesced message too big for its slot is dropped whole; the start-up
- * self-probe; buffer sizes. On
+ * self-probe; buffer sizes.
+ * Local addresses (udp_open_addr): a pktinfo wildcard, IPv4 alone or
+ * dual-stack, reports 127.0.0.1 vs 127.0.0.2 (and ::1) as each datagram's
+ * destination and answers from the address asked for, alone, in a batch
+ * and in GSO runs (never one run across two sources); a specific address
+ * reports itself; truncated datagrams are still dropped. On
  * loopback the kernel hands a GSO message to a GRO socket as it was sent,
  * so a GRO receiver shows where udp_send_batch cut its batch. */
 #include <setjmp.h>
@@ -942,6 +947,253 @@ static void test_udp_enable_offload_and_buffers(void **state)
 	udp_close(&s);
 }
 
+/* ---- Local addresses: udp_open_addr, pktinfo ------------------------------ */
+
+/* Same IP as ip (AF_INET or AF_INET6 text), and port when port != 0. */
+static void assert_addr(const struct sockaddr_storage *a, const char *ip, uint16_t port)
+{
+	struct sockaddr_storage want = sa(ip, port);
+
+	assert_int_equal(a->ss_family, want.ss_family);
+	if (a->ss_family == AF_INET)
+		assert_memory_equal(&((const struct sockaddr_in *)a)->sin_addr,
+				    &((struct sockaddr_in *)&want)->sin_addr, 4);
+	else
+		assert_memory_equal(&((const struct sockaddr_in6 *)a)->sin6_addr,
+				    &((struct sockaddr_in6 *)&want)->sin6_addr, 16);
+	if (port)
+		assert_int_equal(ntohs(((const struct sockaddr_in *)a)->sin_port), port);
+}
+
+/* The first datagram rx gets (waiting up to WAIT_MS). */
+static void recv_one(struct udp_sock *s, struct udp_msg *rx, size_t cap)
+{
+	assert_int_equal(recv_all(s, rx, 1, cap), 1);
+}
+
+/* A wildcard of family with UDP_OPEN_PKTINFO: datagrams to 127.0.0.1 and
+ * 127.0.0.2 (both loopback on Linux) report each as local, unmapped on
+ * [::]; answers from either address leave from it, one by one
+ * (udp_send_from) and in a batch (udp_send_batch). */
+static void pktinfo_v4(int family)
+{
+	struct udp_sock w, c;
+	struct udp_msg rx[UDP_BATCH_MAX], tx[2];
+	struct sockaddr_storage any, to1, to2, from;
+	uint8_t buf[64];
+	uint16_t port;
+
+	memset(&any, 0, sizeof(any));
+	any.ss_family = (sa_family_t)family;
+	if (udp_open_addr(&w, &any, UDP_OPEN_PKTINFO) == -EAFNOSUPPORT && family == AF_INET6)
+		skip(); /* no IPv6 here */
+	assert_int_equal(w.fd >= 0, 1);
+	assert_int_equal(w.family, family);
+	assert_int_equal(w.local_mode, UDP_LOCAL_PKTINFO);
+	port = udp_local_port(&w);
+	assert_int_not_equal(port, 0);
+	assert_int_equal(udp_open(&c, 0), 0);
+	to1 = sa("127.0.0.1", port);
+	to2 = sa("127.0.0.2", port);
+	assert_int_equal(udp_send(&c, buf, fill(buf, 1, 20), &to1), 0);
+	assert_int_equal(udp_send(&c, buf, fill(buf, 2, 30), &to2), 0);
+	assert_int_equal(recv_all(&w, rx, 2, SLOT), 2);
+	for (unsigned i = 0; i < 2; i++) {
+		bool first = rx[i].data[0] == 1;
+
+		check(&rx[i], first ? 1 : 2, first ? 20 : 30);
+		assert_addr(&rx[i].local, first ? "127.0.0.1" : "127.0.0.2", port);
+		assert_addr(&rx[i].addr, "127.0.0.1", udp_local_port(&c));
+	}
+	from = rx[0].addr;
+
+	/* One answer from 127.0.0.2, one from 127.0.0.1. */
+	assert_int_equal(udp_send_from(&w, buf, fill(buf, 3, 40), &from, &to2), 0);
+	recv_one(&c, rx, SLOT);
+	check(&rx[0], 3, 40);
+	assert_addr(&rx[0].addr, "127.0.0.2", port);
+	assert_int_equal(udp_send_from(&w, buf, fill(buf, 4, 40), &from, &to1), 0);
+	recv_one(&c, rx, SLOT);
+	check(&rx[0], 4, 40);
+	assert_addr(&rx[0].addr, "127.0.0.1", port);
+
+	/* A batch: each datagram from its own local. */
+	memset(tx, 0, sizeof(tx));
+	for (unsigned i = 0; i < 2; i++) {
+		tx[i].data = tx_buf[i];
+		tx[i].len = fill(tx_buf[i], 5 + i, 50);
+		tx[i].addr = from;
+		tx[i].local = i ? to1 : to2;
+	}
+	assert_int_equal(udp_send_batch(&w, tx, 2), 2);
+	assert_int_equal(recv_all(&c, rx, 2, SLOT), 2);
+	for (unsigned i = 0; i < 2; i++) {
+		check(&rx[i], rx[i].data[0], 50);
+		assert_addr(&rx[i].addr, rx[i].data[0] == 5 ? "127.0.0.2" : "127.0.0.1", port);
+	}
+	/* The daemon's socket reports no local address. */
+	assert_int_equal(rx[0].local.ss_family, AF_UNSPEC);
+	udp_close(&w);
+	udp_close(&c);
+}
+
+static void test_udp_open_addr_pktinfo_v4(void **state)
+{
+	pktinfo_v4(AF_INET);
+}
+
+static void test_udp_open_addr_pktinfo_dual_stack(void **state)
+{
+	pktinfo_v4(AF_INET6);
+}
+
+/* [::] with UDP_OPEN_PKTINFO: a datagram to ::1 reports ::1 as local, an
+ * answer from ::1 arrives from ::1. */
+static void test_udp_open_addr_pktinfo_v6(void **state)
+{
+	struct udp_sock w, c;
+	struct udp_msg rx[UDP_BATCH_MAX];
+	struct sockaddr_storage any = sa("::", 0), to;
+	uint8_t buf[64];
+	uint16_t port;
+
+	if (udp_open_addr(&w, &any, UDP_OPEN_PKTINFO) < 0)
+		skip(); /* no IPv6 here */
+	port = udp_local_port(&w);
+	assert_int_equal(udp_open(&c, 0), 0);
+	to = sa("::1", port);
+	if (c.family != AF_INET6 || udp_send(&c, buf, fill(buf, 7, 33), &to) < 0) {
+		udp_close(&w);
+		udp_close(&c);
+		skip(); /* no IPv6 loopback here */
+	}
+	recv_one(&w, rx, SLOT);
+	check(&rx[0], 7, 33);
+	assert_addr(&rx[0].local, "::1", port);
+	assert_addr(&rx[0].addr, "::1", udp_local_port(&c));
+	to = rx[0].addr;
+	assert_int_equal(udp_send_from(&w, buf, fill(buf, 8, 34), &to, &rx[0].local), 0);
+	recv_one(&c, rx, SLOT);
+	check(&rx[0], 8, 34);
+	assert_addr(&rx[0].addr, "::1", port);
+	udp_close(&w);
+	udp_close(&c);
+}
+
+/* A specific address reports itself as every datagram's local (the flag
+ * asks for nothing there), sends leave from it whatever local says, and
+ * the port is taken without SO_REUSEADDR. */
+static void test_udp_open_addr_specific(void **state)
+{
+	struct udp_sock w, c, again;
+	struct udp_msg rx[UDP_BATCH_MAX];
+	struct sockaddr_storage at = sa("127.0.0.2", 0), to, other = sa("127.0.0.1", 0);
+	uint8_t buf[64];
+	uint16_t port;
+
+	assert_int_equal(udp_open_addr(&w, &at, UDP_OPEN_PKTINFO), 0);
+	assert_int_equal(w.local_mode, UDP_LOCAL_BOUND);
+	port = udp_local_port(&w);
+	assert_addr(&w.bound, "127.0.0.2", port);
+	assert_int_equal(udp_open(&c, 0), 0);
+	to = sa("127.0.0.2", port);
+	assert_int_equal(udp_send(&c, buf, fill(buf, 1, 21), &to), 0);
+	recv_one(&w, rx, SLOT);
+	check(&rx[0], 1, 21);
+	assert_addr(&rx[0].local, "127.0.0.2", port);
+	to = rx[0].addr;
+	assert_int_equal(udp_send_from(&w, buf, fill(buf, 2, 22), &to, &other), 0);
+	recv_one(&c, rx, SLOT);
+	check(&rx[0], 2, 22);
+	assert_addr(&rx[0].addr, "127.0.0.2", port);
+
+	at = sa("127.0.0.2", port);
+	assert_int_equal(udp_open_addr(&again, &at, 0), -EADDRINUSE);
+	assert_int_equal(again.fd, -1);
+	udp_close(&again);
+	memset(&at, 0, sizeof(at));
+	at.ss_family = AF_UNIX;
+	assert_int_equal(udp_open_addr(&again, &at, 0), -EAFNOSUPPORT);
+	assert_int_equal(udp_send_from(&w, buf, 1, &at, NULL), -EAFNOSUPPORT);
+	udp_close(&w);
+	udp_close(&c);
+}
+
+/* On a pktinfo socket a datagram larger than its slot is still dropped
+ * whole, and the ones compacted around it keep their own local address. */
+static void test_udp_open_addr_pktinfo_truncated(void **state)
+{
+	static const size_t lens[] = {50, 201, 60, 200};
+	static const char *const dst[] = {"127.0.0.2", "127.0.0.1", "127.0.0.1", "127.0.0.2"};
+	struct udp_sock w, c;
+	struct udp_msg rx[UDP_BATCH_MAX];
+	struct sockaddr_storage any = sa("0.0.0.0", 0), to;
+	uint8_t buf[300];
+	uint16_t port;
+	int got;
+
+	assert_int_equal(udp_open_addr(&w, &any, UDP_OPEN_PKTINFO), 0);
+	port = udp_local_port(&w);
+	assert_int_equal(udp_open(&c, 0), 0);
+	for (unsigned i = 0; i < 4; i++) {
+		to = sa(dst[i], port);
+		assert_int_equal(udp_send(&c, buf, fill(buf, i, lens[i]), &to), 0);
+	}
+	/* All queued before one recvmmsg (loopback delivers at once). */
+	{
+		struct pollfd p = {.fd = w.fd, .events = POLLIN};
+
+		assert_int_equal(poll(&p, 1, WAIT_MS), 1);
+	}
+	setup_rx(rx, UDP_BATCH_MAX, 200);
+	got = udp_recv_batch(&w, rx, UDP_BATCH_MAX);
+	assert_int_equal(got, 3);
+	check(&rx[0], 0, 50);
+	assert_addr(&rx[0].local, "127.0.0.2", port);
+	check(&rx[1], 2, 60);
+	assert_addr(&rx[1].local, "127.0.0.1", port);
+	check(&rx[2], 3, 200);
+	assert_addr(&rx[2].local, "127.0.0.2", port);
+	udp_close(&w);
+	udp_close(&c);
+}
+
+/* GSO on a pktinfo socket: equal datagrams to one peer but from two
+ * sources are never one run; each arrives from its own source. */
+static void test_udp_open_addr_pktinfo_gso_sources(void **state)
+{
+	static const char *const src[] = {"127.0.0.1", "127.0.0.1", "127.0.0.2",
+					  "127.0.0.2", "127.0.0.1", "127.0.0.1"};
+	struct udp_sock w, c;
+	struct udp_msg rx[UDP_BATCH_MAX], tx[6];
+	struct sockaddr_storage any = sa("0.0.0.0", 0);
+	uint16_t port;
+
+	assert_int_equal(udp_open_addr(&w, &any, UDP_OPEN_PKTINFO), 0);
+	port = udp_local_port(&w);
+	(void)udp_enable_offload(&w, UDP_OFFLOAD_GSO);
+	assert_int_equal(udp_open(&c, 0), 0);
+	memset(tx, 0, sizeof(tx));
+	for (unsigned i = 0; i < 6; i++) {
+		tx[i].data = tx_buf[i];
+		tx[i].len = fill(tx_buf[i], i, 300);
+		tx[i].addr = sa("127.0.0.1", udp_local_port(&c));
+		tx[i].local = sa(src[i], 0);
+	}
+	assert_int_equal(udp_send_batch(&w, tx, 6), 6);
+	assert_int_equal(recv_all(&c, rx, 6, SLOT), 6);
+	for (unsigned i = 0; i < 6; i++) {
+		unsigned k = rx[i].data[0];
+
+		assert_true(k < 6);
+		check(&rx[i], k, 300);
+		assert_addr(&rx[i].addr, src[k], port);
+	}
+	assert_int_equal(w.gso_fallbacks, 0);
+	udp_close(&w);
+	udp_close(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -960,6 +1212,12 @@ int main(void)
 	    cmocka_unit_test(test_udp_offload_selftest),
 	    cmocka_unit_test(test_udp_msg_next_segment),
 	    cmocka_unit_test(test_udp_enable_offload_and_buffers),
+	    cmocka_unit_test(test_udp_open_addr_pktinfo_v4),
+	    cmocka_unit_test(test_udp_open_addr_pktinfo_dual_stack),
+	    cmocka_unit_test(test_udp_open_addr_pktinfo_v6),
+	    cmocka_unit_test(test_udp_open_addr_specific),
+	    cmocka_unit_test(test_udp_open_addr_pktinfo_truncated),
+	    cmocka_unit_test(test_udp_open_addr_pktinfo_gso_sources),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
