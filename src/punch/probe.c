@@ -7,10 +7,10 @@
 #include "punch/probe.h"
 
 #include <endian.h>
-#include <netinet/in.h>
 #include <sodium.h>
 #include <string.h>
 
+#include "rdvproto/proto.h"
 #include "wire/wire.h"
 
 static const char KEY_LABEL[] = "p2pvpn probe";
@@ -82,64 +82,6 @@ void probe_key_cleanup(struct probe_key *k)
 	sodium_memzero(k, sizeof(*k));
 }
 
-/* sockaddr -> rdv_addr; false for a family other than none, v4 or v6. */
-static bool addr_encode(const struct sockaddr_storage *ss, struct rdv_addr *a)
-{
-	memset(a, 0, sizeof(*a));
-	if (ss->ss_family == AF_UNSPEC)
-		return true;
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
-
-		a->family = 4;
-		memcpy(a->port_be, &in->sin_port, 2);
-		memcpy(a->addr, &in->sin_addr, 4);
-		return true;
-	}
-	if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
-
-		a->family = 6;
-		memcpy(a->port_be, &in6->sin6_port, 2);
-		memcpy(a->addr, &in6->sin6_addr, 16);
-		return true;
-	}
-	return false;
-}
-
-/* rdv_addr -> sockaddr, strictly: the reserved byte and the unused address
- * bytes are zero, an absent address is all zero. */
-static bool addr_decode(const struct rdv_addr *a, struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (a->reserved)
-		return false;
-	switch (a->family) {
-	case 0:
-		return all_zero((const uint8_t *)a, sizeof(*a));
-	case 4: {
-		struct sockaddr_in *in = (struct sockaddr_in *)ss;
-
-		if (!all_zero(a->addr + 4, 12))
-			return false;
-		in->sin_family = AF_INET;
-		memcpy(&in->sin_port, a->port_be, 2);
-		memcpy(&in->sin_addr, a->addr, 4);
-		return true;
-	}
-	case 6: {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-
-		in6->sin6_family = AF_INET6;
-		memcpy(&in6->sin6_port, a->port_be, 2);
-		memcpy(&in6->sin6_addr, a->addr, 16);
-		return true;
-	}
-	default:
-		return false;
-	}
-}
-
 static bool kind_valid(unsigned kind)
 {
 	return kind >= PROBE_REQUEST && kind <= PROBE_HEARTBEAT_REPLY;
@@ -152,7 +94,7 @@ size_t probe_build(const struct probe_key *k, const struct probe_payload *payloa
 	struct probe_wire_payload pl;
 
 	memset(&pl, 0, sizeof(pl));
-	if (!kind_valid(payload->kind) || !addr_encode(&payload->observed, &pl.observed))
+	if (!kind_valid(payload->kind) || !rdv_addr_from_sockaddr(&payload->observed, &pl.observed))
 		return 0;
 	pl.kind = (uint8_t)payload->kind;
 	pl.tx_id = htole64(payload->tx_id);
@@ -205,7 +147,7 @@ bool probe_open(const struct probe_key *k, const uint8_t *pkt, size_t len,
 		return false;
 	memset(&res, 0, sizeof(res));
 	if (!kind_valid(pl.kind) || pl.flags || !all_zero(pl.reserved, sizeof(pl.reserved)) ||
-	    !addr_decode(&pl.observed, &res.observed))
+	    !rdv_addr_to_sockaddr_opt(&pl.observed, &res.observed))
 		goto out;
 	/* A request says nothing about where anything came from. */
 	if ((pl.kind == PROBE_REQUEST || pl.kind == PROBE_HEARTBEAT) &&

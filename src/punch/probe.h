@@ -115,7 +115,8 @@ void probe_key_cleanup(struct probe_key *k);
 
 /* Seals payload under k with a random nonce into out; returns PROBE_LEN, or
  * 0 (out untouched) for a kind outside enum probe_kind or an observed
- * address that is neither absent, AF_INET nor AF_INET6. Needs sodium_init(). */
+ * address that is neither absent, AF_INET nor AF_INET6 (encoded by
+ * rdv_addr_from_sockaddr: a v4-mapped one as family 4). Needs sodium_init(). */
 size_t probe_build(const struct probe_key *k, const struct probe_payload *payload,
 		   uint8_t out[PROBE_LEN]);
 /* The pair_id of a datagram that has a probe's exact length, type and zero
@@ -124,7 +125,8 @@ bool probe_pair_id(const uint8_t *pkt, size_t len, uint8_t pair_id[PROBE_PAIR_ID
     __attribute__((warn_unused_result));
 /* Verifies and opens a probe under k: header checks, pair_id == k's, the
  * AEAD tag, then the payload's fields (known kind, zero flags and reserved
- * bytes, a well-formed observed address, absent in requests and
- * heartbeats). False on anything else, with out untouched. */
+ * bytes, a well-formed observed address as rdv_addr_to_sockaddr_opt takes
+ * it, absent in requests and heartbeats). False on anything else, with out
+ * untouched. */
 bool probe_open(const struct probe_key *k, const uint8_t *pkt, size_t len,
 		struct probe_payload *out) __attribute__((warn_unused_result));

@@ -69,7 +69,7 @@ static bool head_ok(const uint8_t *p, size_t len, unsigned type)
 	return len >= 4 && p[0] == type && all_zero(p + 1, 3);
 }
 
-void rdv_addr_from_sockaddr(const struct sockaddr_storage *ss, struct rdv_addr *out)
+bool rdv_addr_from_sockaddr(const struct sockaddr_storage *ss, struct rdv_addr *out)
 {
 	struct sockaddr_storage a = *ss;
 
@@ -83,9 +83,10 @@ void rdv_addr_from_sockaddr(const struct sockaddr_storage *ss, struct rdv_addr *
 		out->family = 6;
 		memcpy(out->addr, &((const struct sockaddr_in6 *)&a)->sin6_addr, 16);
 	} else {
-		return;
+		return a.ss_family == AF_UNSPEC;
 	}
 	be16_put(out->port_be, addr_port(&a));
+	return true;
 }
 
 bool rdv_addr_to_sockaddr(const struct rdv_addr *a, struct sockaddr_storage *ss)
@@ -124,6 +125,15 @@ bool rdv_addr_to_sockaddr(const struct rdv_addr *a, struct sockaddr_storage *ss)
 	return false;
 }
 
+bool rdv_addr_to_sockaddr_opt(const struct rdv_addr *a, struct sockaddr_storage *ss)
+{
+	if (a->family == 0) {
+		memset(ss, 0, sizeof(*ss));
+		return all_zero((const uint8_t *)a, sizeof(*a));
+	}
+	return rdv_addr_to_sockaddr(a, ss);
+}
+
 /* Writes one address; false when ss is not AF_INET/AF_INET6. */
 static bool put_addr(uint8_t *p, const struct sockaddr_storage *ss)
 {
@@ -145,11 +155,10 @@ static bool get_addr(const uint8_t *p, struct sockaddr_storage *ss)
 /* An optional address: family 0 and all zero means none (ss_family 0). */
 static bool get_opt_addr(const uint8_t *p, struct sockaddr_storage *ss)
 {
-	if (p[0] == 0) {
-		memset(ss, 0, sizeof(*ss));
-		return all_zero(p, RDV_ADDR_LEN);
-	}
-	return get_addr(p, ss);
+	struct rdv_addr a;
+
+	memcpy(&a, p, sizeof(a));
+	return rdv_addr_to_sockaddr_opt(&a, ss);
 }
 
 static bool put_hosts(uint8_t *p, const struct sockaddr_storage *host, size_t n)

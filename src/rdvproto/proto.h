@@ -207,7 +207,18 @@ bool rdv_relay_parse(const uint8_t *p, size_t len, struct rdv_relay_hdr *h, cons
  * errors of sess_tag_verify(). */
 int rdv_relay_verify(uint8_t *frame, size_t len, const struct rdv_relay_hdr *h,
 		     struct sess_keypair *kp, uint64_t now_ms) __attribute__((warn_unused_result));
-/* rdv_addr <-> sockaddr (AF_INET/AF_INET6); false for a bad family. */
-void rdv_addr_from_sockaddr(const struct sockaddr_storage *ss, struct rdv_addr *out);
+/* rdv_addr <-> sockaddr, the one conversion of every message that carries
+ * an address (signalling here, path probes in punch/probe.h).
+ * from: AF_INET and AF_INET6 (a v4-mapped address as family 4: an IPv4
+ * address has one encoding), AF_UNSPEC as "none" (all zero); true for
+ * those, false (out all zero, as "none") for any other family.
+ * to: a present address, strictly: family 4 or 6, reserved byte zero, port
+ * not 0, the unused bytes of an IPv4 address zero, no v4-mapped family 6;
+ * false (ss all zero) otherwise.
+ * to_opt: as to, but "none" (all 20 bytes zero) is also true (ss all zero,
+ * AF_UNSPEC), for fields that may be absent. */
+bool rdv_addr_from_sockaddr(const struct sockaddr_storage *ss, struct rdv_addr *out);
 bool rdv_addr_to_sockaddr(const struct rdv_addr *a, struct sockaddr_storage *ss)
+	__attribute__((warn_unused_result));
+bool rdv_addr_to_sockaddr_opt(const struct rdv_addr *a, struct sockaddr_storage *ss)
 	__attribute__((warn_unused_result));

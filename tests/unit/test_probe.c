@@ -185,6 +185,18 @@ static void test_probe_build_round_trip(void **state)
 		assert_memory_not_equal(pkt, again, PROBE_LEN);
 	}
 
+	/* A v4-mapped observed address (as a dual-stack socket reports it)
+	 * goes on the wire as family 4 and opens as AF_INET. */
+	{
+		struct probe_payload mapped = {PROBE_REPLY, 3, 4,
+					       sa6("::ffff:198.51.100.7", 40000)};
+		struct probe_payload want = {PROBE_REPLY, 3, 4, sa4("198.51.100.7", 40000)};
+
+		assert_int_equal(probe_build(&ab, &mapped, pkt), PROBE_LEN);
+		assert_true(probe_open(&ba, pkt, sizeof(pkt), &out));
+		assert_payload_equal(&out, &want);
+	}
+
 	/* Failure: a kind outside the enum or an odd address family is not
 	 * built, and out is left alone. */
 	{
@@ -360,6 +372,28 @@ static void test_probe_open_malformed_payload(void **state)
 			fail_msg("accepted: %s", bad[i].what);
 		assert_memory_equal(&out, &sentinel, sizeof(out));
 	}
+	/* Two-byte edits: port 0, and 192.0.2.1 as v4-mapped family 6 (an IPv4
+	 * address has one encoding, family 4, as in the signalling messages). */
+	memcpy(raw, good, sizeof(raw));
+	raw[22] = raw[23] = 0;
+	seal_raw(&ab, raw, pkt);
+	out = sentinel;
+	assert_false(probe_open(&ba, pkt, sizeof(pkt), &out));
+	assert_memory_equal(&out, &sentinel, sizeof(out));
+	memcpy(raw, good, sizeof(raw));
+	raw[20] = 6;
+	memset(raw + 24, 0, 16);
+	raw[34] = raw[35] = 0xff;
+	memcpy(raw + 36, good + 24, 4);
+	seal_raw(&ab, raw, pkt);
+	out = sentinel;
+	assert_false(probe_open(&ba, pkt, sizeof(pkt), &out));
+	assert_memory_equal(&out, &sentinel, sizeof(out));
+	/* The same bytes with ::fffe: plain IPv6, accepted. */
+	raw[35] = 0xfe;
+	seal_raw(&ab, raw, pkt);
+	assert_true(probe_open(&ba, pkt, sizeof(pkt), &out));
+	assert_int_equal(out.observed.ss_family, AF_INET6);
 	/* A request with no address at all is fine. */
 	memset(raw, 0, sizeof(raw));
 	raw[0] = PROBE_REQUEST;

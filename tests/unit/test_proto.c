@@ -487,13 +487,41 @@ static void test_rdv_addr_conversions(void **state)
 	assert_int_equal(a.port_be[0] << 8 | a.port_be[1], 443);
 	assert_true(rdv_addr_to_sockaddr(&a, &out));
 	assert_true(same_addr(&out, &ss));
-	/* Anything else encodes as "none" and does not decode. */
+	/* AF_UNSPEC is "none": all zero, refused as a present address, taken
+	 * as an optional one. */
 	memset(&ss, 0, sizeof(ss));
+	memset(&a, 0xa5, sizeof(a));
+	assert_true(rdv_addr_from_sockaddr(&ss, &a));
+	assert_true(all_zero(&a, sizeof(a)));
+	assert_false(rdv_addr_to_sockaddr(&a, &out));
+	memset(&out, 0xa5, sizeof(out));
+	assert_true(rdv_addr_to_sockaddr_opt(&a, &out));
+	assert_true(all_zero(&out, sizeof(out)));
+	/* Anything else encodes as "none" with false, and does not decode. */
 	ss.ss_family = AF_UNIX;
-	rdv_addr_from_sockaddr(&ss, &a);
+	memset(&a, 0xa5, sizeof(a));
+	assert_false(rdv_addr_from_sockaddr(&ss, &a));
 	assert_true(all_zero(&a, sizeof(a)));
 	assert_false(rdv_addr_to_sockaddr(&a, &out));
 	assert_int_equal(out.ss_family, 0);
+	/* "none" with any byte set is no "none"; a present address is taken
+	 * by the optional form exactly as by the strict one. */
+	for (size_t i = 1; i < sizeof(a); i++) {
+		memset(&a, 0, sizeof(a));
+		((uint8_t *)&a)[i] = 1;
+		memset(&out, 0xa5, sizeof(out));
+		assert_false(rdv_addr_to_sockaddr_opt(&a, &out));
+		assert_true(all_zero(&out, sizeof(out)));
+	}
+	v4(&ss, "192.0.2.1", 1);
+	assert_true(rdv_addr_from_sockaddr(&ss, &a));
+	assert_true(rdv_addr_to_sockaddr_opt(&a, &out));
+	assert_true(same_addr(&out, &ss));
+	a.port_be[1] = 0;
+	assert_false(rdv_addr_to_sockaddr_opt(&a, &out));
+	v6(&ss, "::ffff:192.0.2.44", 9);
+	assert_true(rdv_addr_from_sockaddr(&ss, &a));
+	assert_int_equal(a.family, 4);
 	for (unsigned fam = 0; fam < 256; fam++) {
 		v4(&ss, "192.0.2.1", 1);
 		rdv_addr_from_sockaddr(&ss, &a);
