@@ -155,20 +155,27 @@ static void probe_tun(struct daemon *d)
 	}
 }
 
-static void probe_udp(struct daemon *d)
+/* The UDP self-probe on its own sockets; the bits that passed, or -errno
+ * when it could not be made. */
+static int probe_udp(struct daemon *d)
 {
 	int passed = udp_offload_selftest(UDP_OFFLOAD_GSO | UDP_OFFLOAD_GRO, UDP_PROBE_TIMEOUT_MS);
-	int have;
 
-	if (passed < 0) {
+	if (passed < 0)
 		log_debug("%s: UDP offload probe not made (%s): the offloads stay on until the "
 			  "kernel refuses one",
 			  d->cfg.ifname, strerror(-passed));
+	return passed;
+}
+
+/* What the probe saw fail among what the kernel took (broken, not
+ * absent: a kernel without an offload fails the probe too, silently) is
+ * turned off again and kept off on every later socket. */
+static void drop_probe_failures(struct daemon *d, unsigned passed)
+{
+	d->udp_probe_failed = d->udp.offloads & ~passed;
+	if (!d->udp_probe_failed)
 		return;
-	}
-	/* Bits the kernel accepts but the probe saw fail: broken, not absent. */
-	have = udp_enable_offload(&d->udp, UDP_OFFLOAD_GSO | UDP_OFFLOAD_GRO);
-	d->udp_probe_failed = (unsigned)(have & ~passed);
 	if (d->udp_probe_failed & UDP_OFFLOAD_GSO)
 		log_warn("%s: UDP GSO failed the start-up probe (datagrams lost or altered over "
 			 "loopback): off",
@@ -177,17 +184,24 @@ static void probe_udp(struct daemon *d)
 		log_warn("%s: UDP GRO failed the start-up probe (datagrams lost or altered over "
 			 "loopback): off",
 			 d->cfg.ifname);
+	offload_udp_enable(d);
 }
 
 void offload_start(struct daemon *d)
 {
+	int passed = -1;
+
 	/* Only the kernel's devices can be broken the probed way; a backend
 	 * of our own (a test's) is not probed. */
 	if (d->cfg.offload && d->tun.ifindex != 0)
 		probe_tun(d);
 	if (d->cfg.offload && !d->udp.ops)
-		probe_udp(d);
+		passed = probe_udp(d);
+	/* One call turns on what the kernel has; only a failed probe needs a
+	 * second, to turn the broken part off. */
 	offload_udp_enable(d);
+	if (passed >= 0)
+		drop_probe_failures(d, (unsigned)passed);
 	offload_log(d);
 }
 

@@ -9,8 +9,10 @@ int offload_tun_open(struct daemon *d);
 /* Turns on UDP GSO/GRO on d->udp when cfg.offload allows (start, reload). */
 void offload_udp_enable(struct daemon *d);
 /* After link up, before the first packet (offload = auto): the self-probes
- * of merged TUN writes and of UDP GSO/GRO, what failed turned off (and kept
- * off by offload_udp_enable), then UDP offloads on and the log line. */
+ * of merged TUN writes and of UDP GSO/GRO, then UDP offloads on (one
+ * udp_enable_offload call; a second only to turn off what the kernel took
+ * but the probe saw fail, kept off by offload_udp_enable), and the log
+ * line. */
 void offload_start(struct daemon *d);
 /* Sets the merging table up for what the TUN takes. */
 void offload_gro_reset(struct daemon *d);
