@@ -41,6 +41,9 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "sockaddr_fill.h"
+#include "support/pkt.h"
+
 #include "daemon/daemon.h"
 #include "daemon/device.h"
 #include "daemon/punch.h"
@@ -51,7 +54,7 @@
 #include "wire/wire.h"
 #include "transport/udp.h"
 #include "tun/tun.h"
-#include "util/csum.h"
+#include "util/addr.h"
 #include "util/log.h"
 
 /* ---- the fake clock ---------------------------------------------------- */
@@ -238,14 +241,6 @@ struct fake_net {
 	bool (*drop)(struct fake_net *net, int from, const uint8_t *data, size_t len);
 };
 
-static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-
-	return a->ss_family == AF_INET && b->ss_family == AF_INET &&
-	       x->sin_addr.s_addr == y->sin_addr.s_addr && x->sin_port == y->sin_port;
-}
-
 static int node_of(struct fake_net *net, const struct fake_sock *s)
 {
 	for (int i = 0; i < NODES; i++)
@@ -277,7 +272,7 @@ static int fudp_send_batch(struct udp_sock *us, struct udp_msg *msgs, unsigned n
 		for (int k = 0; k < NODES; k++) {
 			struct fake_sock *to = net->socks[k];
 
-			if (to && !to->closed && same_addr(&to->addr, &msgs[i].addr)) {
+			if (to && !to->closed && addr_equal(&to->addr, &msgs[i].addr)) {
 				fq_push(&to->rx, msgs[i].data, msgs[i].len, &s->addr);
 				efd_raise(to->efd);
 				r->delivered = true;
@@ -375,16 +370,6 @@ static uint16_t free_port(void)
 	return ntohs(a.sin6_port);
 }
 
-static void set_addr(struct sockaddr_storage *ss, const char *ip, uint16_t port)
-{
-	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons(port);
-	assert_int_equal(inet_pton(AF_INET, ip, &sin->sin_addr), 1);
-}
-
 /* Writes node i's config: its interface (its tunnel address, then
  * more_addresses: "" or ", a/n, ..."), then its peer (the other node),
  * then extra (more sections, or ""), with mtu and keepalive as given. */
@@ -443,7 +428,7 @@ static void node_start(struct pair *P, int i)
 	n->sock.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	assert_true(n->tun.efd >= 0 && n->sock.efd >= 0);
 	n->sock.net = &P->net;
-	set_addr(&n->sock.addr, "127.0.0.1", n->port);
+	sockaddr_fill(&n->sock.addr, "127.0.0.1", n->port);
 	P->net.socks[i] = &n->sock;
 	tun.ops = &fake_tun_ops;
 	tun.fd = n->tun.efd;
@@ -562,29 +547,10 @@ static bool up(struct pair *P, int i)
 	return sess_peer_send_keypair(&peer_of(P, i)->sess, fake_ms) != NULL;
 }
 
-/* An IPv4/UDP packet from node i's tunnel address to dst_ip carrying text. */
+/* An IPv4/UDP packet src_ip:12345 -> dst_ip:9 carrying text. */
 static size_t make_packet(uint8_t *buf, const char *src_ip, const char *dst_ip, const char *text)
 {
-	size_t plen = strlen(text), len = 20 + 8 + plen;
-
-	memset(buf, 0, 28);
-	buf[0] = 0x45;
-	buf[2] = (uint8_t)(len >> 8);
-	buf[3] = (uint8_t)len;
-	buf[6] = 0x40; /* DF */
-	buf[8] = 64;
-	buf[9] = IPPROTO_UDP;
-	assert_int_equal(inet_pton(AF_INET, src_ip, buf + 12), 1);
-	assert_int_equal(inet_pton(AF_INET, dst_ip, buf + 16), 1);
-	csum_ipv4_header_set(buf, 20);
-	buf[20] = 0x30; /* source port 12345 */
-	buf[21] = 0x39;
-	buf[22] = 0x00; /* destination port 9 */
-	buf[23] = 0x09;
-	buf[24] = (uint8_t)((8 + plen) >> 8);
-	buf[25] = (uint8_t)(8 + plen);
-	memcpy(buf + 28, text, plen);
-	return len;
+	return pkt_udp4(buf, src_ip, 12345, dst_ip, 9, text, strlen(text));
 }
 
 /* Hands a packet to node i's TUN as if the host had routed it there. */
@@ -595,8 +561,9 @@ static void tun_inject(struct pair *P, int i, const uint8_t *pkt, size_t len)
 }
 
 /* Sends text from node i to the other node through the tunnel and checks
- * that exactly that packet came out of the other's TUN. */
-static void check_packet_crosses(struct pair *P, int i, const char *text)
+ * that exactly that packet came out of the other's TUN. Over a real TCP
+ * stream (tcp) loopback needs a little real time per step to carry it. */
+static void check_crossing(struct pair *P, int i, const char *text, bool tcp)
 {
 	struct fake_tun *out = &P->n[1 - i].tun;
 	uint8_t pkt[256];
@@ -605,12 +572,50 @@ static void check_packet_crosses(struct pair *P, int i, const char *text)
 
 	fq_clear(&out->from_daemon);
 	tun_inject(P, i, pkt, len);
-	run_for(P, 50);
+	if (tcp) {
+		for (int k = 0; k < 200 && !out->from_daemon.n; k++) {
+			run_for(P, 1);
+			usleep(200);
+		}
+		run_for(P, 10);
+	} else {
+		run_for(P, 50);
+	}
 	assert_int_equal(out->from_daemon.n, 1);
 	f = fq_pop(&out->from_daemon);
 	assert_int_equal(f->len, len);
 	assert_memory_equal(f->data, pkt, len);
 	free(f);
+}
+
+static void check_packet_crosses(struct pair *P, int i, const char *text)
+{
+	check_crossing(P, i, text, false);
+}
+
+/* Starts both daemons and lets them run for 1 s of fake time, within which
+ * the handshake completes: both have a session. */
+static void pair_up(struct pair *P)
+{
+	pair_start(P);
+	run_for(P, 1000);
+	assert_true(up(P, 0));
+	assert_true(up(P, 1));
+}
+
+/* Runs both daemons in 10 ms steps (with sleep_us of real time after each,
+ * for real sockets) until done(P) holds, at most steps times; returns the
+ * steps taken (steps when done never held). */
+static int run_until(struct pair *P, bool (*done)(struct pair *P), int steps, unsigned sleep_us)
+{
+	int k;
+
+	for (k = 0; k < steps && !done(P); k++) {
+		run_for(P, 10);
+		if (sleep_us)
+			usleep(sleep_us);
+	}
+	return k;
 }
 
 static unsigned count_sent(struct pair *P, size_t from_index, int node, unsigned type)
@@ -655,9 +660,7 @@ static void test_inner_source_checked(void **state)
 	uint8_t pkt[256];
 	size_t len;
 
-	pair_start(P);
-	run_for(P, 1000);
-	assert_true(up(P, 1));
+	pair_up(P);
 	len = make_packet(pkt, "10.77.0.99", P->n[0].ip, "spoofed");
 	/* B routes 10.77.0.1 to A whatever the source says. */
 	tun_inject(P, 1, pkt, len);
@@ -692,7 +695,7 @@ static void test_probes_differ(void **state)
 
 		if (s->from != 0 || wire_type_of(s->data, s->len) != WIRE_PROBE)
 			continue;
-		assert_true(same_addr(&s->dst, &P->n[1].sock.addr));
+		assert_true(addr_equal(&s->dst, &P->n[1].sock.addr));
 		assert_int_equal(s->len, PROBE_LEN);
 		/* B's key of the pair opens what A sent. */
 		assert_true(probe_open(&peer_of(P, 1)->pkey, s->data, s->len, &pl[n]));
@@ -716,31 +719,29 @@ static void test_roaming(void **state)
 	struct sockaddr_storage old_b, new_b;
 	size_t mark;
 
-	pair_start(P);
+	pair_up(P);
 	old_b = P->n[1].sock.addr;
-	run_for(P, 1000);
-	assert_true(up(P, 0) && up(P, 1));
 	assert_int_equal(peer_of(P, 0)->path.kind, PATH_UDP);
-	assert_true(same_addr(&peer_of(P, 0)->path.addr, &old_b));
+	assert_true(addr_equal(&peer_of(P, 0)->path.addr, &old_b));
 
-	set_addr(&new_b, "127.0.0.2", 40000);
+	sockaddr_fill(&new_b, "127.0.0.2", 40000);
 	P->n[1].sock.addr = new_b;
 	/* Nothing came from the new address yet: A's path stays. */
-	assert_true(same_addr(&peer_of(P, 0)->path.addr, &old_b));
+	assert_true(addr_equal(&peer_of(P, 0)->path.addr, &old_b));
 	check_packet_crosses(P, 1, "b after roaming");
-	assert_true(same_addr(&peer_of(P, 0)->path.addr, &new_b));
+	assert_true(addr_equal(&peer_of(P, 0)->path.addr, &new_b));
 
 	mark = P->net.n_sent;
 	check_packet_crosses(P, 0, "a to the new address");
 	for (size_t k = mark; k < P->net.n_sent; k++)
 		if (P->net.sent[k].from == 0 &&
 		    wire_type_of(P->net.sent[k].data, P->net.sent[k].len) == WIRE_DATA)
-			assert_true(same_addr(&P->net.sent[k].dst, &new_b));
+			assert_true(addr_equal(&P->net.sent[k].dst, &new_b));
 	/* Later traffic keeps going there: keepalives and heartbeats for a
 	 * while, then one more packet. */
 	run_for(P, 12000);
 	check_packet_crosses(P, 0, "a later");
-	assert_true(same_addr(&peer_of(P, 0)->path.addr, &new_b));
+	assert_true(addr_equal(&peer_of(P, 0)->path.addr, &new_b));
 }
 
 /* A reload with a changed MTU, one more address and one more peer: applied
@@ -756,10 +757,8 @@ static void test_reload_keeps_session(void **state)
 	char extra[256], cpub64[64];
 	size_t routes_before, mark;
 
-	pair_start(P);
-	run_for(P, 1000);
+	pair_up(P);
 	a = P->n[0].d;
-	assert_true(up(P, 0));
 	assert_int_equal(a->iface.mtu, 1420);
 	assert_true(a->iface.up);
 	b_before = peer_of(P, 0);
@@ -821,8 +820,8 @@ static void introduce(struct pair *P, int i)
 	memset(&in, 0, sizeof(in));
 	in.nat_mapping = RDV_MAPPING_INDEPENDENT;
 	memcpy(in.public_key, other->pub, 32);
-	set_addr(&in.udp_reflexive, "127.0.0.1", other->port);
-	set_addr(&in.tcp_reflexive, "127.0.0.1", other->port);
+	sockaddr_fill(&in.udp_reflexive, "127.0.0.1", other->port);
+	sockaddr_fill(&in.tcp_reflexive, "127.0.0.1", other->port);
 	peer_on_introduce(P->n[i].d, peer_of(P, i), &in, fake_ms);
 }
 
@@ -836,27 +835,24 @@ static bool on_udp(struct pair *P, int i)
 	return peer_of(P, i)->path.kind == PATH_UDP && peer_of(P, i)->punch.path == PUNCH_PATH_UDP;
 }
 
-/* check_packet_crosses over a real TCP stream: a little real time per
- * step for loopback to carry it. */
-static void check_packet_crosses_tcp(struct pair *P, int i, const char *text)
+static bool both_up(struct pair *P)
 {
-	struct fake_tun *out = &P->n[1 - i].tun;
-	uint8_t pkt[256];
-	size_t len = make_packet(pkt, P->n[i].ip, P->n[1 - i].ip, text);
-	struct frame *f;
+	return up(P, 0) && up(P, 1);
+}
 
-	fq_clear(&out->from_daemon);
-	tun_inject(P, i, pkt, len);
-	for (int k = 0; k < 200 && !out->from_daemon.n; k++) {
-		run_for(P, 1);
-		usleep(200);
-	}
-	run_for(P, 10);
-	assert_int_equal(out->from_daemon.n, 1);
-	f = fq_pop(&out->from_daemon);
-	assert_int_equal(f->len, len);
-	assert_memory_equal(f->data, pkt, len);
-	free(f);
+static bool a_path_udp(struct pair *P)
+{
+	return peer_of(P, 0)->path.kind == PATH_UDP;
+}
+
+static bool both_on_tcp(struct pair *P)
+{
+	return on_tcp(P, 0) && on_tcp(P, 1);
+}
+
+static bool both_on_udp(struct pair *P)
+{
+	return on_udp(P, 0) && on_udp(P, 1);
 }
 
 /* UDP between the two is blocked: the path engine falls back to a TCP
@@ -880,10 +876,7 @@ static void test_path_tcp_then_udp(void **state)
 	introduce(P, 0);
 	introduce(P, 1);
 	/* Real TCP: a little real time per step for the loopback handshakes. */
-	for (k = 0; k < 1000 && !(up(P, 0) && up(P, 1)); k++) {
-		run_for(P, 10);
-		usleep(200);
-	}
+	run_until(P, both_up, 1000, 200);
 	assert_true(up(P, 0) && up(P, 1));
 	assert_int_equal(peer_of(P, 0)->path.kind, PATH_TCP);
 	assert_int_equal(peer_of(P, 1)->path.kind, PATH_TCP);
@@ -893,8 +886,7 @@ static void test_path_tcp_then_udp(void **state)
 	check_packet_crosses(P, 1, "b over tcp");
 
 	block_udp = false;
-	for (k = 0; k < 2000 && peer_of(P, 0)->path.kind != PATH_UDP; k++)
-		run_for(P, 10);
+	run_until(P, a_path_udp, 2000, 0);
 	assert_int_equal(peer_of(P, 0)->path.kind, PATH_UDP);
 	assert_int_equal(peer_of(P, 0)->punch.path, PUNCH_PATH_UDP);
 	mark = P->net.n_sent;
@@ -907,10 +899,7 @@ static void test_path_tcp_then_udp(void **state)
 	 * (three heartbeats of 5 s unanswered: within 30 s) and the peer
 	 * moves down to the TCP stream, still open. */
 	block_udp = true;
-	for (k = 0; k < 6000 && !(on_tcp(P, 0) && on_tcp(P, 1)); k++) {
-		run_for(P, 10);
-		usleep(100);
-	}
+	k = run_until(P, both_on_tcp, 6000, 100);
 	assert_true(k < 3000);
 	for (int i = 0; i < NODES; i++) {
 		assert_int_equal(peer_of(P, i)->path.kind, PATH_TCP);
@@ -920,15 +909,14 @@ static void test_path_tcp_then_udp(void **state)
 	/* Data crosses over it both ways, and nothing goes into the dead UDP
 	 * path any more. */
 	mark = P->net.n_sent;
-	check_packet_crosses_tcp(P, 0, "a over tcp again");
-	check_packet_crosses_tcp(P, 1, "b over tcp again");
+	check_crossing(P, 0, "a over tcp again", true);
+	check_crossing(P, 1, "b over tcp again", true);
 	assert_int_equal(count_sent(P, mark, 0, WIRE_DATA), 0);
 	assert_int_equal(count_sent(P, mark, 1, WIRE_DATA), 0);
 
 	/* UDP back: the probes on the stream's side find it, up again. */
 	block_udp = false;
-	for (k = 0; k < 2000 && !(on_udp(P, 0) && on_udp(P, 1)); k++)
-		run_for(P, 10);
+	run_until(P, both_on_udp, 2000, 0);
 	assert_true(on_udp(P, 0) && on_udp(P, 1));
 	mark = P->net.n_sent;
 	check_packet_crosses(P, 0, "a over udp again");

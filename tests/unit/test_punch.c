@@ -18,30 +18,19 @@
 #include <netinet/in.h>
 #include <sodium.h>
 
+#include "sockaddr_fill.h"
+
 #include "punch/engine.h"
+#include "util/addr.h"
 
 enum { T0 = 10000000, START_IN = 200, MAXA = 64 };
 
 static struct sockaddr_storage sa4(const char *ip, uint16_t port)
 {
 	struct sockaddr_storage ss;
-	struct sockaddr_in *in = (struct sockaddr_in *)&ss;
 
-	memset(&ss, 0, sizeof(ss));
-	in->sin_family = AF_INET;
-	in->sin_port = htons(port);
-	assert_int_equal(inet_pton(AF_INET, ip, &in->sin_addr), 1);
+	sockaddr_fill(&ss, ip, port);
 	return ss;
-}
-
-static bool same(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	return memcmp(a, b, sizeof(struct sockaddr_in)) == 0;
-}
-
-static uint16_t port_of(const struct sockaddr_storage *a)
-{
-	return ntohs(((const struct sockaddr_in *)a)->sin_port);
 }
 
 static struct punch_config config(bool relay, unsigned keepalive_s)
@@ -54,6 +43,14 @@ static struct punch_config config(bool relay, unsigned keepalive_s)
 	memset(c.our_pub, 0x11, 32);
 	memset(c.their_pub, 0x22, 32);
 	return c;
+}
+
+/* A fresh engine for a peer configured as config(relay, keepalive_s). */
+static void peer_init(struct punch_peer *p, bool relay, unsigned keepalive_s)
+{
+	struct punch_config c = config(relay, keepalive_s);
+
+	punch_peer_init(p, &c);
 }
 
 /* The peer's candidates as the rendezvous sends them: LAN 10.0.2.5,
@@ -100,7 +97,7 @@ static const struct punch_action *find_act(const struct acts *r, enum punch_act_
 					   const struct sockaddr_storage *addr)
 {
 	for (size_t i = 0; i < r->n; i++)
-		if (r->a[i].type == type && (!addr || same(&r->a[i].addr, addr)))
+		if (r->a[i].type == type && (!addr || addr_equal(&r->a[i].addr, addr)))
 			return &r->a[i];
 	return NULL;
 }
@@ -110,7 +107,7 @@ static const struct punch_action *find_last_act(const struct acts *r, enum punch
 						const struct sockaddr_storage *addr)
 {
 	for (size_t i = r->n; i-- > 0;)
-		if (r->a[i].type == type && same(&r->a[i].addr, addr))
+		if (r->a[i].type == type && addr_equal(&r->a[i].addr, addr))
 			return &r->a[i];
 	return NULL;
 }
@@ -153,10 +150,9 @@ static struct acts run_until(struct punch_peer *p, uint64_t from, uint64_t to)
 /* Peer introduced at T0, start moment reached, first probes collected. */
 static struct acts introduced(struct punch_peer *p, bool relay, bool tcp, unsigned keepalive)
 {
-	struct punch_config c = config(relay, keepalive);
 	struct rdv_introduce m = intro(tcp);
 
-	punch_peer_init(p, &c);
+	peer_init(p, relay, keepalive);
 	punch_on_introduce(p, &m, T0);
 	return run(p, T0 + START_IN);
 }
@@ -164,12 +160,11 @@ static struct acts introduced(struct punch_peer *p, bool relay, bool tcp, unsign
 static void test_punch_on_introduce_probes_at_start_moment(void **state)
 {
 	struct punch_peer p;
-	struct punch_config c = config(true, 0);
 	struct rdv_introduce m = intro(false);
 	struct sockaddr_storage lan = sa4("10.0.2.5", 51820), refl = sa4("198.51.100.7", 40000);
 	struct acts r;
 
-	punch_peer_init(&p, &c);
+	peer_init(&p, true, 0);
 	assert_true(punch_next_deadline(&p) == UINT64_MAX);
 	assert_int_equal(p.phase, PUNCH_PHASE_IDLE);
 	punch_on_introduce(&p, &m, T0);
@@ -225,11 +220,10 @@ static void test_punch_expire_retry_schedule(void **state)
 	uint64_t start = T0 + START_IN, last = start;
 	unsigned sent = 1, fast = 0;
 
-	struct punch_config c = config(false, 0);
 	struct rdv_introduce m = intro(false);
 
 	m.n_host = 0; /* one candidate, UDP only: nothing but its probes */
-	punch_peer_init(&p, &c);
+	peer_init(&p, false, 0);
 	punch_on_introduce(&p, &m, T0);
 	assert_int_equal(run(&p, start).n, 1);
 	/* 200 ms gaps for 2 s, then half the round's age (1 s to 8 s), until
@@ -297,7 +291,7 @@ static unsigned count_to(const struct acts *r, enum punch_act_type type,
 	unsigned n = 0;
 
 	for (size_t i = 0; i < r->n; i++)
-		n += r->a[i].type == type && same(&r->a[i].addr, addr);
+		n += r->a[i].type == type && addr_equal(&r->a[i].addr, addr);
 	return n;
 }
 
@@ -329,7 +323,7 @@ static struct tally run_tally(struct punch_peer *p, uint64_t from, uint64_t to)
 			int k = -1;
 
 			for (size_t j = 0; j < p->n_cand && k < 0; j++)
-				if (same(&p->cand[j].addr, &a->addr) &&
+				if (addr_equal(&p->cand[j].addr, &a->addr) &&
 				    p->cand[j].proto == (a->type == PUNCH_ACT_TCP_CONNECT
 							     ? PUNCH_PROTO_TCP
 							     : PUNCH_PROTO_UDP))
@@ -362,14 +356,13 @@ static struct tally run_tally(struct punch_peer *p, uint64_t from, uint64_t to)
  * counted, and the fast phase still goes out in full. */
 static void test_punch_round_budget(void **state)
 {
-	struct punch_config c = config(false, 0);
 	struct rdv_introduce m = big_intro();
 	uint64_t start = T0 + START_IN;
 	struct punch_peer p;
 	struct tally t;
 	size_t udp = 0, tcp = 0;
 
-	punch_peer_init(&p, &c);
+	peer_init(&p, false, 0);
 	assert_true(punch_on_introduce(&p, &m, T0));
 	for (size_t i = 0; i < p.n_cand; i++)
 		*(p.cand[i].proto == PUNCH_PROTO_UDP ? &udp : &tcp) += 1;
@@ -403,13 +396,12 @@ static void test_punch_round_budget(void **state)
  * burst, the rest as tokens come, never faster than PUNCH_PACE_PER_S. */
 static void test_punch_pacing(void **state)
 {
-	struct punch_config c = config(false, 0);
 	struct rdv_introduce m = big_intro();
 	uint64_t start = T0 + START_IN;
 	struct punch_peer p;
 	struct tally t;
 
-	punch_peer_init(&p, &c);
+	peer_init(&p, false, 0);
 	p.pace_tokens = 3; /* as if most of the burst had been spent */
 	p.pace_refill_ms = start;
 	punch_on_introduce(&p, &m, T0);
@@ -428,13 +420,12 @@ static void test_punch_pacing(void **state)
  * nothing at all is sent in between. */
 static void test_punch_backoff_growth_and_cap(void **state)
 {
-	struct punch_config c = config(false, 0);
 	struct rdv_introduce m = intro(false);
 	struct punch_peer p;
 	uint64_t round_start = T0 + START_IN, want = PUNCH_BACKOFF_MS;
 
 	m.n_host = 0;
-	punch_peer_init(&p, &c);
+	peer_init(&p, false, 0);
 	punch_on_introduce(&p, &m, T0);
 	for (int k = 0; k < 8; k++) {
 		uint64_t end = round_start + PUNCH_GIVE_UP_MS;
@@ -458,14 +449,13 @@ static void test_punch_backoff_growth_and_cap(void **state)
  * wait (no early round), however often it comes. */
 static void test_punch_repeated_introduction_keeps_backoff(void **state)
 {
-	struct punch_config c = config(false, 0);
 	struct rdv_introduce m = intro(true);
 	uint64_t start = T0 + START_IN, end = start + PUNCH_GIVE_UP_MS, now;
 	struct punch_peer p;
 	struct tally t;
 	unsigned probes = 0;
 
-	punch_peer_init(&p, &c);
+	peer_init(&p, false, 0);
 	assert_true(punch_on_introduce(&p, &m, T0));
 	/* In the round: once a second, as a CONNECT flood would make it. */
 	for (now = start; now < end; now += 1000) {
@@ -494,7 +484,6 @@ static void test_punch_repeated_introduction_keeps_backoff(void **state)
  * never reset by them. */
 static void test_punch_new_candidates_start_early(void **state)
 {
-	struct punch_config c = config(false, 0);
 	struct rdv_introduce m = intro(false);
 	uint64_t start = T0 + START_IN, end = start + PUNCH_GIVE_UP_MS, now = end + 5000;
 	struct sockaddr_storage h2 = sa4("10.0.2.6", 51820), h3 = sa4("10.0.2.7", 51820),
@@ -503,7 +492,7 @@ static void test_punch_new_candidates_start_early(void **state)
 	struct acts r;
 	struct tally t;
 
-	punch_peer_init(&p, &c);
+	peer_init(&p, false, 0);
 	punch_on_introduce(&p, &m, T0);
 	(void)run_tally(&p, T0, end);
 	assert_int_equal(p.backoff_level, 1);
@@ -619,7 +608,7 @@ static void test_punch_on_probe_reply_selects_path(void **state)
 	assert_int_equal(r.n, 1);
 	assert_int_equal(r.a[0].type, PUNCH_ACT_USE_PATH);
 	assert_int_equal(r.a[0].path, PUNCH_PATH_UDP);
-	assert_true(same(&r.a[0].addr, &refl));
+	assert_true(addr_equal(&r.a[0].addr, &refl));
 	assert_int_equal(p.phase, PUNCH_PHASE_DIRECT);
 	assert_int_equal(p.rtt_ms, 30);
 	/* On a UDP path: no more probes, no TCP, no relay, nothing scheduled
@@ -653,7 +642,7 @@ static void test_punch_select_prefers_lan(void **state)
 	to_refl.sender_time_ms = T0 + START_IN + 9;
 	punch_on_probe_reply(&p, &refl, &to_refl, T0 + START_IN + 10);
 	assert_int_equal(run(&p, T0 + START_IN + 10).n, 0);
-	assert_true(same(&p.path_addr, &lan));
+	assert_true(addr_equal(&p.path_addr, &lan));
 
 	/* 4. The other order: LAN first, then the reflexive: one USE_PATH. */
 	r = introduced(&p, false, false, 0);
@@ -699,7 +688,7 @@ static void test_punch_on_introduce_predicted_ports(void **state)
 		for (size_t k = 0; k < p.n_cand; k++) {
 			if (p.cand[k].type != PUNCH_CAND_PREDICTED)
 				continue;
-			assert_int_equal(port_of(&p.cand[k].addr),
+			assert_int_equal(addr_port(&p.cand[k].addr),
 					 rows[i].first + (int)predicted * rows[i].step);
 			predicted++;
 		}
@@ -790,7 +779,7 @@ static void test_punch_upgrade_replaces_relay(void **state)
 	r = run(&p, now);
 	assert_int_equal(r.n, 1);
 	assert_int_equal(r.a[0].path, PUNCH_PATH_UDP);
-	assert_true(same(&r.a[0].addr, &refl));
+	assert_true(addr_equal(&r.a[0].addr, &refl));
 
 	/* 3. Failure: TCP connecting again while on UDP changes nothing. */
 	punch_on_tcp_connected(&p, &tcp_refl, now + 1);
@@ -845,7 +834,7 @@ static void test_punch_heartbeats_and_dead_path(void **state)
 	assert_int_equal(r.n, 1);
 	assert_int_equal(r.a[0].type, PUNCH_ACT_SEND_PROBE);
 	assert_int_equal(r.a[0].probe_kind, PROBE_HEARTBEAT);
-	assert_true(same(&r.a[0].addr, &refl));
+	assert_true(addr_equal(&r.a[0].addr, &refl));
 	/* Answered: the next one keepalive after the answer. */
 	pl = reply_to(&r.a[0], at + 5000);
 	punch_on_heartbeat_reply(&p, PUNCH_PATH_UDP, &refl, &pl, at + 5040);
@@ -878,7 +867,7 @@ static void test_punch_heartbeats_and_dead_path(void **state)
 	/* Dead: said first, then the relay meanwhile, a new introduction, and
 	 * probes to every known candidate at once. */
 	assert_int_equal(r.a[0].type, PUNCH_ACT_PATH_DEAD);
-	assert_true(same(&r.a[0].addr, &refl));
+	assert_true(addr_equal(&r.a[0].addr, &refl));
 	assert_int_equal(r.a[1].type, PUNCH_ACT_USE_PATH);
 	assert_int_equal(r.a[1].path, PUNCH_PATH_RELAY);
 	assert_int_equal(r.a[2].type, PUNCH_ACT_REQUEST_INTRODUCTION);
@@ -911,7 +900,7 @@ static void test_punch_dead_path_without_relay(void **state)
 	assert_int_equal(p.path, PUNCH_PATH_NONE);
 	assert_int_equal(p.phase, PUNCH_PHASE_UDP);
 	assert_int_equal(p.cand[1].state, PUNCH_PAIR_IN_PROGRESS);
-	assert_true(same(&p.cand[1].addr, &refl));
+	assert_true(addr_equal(&p.cand[1].addr, &refl));
 }
 
 /* Puts p on the UDP reflexive path with a TCP stream to the reflexive
@@ -961,10 +950,10 @@ static void test_punch_dead_path_falls_back_to_stream(void **state)
 	assert_non_null(dead);
 	assert_non_null(use);
 	assert_int_equal(dead->path, PUNCH_PATH_UDP);
-	assert_true(same(&dead->addr, &refl));
+	assert_true(addr_equal(&dead->addr, &refl));
 	assert_true(use > dead);
 	assert_int_equal(use->path, PUNCH_PATH_TCP);
-	assert_true(same(&use->addr, &refl));
+	assert_true(addr_equal(&use->addr, &refl));
 	assert_int_equal(count_type(&r, PUNCH_ACT_USE_PATH), 1);
 	assert_int_equal(count_type(&r, PUNCH_ACT_PATH_DEAD), 1);
 	/* The live stream is not connected again. */
@@ -984,7 +973,7 @@ static void test_punch_dead_path_falls_back_to_stream(void **state)
 		if (r.a[i].probe_kind == PROBE_HEARTBEAT) {
 			assert_int_equal(r.a[i].path, PUNCH_PATH_TCP);
 			hb_tcp++;
-		} else if (r.a[i].path == PUNCH_PATH_UDP && same(&r.a[i].addr, &refl)) {
+		} else if (r.a[i].path == PUNCH_PATH_UDP && addr_equal(&r.a[i].addr, &refl)) {
 			probe = &r.a[i];
 		}
 	}
@@ -1002,7 +991,7 @@ static void test_punch_dead_path_falls_back_to_stream(void **state)
 	use = find_act(&r, PUNCH_ACT_USE_PATH, NULL);
 	assert_non_null(use);
 	assert_int_equal(use->path, PUNCH_PATH_UDP);
-	assert_true(same(&use->addr, &refl));
+	assert_true(addr_equal(&use->addr, &refl));
 	assert_int_equal(p.path, PUNCH_PATH_UDP);
 }
 
@@ -1119,7 +1108,7 @@ static void test_punch_on_probe_reply_replayed_is_ignored(void **state)
 	assert_int_equal(p.cand[1].rtt_ms, 20);
 	assert_int_equal(p.n_cand, 3);
 	assert_int_equal(run(&p, at + 1000).n, 0);
-	assert_true(same(&p.path_addr, &refl));
+	assert_true(addr_equal(&p.path_addr, &refl));
 }
 
 static void test_punch_on_heartbeat_reply_only_from_path(void **state)
@@ -1141,7 +1130,7 @@ static void test_punch_on_heartbeat_reply_only_from_path(void **state)
 	punch_on_heartbeat_reply(&p, PUNCH_PATH_RELAY, NULL, &pl, hb + 10);
 	assert_int_equal(run(&p, hb + 10).n, 0);
 	assert_int_equal(p.n_cand, n_cand);
-	assert_true(same(&p.path_addr, &refl));
+	assert_true(addr_equal(&p.path_addr, &refl));
 	assert_true(p.hb_outstanding);
 	assert_int_equal(p.hb_answered, 0);
 	/* A heartbeat's tx_id in a probe reply from elsewhere: nothing either. */
@@ -1234,7 +1223,7 @@ static void test_punch_on_probe_request_triggered_check(void **state)
 	pl = reply_to(check, at + 50);
 	punch_on_probe_reply(&p, &evil, &pl, at + 60);
 	assert_int_equal(run(&p, at + 60).n, 0);
-	assert_true(same(&p.path_addr, &refl));
+	assert_true(addr_equal(&p.path_addr, &refl));
 }
 
 /* One captured request replayed from many spoofed sources, for a minute:
@@ -1270,7 +1259,7 @@ static void test_punch_on_probe_request_replayed_is_bounded(void **state)
 	assert_true(replies >= 60 * PUNCH_REPLIES_PER_S);
 	assert_true(probes <= replies);
 	assert_int_equal(p.path, PUNCH_PATH_UDP);
-	assert_true(same(&p.path_addr, &refl));
+	assert_true(addr_equal(&p.path_addr, &refl));
 	assert_int_equal(p.cand[1].type, PUNCH_CAND_SRFLX);
 	assert_int_equal(p.cand[0].type, PUNCH_CAND_HOST);
 	print_message("replayed requests: 600000, replies %u, triggered probes %u\n", replies,
@@ -1280,14 +1269,13 @@ static void test_punch_on_probe_request_replayed_is_bounded(void **state)
 static void test_punch_on_probe_request_learns_prflx(void **state)
 {
 	struct sockaddr_storage from = sa4("203.0.113.50", 61000);
-	struct punch_config c = config(false, 0);
 	struct punch_peer p;
 	struct acts r;
 	unsigned ok = 0;
 
 	/* Before any introduction: the peer's probe teaches us where it is,
 	 * and we probe back at once. */
-	punch_peer_init(&p, &c);
+	peer_init(&p, false, 0);
 	assert_true(punch_on_probe_request(&p, PUNCH_PATH_UDP, &from, T0));
 	assert_int_equal(p.n_cand, 1);
 	assert_int_equal(p.cand[0].type, PUNCH_CAND_PRFLX);
@@ -1358,7 +1346,7 @@ static void test_punch_on_path_authenticated_roaming(void **state)
 	 * a packet from it: the engine follows, without asking to move. */
 	assert_true(punch_on_path_authenticated(&p, PUNCH_PATH_UDP, &moved, at + 100));
 	assert_int_equal(p.path, PUNCH_PATH_UDP);
-	assert_true(same(&p.path_addr, &moved));
+	assert_true(addr_equal(&p.path_addr, &moved));
 	r = run(&p, at + 100);
 	assert_int_equal(count_type(&r, PUNCH_ACT_USE_PATH), 0);
 	/* Heartbeats now go there. */
@@ -1391,13 +1379,12 @@ static void test_punch_authenticated_moves_up_never_down(void **state)
 {
 	struct sockaddr_storage tcp = sa4("198.51.100.7", 51820), udp = sa4("198.51.100.7", 40000),
 				roam = sa4("198.51.100.8", 40001);
-	struct punch_config c = config(true, 0);
 	struct punch_peer p;
 	struct acts r;
 	const uint64_t t = T0 + 1000;
 
 	(void)state;
-	punch_peer_init(&p, &c);
+	peer_init(&p, true, 0);
 	punch_on_relay_available(&p, T0);
 	/* Nothing selected: the relay is taken on its first authenticated packet. */
 	assert_true(punch_on_path_authenticated(&p, PUNCH_PATH_RELAY, NULL, t));
@@ -1406,16 +1393,16 @@ static void test_punch_authenticated_moves_up_never_down(void **state)
 	assert_int_equal(p.path, PUNCH_PATH_TCP);
 	assert_true(punch_on_path_authenticated(&p, PUNCH_PATH_UDP, &udp, t + 2));
 	assert_int_equal(p.path, PUNCH_PATH_UDP);
-	assert_true(same(&p.path_addr, &udp));
+	assert_true(addr_equal(&p.path_addr, &udp));
 	/* Down: refused, and the selected path stays where it was. */
 	assert_false(punch_on_path_authenticated(&p, PUNCH_PATH_TCP, &tcp, t + 3));
 	assert_false(punch_on_path_authenticated(&p, PUNCH_PATH_RELAY, NULL, t + 4));
 	assert_int_equal(p.path, PUNCH_PATH_UDP);
-	assert_true(same(&p.path_addr, &udp));
+	assert_true(addr_equal(&p.path_addr, &udp));
 	/* The same path again, and a UDP move (roaming): both accepted. */
 	assert_true(punch_on_path_authenticated(&p, PUNCH_PATH_UDP, &udp, t + 5));
 	assert_true(punch_on_path_authenticated(&p, PUNCH_PATH_UDP, &roam, t + 6));
-	assert_true(same(&p.path_addr, &roam));
+	assert_true(addr_equal(&p.path_addr, &roam));
 	/* NONE is no path to be on. */
 	assert_false(punch_on_path_authenticated(&p, PUNCH_PATH_NONE, NULL, t + 7));
 	r = run(&p, t + 7);
@@ -1438,7 +1425,7 @@ static void test_punch_peer_init_static_endpoint(void **state)
 	assert_true(punch_next_deadline(&p) == 0);
 	r = run(&p, T0);
 	assert_int_equal(r.n, 1);
-	assert_true(same(&r.a[0].addr, &ep));
+	assert_true(addr_equal(&r.a[0].addr, &ep));
 	assert_true(punch_next_deadline(&p) == T0 + PUNCH_FAST_RETRY_MS);
 	/* An introduction keeps it, first, next to the new candidates. */
 	punch_on_introduce(&p, &m, T0 + 50);
@@ -1565,12 +1552,9 @@ static bool sim_in(const struct sim_host *h, uint32_t sip, uint16_t sport, uint1
 static struct sockaddr_storage ss_of(uint32_t ip, uint16_t port)
 {
 	struct sockaddr_storage ss;
-	struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+	uint32_t be = htonl(ip);
 
-	memset(&ss, 0, sizeof(ss));
-	in->sin_family = AF_INET;
-	in->sin_addr.s_addr = htonl(ip);
-	in->sin_port = htons(port);
+	assert_true(addr_from_ip(&ss, AF_INET, &be, port));
 	return ss;
 }
 
@@ -1581,7 +1565,7 @@ static void sim_send(struct sim *s, int from, const struct sockaddr_storage *to,
 	struct sim_host *h = &s->h[from];
 	struct sim_pkt *p;
 	uint32_t dip = ntohl(in->sin_addr.s_addr);
-	uint16_t dport = ntohs(in->sin_port);
+	uint16_t dport = addr_port(to);
 	bool lan = s->same_lan && dip == s->h[!from].priv_ip;
 	uint16_t sport = lan ? SIM_PORT : sim_out(s, h, dip, dport);
 
