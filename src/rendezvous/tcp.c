@@ -20,8 +20,6 @@
 enum {
 	ACCEPT_PER_EVENT = 64,
 	READS_PER_EVENT = 16, /* then let other sockets have a turn */
-	STUN_HEADER = 20,
-	MODE_PROBE_LEN = 8, /* bytes 4..7: the STUN magic cookie, or not */
 };
 
 void rdv_tcp_limits_default(struct rdv_tcp_limits *lim)
@@ -341,64 +339,45 @@ static void consume(struct rdv_tcp_conn *c, size_t n, uint64_t now_ms)
 	}
 }
 
+struct peek_ctx {
+	struct rdv_tcp *t;
+	struct rdv_tcp_conn *c;
+};
+
+/* frame_peek's per-type limit: the owner's, for this connection. */
+static size_t conn_frame_max(void *ctx, uint8_t type)
+{
+	struct peek_ctx *p = ctx;
+
+	return p->t->ops->frame_max(p->t->ctx, p->c, type);
+}
+
 /* One complete frame or STUN message at the start of rbuf: 1 handed over,
- * 0 more bytes needed, -1 connection closed. */
+ * 0 more bytes needed, -1 connection closed. The framing rules are
+ * transport/frame's frame_peek; the buffer grows to the frame under way
+ * (its limit depends on its type and on the connection). */
 static int take_one(struct rdv_tcp *t, struct rdv_tcp_conn *c, uint64_t now_ms)
 {
-	size_t need, max;
+	struct peek_ctx pc = {t, c};
+	const struct frame_rules rules = {
+	    .stun_max = RDV_TCP_STUN_MAX, .frame_max = conn_frame_max, .ctx = &pc};
+	size_t need = 0;
+	enum frame_verdict v = frame_peek(c->rbuf, c->rlen, &c->mode, &rules, &need);
 
-	if (c->mode == RDV_TCP_UNKNOWN) {
-		/* Settled as soon as the bytes allow, as frame.c does: a STUN
-		 * message starts with two zero bits and has the cookie at 4..7,
-		 * so a length prefix of 16384 or more, or the first byte of 4..7
-		 * that differs, means frames (and their limits apply at once). */
-		static const uint8_t cookie[4] = {0x21, 0x12, 0xA4, 0x42};
-
-		if (c->rlen >= 1 && (c->rbuf[0] & 0xC0))
-			c->mode = RDV_TCP_FRAMES;
-		for (size_t i = 4; c->mode == RDV_TCP_UNKNOWN && i < c->rlen && i < 8; i++)
-			if (c->rbuf[i] != cookie[i - 4])
-				c->mode = RDV_TCP_FRAMES;
-		if (c->mode == RDV_TCP_UNKNOWN) {
-			if (c->rlen < MODE_PROBE_LEN)
-				return 0;
-			c->mode = RDV_TCP_STUN;
-		}
+	if (v < 0) {
+		bad(t, c, frame_verdict_str(v));
+		return -1;
 	}
-	if (c->mode == RDV_TCP_STUN) {
-		/* Judged as soon as the bytes are in, not when 20 have come. */
-		if (c->rlen >= 1 && (c->rbuf[0] & 0xC0)) {
-			bad(t, c, "not a STUN message");
-			return -1;
-		}
-		if (c->rlen < 4)
-			return 0;
-		need = STUN_HEADER + (size_t)(c->rbuf[2] << 8 | c->rbuf[3]);
-		if (need > RDV_TCP_STUN_MAX) {
-			bad(t, c, "STUN message too long");
-			return -1;
-		}
-		if (c->rlen < need)
-			return 0;
+	if (!reserve(c, need)) {
+		bad(t, c, "out of memory");
+		return -1;
+	}
+	if (v == FRAME_MORE)
+		return 0;
+	if (c->mode == FRAME_MODE_STUN)
 		t->ops->on_stun(t->ctx, c, c->rbuf, need);
-	} else {
-		if (c->rlen < 3)
-			return 0;
-		need = (size_t)(c->rbuf[0] << 8 | c->rbuf[1]);
-		max = t->ops->frame_max(t->ctx, c, c->rbuf[2]);
-		if (need == 0 || need > max) {
-			bad(t, c, need ? "frame too long for its type" : "empty frame");
-			return -1;
-		}
-		need += 2;
-		if (!reserve(c, need)) {
-			bad(t, c, "out of memory");
-			return -1;
-		}
-		if (c->rlen < need)
-			return 0;
-		t->ops->on_frame(t->ctx, c, c->rbuf + 2, need - 2);
-	}
+	else
+		t->ops->on_frame(t->ctx, c, c->rbuf + FRAME_PREFIX_LEN, need - FRAME_PREFIX_LEN);
 	if (c->dead)
 		return -1;
 	refresh_authed(t, c);

@@ -1,7 +1,8 @@
 /* The rendezvous's TCP side: one listener on the listen address and port,
  * and per connection either u16 length-prefixed p2pvpn frames or STUN
  * messages back to back (told apart by the magic cookie at offset 4 of the
- * stream, rdvproto/proto.h section 4).
+ * stream, rdvproto/proto.h section 4), by transport/frame's frame_peek, the
+ * rules p2pvpnd's streams follow too.
  *
  * Every connection is bounded: its read buffer holds at most one frame of
  * the largest size the owner accepts for that frame's type (asked through
@@ -32,6 +33,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+
+#include "transport/frame.h"
 
 /* What an epoll event's data.ptr points at: the server's objects and the
  * connections here all start with one. */
@@ -64,16 +67,10 @@ enum {
 	RDV_TCP_RBUF_MIN = 2048,
 };
 
-enum rdv_tcp_mode {
-	RDV_TCP_UNKNOWN = 0, /* fewer than 8 bytes seen */
-	RDV_TCP_FRAMES,
-	RDV_TCP_STUN,
-};
-
 struct rdv_tcp_conn {
 	struct rdv_ev ev; /* first: epoll's data.ptr */
 	int fd;
-	enum rdv_tcp_mode mode;
+	enum frame_mode mode; /* transport/frame's: DETECT until the first bytes settle it */
 	struct sockaddr_storage remote, local;
 	uint8_t *rbuf;
 	size_t rlen, rcap;

@@ -8,7 +8,13 @@
  * back, each 20 bytes of header plus its length field (bytes 2..3). Detect
  * mode starts undecided and settles on the first bytes: the magic cookie at
  * stream offset 4 means STUN, anything else means framed (a framed stream
- * has the p2pvpn header's reserved zeros there, never 0x21 0x12).
+ * has the p2pvpn header's reserved zeros there, never 0x21 0x12), and so
+ * does a first byte with either of its top two bits set (a STUN type never
+ * has them, a length prefix of 16384 or more does).
+ *
+ * These rules are frame_peek, a pure function over the bytes received so
+ * far, shared by the reader below and by the rendezvous's TCP connections
+ * (which keep a growing buffer each and a maximum per frame type).
  *
  * The buffer is fixed (FRAME_BUF_SIZE, one largest frame with its prefix):
  * nothing is allocated per frame, and a sender cannot make the reader hold
@@ -37,6 +43,45 @@ enum frame_mode {
 	FRAME_MODE_FRAMED,     /* u16 length-prefixed datagrams */
 	FRAME_MODE_STUN,       /* STUN messages delimited by their own length */
 };
+
+/* What frame_peek makes of the bytes at the start of a stream. */
+enum frame_verdict {
+	FRAME_MORE = 0,		  /* incomplete: see frame_peek's *need */
+	FRAME_WHOLE = 1,	  /* the first message is complete */
+	FRAME_EMPTY = -1,	  /* framed: a length of 0 */
+	FRAME_TOO_LONG = -2,	  /* framed: longer than its type's maximum */
+	FRAME_NOT_STUN = -3,	  /* STUN: type's top bits set, length not a multiple of 4,
+				   * or no cookie */
+	FRAME_STUN_TOO_LONG = -4, /* STUN: longer than stun_max */
+};
+
+/* The limits frame_peek applies. */
+struct frame_rules {
+	size_t stun_max; /* largest STUN message, its 20-byte header included */
+	/* Largest datagram (prefix not counted) for the type in its first byte,
+	 * asked once that byte is in; 0 refuses the type. NULL: FRAME_MAX for
+	 * every type, judged on the prefix alone. */
+	size_t (*frame_max)(void *ctx, uint8_t type);
+	void *ctx;
+};
+
+/* Judges the first message of a stream from the len bytes received so far
+ * (buf may be NULL when len is 0). In FRAME_MODE_DETECT it first settles
+ * *mode if the bytes allow (else FRAME_MORE, *need = 8). Then:
+ * FRAME_WHOLE: the message is buf[0..*need): framed, the datagram follows
+ * its FRAME_PREFIX_LEN prefix; STUN, the whole message, header included.
+ * FRAME_MORE: *need (> len) is the stream length to wait for: the whole
+ * message once its length is known, else the bytes that carry it.
+ * Negative: a protocol violation, judged as soon as the bytes that prove it
+ * are in (more bytes never change the answer); the stream cannot be
+ * resynchronised. STUN: type's top bits (1 byte), too long (4), length not
+ * a multiple of 4 (4), cookie (8). Framed: 0 (2 bytes), too long (2, or 3
+ * with frame_max). */
+enum frame_verdict frame_peek(const uint8_t *buf, size_t len, enum frame_mode *mode,
+			      const struct frame_rules *rules, size_t *need);
+/* The violation as a log phrase ("empty frame", "frame too long for its
+ * type", "not a STUN message", "STUN message too long"); "" otherwise. */
+const char *frame_verdict_str(enum frame_verdict v);
 
 struct frame_reader {
 	enum frame_mode mode;

@@ -3,7 +3,11 @@
  * frames fed one byte at a time (slowloris), split at every position, many
  * frames in one read, STUN-over-TCP detection on the first bytes, STUN
  * messages that lost their boundaries, and the space/commit contract. Each
- * stream is checked against the frames that built it, byte for byte. */
+ * stream is checked against the frames that built it, byte for byte.
+ * frame_peek alone (the rules the rendezvous shares): detection, partial
+ * headers, zero and over-long lengths with and without a per-type limit,
+ * each STUN violation judged at the byte that proves it, and on random
+ * streams a verdict that more bytes never change. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -464,6 +468,255 @@ static void test_frame_reader_next_garbage(void **state)
 	}
 }
 
+/* ---- frame_peek: the rules alone ------------------------------------------ */
+
+/* A per-type limit as the rendezvous has: type 1 up to 100 bytes, type 2
+ * up to 65535, any other refused; records the types it was asked. */
+static unsigned asked;
+static uint8_t asked_type;
+
+static size_t by_type(void *ctx, uint8_t type)
+{
+	assert_ptr_equal(ctx, &asked);
+	asked++;
+	asked_type = type;
+	return type == 1 ? 100 : type == 2 ? 65535 : 0;
+}
+
+static const struct frame_rules typed = {.stun_max = 1024, .frame_max = by_type, .ctx = &asked};
+static const struct frame_rules plain = {.stun_max = FRAME_STUN_HEADER_LEN + FRAME_STUN_MAX};
+
+/* The verdict on buf[0..len) from mode (need -1 when none is set). */
+static enum frame_verdict peek(const uint8_t *buf, size_t len, enum frame_mode *mode,
+			       const struct frame_rules *rules, size_t *need)
+{
+	*need = (size_t)-1;
+	return frame_peek(buf, len, mode, rules, need);
+}
+
+static void test_frame_peek_detect(void **state)
+{
+	uint8_t buf[28];
+	enum frame_mode mode;
+	size_t need;
+
+	/* STUN: undecided below 8 bytes (every one of 4..7 matches the
+	 * cookie), then the whole message's length. */
+	stun_msg(buf, 1);
+	for (size_t len = 0; len < 8; len++) {
+		mode = FRAME_MODE_DETECT;
+		assert_int_equal(peek(buf, len, &mode, &typed, &need), FRAME_MORE);
+		assert_int_equal(mode, FRAME_MODE_DETECT);
+		assert_int_equal(need, 8);
+	}
+	for (size_t len = 8; len < 28; len++) {
+		mode = FRAME_MODE_DETECT;
+		assert_int_equal(peek(buf, len, &mode, &typed, &need), FRAME_MORE);
+		assert_int_equal(mode, FRAME_MODE_STUN);
+		assert_int_equal(need, 28);
+	}
+	mode = FRAME_MODE_DETECT;
+	assert_int_equal(peek(buf, 28, &mode, &typed, &need), FRAME_WHOLE);
+	assert_int_equal(need, 28);
+	/* Framed at once on a first byte with a top bit set (a length of
+	 * 16384 or more), even with the cookie at 4..7. */
+	for (uint8_t top = 0x40; top; top = top == 0x40 ? 0x80 : top == 0x80 ? 0xc0 : 0) {
+		buf[0] = top;
+		mode = FRAME_MODE_DETECT;
+		assert_int_equal(peek(buf, 1, &mode, &plain, &need), FRAME_MORE);
+		assert_int_equal(mode, FRAME_MODE_FRAMED);
+		assert_int_equal(need, FRAME_PREFIX_LEN);
+		mode = FRAME_MODE_DETECT;
+		assert_int_equal(peek(buf, 8, &mode, &plain, &need), FRAME_MORE);
+		assert_int_equal(mode, FRAME_MODE_FRAMED);
+		assert_int_equal(need, FRAME_PREFIX_LEN + ((size_t)top << 8 | 0x01));
+	}
+	/* Framed at the first of bytes 4..7 that is not the cookie's. */
+	for (size_t at = 4; at < 8; at++) {
+		stun_msg(buf, 1);
+		buf[at] ^= 0x01;
+		for (size_t len = 0; len <= at; len++) {
+			mode = FRAME_MODE_DETECT;
+			(void)peek(buf, len, &mode, &plain, &need);
+			assert_int_equal(mode, FRAME_MODE_DETECT);
+		}
+		mode = FRAME_MODE_DETECT;
+		/* buf: length 1, so the frame is 3 bytes and already whole. */
+		assert_int_equal(peek(buf, at + 1, &mode, &plain, &need), FRAME_WHOLE);
+		assert_int_equal(mode, FRAME_MODE_FRAMED);
+		assert_int_equal(need, 3);
+	}
+	/* A settled mode is not judged again. */
+	stun_msg(buf, 1);
+	mode = FRAME_MODE_FRAMED;
+	assert_int_equal(peek(buf, 28, &mode, &plain, &need), FRAME_WHOLE);
+	assert_int_equal(need, FRAME_PREFIX_LEN + 1);
+	buf[4] = 0;
+	mode = FRAME_MODE_STUN;
+	assert_int_equal(peek(buf, 28, &mode, &plain, &need), FRAME_NOT_STUN);
+}
+
+static void test_frame_peek_framed_lengths(void **state)
+{
+	uint8_t buf[FRAME_BUF_SIZE];
+	enum frame_mode mode = FRAME_MODE_FRAMED;
+	size_t need;
+
+	memset(buf, 0, sizeof(buf));
+	/* Partial prefix. */
+	assert_int_equal(peek(buf, 0, &mode, &typed, &need), FRAME_MORE);
+	assert_int_equal(need, FRAME_PREFIX_LEN);
+	assert_int_equal(peek(buf, 1, &mode, &typed, &need), FRAME_MORE);
+	assert_int_equal(need, FRAME_PREFIX_LEN);
+	/* Zero length: judged on the prefix, with or without a type limit. */
+	asked = 0;
+	assert_int_equal(peek(buf, 2, &mode, &typed, &need), FRAME_EMPTY);
+	assert_int_equal(peek(buf, 2, &mode, &plain, &need), FRAME_EMPTY);
+	assert_int_equal(asked, 0);
+	/* With a type limit the type byte is waited for, then asked. */
+	buf[1] = 100;
+	assert_int_equal(peek(buf, 2, &mode, &typed, &need), FRAME_MORE);
+	assert_int_equal(need, FRAME_PREFIX_LEN + 1);
+	assert_int_equal(asked, 0);
+	buf[2] = 1;
+	assert_int_equal(peek(buf, 3, &mode, &typed, &need), FRAME_MORE);
+	assert_int_equal(need, FRAME_PREFIX_LEN + 100);
+	assert_int_equal(asked, 1);
+	assert_int_equal(asked_type, 1);
+	assert_int_equal(peek(buf, 101, &mode, &typed, &need), FRAME_MORE);
+	assert_int_equal(peek(buf, 102, &mode, &typed, &need), FRAME_WHOLE);
+	assert_int_equal(need, 102);
+	/* One over the type's limit, and a type refused whatever its length. */
+	buf[1] = 101;
+	assert_int_equal(peek(buf, 3, &mode, &typed, &need), FRAME_TOO_LONG);
+	buf[1] = 1;
+	buf[2] = 7;
+	assert_int_equal(peek(buf, 3, &mode, &typed, &need), FRAME_TOO_LONG);
+	assert_int_equal(asked_type, 7);
+	/* Without a limit every length up to 65535 is a frame, on the prefix. */
+	buf[0] = 0xff;
+	buf[1] = 0xff;
+	assert_int_equal(peek(buf, 2, &mode, &plain, &need), FRAME_MORE);
+	assert_int_equal(need, FRAME_BUF_SIZE);
+	assert_int_equal(peek(buf, FRAME_BUF_SIZE - 1, &mode, &plain, &need), FRAME_MORE);
+	assert_int_equal(peek(buf, FRAME_BUF_SIZE, &mode, &plain, &need), FRAME_WHOLE);
+	buf[2] = 2;
+	assert_int_equal(peek(buf, FRAME_BUF_SIZE, &mode, &typed, &need), FRAME_WHOLE);
+}
+
+static void test_frame_peek_stun_rules(void **state)
+{
+	static const struct {
+		size_t off;
+		uint8_t val;
+		enum frame_verdict v;
+		size_t at; /* the bytes that prove it */
+	} cases[] = {
+	    /* 1 */ {0, 0x40, FRAME_NOT_STUN, 1}, /* type's top bits */
+	    /* 2 */ {0, 0x80, FRAME_NOT_STUN, 1},
+	    /* 3 */ {3, 0x09, FRAME_NOT_STUN, 4},      /* not a multiple of 4 */
+	    /* 4 */ {2, 0x04, FRAME_STUN_TOO_LONG, 4}, /* 20 + 0x0408 > 1024 */
+	    /* 5 */ {3, 0x0b, FRAME_NOT_STUN, 4},
+	    /* 6 */ {4, 0x20, FRAME_NOT_STUN, 8}, /* cookie */
+	    /* 7 */ {7, 0x43, FRAME_NOT_STUN, 8},
+	};
+	uint8_t buf[1100];
+	enum frame_mode mode;
+	size_t need;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(buf, 0, sizeof(buf));
+		stun_msg(buf, 1);
+		buf[cases[i].off] = cases[i].val;
+		for (size_t len = 0; len < sizeof(buf); len++) {
+			mode = FRAME_MODE_STUN;
+			if (len < cases[i].at) {
+				assert_int_equal(peek(buf, len, &mode, &typed, &need), FRAME_MORE);
+				assert_true(need > len);
+			} else {
+				/* More bytes never change a violation. */
+				assert_int_equal(peek(buf, len, &mode, &typed, &need), cases[i].v);
+			}
+		}
+	}
+	/* stun_max itself is a message; 4 more is too long; a header alone is
+	 * whole. */
+	memset(buf, 0, sizeof(buf));
+	stun_msg(buf, 1);
+	buf[2] = (1024 - 20) >> 8;
+	buf[3] = (1024 - 20) & 0xff;
+	mode = FRAME_MODE_STUN;
+	assert_int_equal(peek(buf, 4, &mode, &typed, &need), FRAME_MORE);
+	assert_int_equal(need, 1024);
+	assert_int_equal(peek(buf, 1024, &mode, &typed, &need), FRAME_WHOLE);
+	buf[3] += 4;
+	assert_int_equal(peek(buf, 4, &mode, &typed, &need), FRAME_STUN_TOO_LONG);
+	buf[2] = 0;
+	buf[3] = 0;
+	assert_int_equal(peek(buf, 19, &mode, &typed, &need), FRAME_MORE);
+	assert_int_equal(need, 20);
+	assert_int_equal(peek(buf, 20, &mode, &typed, &need), FRAME_WHOLE);
+}
+
+/* Random streams in both rule sets: as bytes come in, the mode settles
+ * once and stays, *need stays above what is there while the verdict is
+ * MORE, and the first verdict that is not MORE never changes again. */
+static void test_frame_peek_prefix_stable(void **state)
+{
+	static uint8_t buf[1200];
+
+	for (int round = 0; round < 3000; round++) {
+		const struct frame_rules *rules = round % 2 ? &typed : &plain;
+		enum frame_mode settled = FRAME_MODE_DETECT;
+		enum frame_verdict first = FRAME_MORE;
+		size_t first_need = 0;
+
+		for (size_t i = 0; i < sizeof(buf); i++)
+			buf[i] = (uint8_t)rng();
+		/* Often a STUN start or a small framed length, so every rule
+		 * gets reached. */
+		if (round % 3 == 0)
+			stun_msg(buf, 1);
+		if (round % 5 == 0)
+			buf[0] &= 0x03;
+		if (round % 7 == 0)
+			buf[2] = (uint8_t)(1 + rng() % 2);
+		for (size_t len = 0; len <= sizeof(buf); len++) {
+			enum frame_mode mode = FRAME_MODE_DETECT;
+			size_t need;
+			enum frame_verdict v = peek(buf, len, &mode, rules, &need);
+
+			if (settled != FRAME_MODE_DETECT)
+				assert_int_equal(mode, settled);
+			settled = mode;
+			if (first != FRAME_MORE) {
+				assert_int_equal(v, first);
+				if (v == FRAME_WHOLE)
+					assert_int_equal(need, first_need);
+				continue;
+			}
+			if (v == FRAME_MORE) {
+				assert_true(need > len);
+			} else {
+				first = v;
+				first_need = need;
+				if (v == FRAME_WHOLE)
+					assert_true(need <= len);
+			}
+		}
+	}
+}
+
+static void test_frame_verdict_str(void **state)
+{
+	assert_string_equal(frame_verdict_str(FRAME_EMPTY), "empty frame");
+	assert_string_equal(frame_verdict_str(FRAME_TOO_LONG), "frame too long for its type");
+	assert_string_equal(frame_verdict_str(FRAME_NOT_STUN), "not a STUN message");
+	assert_string_equal(frame_verdict_str(FRAME_STUN_TOO_LONG), "STUN message too long");
+	assert_string_equal(frame_verdict_str(FRAME_WHOLE), "");
+	assert_string_equal(frame_verdict_str(FRAME_MORE), "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -479,6 +732,11 @@ int main(void)
 	    cmocka_unit_test(test_frame_reader_detect_framed),
 	    cmocka_unit_test(test_frame_reader_stun_lost_boundaries),
 	    cmocka_unit_test(test_frame_reader_next_garbage),
+	    cmocka_unit_test(test_frame_peek_detect),
+	    cmocka_unit_test(test_frame_peek_framed_lengths),
+	    cmocka_unit_test(test_frame_peek_stun_rules),
+	    cmocka_unit_test(test_frame_peek_prefix_stable),
+	    cmocka_unit_test(test_frame_verdict_str),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
