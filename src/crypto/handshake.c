@@ -23,7 +23,8 @@
  * Error codes: -EBADMSG malformed or unauthentic, -EACCES bad mac1,
  * -EKEYREJECTED low-order key, -ENOENT response not matching an outstanding
  * initiation, -ENOKEY pending initiation for another peer, -EALREADY replayed
- * or old timestamp, -EBUSY initiation flood, -EINVAL wrong state. */
+ * or old timestamp, -EBUSY initiation flood, -EINVAL wrong state, -EPROTO a
+ * response that chose a data cipher we did not offer. */
 #include "crypto/handshake.h"
 
 #include <endian.h>
@@ -36,10 +37,13 @@
 #include "crypto/keys.h"
 #include "util/be.h"
 
-/* Noise message 1 (e, es, s, ss + timestamp) and 2 (e, ee, se, psk + empty). */
+/* Noise message 1 (e, es, s, ss + timestamp and offered ciphers) and 2 (e,
+ * ee, se, psk + the chosen cipher). */
 enum {
-	INIT_NOISE_LEN = 32 + (32 + 16) + (HS_TAI64N_LEN + 16),
-	RESP_NOISE_LEN = 32 + 16,
+	INIT_PAYLOAD_LEN = HS_TAI64N_LEN + 1,
+	RESP_PAYLOAD_LEN = 1,
+	INIT_NOISE_LEN = 32 + (32 + 16) + (INIT_PAYLOAD_LEN + 16),
+	RESP_NOISE_LEN = 32 + (RESP_PAYLOAD_LEN + 16),
 	INIT_MAC1_OFF = offsetof(struct wire_init, mac1),
 	RESP_MAC1_OFF = offsetof(struct wire_resp, mac1),
 	TAI64N_GRAIN_NS = 1 << 24, /* rounddown_pow2(1e9 / INITIATIONS_PER_SECOND) */
@@ -163,16 +167,18 @@ int hs_create_initiation(const struct hs_identity *id, struct hs_peer *peer, uin
 			 const uint8_t tai64n[HS_TAI64N_LEN], struct wire_init *out)
 {
 	struct noise_handshake hs;
-	uint8_t msg[INIT_NOISE_LEN];
+	uint8_t msg[INIT_NOISE_LEN], payload[INIT_PAYLOAD_LEN];
 	size_t len = 0;
 	int ret;
 
+	memcpy(payload, tai64n, HS_TAI64N_LEN);
+	payload[HS_TAI64N_LEN] = peer->ciphers & HS_CIPHERS_KNOWN;
 	ret = noise_start(&hs, true, id->s_priv, peer->rs_pub);
 	if (ret == 0)
 		ret = set_psk(&hs, peer->psk);
-	/* -> e, es, s, ss with the timestamp as payload. */
+	/* -> e, es, s, ss with the timestamp and our ciphers as payload. */
 	if (ret == 0)
-		ret = noise_write_message(&hs, tai64n, HS_TAI64N_LEN, msg, sizeof(msg), &len);
+		ret = noise_write_message(&hs, payload, sizeof(payload), msg, sizeof(msg), &len);
 	if (ret == 0 && len != sizeof(msg))
 		ret = -EINVAL;
 	if (ret < 0)
@@ -182,7 +188,7 @@ int hs_create_initiation(const struct hs_identity *id, struct hs_peer *peer, uin
 	out->sender_index = htole32(local_index);
 	memcpy(out->ephemeral, msg, sizeof(out->ephemeral));
 	memcpy(out->enc_static, msg + 32, sizeof(out->enc_static));
-	memcpy(out->enc_timestamp, msg + 32 + 48, sizeof(out->enc_timestamp));
+	memcpy(out->enc_payload, msg + 32 + 48, sizeof(out->enc_payload));
 	/* Without a mac1 nobody would answer: fail before the peer changes. */
 	ret = hs_mac1(peer->mac1_key, (const uint8_t *)out, INIT_MAC1_OFF, out->mac1);
 	if (ret < 0)
@@ -192,6 +198,8 @@ int hs_create_initiation(const struct hs_identity *id, struct hs_peer *peer, uin
 	peer->state = HS_STATE_INIT_SENT;
 	peer->local_index = local_index;
 	peer->remote_index = 0;
+	peer->offered = payload[HS_TAI64N_LEN];
+	peer->cipher = WIRE_CIPHER_CHACHA20POLY1305;
 out:
 	sodium_memzero(&hs, sizeof(hs));
 	sodium_memzero(msg, sizeof(msg));
@@ -201,6 +209,7 @@ out:
 int hs_consume_initiation(const struct hs_identity *id, const uint8_t *msg, size_t len,
 			  struct hs_pending *p)
 {
+	uint8_t payload[INIT_PAYLOAD_LEN];
 	size_t plen = 0;
 	int ret;
 
@@ -215,14 +224,18 @@ int hs_consume_initiation(const struct hs_identity *id, const uint8_t *msg, size
 	 * caller knows which peer this is. */
 	if (ret == 0)
 		ret = noise_read_message(&p->noise, msg + offsetof(struct wire_init, ephemeral),
-					 INIT_NOISE_LEN, p->timestamp, sizeof(p->timestamp), &plen);
+					 INIT_NOISE_LEN, payload, sizeof(payload), &plen);
 	if (ret == 0 &&
-	    (plen != HS_TAI64N_LEN || !noise_handshake_remote_static(&p->noise, p->rs_pub)))
+	    (plen != INIT_PAYLOAD_LEN || !noise_handshake_remote_static(&p->noise, p->rs_pub)))
 		ret = -EBADMSG;
 	if (ret < 0) {
+		sodium_memzero(payload, sizeof(payload));
 		hs_pending_cleanup(p);
 		return ret;
 	}
+	memcpy(p->timestamp, payload, HS_TAI64N_LEN);
+	/* Bits we do not know are a newer peer's offers: not ours to take. */
+	p->offered = payload[HS_TAI64N_LEN] & HS_CIPHERS_KNOWN;
 	p->sender_index = le32_get(msg + offsetof(struct wire_init, sender_index));
 	return 0;
 }
@@ -255,6 +268,11 @@ int hs_accept_initiation(struct hs_peer *peer, struct hs_pending *p, uint64_t no
 		peer->remote_index = p->sender_index;
 		peer->local_index = 0;
 		peer->state = HS_STATE_INIT_CONSUMED;
+		peer->offered = p->offered;
+		/* The fastest cipher both offer; ChaCha20-Poly1305 always works. */
+		peer->cipher = (p->offered & peer->ciphers & HS_CIPHER_BIT(WIRE_CIPHER_AES256GCM))
+				   ? WIRE_CIPHER_AES256GCM
+				   : WIRE_CIPHER_CHACHA20POLY1305;
 	}
 	hs_pending_cleanup(p);
 	return ret;
@@ -263,15 +281,16 @@ int hs_accept_initiation(struct hs_peer *peer, struct hs_pending *p, uint64_t no
 int hs_create_response(struct hs_peer *peer, uint32_t local_index, struct wire_resp *out)
 {
 	struct noise_handshake hs;
-	uint8_t msg[RESP_NOISE_LEN];
+	uint8_t msg[RESP_NOISE_LEN], choice;
 	size_t len = 0;
 	int ret = -EINVAL;
 
 	if (peer->state != HS_STATE_INIT_CONSUMED)
 		return -EINVAL;
 	hs = peer->noise;
-	/* -> e, ee, se, psk with an empty payload. */
-	ret = noise_write_message(&hs, NULL, 0, msg, sizeof(msg), &len);
+	choice = peer->cipher;
+	/* -> e, ee, se, psk with the chosen cipher as payload. */
+	ret = noise_write_message(&hs, &choice, sizeof(choice), msg, sizeof(msg), &len);
 	if (ret == 0 && (len != sizeof(msg) || !noise_handshake_is_complete(&hs)))
 		ret = -EINVAL;
 	if (ret < 0)
@@ -281,7 +300,7 @@ int hs_create_response(struct hs_peer *peer, uint32_t local_index, struct wire_r
 	out->sender_index = htole32(local_index);
 	out->receiver_index = htole32(peer->remote_index);
 	memcpy(out->ephemeral, msg, sizeof(out->ephemeral));
-	memcpy(out->enc_empty, msg + 32, sizeof(out->enc_empty));
+	memcpy(out->enc_cipher, msg + 32, sizeof(out->enc_cipher));
 	ret = hs_mac1(peer->mac1_key, (const uint8_t *)out, RESP_MAC1_OFF, out->mac1);
 	if (ret < 0)
 		goto out;
@@ -298,6 +317,7 @@ int hs_consume_response(const struct hs_identity *id, struct hs_peer *peer, cons
 			size_t len)
 {
 	struct noise_handshake hs;
+	uint8_t choice = 0xff;
 	size_t plen = 0;
 	int ret;
 
@@ -311,15 +331,20 @@ int hs_consume_response(const struct hs_identity *id, struct hs_peer *peer, cons
 	    le32_get(msg + offsetof(struct wire_resp, receiver_index)) != peer->local_index)
 		return -ENOENT;
 	hs = peer->noise;
-	/* <- e, ee, se, psk; the payload must be empty. */
+	/* <- e, ee, se, psk; the payload is the responder's choice of cipher,
+	 * which must be one we offered. */
 	ret = noise_read_message(&hs, msg + offsetof(struct wire_resp, ephemeral), RESP_NOISE_LEN,
-				 NULL, 0, &plen);
-	if (ret == 0 && !noise_handshake_is_complete(&hs))
+				 &choice, sizeof(choice), &plen);
+	if (ret == 0 && (!noise_handshake_is_complete(&hs) || plen != RESP_PAYLOAD_LEN))
 		ret = -EBADMSG;
+	if (ret == 0 && choice != WIRE_CIPHER_CHACHA20POLY1305 &&
+	    !(choice < WIRE_CIPHER_COUNT && (peer->offered & HS_CIPHER_BIT(choice))))
+		ret = -EPROTO;
 	if (ret == 0) {
 		peer->noise = hs;
 		peer->remote_index = le32_get(msg + offsetof(struct wire_resp, sender_index));
 		peer->state = HS_STATE_RESP_CONSUMED;
+		peer->cipher = choice;
 	}
 	sodium_memzero(&hs, sizeof(hs));
 	return ret;

@@ -1,6 +1,11 @@
 /* The p2pvpn handshake: Noise_IKpsk2_25519_ChaChaPoly_BLAKE2b with prologue
- * "p2pvpn v1", framed as wire/wire.h's wire_init (148 bytes) and wire_resp
- * (92 bytes), with WireGuard's mac1 and TAI64N replay protection.
+ * "p2pvpn v2", framed as wire/wire.h's wire_init (149 bytes) and wire_resp
+ * (93 bytes), with WireGuard's mac1 and TAI64N replay protection. The
+ * encrypted payloads also agree the data cipher: the initiation carries the
+ * ciphers the initiator offers besides ChaCha20-Poly1305 (hs_peer.ciphers),
+ * the response the one the responder chose (AES-256-GCM when both offer it),
+ * so the choice is authenticated like the rest and a third party cannot
+ * change it.
  *
  * Initiator:  hs_create_initiation -> send -> hs_consume_response ->
  *             hs_peer_derive_keys.
@@ -18,7 +23,7 @@
 #include "wire/wire.h"
 
 #define HS_PROTOCOL_NAME "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2b"
-#define HS_PROLOGUE "p2pvpn v1"
+#define HS_PROLOGUE "p2pvpn v2" /* v2: the data cipher agreed in the payloads */
 
 enum {
 	HS_KEY_LEN = 32,
@@ -35,6 +40,11 @@ enum hs_state {
 	HS_STATE_RESP_SENT,	/* responder: complete, keys ready */
 	HS_STATE_RESP_CONSUMED, /* initiator: complete, keys ready */
 };
+
+/* A data cipher's bit in hs_peer.ciphers and the initiation's offer. */
+#define HS_CIPHER_BIT(c) (1u << (c))
+/* The offers this version knows (ChaCha20-Poly1305 is implied, never a bit). */
+#define HS_CIPHERS_KNOWN HS_CIPHER_BIT(WIRE_CIPHER_AES256GCM)
 
 /* Our own static key pair and the mac1 key others use to reach us. */
 struct hs_identity {
@@ -54,6 +64,11 @@ struct hs_peer {
 	enum hs_state state;
 	uint32_t local_index;  /* our index for this handshake (we receive on it) */
 	uint32_t remote_index; /* the peer's index (we send to it) */
+	/* Set by the caller: the data ciphers (HS_CIPHER_BIT) we offer and
+	 * accept with this peer besides ChaCha20-Poly1305; 0 after hs_peer_init. */
+	uint8_t ciphers;
+	uint8_t offered;	 /* initiator: what our initiation offered; responder: theirs */
+	enum wire_cipher cipher; /* agreed; valid from RESP_SENT / RESP_CONSUMED */
 	struct noise_handshake noise;
 };
 
@@ -62,6 +77,7 @@ struct hs_pending {
 	uint8_t rs_pub[HS_KEY_LEN];	  /* the initiator's static public key */
 	uint8_t timestamp[HS_TAI64N_LEN]; /* its TAI64N */
 	uint32_t sender_index;		  /* its index (host order) */
+	uint8_t offered;		  /* its data cipher offers, known bits only */
 	struct noise_handshake noise;
 };
 
@@ -109,18 +125,21 @@ int hs_consume_initiation(const struct hs_identity *id, const uint8_t *msg, size
 int hs_accept_initiation(struct hs_peer *peer, struct hs_pending *p, uint64_t now_ms);
 /* Wipes a pending initiation that will not be accepted. */
 void hs_pending_cleanup(struct hs_pending *p);
-/* Builds the response to an accepted initiation with our index local_index;
+/* Builds the response to an accepted initiation with our index local_index
+ * and the cipher chosen on accepting (the best both offered: peer->cipher);
  * peer goes to HS_STATE_RESP_SENT (keys ready). -EINVAL without an accepted
  * initiation; the peer is unchanged on error. */
 int hs_create_response(struct hs_peer *peer, uint32_t local_index, struct wire_resp *out);
 /* Checks a received response against peer: exact length, type, reserved
  * bytes, mac1 (first), receiver index == peer->local_index with an initiation
- * outstanding, then the Noise message. 0 puts the peer in
- * HS_STATE_RESP_CONSUMED; any error changes nothing. */
+ * outstanding, then the Noise message, whose cipher must be ChaCha20-Poly1305
+ * or one our initiation offered (-EPROTO). 0 puts the peer in
+ * HS_STATE_RESP_CONSUMED with peer->cipher set; any error changes nothing. */
 int hs_consume_response(const struct hs_identity *id, struct hs_peer *peer, const uint8_t *msg,
 			size_t len);
 /* After a complete handshake (RESP_SENT or RESP_CONSUMED): the transport keys
- * (the initiator sends with the first Split key) and our role; the handshake
+ * (the initiator sends with the first Split key) and our role (the agreed
+ * data cipher is peer->cipher, which stays until the next handshake); the handshake
  * state is wiped and the peer returns to HS_STATE_NONE. -EINVAL otherwise. */
 int hs_peer_derive_keys(struct hs_peer *peer, uint8_t send_key[HS_KEY_LEN],
 			uint8_t recv_key[HS_KEY_LEN], bool *initiator);

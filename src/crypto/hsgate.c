@@ -101,7 +101,7 @@ static enum hsgate_verdict decide(struct hsgate *g, const uint8_t *msg, size_t l
 		return take_budget(g, now_ms);
 	if (st == COOKIE_MAC1_OK) {
 		/* A spoofed source gets at most its bucket's worth of replies,
-		 * so the gate is no amplifier (a reply is 64 bytes to 148). */
+		 * so the gate is no amplifier (a reply is 64 bytes to 149). */
 		if (!ratelimit_allow(&g->cookie_rl, src, now_ms) ||
 		    cookie_reply_create(&g->cookie, msg, len, src, now_ms, reply) < 0)
 			return HSGATE_DROP_NO_MAC2;

@@ -184,6 +184,8 @@ static void text_peer(FILE *f, const struct ctl_block *b, bool colour)
 		attr(f, "path", v, colour);
 	if ((v = get(b, "endpoint")))
 		attr(f, "endpoint", v, colour);
+	if ((v = get(b, "cipher")))
+		attr(f, "cipher", v, colour);
 	if (parse_ms(get(b, "rtt_ms"), &rtt)) {
 		fprintf(f, colour ? "  " BOLD "rtt" RESET ": %g" : "  rtt: %g", rtt);
 		unit(f, "ms", colour);
@@ -301,6 +303,7 @@ static void json_peer(FILE *f, const struct ctl_block *b, int depth)
 	json_str(&o, "state", get(b, "state"));
 	json_str(&o, "path", get(b, "path"));
 	json_str(&o, "endpoint", get(b, "endpoint"));
+	json_str(&o, "cipher", get(b, "cipher"));
 	member(&o, "rtt_ms");
 	if (parse_ms(get(b, "rtt_ms"), &rtt))
 		fprintf(f, "%g", rtt);

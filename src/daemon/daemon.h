@@ -100,6 +100,8 @@ struct peer {
 	struct cfg_peer cfg; /* own copy; cfg.allowed_ips is owned by the peer */
 	struct hs_peer hs;
 	struct sess_peer sess;
+	/* AES-256-GCM's expanded keys for sess's three keypairs (sess.aes). */
+	struct sess_aes sess_aes[3];
 	struct sess_timers timers;
 	uint32_t hs_index; /* index of our outstanding initiation, 0 if none */
 	bool is_rendezvous; /* the meeting point: carries signalling, not IP */
@@ -189,6 +191,9 @@ struct daemon {
 	bool tun_merge_refused;	 /* the kernel refused a merged write: no more merging */
 	unsigned udp_probe_failed; /* UDP_OFFLOAD_* bits the start-up probe saw fail */
 	uint64_t offload_fallbacks; /* offloads turned off after a refusal (TUN) */
+	/* Data ciphers offered to peers besides ChaCha20-Poly1305
+	 * (HS_CIPHER_BIT; AES-256-GCM where this CPU has AES-NI). */
+	uint8_t data_ciphers;
 	uint64_t drops[DROP_REASON_MAX];
 	uint64_t staged_dropped; /* inner packets staged and never sent (no room, gave up) */
 

@@ -87,6 +87,32 @@ static int add_peers(struct daemon *d)
 	return 0;
 }
 
+/* The data ciphers to offer peers: AES-256-GCM where the CPU runs it
+ * (libsodium needs AES-NI and PCLMUL), unless the caller or the environment
+ * (P2PVPN_DATA_CIPHER=chacha20-poly1305, for comparisons and tests) asks
+ * for ChaCha20-Poly1305 alone. */
+static int choose_data_ciphers(struct daemon *d, const struct daemon_io *io)
+{
+	const char *env = io ? NULL : getenv("P2PVPN_DATA_CIPHER");
+	bool chacha_only = io && io->chacha_only;
+
+	if (env && strcmp(env, "chacha20-poly1305") == 0)
+		chacha_only = true;
+	else if (env && *env && strcmp(env, "auto") != 0) {
+		log_error("%s: P2PVPN_DATA_CIPHER=%s: expected auto or chacha20-poly1305",
+			  d->cfg.ifname, env);
+		return -EINVAL;
+	}
+	d->data_ciphers = 0;
+	if (!chacha_only && sess_cipher_aes256gcm_available())
+		d->data_ciphers = HS_CIPHER_BIT(WIRE_CIPHER_AES256GCM);
+	log_info("%s: data ciphers: %s", d->cfg.ifname,
+		 d->data_ciphers ? "aes-256-gcm (with peers that offer it), chacha20-poly1305"
+		 : chacha_only	 ? "chacha20-poly1305 (P2PVPN_DATA_CIPHER)"
+				 : "chacha20-poly1305 (no AES-NI on this CPU)");
+	return 0;
+}
+
 static int open_signals(struct daemon *d)
 {
 	d->sigfd = sigfd_open();
@@ -186,7 +212,8 @@ int daemon_start_io(struct daemon *d, const struct daemon_io *io)
 		ret = -EINVAL;
 		goto fail;
 	}
-	if ((ret = sess_index_init(&d->index, INDEX_TABLE_MAX)) < 0 ||
+	if ((ret = choose_data_ciphers(d, io)) < 0 ||
+	    (ret = sess_index_init(&d->index, INDEX_TABLE_MAX)) < 0 ||
 	    (ret = alloc_buffers(d)) < 0 || (ret = open_tun(d, io)) < 0 ||
 	    (ret = setup_iface(d)) < 0 || (ret = open_udp(d, io)) < 0)
 		goto fail;

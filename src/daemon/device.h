@@ -15,6 +15,9 @@ struct daemon_io {
 	/* No signalfd and no change to the signal mask: the caller stops the
 	 * daemon, and several may run in one process. */
 	bool no_signals;
+	/* Offer only ChaCha20-Poly1305 to peers (as P2PVPN_DATA_CIPHER=
+	 * chacha20-poly1305 does for daemon_start). */
+	bool chacha_only;
 };
 /* Interface set-up from d->cfg (d zeroed but for cfg and config_path): TUN,
  * MTU, addresses, link up, UDP socket, peers and routes, control socket,

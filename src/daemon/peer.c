@@ -43,7 +43,9 @@ struct peer *peer_new(struct daemon *d, const struct cfg_peer *cfg)
 		errno = EINVAL;
 		goto fail;
 	}
+	p->hs.ciphers = d->data_ciphers;
 	sess_peer_init(&p->sess, &d->index, p);
+	p->sess.aes = &p->sess_aes;
 	if (!peer_punch_init(d, p)) {
 		errno = EINVAL;
 		goto fail;
@@ -245,8 +247,9 @@ static void complete_handshake(struct daemon *d, struct peer *p, uint32_t local_
 	int ret = hs_peer_derive_keys(&p->hs, send_key, recv_key, &initiator);
 
 	if (ret == 0)
-		ret = sess_peer_install(&p->sess, send_key, recv_key, local_index, remote_index,
-					initiator, now);
+		ret = sess_peer_install_cipher(&p->sess, send_key, recv_key, local_index,
+					       remote_index, initiator,
+					       (enum sess_cipher)p->hs.cipher, now);
 	sodium_memzero(send_key, sizeof(send_key));
 	sodium_memzero(recv_key, sizeof(recv_key));
 	if (ret < 0) {

@@ -28,6 +28,10 @@ static void show_peer(const struct peer *p, uint64_t now, FILE *out, bool with_p
 			strcmp(state, "up") == 0 ? path_kind_str(p->path.kind) : "none");
 	fprintf(out, "endpoint=%s\n",
 		p->path.kind == PATH_UDP || p->path.kind == PATH_TCP ? addr_str(&p->path.addr).s : "");
+	/* The data cipher of the keys we send with, once a session is up. */
+	fprintf(out, "cipher=%s\n",
+		p->sess.current && p->sess.current->valid ? sess_cipher_name(p->sess.current->cipher)
+							  : "");
 	/* Heartbeat round trips on the path in use, else the handshake's;
 	 * explain prints the engine's own figures instead. */
 	if (with_path) {

@@ -4,8 +4,11 @@
  * crypto; the replay window and the responder's send permission change only
  * after the Poly1305 tag verified (Noise: a failed decrypt changes nothing).
  * Nonces are the send counter, which stops at SESS_REJECT_AFTER_MESSAGES and
- * never wraps: reusing a ChaCha20-Poly1305 nonce would leak plaintext and the
- * authentication key. */
+ * never wraps: reusing a nonce would leak plaintext and, with either cipher,
+ * the authentication key. Both data ciphers take the same 96-bit nonce
+ * (0x00000000 || counter LE) and a 16-byte tag; with AES-256-GCM the 120 s
+ * rekey keeps a key far below GCM's limits (2^32 blocks per message, and
+ * well under 2^48 blocks per key at 10 Gbit/s). */
 #include "session/keypair.h"
 
 #include <errno.h>
@@ -14,11 +17,63 @@
 
 #include "util/be.h"
 
+enum { NONCE_LEN = crypto_aead_chacha20poly1305_IETF_NPUBBYTES };
+static_assert(NONCE_LEN == crypto_aead_aes256gcm_NPUBBYTES, "both ciphers take 96-bit nonces");
+static_assert(WIRE_TAG_LEN == crypto_aead_aes256gcm_ABYTES &&
+		  WIRE_TAG_LEN == crypto_aead_chacha20poly1305_IETF_ABYTES,
+	      "both ciphers have 16-byte tags");
+
 /* ChaChaPoly nonce (Noise section 12.3): 32 zero bits, then the counter LE. */
-static void make_nonce(uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES], uint64_t n)
+static void make_nonce(uint8_t nonce[NONCE_LEN], uint64_t n)
 {
 	memset(nonce, 0, 4);
 	le64_put(nonce + 4, n);
+}
+
+/* Encrypts in[0..len) to out (may be in) with ad, writing the tag; 0 or
+ * -EINVAL. The one place that knows the ciphers apart. */
+static int seal(struct sess_keypair *kp, uint8_t *out, uint8_t tag[WIRE_TAG_LEN], const uint8_t *in,
+		size_t len, const uint8_t *ad, size_t ad_len, uint64_t n)
+{
+	uint8_t nonce[NONCE_LEN];
+	int ret;
+
+	make_nonce(nonce, n);
+	if (kp->cipher == SESS_CIPHER_AES256GCM)
+		ret = crypto_aead_aes256gcm_encrypt_detached_afternm(
+		    out, tag, NULL, in, len, ad, ad_len, NULL, nonce, &kp->aes->send);
+	else
+		ret = crypto_aead_chacha20poly1305_ietf_encrypt_detached(
+		    out, tag, NULL, in, len, ad, ad_len, NULL, nonce, kp->send_key);
+	return ret == 0 ? 0 : -EINVAL;
+}
+
+/* Verifies tag over in[0..len) and ad and decrypts to out (may be in);
+ * 0 or -EBADMSG. */
+static int open_(struct sess_keypair *kp, uint8_t *out, const uint8_t *in, size_t len,
+		 const uint8_t tag[WIRE_TAG_LEN], const uint8_t *ad, size_t ad_len, uint64_t n)
+{
+	uint8_t nonce[NONCE_LEN];
+	int ret;
+
+	make_nonce(nonce, n);
+	if (kp->cipher == SESS_CIPHER_AES256GCM)
+		ret = crypto_aead_aes256gcm_decrypt_detached_afternm(out, NULL, in, len, tag, ad,
+								     ad_len, nonce, &kp->aes->recv);
+	else
+		ret = crypto_aead_chacha20poly1305_ietf_decrypt_detached(
+		    out, NULL, in, len, tag, ad, ad_len, nonce, kp->recv_key);
+	return ret == 0 ? 0 : -EBADMSG;
+}
+
+bool sess_cipher_aes256gcm_available(void)
+{
+	return crypto_aead_aes256gcm_is_available() == 1;
+}
+
+const char *sess_cipher_name(enum sess_cipher cipher)
+{
+	return cipher == SESS_CIPHER_AES256GCM ? "aes-256-gcm" : "chacha20-poly1305";
 }
 
 static uint64_t age_ms(const struct sess_keypair *kp, uint64_t now_ms)
@@ -46,8 +101,37 @@ void sess_keypair_init(struct sess_keypair *kp, const uint8_t send_key[SESS_KEY_
 	kp->valid = true;
 }
 
+int sess_keypair_set_cipher(struct sess_keypair *kp, enum sess_cipher cipher, struct sess_aes *aes)
+{
+	if (!kp->valid || kp->send_counter != 0)
+		return -EINVAL;
+	switch (cipher) {
+	case SESS_CIPHER_CHACHA20POLY1305:
+		if (kp->aes)
+			sodium_memzero(kp->aes, sizeof(*kp->aes));
+		kp->aes = NULL;
+		break;
+	case SESS_CIPHER_AES256GCM:
+		if (!aes || !sess_cipher_aes256gcm_available())
+			return -ENOTSUP;
+		if (crypto_aead_aes256gcm_beforenm(&aes->send, kp->send_key) != 0 ||
+		    crypto_aead_aes256gcm_beforenm(&aes->recv, kp->recv_key) != 0) {
+			sodium_memzero(aes, sizeof(*aes));
+			return -ENOTSUP;
+		}
+		kp->aes = aes;
+		break;
+	default:
+		return -EINVAL;
+	}
+	kp->cipher = cipher;
+	return 0;
+}
+
 void sess_keypair_wipe(struct sess_keypair *kp)
 {
+	if (kp->aes)
+		sodium_memzero(kp->aes, sizeof(*kp->aes));
 	sodium_memzero(kp, sizeof(*kp));
 }
 
@@ -79,7 +163,6 @@ void sess_keypair_test_set_send_counter(struct sess_keypair *kp, uint64_t counte
 int sess_encrypt(struct sess_keypair *kp, uint8_t *inner, size_t inner_len, uint64_t now_ms,
 		 size_t *pkt_len)
 {
-	uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
 	uint8_t *hdr = inner - SESS_HEADROOM;
 	size_t padded;
 	uint64_t n;
@@ -104,11 +187,9 @@ int sess_encrypt(struct sess_keypair *kp, uint8_t *inner, size_t inner_len, uint
 	hdr[1] = hdr[2] = hdr[3] = 0;
 	le32_put(hdr + 4, kp->remote_index);
 	le64_put(hdr + 8, n);
-	make_nonce(nonce, n);
-	ret = crypto_aead_chacha20poly1305_ietf_encrypt_detached(
-	    inner, inner + padded, NULL, inner, padded, NULL, 0, NULL, nonce, kp->send_key);
-	if (ret != 0)
-		return -EINVAL;
+	ret = seal(kp, inner, inner + padded, inner, padded, NULL, 0, n);
+	if (ret < 0)
+		return ret;
 	*pkt_len = SESS_HEADROOM + padded + WIRE_TAG_LEN;
 	return 0;
 }
@@ -116,9 +197,9 @@ int sess_encrypt(struct sess_keypair *kp, uint8_t *inner, size_t inner_len, uint
 int sess_tag(struct sess_keypair *kp, const uint8_t *ad, size_t ad_len, uint64_t now_ms,
 	     uint64_t *counter, uint8_t tag[WIRE_TAG_LEN])
 {
-	uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
 	uint8_t none[1] = {0}; /* the empty plaintext: a valid pointer all the same */
 	uint64_t n;
+	int ret;
 
 	if (!kp->valid)
 		return -ENOKEY;
@@ -128,10 +209,9 @@ int sess_tag(struct sess_keypair *kp, const uint8_t *ad, size_t ad_len, uint64_t
 		return -EKEYEXPIRED;
 	/* The same rule as sess_encrypt: the nonce is spent before use. */
 	n = kp->send_counter++;
-	make_nonce(nonce, n);
-	if (crypto_aead_chacha20poly1305_ietf_encrypt_detached(none, tag, NULL, none, 0, ad, ad_len,
-							       NULL, nonce, kp->send_key) != 0)
-		return -EINVAL;
+	ret = seal(kp, none, tag, none, 0, ad, ad_len, n);
+	if (ret < 0)
+		return ret;
 	*counter = n;
 	return 0;
 }
@@ -139,7 +219,6 @@ int sess_tag(struct sess_keypair *kp, const uint8_t *ad, size_t ad_len, uint64_t
 int sess_tag_verify(struct sess_keypair *kp, uint64_t counter, const uint8_t *ad, size_t ad_len,
 		    const uint8_t tag[WIRE_TAG_LEN], uint64_t now_ms)
 {
-	uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
 	uint8_t none[1] = {0};
 
 	if (!kp->valid)
@@ -148,9 +227,7 @@ int sess_tag_verify(struct sess_keypair *kp, uint64_t counter, const uint8_t *ad
 		return -EKEYEXPIRED;
 	if (!replay_check(&kp->replay, counter))
 		return -EALREADY;
-	make_nonce(nonce, counter);
-	if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(none, NULL, none, 0, tag, ad, ad_len,
-							       nonce, kp->recv_key) != 0)
+	if (open_(kp, none, none, 0, tag, ad, ad_len, counter) < 0)
 		return -EBADMSG;
 	if (!replay_accept(&kp->replay, counter))
 		return -EALREADY;
@@ -172,7 +249,6 @@ bool sess_data_parse_index(const uint8_t *pkt, size_t len, uint32_t *receiver_in
 int sess_decrypt(struct sess_keypair *kp, uint8_t *pkt, size_t len, uint64_t now_ms,
 		 uint8_t **inner, size_t *inner_len)
 {
-	uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
 	uint32_t index;
 	uint64_t n;
 	size_t clen;
@@ -188,10 +264,8 @@ int sess_decrypt(struct sess_keypair *kp, uint8_t *pkt, size_t len, uint64_t now
 		return -EALREADY;
 
 	clen = len - WIRE_DATA_MIN_LEN;
-	make_nonce(nonce, n);
-	if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(
-		pkt + SESS_HEADROOM, NULL, pkt + SESS_HEADROOM, clen, pkt + SESS_HEADROOM + clen,
-		NULL, 0, nonce, kp->recv_key) != 0)
+	if (open_(kp, pkt + SESS_HEADROOM, pkt + SESS_HEADROOM, clen, pkt + SESS_HEADROOM + clen,
+		  NULL, 0, n) < 0)
 		return -EBADMSG;
 
 	/* Authenticated: only now may the packet move the window. */
@@ -241,10 +315,23 @@ int sess_peer_install(struct sess_peer *sp, const uint8_t send_key[SESS_KEY_LEN]
 		      const uint8_t recv_key[SESS_KEY_LEN], uint32_t local_index,
 		      uint32_t remote_index, bool initiator, uint64_t now_ms)
 {
+	return sess_peer_install_cipher(sp, send_key, recv_key, local_index, remote_index,
+					initiator, SESS_CIPHER_CHACHA20POLY1305, now_ms);
+}
+
+int sess_peer_install_cipher(struct sess_peer *sp, const uint8_t send_key[SESS_KEY_LEN],
+			     const uint8_t recv_key[SESS_KEY_LEN], uint32_t local_index,
+			     uint32_t remote_index, bool initiator, enum sess_cipher cipher,
+			     uint64_t now_ms)
+{
 	struct sess_keypair *kp;
 
 	if (sp->table && !sess_index_contains(sp->table, local_index))
 		return -ENOENT;
+	if (cipher == SESS_CIPHER_AES256GCM && (!sp->aes || !sess_cipher_aes256gcm_available()))
+		return -ENOTSUP;
+	if (cipher != SESS_CIPHER_CHACHA20POLY1305 && cipher != SESS_CIPHER_AES256GCM)
+		return -EINVAL;
 
 	/* Same transitions as WireGuard noise.c add_new_keypair(). */
 	if (initiator) {
@@ -270,6 +357,12 @@ int sess_peer_install(struct sess_peer *sp, const uint8_t send_key[SESS_KEY_LEN]
 	if (!kp)
 		return -ENOSPC;
 	sess_keypair_init(kp, send_key, recv_key, local_index, remote_index, initiator, now_ms);
+	/* Checked above; a failure here would leave ChaCha20-Poly1305, which
+	 * the peer would not read: wipe rather than install. */
+	if (sess_keypair_set_cipher(kp, cipher, sp->aes ? &(*sp->aes)[kp - sp->store] : NULL) < 0) {
+		sess_keypair_wipe(kp);
+		return -ENOTSUP;
+	}
 	if (initiator)
 		sp->current = kp;
 	else

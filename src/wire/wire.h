@@ -6,12 +6,17 @@
  * wire_is_stun() tells them apart. All multi-byte fields are little-endian
  * unless noted; structs are read with memcpy, never cast onto the buffer.
  *
- *  Handshake initiation (148 bytes), Noise IKpsk2 message 1:
- *   0      1      4            8                40              88            116    132    148
- *   | type | 0 0 0 | sender idx | ephemeral (32) | static (32+16) | tai64n(12+16) | mac1 | mac2 |
+ *  Handshake initiation (149 bytes), Noise IKpsk2 message 1:
+ *   0      1      4            8                40              88              117    133    149
+ *   | type | 0 0 0 | sender idx | ephemeral (32) | static (32+16) | payload(13+16) | mac1 | mac2 |
+ *   payload: tai64n (12), then the data ciphers the initiator offers besides
+ *   ChaCha20-Poly1305 (1: a bit mask, 1 << WIRE_CIPHER_AES256GCM; unknown
+ *   bits are ignored).
  *
- *  Handshake response (92 bytes), Noise IKpsk2 message 2:
- *   | type | 0 0 0 | sender idx | receiver idx | ephemeral (32) | empty (0+16) | mac1 | mac2 |
+ *  Handshake response (93 bytes), Noise IKpsk2 message 2:
+ *   | type | 0 0 0 | sender idx | receiver idx | ephemeral (32) | cipher (1+16) | mac1 | mac2 |
+ *   cipher: the data cipher the responder chose, enum wire_cipher; one the
+ *   initiator did not offer fails the handshake.
  *
  *  Cookie reply (64 bytes), sent instead of DH work while under load:
  *   0      1      4              8           32                   64
@@ -21,7 +26,9 @@
  *   replier's static public) with the triggering message's mac1 as AD.
  *
  *  Data (16 + n + 16 bytes; n is the inner packet padded to a multiple of 16):
- *   | type | 0 0 0 | receiver idx | counter (u64) | ChaCha20-Poly1305(inner packet) + tag |
+ *   | type | 0 0 0 | receiver idx | counter (u64) | AEAD(inner packet) + tag |
+ *   AEAD: the data cipher the handshake agreed, ChaCha20-Poly1305-IETF or
+ *   AES-256-GCM, both with the nonce 0x00000000 || counter (u64 LE).
  *
  * mac1 = BLAKE2b-128(key = BLAKE2b-256("mac1----" || receiver static public),
  * the message up to mac1). mac2 = BLAKE2b-128(key = the cookie the receiver
@@ -48,8 +55,8 @@ enum {
 	WIRE_HEADER_LEN = 4,
 	WIRE_MAC_LEN = 16,
 	WIRE_TAG_LEN = 16,
-	WIRE_INIT_LEN = 148,
-	WIRE_RESP_LEN = 92,
+	WIRE_INIT_LEN = 149,
+	WIRE_RESP_LEN = 93,
 	WIRE_COOKIE_LEN = 16,
 	WIRE_COOKIE_NONCE_LEN = 24,
 	WIRE_COOKIE_REPLY_LEN = 64,
@@ -59,13 +66,21 @@ enum {
 	STUN_MAGIC_COOKIE = 0x2112A442,
 };
 
+/* Data ciphers (handshake payloads). ChaCha20-Poly1305 is always there:
+ * the Noise handshake itself uses it. */
+enum wire_cipher {
+	WIRE_CIPHER_CHACHA20POLY1305 = 0,
+	WIRE_CIPHER_AES256GCM = 1,
+	WIRE_CIPHER_COUNT,
+};
+
 struct wire_init {
 	uint8_t type;
 	uint8_t reserved[3];
 	uint32_t sender_index;
 	uint8_t ephemeral[32];
 	uint8_t enc_static[32 + 16];
-	uint8_t enc_timestamp[12 + 16];
+	uint8_t enc_payload[12 + 1 + 16]; /* TAI64N, offered ciphers */
 	uint8_t mac1[WIRE_MAC_LEN];
 	uint8_t mac2[WIRE_MAC_LEN];
 } __attribute__((packed));
@@ -76,7 +91,7 @@ struct wire_resp {
 	uint32_t sender_index;
 	uint32_t receiver_index;
 	uint8_t ephemeral[32];
-	uint8_t enc_empty[16];
+	uint8_t enc_cipher[1 + 16]; /* the chosen data cipher */
 	uint8_t mac1[WIRE_MAC_LEN];
 	uint8_t mac2[WIRE_MAC_LEN];
 } __attribute__((packed));
@@ -96,9 +111,10 @@ struct wire_data_header {
 	uint64_t counter;
 } __attribute__((packed));
 
-static_assert(sizeof(struct wire_init) == WIRE_INIT_LEN, "initiation is 148 bytes");
-static_assert(sizeof(struct wire_resp) == WIRE_RESP_LEN, "response is 92 bytes");
-static_assert(sizeof(struct wire_cookie_reply) == WIRE_COOKIE_REPLY_LEN, "cookie reply is 64 bytes");
+static_assert(sizeof(struct wire_init) == WIRE_INIT_LEN, "initiation is 149 bytes");
+static_assert(sizeof(struct wire_resp) == WIRE_RESP_LEN, "response is 93 bytes");
+static_assert(sizeof(struct wire_cookie_reply) == WIRE_COOKIE_REPLY_LEN,
+	      "cookie reply is 64 bytes");
 static_assert(sizeof(struct wire_data_header) == WIRE_DATA_HEADER_LEN, "data header is 16 bytes");
 
 /* True when the datagram looks like STUN (RFC 8489 section 5: top two bits

@@ -4,7 +4,7 @@
  * padding); (2) the STUN responder, on each of its four sockets and over
  * TCP: an answer must parse, echo the request's id, and stay within a few
  * address attributes of the request's size; (3) the engine (core.h) as a
- * datagram from a stranger: it may answer only with a 92-byte handshake
+ * datagram from a stranger: it may answer only with a 93-byte handshake
  * response (when the input is a valid initiation for a listed key), and
  * must never relay or send anything else. Any broken invariant aborts. */
 #include <arpa/inet.h>
@@ -27,13 +27,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 enum { MAX_LEN = 65536 };
 
 /* The server's key for the seeds in corpus/rendezvous/ (initiations there
- * are made to it, from the listed peer's key below). */
+ * are made to it, from the listed peer's key below, whose private key is 32
+ * bytes of 0x03). */
 static const char config_text[] = "[rendezvous]\n"
 				  "listen = 192.0.2.10:3478\n"
 				  "private_key = QJPqpx9fVr9di7MGaYYKIvIxN54fV63hqFD6R2zxZ3A=\n"
 				  "open = no\n"
 				  "[peer \"seed\"]\n"
-				  "public_key = 5B81sYeSddHxV0cRhGsiyPQuJLzDyNK7O62MgS3xuF8=\n";
+				  "public_key = Xf7dO2vUf2+ijuFdlp1bsOpTd01Ii9r53xxuASSz7yI=\n";
 
 static void check(bool ok)
 {

@@ -61,9 +61,9 @@ def answered(path):
     names as its receiver index: one the other side accepted."""
     pkts = list(udp_payloads(path))
     for src, p in pkts:
-        if len(p) == 148 and p[0] == 1:
+        if len(p) == 149 and p[0] == 1:
             for _, q in pkts:
-                if len(q) == 92 and q[0] == 2 and q[8:12] == p[4:8]:
+                if len(q) == 93 and q[0] == 2 and q[8:12] == p[4:8]:
                     return src, p
     return None
 

@@ -4,13 +4,13 @@ section 6 item 27). Each subcommand prints key=value lines for the shell.
 
   hold DST PORT N SECS SRC...       N connects spread over the SRC addresses,
                                     held SECS s: how many the server closed
-  slowloris DST PORT N SECS SRC...  N connections that dribble a 148-byte
+  slowloris DST PORT N SECS SRC...  N connections that dribble a 149-byte
                                     initiation frame 1 byte/s (half of them)
                                     or send nothing: when the server closes
   noread DST PORT SECS SRC          pipelines STUN Binding requests over TCP
                                     with a small receive buffer and never reads
-  lengths DST PORT SRC              length prefixes 0, 1, 65535, 149 (> the
-                                    initiation's 148): open or closed after 1 s
+  lengths DST PORT SRC              length prefixes 0, 1, 65535, 150 (> the
+                                    initiation's 149): open or closed after 1 s
   synflood DST PORT N SECS SRC...   N non-blocking connects whose handshakes
                                     the caller's firewall keeps from completing
   flood DST PORT K SECS SRC...      keeps K connections open for SECS s,
@@ -27,7 +27,7 @@ import sys
 import time
 
 INIT_TYPE = 1
-INIT_LEN = 148
+INIT_LEN = 149
 COOKIE = 0x2112A442
 
 
@@ -172,7 +172,7 @@ def cmd_lengths(dst, port, src):
         "len0": struct.pack(">H", 0) + bytes(6),
         "len1": struct.pack(">H", 1) + bytes([INIT_TYPE]),
         "len65535": struct.pack(">H", 65535) + bytes([INIT_TYPE]) + bytes(4096),
-        "len149": struct.pack(">H", INIT_LEN + 1) + bytes([INIT_TYPE]) + bytes(INIT_LEN),
+        "len150": struct.pack(">H", INIT_LEN + 1) + bytes([INIT_TYPE]) + bytes(INIT_LEN),
     }
     socks = {}
     for name, data in cases.items():

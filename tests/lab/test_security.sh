@@ -73,11 +73,11 @@ check "replayed initiation counted as replay" test "$(drops_of "$init_dst" hands
 # handshake size +-1, a data packet with a flipped tag bit, garbage.
 flip_last() { python3 -c "import sys; b=bytearray.fromhex(sys.argv[1]); b[-1]^=1; print(b.hex())" "$1"; }
 bad=(00 01 010000 01000000 00000000 05000000 ff000000 01010000
-	"$(head -c 147 /dev/zero | xxd -p -c 1000 | sed 's/^00/01/')"
-	"$(head -c 149 /dev/zero | xxd -p -c 1000 | sed 's/^00/01/')"
-	"$(head -c 148 /dev/urandom | xxd -p -c 1000 | sed 's/^../01/')"
-	"$(head -c 91 /dev/zero | xxd -p -c 1000 | sed 's/^00/02/')"
-	"$(head -c 92 /dev/urandom | xxd -p -c 1000 | sed 's/^../02/')"
+	"$(head -c 148 /dev/zero | xxd -p -c 1000 | sed 's/^00/01/')"
+	"$(head -c 150 /dev/zero | xxd -p -c 1000 | sed 's/^00/01/')"
+	"$(head -c 149 /dev/urandom | xxd -p -c 1000 | sed 's/^../01/')"
+	"$(head -c 92 /dev/zero | xxd -p -c 1000 | sed 's/^00/02/')"
+	"$(head -c 93 /dev/urandom | xxd -p -c 1000 | sed 's/^../02/')"
 	"$(head -c 31 /dev/zero | xxd -p -c 1000 | sed 's/^00/04/')"
 	"$(flip_last "$data")"
 	"$(head -c 1400 /dev/urandom | xxd -p -c 4000)")
@@ -116,7 +116,7 @@ msg = bytearray.fromhex(sys.argv[1])
 if len(sys.argv) > 3:
     msg[8:12] = bytes.fromhex(sys.argv[3])
 key = hashlib.blake2b(b"mac1----" + base64.b64decode(sys.argv[2]), digest_size=32).digest()
-msg[60:76] = hashlib.blake2b(bytes(msg[:60]), digest_size=16, key=key).digest()
+msg[61:77] = hashlib.blake2b(bytes(msg[:61]), digest_size=16, key=key).digest()
 print(msg.hex())
 PY
 }

@@ -6,8 +6,10 @@
 #        fd77::1             fd77::2              fd77::3
 #
 # Proves: IPv4 and IPv6 inside the tunnel; a 3-peer mesh; no plaintext on the
-# wire; `p2pvpnctl show` (text and JSON) reflects the tunnels; SIGTERM removes
-# the interface.
+# wire; the data cipher agreed per pair (c offers ChaCha20-Poly1305 alone,
+# P2PVPN_DATA_CIPHER; a and b take AES-256-GCM where the CPU has AES-NI);
+# `p2pvpnctl show` (text and JSON) reflects the tunnels; SIGTERM removes the
+# interface.
 PREFIX=p2tun$$
 source "$(dirname "$0")/peers.sh"
 
@@ -27,7 +29,9 @@ lab_peer b a "10.77.0.1/32, fd77::1/128" 192.0.2.11:51820
 lab_peer b c "10.77.0.3/32, fd77::3/128"
 lab_peer c a "10.77.0.1/32, fd77::1/128"
 lab_peer c b "10.77.0.2/32, fd77::2/128" 192.0.2.12:51820
-for n in a b c; do lab_start $n; done
+lab_start a
+lab_start b
+lab_start c env P2PVPN_DATA_CIPHER=chacha20-poly1305
 
 # IPv4 and IPv6 through the tunnel, both directions.
 check "a pings b over IPv4" wait_ping a 10.77.0.2 10
@@ -74,6 +78,17 @@ p={x['name']:x for x in j['peers']}
 assert p['a']['state']=='up' and p['a']['path']=='udp-direct', p
 assert p['a']['endpoint']=='192.0.2.11:51820', p
 assert p['a']['rx_bytes']>0 and p['a']['tx_bytes']>0
+"
+if grep -qw aes /proc/cpuinfo; then want_ab=aes-256-gcm; else want_ab=chacha20-poly1305; fi
+check "b and a send with $want_ab" python3 -c "
+import json
+p={x['name']:x for x in json.load(open('$WORK/b.json'))['peers']}
+assert p['a']['cipher']=='$want_ab', p['a']
+"
+check "b and c (ChaCha20-Poly1305 only) fall back to it" python3 -c "
+import json
+p={x['name']:x for x in json.load(open('$WORK/b.json'))['peers']}
+assert p['c']['cipher']=='chacha20-poly1305', p['c']
 "
 
 # SIGTERM: clean exit and the interface is gone.

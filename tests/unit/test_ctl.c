@@ -44,6 +44,7 @@ static const char sample[] = "interface=p2p0\n"
 			     "state=up\n"
 			     "path=udp-direct\n"
 			     "endpoint=198.51.100.7:51820\n"
+			     "cipher=aes-256-gcm\n"
 			     "rtt_ms=0.42\n"
 			     "last_handshake_ms=12034\n"
 			     "rx_bytes=1234\n"
@@ -65,6 +66,7 @@ static const char sample_down[] = "interface=p2p1\n"
 				  "state=down\n"
 				  "path=none\n"
 				  "endpoint=\n"
+				  "cipher=\n"
 				  "rtt_ms=\n"
 				  "last_handshake_ms=\n"
 				  "rx_bytes=0\n"
@@ -97,7 +99,7 @@ static void test_ctl_reply_parse_blocks(void **state)
 	assert_string_equal(r.blocks[0].kv[0].key, "interface");
 	assert_string_equal(r.blocks[0].kv[0].value, "p2p0");
 	assert_string_equal(ctl_block_get(&r.blocks[0], "listen_port"), "51820");
-	assert_int_equal(r.blocks[1].n, 9);
+	assert_int_equal(r.blocks[1].n, 10);
 	assert_string_equal(ctl_block_get(&r.blocks[1], "public_key"), PUB_B);
 	assert_string_equal(ctl_block_get(&r.blocks[1], "tx_bytes"), "5678");
 	assert_null(ctl_block_get(&r.blocks[1], "listen_port"));
@@ -236,6 +238,7 @@ static void test_ctl_show_text_layout(void **state)
 			       "  state: up\n"
 			       "  path: udp-direct\n"
 			       "  endpoint: 198.51.100.7:51820\n"
+			       "  cipher: aes-256-gcm\n"
 			       "  rtt: 0.42 ms\n"
 			       "  latest handshake: 12 seconds ago\n"
 			       "  transfer: 1.21 KiB received, 5.54 KiB sent\n");
@@ -309,6 +312,7 @@ static void test_ctl_show_json_object(void **state)
 			       "      \"state\": \"up\",\n"
 			       "      \"path\": \"udp-direct\",\n"
 			       "      \"endpoint\": \"198.51.100.7:51820\",\n"
+			       "      \"cipher\": \"aes-256-gcm\",\n"
 			       "      \"rtt_ms\": 0.42,\n"
 			       "      \"last_handshake_age_s\": 12,\n"
 			       "      \"rx_bytes\": 1234,\n"
@@ -345,7 +349,8 @@ static void test_ctl_show_json_nulls(void **state)
 				  "    \"under_load\": false,\n    \"under_load_entered\": 0,\n"
 				  "    \"cookie_replies_sent\": null,\n"
 				  "    \"staged_dropped\": null,\n    \"receiver_indexes\": null\n"));
-	assert_non_null(strstr(s, "\"endpoint\": null,\n      \"rtt_ms\": null,\n"
+	assert_non_null(strstr(s, "\"endpoint\": null,\n      \"cipher\": null,\n"
+				  "      \"rtt_ms\": null,\n"
 				  "      \"last_handshake_age_s\": null,\n"
 				  "      \"rx_bytes\": 0,\n"));
 	free(s);

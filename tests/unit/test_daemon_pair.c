@@ -331,7 +331,8 @@ struct node {
 	uint8_t priv[32], pub[32];
 	uint16_t port;
 	char conf[256], ctl[256];
-	const char *ip; /* tunnel address */
+	const char *ip;	  /* tunnel address */
+	bool chacha_only; /* offer ChaCha20-Poly1305 alone (daemon_io.chacha_only) */
 };
 
 struct pair {
@@ -415,7 +416,8 @@ static void node_start(struct pair *P, int i)
 	struct cfg_errors errs = {0};
 	struct tun_dev tun = {0};
 	struct udp_sock udp = {0};
-	struct daemon_io io = {.tun = &tun, .udp = &udp, .no_signals = true};
+	struct daemon_io io = {
+	    .tun = &tun, .udp = &udp, .no_signals = true, .chacha_only = n->chacha_only};
 
 	n->d = calloc(1, sizeof(*n->d));
 	assert_non_null(n->d);
@@ -925,6 +927,60 @@ static void test_path_tcp_then_udp(void **state)
 	assert_true(count_sent(P, mark, 1, WIRE_DATA) >= 1);
 }
 
+/* The data cipher both daemons agreed in the handshake. */
+static enum sess_cipher cipher_of(struct pair *P, int i)
+{
+	struct sess_keypair *kp = sess_peer_send_keypair(&peer_of(P, i)->sess, fake_ms);
+
+	assert_non_null(kp);
+	return kp->cipher;
+}
+
+/* Both offer AES-256-GCM (this CPU has AES-NI): both send with it, and
+ * data crosses both ways. */
+static void test_data_cipher_aes(void **state)
+{
+	struct pair *P = *state;
+
+	if (!sess_cipher_aes256gcm_available())
+		skip();
+	pair_start(P);
+	run_for(P, 1000);
+	assert_true(up(P, 0) && up(P, 1));
+	assert_int_equal(cipher_of(P, 0), SESS_CIPHER_AES256GCM);
+	assert_int_equal(cipher_of(P, 1), SESS_CIPHER_AES256GCM);
+	check_packet_crosses(P, 0, "aes from a");
+	check_packet_crosses(P, 1, "aes from b");
+	assert_int_equal(P->n[0].d->drops[DROP_DATA_INVALID], 0);
+	assert_int_equal(P->n[1].d->drops[DROP_DATA_INVALID], 0);
+}
+
+/* One side offers ChaCha20-Poly1305 alone (no AES-NI, or asked to): both
+ * fall back to it, and data crosses both ways. */
+static void check_cipher_fallback(struct pair *P, int only)
+{
+	P->n[only].chacha_only = true;
+	pair_start(P);
+	run_for(P, 1000);
+	assert_true(up(P, 0) && up(P, 1));
+	assert_int_equal(cipher_of(P, 0), SESS_CIPHER_CHACHA20POLY1305);
+	assert_int_equal(cipher_of(P, 1), SESS_CIPHER_CHACHA20POLY1305);
+	check_packet_crosses(P, 0, "chacha from a");
+	check_packet_crosses(P, 1, "chacha from b");
+	assert_int_equal(P->n[0].d->drops[DROP_DATA_INVALID], 0);
+	assert_int_equal(P->n[1].d->drops[DROP_DATA_INVALID], 0);
+}
+
+static void test_data_cipher_fallback_a(void **state)
+{
+	check_cipher_fallback(*state, 0);
+}
+
+static void test_data_cipher_fallback_b(void **state)
+{
+	check_cipher_fallback(*state, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -934,6 +990,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_roaming, pair_setup, pair_teardown),
 	    cmocka_unit_test_setup_teardown(test_reload_keeps_session, pair_setup, pair_teardown),
 	    cmocka_unit_test_setup_teardown(test_path_tcp_then_udp, pair_setup, pair_teardown),
+	    cmocka_unit_test_setup_teardown(test_data_cipher_aes, pair_setup, pair_teardown),
+	    cmocka_unit_test_setup_teardown(test_data_cipher_fallback_a, pair_setup, pair_teardown),
+	    cmocka_unit_test_setup_teardown(test_data_cipher_fallback_b, pair_setup, pair_teardown),
 	};
 
 	if (sodium_init() < 0)

@@ -22,7 +22,7 @@
 
 #include "low_order.h"
 
-enum { INIT_MAC1 = 116, RESP_MAC1 = 60, NOW = 100000 };
+enum { INIT_MAC1 = 117, RESP_MAC1 = 61, NOW = 100000 };
 
 /* A (initiator side) and B (responder side), each knowing the other. */
 struct world {
@@ -196,8 +196,8 @@ static void test_hs_psk_mismatch(void **state)
 
 static void test_hs_lengths_rejected(void **state)
 {
-	static const size_t init_lens[] = {0, 1, 3, 4, 147, 149};
-	static const size_t resp_lens[] = {0, 1, 3, 4, 91, 93};
+	static const size_t init_lens[] = {0, 1, 3, 4, 148, 150};
+	static const size_t resp_lens[] = {0, 1, 3, 4, 92, 94};
 	uint8_t buf[200];
 	struct wire_init m;
 	struct wire_resp r;
@@ -572,8 +572,8 @@ static void seal0(const uint8_t k[64], const uint8_t h[64], const uint8_t *pt, s
  * (e, es, s, ss + timestamp), with any 32 bytes as the claimed static. With
  * s_priv (A's real key) the ss step and the timestamp are genuine; without it
  * the timestamp field is random, as an attacker would have to send it. */
-static void forge_initiation(struct world *w, const uint8_t s_pub[32], const uint8_t *s_priv,
-			     uint32_t idx, uint64_t sec, struct wire_init *m)
+static void forge_initiation_offer(struct world *w, const uint8_t s_pub[32], const uint8_t *s_priv,
+				   uint32_t idx, uint64_t sec, uint8_t offer, struct wire_init *m)
 {
 	static const char name[] = HS_PROTOCOL_NAME;
 	uint8_t h[64] = {0}, ck[64], k[64], tmp[64], e_priv[32], e_pub[32], dh[32], ts[12];
@@ -601,12 +601,23 @@ static void forge_initiation(struct world *w, const uint8_t s_pub[32], const uin
 		/* ss, then the timestamp payload. */
 		assert_int_equal(crypto_scalarmult(dh, s_priv, w->b.s_pub), 0);
 		assert_int_equal(noise_hkdf(ck, dh, 32, ck, k, NULL), 0);
+		uint8_t payload[sizeof(ts) + 1];
+
 		tai(ts, sec, 0);
-		seal0(k, h, ts, sizeof(ts), m->enc_timestamp);
+		memcpy(payload, ts, sizeof(ts));
+		payload[sizeof(ts)] = offer;
+		seal0(k, h, payload, sizeof(payload), m->enc_payload);
 	} else {
-		randombytes_buf(m->enc_timestamp, sizeof(m->enc_timestamp));
+		randombytes_buf(m->enc_payload, sizeof(m->enc_payload));
 	}
 	set_mac1((uint8_t *)m, INIT_MAC1, w->b.s_pub);
+}
+
+/* The same offering no cipher but ChaCha20-Poly1305. */
+static void forge_initiation(struct world *w, const uint8_t s_pub[32], const uint8_t *s_priv,
+			     uint32_t idx, uint64_t sec, struct wire_init *m)
+{
+	forge_initiation_offer(w, s_pub, s_priv, idx, sec, 0, m);
 }
 
 static void test_hs_low_order_static_at_ss(void **state)
@@ -645,7 +656,8 @@ static void test_hs_low_order_static_at_ss(void **state)
 }
 
 /* A forged tag (the AEAD decrypt returns -1) at each handshake decrypt site:
- * the encrypted static, the timestamp and the response's empty payload. Each
+ * the encrypted static, the timestamp and cipher offer, and the response's
+ * cipher choice. Each
  * gives -EBADMSG behind a valid mac1 and changes nothing. (Cookie replies:
  * test_cookie.c test_bad_tag_dropped; transport data: test_keypair.c
  * test_sess_decrypt_tampered.) */
@@ -658,9 +670,10 @@ static void test_hs_forged_tags_rejected(void **state)
 	    {offsetof(struct wire_init, enc_static) + 32, "static tag, first byte"},
 	    {offsetof(struct wire_init, enc_static) + 47, "static tag, last byte"},
 	    {offsetof(struct wire_init, enc_static), "static ciphertext"},
-	    {offsetof(struct wire_init, enc_timestamp) + 12, "timestamp tag, first byte"},
-	    {offsetof(struct wire_init, enc_timestamp) + 27, "timestamp tag, last byte"},
-	    {offsetof(struct wire_init, enc_timestamp), "timestamp ciphertext"},
+	    {offsetof(struct wire_init, enc_payload) + 13, "payload tag, first byte"},
+	    {offsetof(struct wire_init, enc_payload) + 28, "payload tag, last byte"},
+	    {offsetof(struct wire_init, enc_payload), "timestamp ciphertext"},
+	    {offsetof(struct wire_init, enc_payload) + 12, "cipher offer ciphertext"},
 	};
 	struct wire_init m, bad;
 	struct wire_resp r, rbad;
@@ -682,9 +695,9 @@ static void test_hs_forged_tags_rejected(void **state)
 				 -EBADMSG);
 		assert_true(all_zero(&p, sizeof(p)));
 	}
-	for (size_t i = 0; i < sizeof(r.enc_empty); i++) {
+	for (size_t i = 0; i < sizeof(r.enc_cipher); i++) {
 		rbad = r;
-		rbad.enc_empty[i] ^= 0x80;
+		rbad.enc_cipher[i] ^= 0x80;
 		set_mac1((uint8_t *)&rbad, RESP_MAC1, w.a.s_pub);
 		assert_int_equal(hs_consume_response(&w.a, &w.a_b, (uint8_t *)&rbad, sizeof(rbad)),
 				 -EBADMSG);
@@ -695,6 +708,100 @@ static void test_hs_forged_tags_rejected(void **state)
 	assert_int_equal(hs_consume_response(&w.a, &w.a_b, (uint8_t *)&r, sizeof(r)), 0);
 	check_keys_agree(&w);
 	world_cleanup(&w);
+}
+
+/* ---- the data cipher ---- */
+
+/* AES-256-GCM when both sides offer it, ChaCha20-Poly1305 when either does
+ * not; both ends agree, and the keys are the same either way (the cipher
+ * changes what they key, not the handshake). */
+static void test_hs_cipher_agreed(void **state)
+{
+	const uint8_t aes = HS_CIPHER_BIT(WIRE_CIPHER_AES256GCM);
+	struct wire_init m;
+	struct wire_resp r;
+	struct world w;
+
+	(void)state;
+	for (int a = 0; a < 2; a++)
+		for (int b = 0; b < 2; b++) {
+			enum wire_cipher want =
+			    a && b ? WIRE_CIPHER_AES256GCM : WIRE_CIPHER_CHACHA20POLY1305;
+
+			world_init(&w, NULL, NULL);
+			w.a_b.ciphers = a ? aes : 0;
+			w.b_a.ciphers = b ? aes : 0;
+			exchange(&w, &m, &r);
+			assert_int_equal(w.b_a.offered, a ? aes : 0);
+			assert_int_equal(w.b_a.cipher, want);
+			assert_int_equal(
+			    hs_consume_response(&w.a, &w.a_b, (uint8_t *)&r, sizeof(r)), 0);
+			assert_int_equal(w.a_b.cipher, want);
+			check_keys_agree(&w);
+			world_cleanup(&w);
+		}
+}
+
+/* Offer bits this version does not know are a newer peer's: ignored, the
+ * known ones still count. */
+static void test_hs_cipher_unknown_offers_ignored(void **state)
+{
+	struct wire_init m;
+	struct hs_pending p;
+	struct world w;
+
+	(void)state;
+	for (int with_aes = 0; with_aes < 2; with_aes++) {
+		uint8_t offer =
+		    (uint8_t)(0xfc | (with_aes ? HS_CIPHER_BIT(WIRE_CIPHER_AES256GCM) : 0));
+
+		world_init(&w, NULL, NULL);
+		w.b_a.ciphers = HS_CIPHER_BIT(WIRE_CIPHER_AES256GCM);
+		forge_initiation_offer(&w, w.a.s_pub, w.a.s_priv, 7, 1000, offer, &m);
+		assert_int_equal(hs_consume_initiation(&w.b, (uint8_t *)&m, sizeof(m), &p), 0);
+		assert_int_equal(p.offered, with_aes ? HS_CIPHER_BIT(WIRE_CIPHER_AES256GCM) : 0);
+		assert_int_equal(hs_accept_initiation(&w.b_a, &p, NOW), 0);
+		assert_int_equal(w.b_a.cipher,
+				 with_aes ? WIRE_CIPHER_AES256GCM : WIRE_CIPHER_CHACHA20POLY1305);
+		world_cleanup(&w);
+	}
+}
+
+/* A response that picks a cipher we did not offer, or one that does not
+ * exist, is refused (-EPROTO) and changes nothing; the genuine answer to
+ * the same initiation still completes. */
+static void test_hs_cipher_not_offered_refused(void **state)
+{
+	static const uint8_t bad_choice[] = {WIRE_CIPHER_AES256GCM, WIRE_CIPHER_COUNT, 0x80, 0xff};
+	struct wire_init m;
+	struct wire_resp r;
+	struct hs_peer before, responder;
+	struct world w;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad_choice); i++) {
+		world_init(&w, NULL, NULL);
+		w.a_b.ciphers = 0; /* A offers ChaCha20-Poly1305 only */
+		w.b_a.ciphers = HS_CIPHER_BIT(WIRE_CIPHER_AES256GCM);
+		initiate(&w, 0x11223344, 1000, &m);
+		assert_int_equal(respond_accept(&w, &m, NOW), 0);
+		assert_int_equal(w.b_a.cipher, WIRE_CIPHER_CHACHA20POLY1305);
+		responder = w.b_a;
+		/* A responder that chooses what it was not offered. */
+		w.b_a.cipher = (enum wire_cipher)bad_choice[i];
+		assert_int_equal(hs_create_response(&w.b_a, 0x55667788, &r), 0);
+		before = w.a_b;
+		assert_int_equal(hs_consume_response(&w.a, &w.a_b, (uint8_t *)&r, sizeof(r)),
+				 -EPROTO);
+		assert_memory_equal(&before, &w.a_b, sizeof(before));
+		/* The honest response from the same state is taken. */
+		w.b_a = responder;
+		assert_int_equal(hs_create_response(&w.b_a, 0x55667788, &r), 0);
+		assert_int_equal(hs_consume_response(&w.a, &w.a_b, (uint8_t *)&r, sizeof(r)), 0);
+		assert_int_equal(w.a_b.cipher, WIRE_CIPHER_CHACHA20POLY1305);
+		check_keys_agree(&w);
+		world_cleanup(&w);
+	}
 }
 
 /* ---- responses that answer nothing ---- */
@@ -847,6 +954,9 @@ int main(void)
 	    cmocka_unit_test(test_hs_low_order_points),
 	    cmocka_unit_test(test_hs_low_order_static_at_ss),
 	    cmocka_unit_test(test_hs_forged_tags_rejected),
+	    cmocka_unit_test(test_hs_cipher_agreed),
+	    cmocka_unit_test(test_hs_cipher_unknown_offers_ignored),
+	    cmocka_unit_test(test_hs_cipher_not_offered_refused),
 	    cmocka_unit_test(test_hs_response_unmatched),
 	    cmocka_unit_test(test_hs_response_to_superseded_initiation),
 	    cmocka_unit_test(test_hs_wrong_state_calls),

@@ -36,17 +36,45 @@ struct pkt {
 struct pair {
 	struct sess_keypair i; /* initiator's side */
 	struct sess_keypair r; /* responder's side */
+	struct sess_aes i_aes, r_aes;
 };
+
+/* The data cipher of the group of tests running: each packet test runs
+ * once with ChaCha20-Poly1305 and once with AES-256-GCM (main). */
+static enum sess_cipher pair_cipher = SESS_CIPHER_CHACHA20POLY1305;
 
 static void make_pair(struct pair *p)
 {
 	sess_keypair_init(&p->i, key_ir, key_ri, I_INDEX, R_INDEX, true, T0);
 	sess_keypair_init(&p->r, key_ri, key_ir, R_INDEX, I_INDEX, false, T0);
+	assert_int_equal(sess_keypair_set_cipher(&p->i, pair_cipher, &p->i_aes), 0);
+	assert_int_equal(sess_keypair_set_cipher(&p->r, pair_cipher, &p->r_aes), 0);
+}
+
+/* libsodium's AEAD of the running cipher, for packets made by hand. */
+static int raw_encrypt(uint8_t *c, uint8_t *tag, const uint8_t *m, size_t len,
+		       const uint8_t nonce[12], const uint8_t key[32])
+{
+	if (pair_cipher == SESS_CIPHER_AES256GCM)
+		return crypto_aead_aes256gcm_encrypt_detached(c, tag, NULL, m, len, NULL, 0, NULL,
+							      nonce, key);
+	return crypto_aead_chacha20poly1305_ietf_encrypt_detached(c, tag, NULL, m, len, NULL, 0,
+								  NULL, nonce, key);
+}
+
+static int raw_decrypt(uint8_t *m, const uint8_t *c, size_t len, const uint8_t *tag,
+		       const uint8_t nonce[12], const uint8_t key[32])
+{
+	if (pair_cipher == SESS_CIPHER_AES256GCM)
+		return crypto_aead_aes256gcm_decrypt_detached(m, NULL, c, len, tag, NULL, 0, nonce,
+							      key);
+	return crypto_aead_chacha20poly1305_ietf_decrypt_detached(m, NULL, c, len, tag, NULL, 0,
+								  nonce, key);
 }
 
 static int setup(void **state)
 {
-	struct pair *p = malloc(sizeof(*p));
+	struct pair *p = aligned_alloc(16, sizeof(*p));
 
 	if (!p || sodium_init() < 0)
 		return -1;
@@ -93,8 +121,7 @@ static size_t seal_raw(uint8_t *out, const uint8_t key[32], uint32_t index, uint
 	for (int k = 0; k < 8; k++)
 		out[8 + k] = nonce[4 + k] = (uint8_t)(counter >> (8 * k));
 	memset(out + 16, 0, 16);
-	crypto_aead_chacha20poly1305_ietf_encrypt_detached(out + 16, out + 32, NULL, out + 16, 16,
-							   NULL, 0, NULL, nonce, key);
+	assert_int_equal(raw_encrypt(out + 16, out + 32, out + 16, 16, nonce, key), 0);
 	return 48;
 }
 
@@ -136,9 +163,7 @@ static void test_sess_encrypt_round_trip(void **state)
 	assert_int_equal(seal(&p->i, &pk, 112, T0), 0);
 	assert_memory_equal(pk.buf + 8, "\x08\x07\x06\x05\x04\x03\x02\x01", 8);
 	memcpy(nonce + 4, "\x08\x07\x06\x05\x04\x03\x02\x01", 8);
-	assert_int_equal(crypto_aead_chacha20poly1305_ietf_decrypt_detached(
-			     plain, NULL, pk.buf + 16, 112, pk.buf + 128, NULL, 0, nonce, key_ir),
-			 0);
+	assert_int_equal(raw_decrypt(plain, pk.buf + 16, 112, pk.buf + 128, nonce, key_ir), 0);
 	assert_int_equal(plain[1], 8);
 
 	/* Failure: the sender cannot open its own packet (index and key differ). */
@@ -284,6 +309,7 @@ static void test_sess_decrypt_unknown_index(void **state)
 	struct pair *p = *state;
 	struct sess_index_table table;
 	struct sess_keypair other;
+	struct sess_aes other_aes;
 	struct pkt pk;
 	size_t inner_len;
 	uint32_t index, known;
@@ -300,6 +326,7 @@ static void test_sess_decrypt_unknown_index(void **state)
 
 	/* Handed to a keypair whose index differs: refused before any crypto. */
 	sess_keypair_init(&other, key_ri, key_ir, R_INDEX + 1, I_INDEX, false, T0);
+	assert_int_equal(sess_keypair_set_cipher(&other, pair_cipher, &other_aes), 0);
 	assert_int_equal(open_copy(&other, &pk, pk.len, T0, &inner_len), -ENOKEY);
 	assert_false(other.can_send);
 	assert_int_equal(open_copy(&p->r, &pk, pk.len, T0, &inner_len), 0);
@@ -425,11 +452,116 @@ static void test_sess_keypair_wipe(void **state)
 	assert_int_equal(seal(&p->i, &pk, 10, T0), -ENOKEY);
 }
 
+/* ---- the data ciphers ---- */
+
+/* A data packet under an all-zero key at a given counter, 16 zero bytes
+ * inside: bytes 16..48 are the AEAD's ciphertext and tag. */
+static void kat_packet(enum sess_cipher cipher, uint64_t counter, uint8_t out[48])
+{
+	static const uint8_t zero_key[32];
+	struct sess_keypair *kp = aligned_alloc(16, sizeof(*kp));
+	struct sess_aes *aes = aligned_alloc(16, sizeof(*aes));
+	uint8_t buf[SESS_HEADROOM + 16 + SESS_TAILROOM];
+	size_t len;
+
+	assert_non_null(kp);
+	assert_non_null(aes);
+	sess_keypair_init(kp, zero_key, zero_key, 1, 2, true, T0);
+	assert_int_equal(sess_keypair_set_cipher(kp, cipher, aes), 0);
+	sess_keypair_test_set_send_counter(kp, counter);
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(sess_encrypt(kp, buf + SESS_HEADROOM, 16, T0, &len), 0);
+	assert_int_equal(len, 48);
+	memcpy(out, buf, 48);
+	sess_keypair_wipe(kp);
+	free(kp);
+	free(aes);
+}
+
+/* AES-256-GCM as the data path runs it, against published answers: the GCM
+ * specification's test case 14 (McGrew and Viega; key, IV and plaintext all
+ * zero: our counter 0 gives the all-zero IV), and two counters that check
+ * the nonce layout (0x00000000 || counter LE), computed with OpenSSL
+ * (python3-cryptography's AESGCM). */
+static void test_sess_aes256gcm_known_answers(void **state)
+{
+	static const struct {
+		uint64_t counter;
+		const char *ct_tag;
+	} kat[] = {
+	    {0, "cea7403d4d606b6e074ec5d3baf39d18d0d1c8a799996bf0265b98b5d48ab919"},
+	    {1, "e6d4ff0b19560b572e50073b9c30a40f616c24b7b163d489f3a84706ee7db7b1"},
+	    {0x0102030405060708ull,
+	     "ab3f2a7879fa6939ca3c059a1a4cfa44e1817b1b2eea816bc96cd6df5e62dd03"},
+	};
+	uint8_t pkt[48], want[32];
+
+	(void)state;
+	if (!sess_cipher_aes256gcm_available())
+		skip();
+	for (size_t i = 0; i < sizeof(kat) / sizeof(kat[0]); i++) {
+		kat_packet(SESS_CIPHER_AES256GCM, kat[i].counter, pkt);
+		assert_int_equal(
+		    sodium_hex2bin(want, sizeof(want), kat[i].ct_tag, 64, NULL, NULL, NULL), 0);
+		assert_memory_equal(pkt + 16, want, 32);
+	}
+}
+
+/* The two ciphers give different packets from the same keys and counter,
+ * and neither opens the other's: a keypair never falls back silently. */
+static void test_sess_ciphers_do_not_mix(void **state)
+{
+	struct sess_keypair *tx = malloc(sizeof(*tx)), *rx = malloc(sizeof(*rx));
+	struct sess_aes *tx_aes = aligned_alloc(16, sizeof(*tx_aes)),
+			*rx_aes = aligned_alloc(16, sizeof(*rx_aes));
+	uint8_t chacha[48], aes[48];
+	struct pkt pk;
+	size_t inner_len;
+
+	(void)state;
+	if (!sess_cipher_aes256gcm_available())
+		skip();
+	assert_true(tx && rx && tx_aes && rx_aes);
+	kat_packet(SESS_CIPHER_CHACHA20POLY1305, 0, chacha);
+	kat_packet(SESS_CIPHER_AES256GCM, 0, aes);
+	assert_memory_equal(chacha, aes, 16); /* the same header */
+	assert_memory_not_equal(chacha + 16, aes + 16, 32);
+
+	sess_keypair_init(tx, key_ir, key_ri, I_INDEX, R_INDEX, true, T0);
+	sess_keypair_init(rx, key_ri, key_ir, R_INDEX, I_INDEX, false, T0);
+	/* No storage for the expanded keys: AES-256-GCM is refused. */
+	assert_int_equal(sess_keypair_set_cipher(tx, SESS_CIPHER_AES256GCM, NULL), -ENOTSUP);
+	assert_int_equal(tx->cipher, SESS_CIPHER_CHACHA20POLY1305);
+	assert_int_equal(sess_keypair_set_cipher(tx, SESS_CIPHER_AES256GCM, tx_aes), 0);
+	assert_int_equal(seal(tx, &pk, 40, T0), 0);
+	assert_int_equal(open_copy(rx, &pk, pk.len, T0, &inner_len), -EBADMSG);
+	assert_int_equal(sess_keypair_set_cipher(rx, SESS_CIPHER_AES256GCM, rx_aes), 0);
+	assert_int_equal(open_copy(rx, &pk, pk.len, T0, &inner_len), 0);
+	/* Failure: a keypair that has sealed may not change cipher, nor may one
+	 * take a cipher that does not exist; both leave it as it was. */
+	assert_int_equal(sess_keypair_set_cipher(tx, SESS_CIPHER_CHACHA20POLY1305, NULL), -EINVAL);
+	assert_int_equal(tx->cipher, SESS_CIPHER_AES256GCM);
+	sess_keypair_init(tx, key_ir, key_ri, I_INDEX, R_INDEX, true, T0);
+	assert_int_equal(sess_keypair_set_cipher(tx, (enum sess_cipher)7, tx_aes), -EINVAL);
+	assert_int_equal(tx->cipher, SESS_CIPHER_CHACHA20POLY1305);
+	assert_string_equal(sess_cipher_name(SESS_CIPHER_AES256GCM), "aes-256-gcm");
+	assert_string_equal(sess_cipher_name(SESS_CIPHER_CHACHA20POLY1305), "chacha20-poly1305");
+	/* Wiping a keypair wipes its expanded keys too. */
+	sess_keypair_wipe(rx);
+	assert_true(sodium_is_zero((const uint8_t *)rx_aes, sizeof(*rx_aes)));
+	sess_keypair_wipe(tx);
+	free(tx);
+	free(rx);
+	free(tx_aes);
+	free(rx_aes);
+}
+
 /* ---- struct sess_peer ---- */
 
 struct peer_fixture {
 	struct sess_index_table table;
 	struct sess_peer a; /* the side under test */
+	struct sess_aes aes[3];
 	int owner;
 };
 
@@ -446,6 +578,7 @@ static uint32_t new_index(struct peer_fixture *f)
 static int deliver(struct peer_fixture *f, const struct sess_keypair *kp, uint64_t now)
 {
 	struct sess_keypair remote;
+	struct sess_aes remote_aes;
 	struct sess_keypair *found;
 	struct pkt pk;
 	uint8_t *inner;
@@ -456,6 +589,7 @@ static int deliver(struct peer_fixture *f, const struct sess_keypair *kp, uint64
 
 	sess_keypair_init(&remote, kp->recv_key, kp->send_key, kp->remote_index, kp->local_index,
 			  true, kp->created_ms);
+	assert_int_equal(sess_keypair_set_cipher(&remote, kp->cipher, &remote_aes), 0);
 	/* Continue the remote's counter past everything kp has seen. */
 	sess_keypair_test_set_send_counter(&remote, kp->replay.next);
 	assert_int_equal(seal(&remote, &pk, 8, now), 0);
@@ -560,6 +694,44 @@ static void test_sess_peer_install_rotation(void **state)
 	free(f);
 }
 
+/* Installing with a cipher: the keypair seals with it; an unknown cipher
+ * installs nothing and leaves the slots as they were. */
+static void test_sess_peer_install_cipher(void **state)
+{
+	struct peer_fixture *f = aligned_alloc(16, sizeof(*f));
+	const uint8_t k[32] = {7};
+	uint32_t i1, i2;
+
+	(void)state;
+	if (!sess_cipher_aes256gcm_available())
+		skip();
+	assert_non_null(f);
+	memset(f, 0, sizeof(*f));
+	assert_int_equal(sess_index_init(&f->table, 16), 0);
+	sess_peer_init(&f->a, &f->table, &f->owner);
+	i1 = new_index(f);
+	/* No AES storage given (as the rendezvous's sessions): refused. */
+	assert_int_equal(
+	    sess_peer_install_cipher(&f->a, k, k, i1, 101, true, SESS_CIPHER_AES256GCM, T0),
+	    -ENOTSUP);
+	assert_null(f->a.current);
+	f->a.aes = &f->aes;
+	assert_int_equal(
+	    sess_peer_install_cipher(&f->a, k, k, i1, 101, true, SESS_CIPHER_AES256GCM, T0), 0);
+	assert_non_null(f->a.current);
+	assert_int_equal(f->a.current->cipher, SESS_CIPHER_AES256GCM);
+	assert_int_equal(deliver(f, f->a.current, T0), 0);
+	i2 = new_index(f);
+	assert_int_equal(
+	    sess_peer_install_cipher(&f->a, k, k, i2, 102, true, (enum sess_cipher)9, T0 + 1),
+	    -EINVAL);
+	assert_ptr_equal(sess_peer_find(&f->a, i1), f->a.current);
+	assert_null(sess_peer_find(&f->a, i2));
+	sess_peer_clear(&f->a);
+	sess_index_cleanup(&f->table);
+	free(f);
+}
+
 static void test_sess_peer_lastminute_rekey(void **state)
 {
 	struct sess_peer *sp = calloc(1, sizeof(*sp));
@@ -644,27 +816,50 @@ static void test_sess_index_alloc_full_and_free(void **state)
 	assert_null(sess_index_lookup(&t, idx[1], SESS_INDEX_ANY, NULL));
 }
 
+/* The packet tests once per data cipher. */
+static int group_chacha(void **state)
+{
+	(void)state;
+	pair_cipher = SESS_CIPHER_CHACHA20POLY1305;
+	return 0;
+}
+
+static int group_aes(void **state)
+{
+	(void)state;
+	if (sodium_init() < 0)
+		return -1;
+	pair_cipher = SESS_CIPHER_AES256GCM;
+	return 0;
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
-	const struct CMUnitTest tests[] = {
-	    T(test_sess_encrypt_round_trip),
-	    T(test_sess_encrypt_padding),
-	    T(test_sess_encrypt_keepalive),
-	    T(test_sess_decrypt_tampered),
-	    T(test_sess_decrypt_truncated),
-	    T(test_sess_decrypt_duplicate),
-	    T(test_sess_decrypt_unknown_index),
-	    T(test_sess_encrypt_counter_limit),
-	    T(test_sess_decrypt_expired_key),
-	    T(test_sess_encrypt_responder_before_confirm),
-	    T(test_sess_keypair_needs_rekey),
-	    T(test_sess_keypair_wipe),
+	const struct CMUnitTest packet_tests[] = {
+	    T(test_sess_encrypt_round_trip),	T(test_sess_encrypt_padding),
+	    T(test_sess_encrypt_keepalive),	T(test_sess_decrypt_tampered),
+	    T(test_sess_decrypt_truncated),	T(test_sess_decrypt_duplicate),
+	    T(test_sess_decrypt_unknown_index), T(test_sess_encrypt_counter_limit),
+	    T(test_sess_decrypt_expired_key),	T(test_sess_encrypt_responder_before_confirm),
+	    T(test_sess_keypair_needs_rekey),	T(test_sess_keypair_wipe),
+	};
+	const struct CMUnitTest other_tests[] = {
+	    cmocka_unit_test(test_sess_aes256gcm_known_answers),
+	    cmocka_unit_test(test_sess_ciphers_do_not_mix),
 	    cmocka_unit_test(test_sess_peer_install_rotation),
+	    cmocka_unit_test(test_sess_peer_install_cipher),
 	    cmocka_unit_test(test_sess_peer_lastminute_rekey),
 	    cmocka_unit_test(test_sess_index_alloc_full_and_free),
 	};
 #undef T
+	int failed;
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	failed = cmocka_run_group_tests_name("chacha20-poly1305", packet_tests, group_chacha, NULL);
+	if (sodium_init() >= 0 && sess_cipher_aes256gcm_available())
+		failed += cmocka_run_group_tests_name("aes-256-gcm", packet_tests, group_aes, NULL);
+	else
+		print_message("no AES-NI on this CPU: the AES-256-GCM packet tests are skipped\n");
+	failed += cmocka_run_group_tests_name("other", other_tests, group_chacha, NULL);
+	return failed;
 }

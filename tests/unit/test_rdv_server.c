@@ -776,7 +776,7 @@ static void test_server_tcp_limits(void **state)
 	assert_int_equal(send(fd, b, 8, 0), 8);
 	assert_true(closed_within(e, fd, NO_ANSWER_MS * 2));
 	close(fd);
-	/* A 148-byte initiation frame sent one byte at a time, too slowly:
+	/* A 149-byte initiation frame sent one byte at a time, too slowly:
 	 * closed when the frame time runs out, before it completes. */
 	fd = tcp_socket(e, &me);
 	b[0] = 0;

@@ -847,8 +847,8 @@ static void forge_initiation(const uint8_t priv[32], const uint8_t claimed[32],
 			     const uint8_t server_pub[32], struct wire_init *out)
 {
 	static const uint8_t zero_psk[1][NOISE_PSK_LEN];
-	uint8_t ts[HS_TAI64N_LEN], mac1_key[HS_KEY_LEN];
-	uint8_t msg[sizeof(out->ephemeral) + sizeof(out->enc_static) + sizeof(out->enc_timestamp)];
+	uint8_t ts[HS_TAI64N_LEN + 1] = {0}, mac1_key[HS_KEY_LEN]; /* TAI64N, no offers */
+	uint8_t msg[sizeof(out->ephemeral) + sizeof(out->enc_static) + sizeof(out->enc_payload)];
 	struct noise_handshake hs;
 	size_t len = 0;
 
@@ -867,8 +867,8 @@ static void forge_initiation(const uint8_t priv[32], const uint8_t claimed[32],
 	out->sender_index = htole32(0x4d616c6c);
 	memcpy(out->ephemeral, msg, sizeof(out->ephemeral));
 	memcpy(out->enc_static, msg + sizeof(out->ephemeral), sizeof(out->enc_static));
-	memcpy(out->enc_timestamp, msg + sizeof(out->ephemeral) + sizeof(out->enc_static),
-	       sizeof(out->enc_timestamp));
+	memcpy(out->enc_payload, msg + sizeof(out->ephemeral) + sizeof(out->enc_static),
+	       sizeof(out->enc_payload));
 	assert_int_equal(hs_mac1_key(server_pub, mac1_key), 0);
 	assert_int_equal(
 	    hs_mac1(mac1_key, (const uint8_t *)out, offsetof(struct wire_init, mac1), out->mac1),
