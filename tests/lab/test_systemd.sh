@@ -250,10 +250,24 @@ container_boot() {
 		tail -n 30 "$WORK/nspawn.log"
 		return 1
 	fi
-	s=$(ctrq timeout 60 systemctl is-system-running --wait 2> /dev/null) || true
-	echo "system state: $s"
+	# PID 1 exists before its bus does: until systemd listens on
+	# /run/systemd/private, systemctl prints nothing ("Failed to connect to
+	# bus"), so ask again until it gives a settled state.
+	lab_wait_for 90 system_settled || true
+	s=$SYSTEM_STATE
+	echo "system state: ${s:-none, systemctl got no answer}"
 	[ "$s" = running ] || ctr systemctl --failed --no-legend || true
 	[ "$s" = running ] || [ "$s" = degraded ]
+}
+
+# system_settled: the container's systemd answers with a state past start-up
+# (left in SYSTEM_STATE).
+SYSTEM_STATE=
+system_settled() {
+	SYSTEM_STATE=$(ctrq timeout 60 systemctl is-system-running --wait 2> /dev/null) || true
+	case $SYSTEM_STATE in
+	"" | offline | unknown | initializing | starting) return 1 ;;
+	esac
 }
 
 # container_poweroff: a clean shutdown through the container's systemd; the
