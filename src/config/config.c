@@ -33,6 +33,7 @@ enum iface_key {
 	K_RENDEZVOUS,
 	K_RENDEZVOUS_KEY,
 	K_RELAY,
+	K_PORTMAP,
 	K_OFFLOAD,
 	K_CONTROL_SOCKET,
 	K_LOG_LEVEL,
@@ -52,6 +53,7 @@ static const struct cfg_reader_key iface_keys[N_IFACE_KEYS] = {
     [K_RENDEZVOUS] = {"rendezvous", false},
     [K_RENDEZVOUS_KEY] = {"rendezvous_key", false},
     [K_RELAY] = {"relay", false},
+    [K_PORTMAP] = {"portmap", false},
     [K_OFFLOAD] = {"offload", false},
     [K_CONTROL_SOCKET] = {"control_socket", false},
     [K_LOG_LEVEL] = {"log_level", false},
@@ -292,6 +294,10 @@ static void on_interface_key(struct load *l, enum iface_key k, const char *value
 		break;
 	case K_RELAY:
 		if (!cfg_parse_bool(value, &d->relay))
+			cfg_reader_reject(&l->r, value, "bad yes/no (expected yes or no)");
+		break;
+	case K_PORTMAP:
+		if (!cfg_parse_bool(value, &d->portmap))
 			cfg_reader_reject(&l->r, value, "bad yes/no (expected yes or no)");
 		break;
 	case K_OFFLOAD:
@@ -558,6 +564,7 @@ static void defaults(struct cfg_daemon *d, const char *name)
 	d->mtu = 1420;
 	d->keepalive_s = 20;
 	d->relay = true;
+	d->portmap = true;
 	d->offload = true;
 	d->log_level = LOG_LEVEL_INFO;
 }

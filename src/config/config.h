@@ -63,6 +63,7 @@ struct cfg_daemon {
 	bool has_rendezvous_key; /* always true when n_rendezvous > 0 */
 	uint8_t rendezvous_key[CFG_KEY_LEN];
 	bool relay;			     /* default yes */
+	bool portmap; /* ask the default gateway for a mapping of listen_port: default yes */
 	bool offload; /* TUN and UDP segmentation offloads: auto (true, default) or no */
 	char control_socket[CFG_SOCKET_MAX]; /* default /run/p2pvpn/<ifname>.sock */
 	enum log_level log_level;	     /* default info */

@@ -161,6 +161,8 @@ static void text_interface(FILE *f, const struct ctl_block *b, bool colour)
 		attr(f, "offloads", v, colour);
 	if ((v = get(b, "reflexive_address")))
 		attr(f, "reflexive address", v, colour);
+	if ((v = get(b, "port_mapping")))
+		attr(f, "port mapping", v, colour);
 }
 
 static void text_peer(FILE *f, const struct ctl_block *b, bool colour)
@@ -282,6 +284,8 @@ static void json_interface(FILE *f, const struct ctl_block *b, int depth)
 	json_u64(&o, "listen_port", get(b, "listen_port"), 65535);
 	json_str(&o, "offloads", get(b, "offloads"));
 	json_str(&o, "reflexive_address", get(b, "reflexive_address"));
+	json_str(&o, "port_mapping", get(b, "port_mapping"));
+	json_str(&o, "port_mapping_address", get(b, "port_mapping_address"));
 	/* The handshake flood defence (daemon/hsgate.c). */
 	json_bool(&o, "under_load", get(b, "under_load"));
 	json_u64(&o, "under_load_entered", get(b, "under_load_entered"), UINT64_MAX);

@@ -15,6 +15,7 @@
 #include "crypto/handshake.h"
 #include "crypto/hsgate.h"
 #include "daemon/iface.h"
+#include "daemon/portmap.h"
 #include "punch/engine.h"
 #include "punch/probe.h"
 #include "rdvclient/engine.h"
@@ -162,6 +163,7 @@ struct daemon {
 	size_t n_peers;
 	struct peer *rdv; /* the first configured rendezvous, or NULL */
 	struct rdv_client rc;
+	struct portmap pm; /* the gateway's mapping of listen_port (portmap.c) */
 	int tcp_listen_fd;
 	struct tcp_slot tcp[TCP_SLOTS_MAX];
 	/* tcpmux.c's counters, logged at stop: accepted streams; refused at

@@ -28,6 +28,7 @@
 #include "daemon/hsgate.h"
 #include "daemon/offload.h"
 #include "daemon/peer.h"
+#include "daemon/portmap.h"
 #include "daemon/rdv.h"
 #include "daemon/receive.h"
 #include "daemon/reload.h"
@@ -206,6 +207,8 @@ int daemon_start_io(struct daemon *d, const struct daemon_io *io)
 		d->tun = *io->tun;
 	if (io && io->udp)
 		d->udp = *io->udp;
+	if (io && io->portmap_gateway)
+		d->pm.gateway_override = *io->portmap_gateway;
 	rt_table_init(&d->rt);
 	if (!hs_identity_init(&d->id, c->private_key)) {
 		log_error("%s: private key gives no usable public key", c->ifname);
@@ -226,6 +229,7 @@ int daemon_start_io(struct daemon *d, const struct daemon_io *io)
 	}
 	if ((ret = open_loop(d, io)) < 0 || (ret = tcpmux_start(d)) < 0)
 		goto fail;
+	portmap_apply(d, time_now_ms());
 	/* Peers with a known endpoint are handshaken with at once. */
 	for (size_t i = 0; i < d->n_peers; i++)
 		if (d->peers[i]->path.kind != PATH_NONE)
@@ -245,6 +249,9 @@ void daemon_stop(struct daemon *d)
 {
 	if (d->epfd >= 0)
 		tcpmux_stop(d);
+	/* The mapping is deleted from the socket it maps, so before that
+	 * closes. */
+	portmap_shutdown(d);
 	rdv_client_stop(d);
 	for (size_t i = 0; i < d->n_peers; i++)
 		peer_free(d, d->peers[i]);

@@ -18,6 +18,9 @@ struct daemon_io {
 	/* Offer only ChaCha20-Poly1305 to peers (as P2PVPN_DATA_CIPHER=
 	 * chacha20-poly1305 does for daemon_start). */
 	bool chacha_only;
+	/* The gateway asked for a port mapping (portmap = yes) instead of
+	 * the default route's; NULL: the default route's. */
+	const struct sockaddr_storage *portmap_gateway;
 };
 /* Interface set-up from d->cfg (d zeroed but for cfg and config_path): TUN,
  * MTU, addresses, link up, UDP socket, peers and routes, control socket,

@@ -20,6 +20,7 @@
 #include "daemon/path.h"
 #include "daemon/peer.h"
 #include "daemon/punch.h"
+#include "daemon/portmap.h"
 #include "daemon/rdv.h"
 #include "daemon/receive.h"
 #include "daemon/send.h"
@@ -119,10 +120,22 @@ static int add_host(const struct nl_addr *a, void *ctx)
 
 void rdv_client_host_candidates(struct daemon *d, struct rdv_register *reg)
 {
+	const struct sockaddr_storage *mapped = portmap_external(d);
 	struct host_ctx hc = { d, reg };
 
 	reg->n_host = 0;
-	(void)nl_addr_dump(&d->nl, add_host, &hc);
+	/* The gateway forwards its mapped port to us from anywhere: the
+	 * candidate most likely to work, so the first. */
+	if (mapped && addr_candidate_ok(mapped, NULL, 0, NULL))
+		reg->host[reg->n_host++] = *mapped;
+	if (d->nl.mnl)
+		(void)nl_addr_dump(&d->nl, add_host, &hc);
+}
+
+void rdv_client_candidates_changed(struct daemon *d)
+{
+	if (d->rdv)
+		rdvc_candidates_changed(&d->rc.eng);
 }
 
 static void send_register(struct daemon *d, uint64_t now)

@@ -11,10 +11,14 @@ uint64_t rdv_client_tick(struct daemon *d, uint64_t now);
 bool rdv_client_stun(struct daemon *d, struct rx_pkt *m, uint64_t now);
 /* A signalling message from the rendezvous's session. */
 void rdv_client_receive(struct daemon *d, const uint8_t *msg, size_t len, uint64_t now);
-/* Our host candidates as REGISTER sends them (addresses of every link but
- * the TUN and loopback, with our UDP port). */
+/* Our host candidates as REGISTER sends them: the port mapping's address
+ * first (portmap.c), then the addresses of every link but the TUN and
+ * loopback, with our UDP port. */
 struct rdv_register;
 void rdv_client_host_candidates(struct daemon *d, struct rdv_register *reg);
+/* The candidates changed (a port mapping came, went or moved): registered
+ * again at once, peers without a session introduced anew. */
+void rdv_client_candidates_changed(struct daemon *d);
 /* Asks the rendezvous to introduce us to p (rate-limited). */
 void rdv_client_connect(struct daemon *d, struct peer *p, uint64_t now);
 

@@ -16,6 +16,7 @@
 #include "daemon/hsgate.h"
 #include "daemon/offload.h"
 #include "daemon/path.h"
+#include "daemon/portmap.h"
 #include "daemon/peer.h"
 #include "daemon/punch.h"
 #include "daemon/rdv.h"
@@ -158,6 +159,10 @@ void datapath_receive(struct daemon *d, struct rx_pkt *m, uint64_t now)
 {
 	unsigned type;
 
+	/* The gateway's port-mapping answers come to this socket too; only
+	 * its address and port 5351 count (portmap.c). */
+	if (portmap_receive(d, m, now))
+		return;
 	if (wire_is_stun(m->data, m->len)) {
 		if (m->from.kind != PATH_UDP || !rdv_client_stun(d, m, now))
 			drop(d, DROP_STUN_UNHANDLED, &m->from);

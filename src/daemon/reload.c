@@ -16,6 +16,7 @@
 
 #include "daemon/daemon.h"
 #include "daemon/offload.h"
+#include "daemon/portmap.h"
 #include "daemon/peer.h"
 #include "daemon/rdv.h"
 #include "daemon/reload.h"
@@ -209,6 +210,9 @@ void daemon_reload(struct daemon *d)
 			memcmp(nc.rendezvous_key, d->cfg.rendezvous_key, 32) != 0));
 	cfg_daemon_free(&d->cfg);
 	d->cfg = nc;
+	/* portmap switched, or listen_port moved: the old mapping is deleted
+	 * and a new one asked for. */
+	portmap_apply(d, time_now_ms());
 	/* A new meeting point (or key) starts its client afresh; otherwise the
 	 * registration and its session carry on untouched. */
 	if (rdv_changed) {

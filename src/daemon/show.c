@@ -10,6 +10,7 @@
 #include "daemon/offload.h"
 #include "daemon/path.h"
 #include "daemon/peer.h"
+#include "daemon/portmap.h"
 #include "daemon/rdv.h"
 #include "daemon/receive.h"
 #include "daemon/show.h"
@@ -55,6 +56,16 @@ static void show_peer(const struct peer *p, uint64_t now, FILE *out, bool with_p
 		(unsigned long long)p->tx_bytes);
 }
 
+/* The port mapping: its address (empty without one) and state in words. */
+static void show_portmap(const struct daemon *d, uint64_t now, FILE *out)
+{
+	const struct sockaddr_storage *mapped = portmap_external(d);
+	char text[PM_DESCRIBE_LEN];
+
+	fprintf(out, "port_mapping=%s\n", portmap_describe(d, now, text, sizeof(text)));
+	fprintf(out, "port_mapping_address=%s\n", mapped ? addr_str(mapped).s : "");
+}
+
 static int show(struct daemon *d, FILE *out)
 {
 	char key[KEY_B64_LEN + 1];
@@ -68,6 +79,7 @@ static int show(struct daemon *d, FILE *out)
 	fprintf(out, "offloads=%s\n", offloads);
 	fprintf(out, "reflexive_address=%s\n",
 		d->rc.eng.have_reflexive ? addr_str(&d->rc.eng.reflexive).s : "");
+	show_portmap(d, now, out);
 	fprintf(out, "under_load=%s\nunder_load_entered=%llu\ncookie_replies_sent=%llu\n",
 		hsgate_under_load(&d->gate, now) ? "yes" : "no",
 		(unsigned long long)d->gate.under_load_entered,
@@ -106,7 +118,12 @@ static int explain(struct daemon *d, const struct ctl_request *req, FILE *out)
 		 * the peer's candidates and the pairs tried. */
 		rdv_client_host_candidates(d, &reg);
 		for (size_t k = 0; k < reg.n_host; k++)
-			fprintf(out, "our_candidate_%zu=host udp %s\n", k, addr_str(&reg.host[k]).s);
+			fprintf(out, "our_candidate_%zu=%s udp %s\n", k,
+				portmap_external(d) && addr_equal(&reg.host[k], portmap_external(d))
+				    ? "mapped"
+				    : "host",
+				addr_str(&reg.host[k]).s);
+		show_portmap(d, now, out);
 		if (d->rc.eng.tcp_state == RDVC_TCP_UP)
 			fprintf(out, "our_rendezvous_channel=tcp (UDP got no answer)\n");
 		fprintf(out, "our_reflexive_address=%s\n",

@@ -1,6 +1,7 @@
 /* Everything that happens at a time rather than on a packet: the session
  * timers of each peer (fast handshake retries included), the path engines, the
- * TCP streams, the rendezvous client and the systemd watchdog. Each engine
+ * TCP streams, the port mapping, the rendezvous client and the systemd
+ * watchdog. Each engine
  * says when it next needs to run; timers_run runs those that are due and
  * gives the event loop its epoll timeout to the earliest of the rest, so an
  * idle daemon sleeps until something is due (no fixed ticks). */
@@ -8,6 +9,7 @@
 
 #include "daemon/daemon.h"
 #include "daemon/peer.h"
+#include "daemon/portmap.h"
 #include "daemon/punch.h"
 #include "daemon/rdv.h"
 #include "daemon/tcpmux.h"
@@ -58,6 +60,9 @@ int timers_run(struct daemon *d)
 		}
 	}
 	t = tcpmux_tick(d, now);
+	if (t < next)
+		next = t;
+	t = portmap_tick(d, now);
 	if (t < next)
 		next = t;
 	if (d->rdv) {

@@ -57,6 +57,15 @@ static bool learn_mapping(struct rdvc_engine *e)
 	return changed;
 }
 
+void rdvc_candidates_changed(struct rdvc_engine *e)
+{
+	if (!e->registered_ms)
+		return;
+	e->registered_ms = 0;
+	e->reintroduce = true;
+	e->register_sent_ms = 0; /* no REGISTER retry wait for this one */
+}
+
 /* Ours begin with the magic cookie: a zero id is a slot with nothing out
  * (never sent, or answered), which a forged all-zero id (an RFC 3489
  * message, no cookie) must not match. */

@@ -39,7 +39,8 @@
  *                 our registration and our session), registration anew.
  *   NAT change    new STUN results while registered: registered again at
  *                 once, and the next REGISTERED asks for fresh
- *                 introductions (RDVC_ACT_REINTRODUCE).
+ *                 introductions (RDVC_ACT_REINTRODUCE). The same when our
+ *                 host candidates change (rdvc_candidates_changed).
  *   CONNECT       only while registered, at most every
  *                 RDVC_CONNECT_INTERVAL_MS per peer (rdvc_connect_due).
  *   INTRODUCE     handed on (RDVC_ACT_INTRODUCE) with the candidates that
@@ -185,6 +186,13 @@ size_t rdvc_on_signal(struct rdvc_engine *e, const uint8_t *msg, size_t len,
 void rdvc_on_tcp_up(struct rdvc_engine *e);
 void rdvc_on_tcp_failed(struct rdvc_engine *e, uint64_t now);
 void rdvc_on_tcp_down(struct rdvc_engine *e, uint64_t now);
+
+/* Our host candidates changed (a port mapping came, went or moved): while
+ * registered, REGISTER again at the next rdvc_expire() (no retry wait),
+ * and the REGISTERED that answers it asks for fresh introductions
+ * (RDVC_ACT_REINTRODUCE), as a change of our NAT's behaviour does. Not
+ * registered: the next REGISTER carries them anyway; nothing changes. */
+void rdvc_candidates_changed(struct rdvc_engine *e);
 
 /* True when a CONNECT for a peer whose last one left at *sent_ms (0:
  * never) may go out now: registered, and RDVC_CONNECT_INTERVAL_MS since;

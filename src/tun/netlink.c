@@ -490,6 +490,16 @@ static int route_attr(const struct nlattr *attr, void *data)
 		if (mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
 			d->r.ifindex = (int)mnl_attr_get_u32(attr);
 		break;
+	case RTA_GATEWAY:
+		if (mnl_attr_get_payload_len(attr) == len) {
+			memcpy(d->r.gateway, mnl_attr_get_payload(attr), len);
+			d->r.has_gateway = true;
+		}
+		break;
+	case RTA_PRIORITY:
+		if (mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
+			d->r.metric = mnl_attr_get_u32(attr);
+		break;
 	case RTA_TABLE:
 		if (mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
 			d->r.table = mnl_attr_get_u32(attr);

@@ -42,6 +42,9 @@ struct nl_route {
 	uint32_t table; /* RT_TABLE_* */
 	uint8_t protocol;
 	uint8_t type; /* RTN_* */
+	bool has_gateway;
+	uint8_t gateway[16]; /* RTA_GATEWAY: the next hop, same family */
+	uint32_t metric;     /* RTA_PRIORITY, 0 if none */
 };
 
 /* Dump callbacks: return 0 to go on; anything else stops the callbacks and is

@@ -51,7 +51,7 @@ static const char *const daemon_lines[] = {
     /* 10 */ "relay = no",
     /* 11 */ "control_socket = /run/p2pvpn/test.sock",
     /* 12 */ "log_level = debug",
-    /* 13 */ "",
+    /* 13 */ "portmap = no",
     /* 14 */ "[peer \"bob\"]",
     /* 15 */ "public_key = " BOB_PUB,
     /* 16 */ "allowed_ips = 10.77.0.2/32, fd77::2/128",
@@ -330,6 +330,7 @@ static void test_cfg_load_daemon_round_trip(void **state)
 	assert_true(key_from_base64(RDV_PUB, key));
 	assert_memory_equal(d.rendezvous_key, key, 32);
 	assert_false(d.relay);
+	assert_false(d.portmap);
 	assert_string_equal(d.control_socket, "/run/p2pvpn/test.sock");
 	assert_int_equal(d.log_level, LOG_LEVEL_DEBUG);
 
@@ -385,6 +386,7 @@ static void test_cfg_load_daemon_defaults(void **state)
 	assert_int_equal(d.mtu, 1420);
 	assert_int_equal(d.keepalive_s, 20);
 	assert_true(d.relay);
+	assert_true(d.portmap);
 	assert_true(d.offload);
 	assert_string_equal(d.control_socket, "/run/p2pvpn/p2p0.sock");
 	assert_int_equal(d.log_level, LOG_LEVEL_INFO);
@@ -533,6 +535,8 @@ static const struct {
      "test.conf:9: rendezvous_key: low-order public key (expected a real X25519 "
      "key): '" LOW_ORDER_KEY "'"},
     /* 25 */ {10, "relay = maybe", "test.conf:10: relay: bad yes/no (expected yes or no): 'maybe'"},
+    /* 25a */
+    {13, "portmap = auto", "test.conf:13: portmap: bad yes/no (expected yes or no): 'auto'"},
     /* 25b */
     {13, "offload = yes", "test.conf:13: offload: bad offload (expected auto or no): 'yes'"},
     /* 26 */
@@ -760,7 +764,7 @@ static void test_cfg_load_daemon_all_errors_at_once(void **state)
 	    "test.conf:5: relay: bad yes/no (expected yes or no): 'perhaps'",
 	    "test.conf:6: wat: unknown key in [interface] (expected one of: name, address, "
 	    "private_key, private_key_file, listen_port, mtu, keepalive, rendezvous, "
-	    "rendezvous_key, relay, offload, control_socket, log_level)",
+	    "rendezvous_key, relay, portmap, offload, control_socket, log_level)",
 	    "test.conf:8: allowed_ips: host bits set (expected 10.0.0.0/8): '10.0.0.1/8'",
 	    "test.conf:1: [interface]: missing private_key or private_key_file (expected one of "
 	    "them)",

@@ -34,6 +34,8 @@ static const char sample[] = "interface=p2p0\n"
 			     "listen_port=51820\n"
 			     "offloads=TUN csum tso uso, UDP gso gro\n"
 			     "reflexive_address=203.0.113.2:51820\n"
+			     "port_mapping=pcp 198.51.100.2:51820, renews in 3599 s\n"
+			     "port_mapping_address=198.51.100.2:51820\n"
 			     "under_load=yes\n"
 			     "under_load_entered=3\n"
 			     "cookie_replies_sent=123456\n"
@@ -57,6 +59,8 @@ static const char sample_down[] = "interface=p2p1\n"
 				  "public_key=\n"
 				  "listen_port=\n"
 				  "reflexive_address=\n"
+				  "port_mapping=no IPv4 default gateway\n"
+				  "port_mapping_address=\n"
 				  "under_load=no\n"
 				  "under_load_entered=0\n"
 				  "cookie_replies_sent=\n"
@@ -95,7 +99,7 @@ static void test_ctl_reply_parse_blocks(void **state)
 	parse_ok(sample, ctl_show_block_keys, &r);
 	assert_int_equal(r.err, 0);
 	assert_int_equal(r.n_blocks, 2);
-	assert_int_equal(r.blocks[0].n, 10);
+	assert_int_equal(r.blocks[0].n, 12);
 	assert_string_equal(r.blocks[0].kv[0].key, "interface");
 	assert_string_equal(r.blocks[0].kv[0].value, "p2p0");
 	assert_string_equal(ctl_block_get(&r.blocks[0], "listen_port"), "51820");
@@ -232,6 +236,7 @@ static void test_ctl_show_text_layout(void **state)
 			       "  listening port: 51820\n"
 			       "  offloads: TUN csum tso uso, UDP gso gro\n"
 			       "  reflexive address: 203.0.113.2:51820\n"
+			       "  port mapping: pcp 198.51.100.2:51820, renews in 3599 s\n"
 			       "\n"
 			       "peer: bob\n"
 			       "  public key: " PUB_B "\n"
@@ -254,6 +259,7 @@ static void test_ctl_show_text_layout(void **state)
 	parse_ok(sample_down, ctl_show_block_keys, &r);
 	CAPTURE(s, ctl_show_text(f, &r, false));
 	assert_string_equal(s, "interface: p2p1\n"
+			       "  port mapping: no IPv4 default gateway\n"
 			       "\n"
 			       "peer: carol\n"
 			       "  public key: " PUB_B "\n"
@@ -299,6 +305,8 @@ static void test_ctl_show_json_object(void **state)
 			       "    \"listen_port\": 51820,\n"
 			       "    \"offloads\": \"TUN csum tso uso, UDP gso gro\",\n"
 			       "    \"reflexive_address\": \"203.0.113.2:51820\",\n"
+			       "    \"port_mapping\": \"pcp 198.51.100.2:51820, renews in 3599 s\",\n"
+			       "    \"port_mapping_address\": \"198.51.100.2:51820\",\n"
 			       "    \"under_load\": true,\n"
 			       "    \"under_load_entered\": 3,\n"
 			       "    \"cookie_replies_sent\": 123456,\n"
@@ -346,6 +354,8 @@ static void test_ctl_show_json_nulls(void **state)
 	assert_non_null(strstr(s, "\"name\": \"p2p1\",\n    \"public_key\": null,\n"
 				  "    \"listen_port\": null,\n    \"offloads\": null,\n"
 				  "    \"reflexive_address\": null,\n"
+				  "    \"port_mapping\": \"no IPv4 default gateway\",\n"
+				  "    \"port_mapping_address\": null,\n"
 				  "    \"under_load\": false,\n    \"under_load_entered\": 0,\n"
 				  "    \"cookie_replies_sent\": null,\n"
 				  "    \"staged_dropped\": null,\n    \"receiver_indexes\": null\n"));

@@ -46,7 +46,9 @@
 
 #include "daemon/daemon.h"
 #include "daemon/device.h"
+#include "daemon/portmap.h"
 #include "daemon/punch.h"
+#include "daemon/rdv.h"
 #include "daemon/receive.h"
 #include "daemon/reload.h"
 #include "punch/probe.h"
@@ -55,6 +57,7 @@
 #include "transport/udp.h"
 #include "tun/tun.h"
 #include "util/addr.h"
+#include "util/be.h"
 #include "util/log.h"
 
 /* ---- the fake clock ---------------------------------------------------- */
@@ -239,7 +242,40 @@ struct fake_net {
 	/* Drops a datagram (before delivery; still recorded) when it returns
 	 * true. */
 	bool (*drop)(struct fake_net *net, int from, const uint8_t *data, size_t len);
+	/* A PCP server at gw (gw_on): answers every MAP with success, the
+	 * external address gw_external and the lifetime asked for. */
+	bool gw_on;
+	struct sockaddr_storage gw, gw_external;
+	unsigned gw_maps, gw_deletes; /* MAP requests with lifetime > 0, = 0 */
 };
+
+/* The fake gateway's answer to a PCP MAP request (RFC 6887 sections 7.1,
+ * 7.2 and 11.1): the request with the R bit, SUCCESS, the lifetime asked
+ * for, an epoch, and the assigned external port and address. */
+static void gw_answer(struct fake_net *net, struct fake_sock *s, const uint8_t *req, size_t len)
+{
+	uint8_t out[PCP_MAP_LEN];
+	uint32_t lifetime;
+
+	if (len != PCP_MAP_LEN || req[0] != PCP_VERSION || req[1] != PCP_OP_MAP)
+		return;
+	lifetime = be32_get(req + 4);
+	if (lifetime)
+		net->gw_maps++;
+	else
+		net->gw_deletes++;
+	memcpy(out, req, sizeof(out));
+	out[1] |= PCP_R_BIT;
+	out[2] = 0;
+	out[3] = PCP_SUCCESS;
+	be32_put(out + 8, 1000 + net->gw_maps + net->gw_deletes); /* epoch, rising */
+	memset(out + 12, 0, 12);
+	be16_put(out + 42, addr_port(&net->gw_external));
+	memcpy(out + 44, (const uint8_t[]){0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff}, 12);
+	memcpy(out + 56, &((const struct sockaddr_in *)&net->gw_external)->sin_addr, 4);
+	fq_push(&s->rx, out, sizeof(out), &net->gw);
+	efd_raise(s->efd);
+}
 
 static int node_of(struct fake_net *net, const struct fake_sock *s)
 {
@@ -269,6 +305,11 @@ static int fudp_send_batch(struct udp_sock *us, struct udp_msg *msgs, unsigned n
 		memcpy(r->data, msgs[i].data, msgs[i].len);
 		if (net->drop && net->drop(net, from, msgs[i].data, msgs[i].len))
 			continue;
+		if (net->gw_on && addr_equal(&msgs[i].addr, &net->gw)) {
+			gw_answer(net, s, msgs[i].data, msgs[i].len);
+			r->delivered = true;
+			continue;
+		}
 		for (int k = 0; k < NODES; k++) {
 			struct fake_sock *to = net->socks[k];
 
@@ -331,8 +372,10 @@ struct node {
 	uint8_t priv[32], pub[32];
 	uint16_t port;
 	char conf[256], ctl[256];
-	const char *ip;	  /* tunnel address */
-	bool chacha_only; /* offer ChaCha20-Poly1305 alone (daemon_io.chacha_only) */
+	const char *ip;		 /* tunnel address */
+	bool chacha_only;	 /* offer ChaCha20-Poly1305 alone (daemon_io.chacha_only) */
+	bool portmap;		 /* ask the fake gateway (net.gw) for a port mapping */
+	const char *iface_extra; /* more [interface] lines, or NULL */
 };
 
 struct pair {
@@ -399,14 +442,15 @@ static void write_conf(struct pair *P, int i, unsigned mtu, const char *more_add
 		"offload = no\n"
 		"control_socket = %s\n"
 		"log_level = %s\n"
+		"%s"
 		"\n[peer \"%s\"]\n"
 		"public_key = %s\n"
 		"allowed_ips = %s/32\n"
 		"endpoint = 127.0.0.1:%u\n"
 		"%s",
 		i, me->ip, more_addresses, priv, me->port, mtu, me->ctl,
-		getenv("PAIR_DEBUG") ? "debug" : "warn", i ? "a" : "b", pub, other->ip, other->port,
-		extra);
+		getenv("PAIR_DEBUG") ? "debug" : "warn", me->iface_extra ? me->iface_extra : "",
+		i ? "a" : "b", pub, other->ip, other->port, extra);
 	assert_int_equal(fclose(f), 0);
 }
 
@@ -416,8 +460,11 @@ static void node_start(struct pair *P, int i)
 	struct cfg_errors errs = {0};
 	struct tun_dev tun = {0};
 	struct udp_sock udp = {0};
-	struct daemon_io io = {
-	    .tun = &tun, .udp = &udp, .no_signals = true, .chacha_only = n->chacha_only};
+	struct daemon_io io = {.tun = &tun,
+			       .udp = &udp,
+			       .no_signals = true,
+			       .chacha_only = n->chacha_only,
+			       .portmap_gateway = n->portmap ? &P->net.gw : NULL};
 
 	n->d = calloc(1, sizeof(*n->d));
 	assert_non_null(n->d);
@@ -977,6 +1024,85 @@ static void test_data_cipher_fallback_b(void **state)
 	check_cipher_fallback(*state, 1);
 }
 
+static bool a_mapped(struct pair *P)
+{
+	return portmap_external(P->n[0].d) != NULL;
+}
+
+/* The external address A's host candidates start with (portmap.c). */
+static void check_first_candidate(struct pair *P, const struct sockaddr_storage *want)
+{
+	struct rdv_register reg;
+
+	rdv_client_host_candidates(P->n[0].d, &reg);
+	if (!want) {
+		for (size_t k = 0; k < reg.n_host; k++)
+			assert_false(addr_equal(&reg.host[k], &P->net.gw_external));
+		return;
+	}
+	assert_true(reg.n_host >= 1);
+	assert_true(addr_equal(&reg.host[0], want));
+}
+
+/* portmap = yes with a gateway that speaks PCP: A asks from its UDP socket
+ * for its own port, gets the mapping, offers it as its first candidate and
+ * shows it; the tunnel is unaffected. A reload with portmap = no deletes
+ * it at the gateway; one with yes maps again; the daemon's stop deletes it
+ * before its socket closes. B (portmap = yes, no gateway) asks nobody. */
+static void test_portmap_maps_and_deletes(void **state)
+{
+	struct pair *P = *state;
+	struct daemon *a;
+	char text[PM_DESCRIBE_LEN];
+	const struct sent *req = NULL;
+
+	sockaddr_fill(&P->net.gw, "127.0.0.9", PCP_SERVER_PORT);
+	sockaddr_fill(&P->net.gw_external, "198.51.100.50", 40000);
+	P->net.gw_on = true;
+	P->n[0].portmap = true;
+	pair_up(P);
+	a = P->n[0].d;
+	assert_true(run_until(P, a_mapped, 100, 0) < 100);
+	assert_true(addr_equal(portmap_external(a), &P->net.gw_external));
+	assert_int_equal(P->net.gw_maps, 1);
+	for (size_t k = 0; k < P->net.n_sent; k++)
+		if (addr_equal(&P->net.sent[k].dst, &P->net.gw))
+			req = &P->net.sent[k];
+	assert_non_null(req);
+	assert_int_equal(req->from, 0); /* B has no gateway: it asks nobody */
+	assert_int_equal(be16_get(req->data + 40), P->n[0].port); /* the internal port: ours */
+	portmap_describe(a, fake_ms, text, sizeof(text));
+	/* Half the 7200 s asked for, less the few ms since the answer. */
+	assert_string_equal(text, "pcp 198.51.100.50:40000, renews in 3599 s");
+	portmap_describe(P->n[1].d, fake_ms, text, sizeof(text));
+	assert_string_equal(text, "no IPv4 default gateway");
+	check_first_candidate(P, &P->net.gw_external);
+	check_packet_crosses(P, 0, "mapped");
+
+	/* portmap = no: deleted (a MAP with lifetime 0, answered), no
+	 * candidate, the session kept. */
+	P->n[0].iface_extra = "portmap = no\n";
+	write_conf(P, 0, 1420, "", "");
+	daemon_reload(a);
+	assert_null(portmap_external(a));
+	run_for(P, 100);
+	assert_int_equal(P->net.gw_deletes, 1);
+	assert_int_equal(a->pm.retiring.state, PM_OFF);
+	portmap_describe(a, fake_ms, text, sizeof(text));
+	assert_string_equal(text, "off");
+	check_first_candidate(P, NULL);
+	check_packet_crosses(P, 0, "unmapped");
+
+	/* Back on: mapped again; the stop deletes it. */
+	P->n[0].iface_extra = NULL;
+	write_conf(P, 0, 1420, "", "");
+	daemon_reload(a);
+	assert_true(run_until(P, a_mapped, 100, 0) < 100);
+	assert_int_equal(P->net.gw_maps, 2);
+	node_stop(&P->n[0]);
+	assert_int_equal(P->net.gw_deletes, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -989,6 +1115,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_data_cipher_aes, pair_setup, pair_teardown),
 	    cmocka_unit_test_setup_teardown(test_data_cipher_fallback_a, pair_setup, pair_teardown),
 	    cmocka_unit_test_setup_teardown(test_data_cipher_fallback_b, pair_setup, pair_teardown),
+	    cmocka_unit_test_setup_teardown(test_portmap_maps_and_deletes, pair_setup,
+					    pair_teardown),
 	};
 
 	if (sodium_init() < 0)

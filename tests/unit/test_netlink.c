@@ -285,6 +285,7 @@ static void test_nl_route_add_and_del(void **state)
 	int ifi = f->tun.ifindex;
 	uint8_t r4[16], r6[16], host[16], any[16] = {0};
 	struct nl_route r;
+	char cmd[128];
 
 	REQUIRE_NETNS();
 	pton("10.88.0.0", r4);
@@ -301,7 +302,22 @@ static void test_nl_route_add_and_del(void **state)
 	assert_int_equal(r.type, RTN_UNICAST);
 	assert_int_equal(route_present(&f->nl, ifi, "fd88::", 32, &r), 1);
 	assert_int_equal(r.protocol, RTPROT_STATIC);
+	assert_false(r.has_gateway); /* ours go straight into the tunnel */
 	assert_int_equal(nl_route_add(&f->nl, ifi, AF_INET, r4, 16), -EEXIST);
+
+	/* A route through a next hop (as the default route the port mapping
+	 * looks for): its gateway and metric are read. */
+	pton("10.87.0.1", host);
+	assert_int_equal(nl_addr_add(&f->nl, ifi, AF_INET, host, 24), 0);
+	snprintf(cmd, sizeof(cmd), "ip route add 10.90.0.0/16 via 10.87.0.254 dev %s metric 7",
+		 f->tun.name);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(route_present(&f->nl, ifi, "10.90.0.0", 16, &r), 1);
+	assert_true(r.has_gateway);
+	pton("10.87.0.254", host);
+	assert_memory_equal(r.gateway, host, 4);
+	assert_int_equal(r.metric, 7);
+	assert_int_equal(system("ip route del 10.90.0.0/16"), 0);
 	assert_int_equal(nl_route_add(&f->nl, ifi, AF_INET6, r6, 32), -EEXIST);
 
 	/* Host bits are cleared: 10.89.1.2/16 is 10.89.0.0/16. */

@@ -598,6 +598,40 @@ static void test_rdvc_on_stun_nat_change_reregisters(void **state)
 	assert_int_equal(x.n, 0);
 }
 
+/* A port mapping came while registered: REGISTER at the next call, even
+ * right after the last one (no retry wait), and its REGISTERED asks for
+ * introductions once; not registered, nothing changes. */
+static void test_rdvc_candidates_changed_reregisters(void **state)
+{
+	struct rdvc_engine e;
+	uint64_t t = T0 + RDVC_REGISTER_INTERVAL_MS;
+	struct acts x;
+
+	(void)state;
+	registered_engine(&e);
+	x = expire(&e, &SESSION, t);
+	assert_int_equal(count(&x, RDVC_ACT_REGISTER), 1);
+	registered_in(&e, 7, t + 5);
+	rdvc_candidates_changed(&e);
+	assert_int_equal(e.registered_ms, 0);
+	assert_true(e.reintroduce);
+	assert_true(rdvc_next_deadline(&e) <= t + 10);
+	x = expire(&e, &SESSION, t + 10);
+	assert_int_equal(count(&x, RDVC_ACT_REGISTER), 1);
+	x = registered_in(&e, 7, t + 15);
+	assert_int_equal(x.n, 2);
+	assert_int_equal(x.a[0].type, RDVC_ACT_REGISTERED);
+	assert_int_equal(x.a[1].type, RDVC_ACT_REINTRODUCE);
+	assert_false(e.reintroduce);
+
+	/* Not registered (a fresh engine): no REGISTER before its time. */
+	engine(&e);
+	rdvc_candidates_changed(&e);
+	assert_false(e.reintroduce);
+	x = expire(&e, &SESSION, T0);
+	assert_int_equal(count(&x, RDVC_ACT_REGISTER), 0);
+}
+
 /* CONNECT for one peer at most every RDVC_CONNECT_INTERVAL_MS; peers do not
  * share the pace. */
 static void test_rdvc_connect_due_rate_limit(void **state)
@@ -759,6 +793,7 @@ int main(void)
 	    cmocka_unit_test(test_rdvc_expire_dead_after),
 	    cmocka_unit_test(test_rdvc_restart_registration_lost),
 	    cmocka_unit_test(test_rdvc_on_stun_nat_change_reregisters),
+	    cmocka_unit_test(test_rdvc_candidates_changed_reregisters),
 	    cmocka_unit_test(test_rdvc_connect_due_rate_limit),
 	    cmocka_unit_test(test_rdvc_on_signal_introduce),
 	    cmocka_unit_test(test_rdvc_on_signal_registered_reflexive),
