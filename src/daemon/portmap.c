@@ -313,6 +313,11 @@ void portmap_shutdown(struct daemon *d)
 	pm->retiring.state = PM_OFF;
 }
 
+bool portmap_pending(const struct daemon *d)
+{
+	return d->pm.eng.state == PM_ASK_PCP || d->pm.eng.state == PM_ASK_NATPMP;
+}
+
 const struct sockaddr_storage *portmap_external(const struct daemon *d)
 {
 	return d->pm.mapped ? &d->pm.external : NULL;

@@ -47,6 +47,10 @@ uint64_t portmap_tick(struct daemon *d, uint64_t now);
  * unanswered; one round trip otherwise). */
 void portmap_shutdown(struct daemon *d);
 
+/* A first answer is awaited (asking, not yet mapped, refused or given
+ * up): the rendezvous client holds its first REGISTER a little for it. */
+bool portmap_pending(const struct daemon *d);
+
 /* The mapped address, or NULL. */
 const struct sockaddr_storage *portmap_external(const struct daemon *d);
 

@@ -33,7 +33,7 @@
 
 void rdv_client_tcp_up(struct daemon *d, struct tcp_conn *c, uint64_t now)
 {
-	struct path path = { .kind = PATH_TCP, .conn = c };
+	struct path path = {.kind = PATH_TCP, .conn = c};
 
 	path.addr = d->rdv->cfg.endpoint;
 	rdvc_on_tcp_up(&d->rc.eng);
@@ -121,7 +121,7 @@ static int add_host(const struct nl_addr *a, void *ctx)
 void rdv_client_host_candidates(struct daemon *d, struct rdv_register *reg)
 {
 	const struct sockaddr_storage *mapped = portmap_external(d);
-	struct host_ctx hc = { d, reg };
+	struct host_ctx hc = {d, reg};
 
 	reg->n_host = 0;
 	/* The gateway forwards its mapped port to us from anywhere: the
@@ -141,7 +141,7 @@ void rdv_client_candidates_changed(struct daemon *d)
 static void send_register(struct daemon *d, uint64_t now)
 {
 	const struct rdvc_engine *e = &d->rc.eng;
-	struct rdv_register reg = { .nat_mapping = e->nat_mapping, .port_step = e->port_step };
+	struct rdv_register reg = {.nat_mapping = e->nat_mapping, .port_step = e->port_step};
 	uint8_t buf[RDV_REGISTER_LEN + RDV_MAX_HOST * RDV_ADDR_LEN];
 	size_t len;
 
@@ -227,10 +227,10 @@ static void signal_action(struct daemon *d, const struct rdvc_action *a, uint64_
 void rdv_client_receive(struct daemon *d, const uint8_t *msg, size_t len, uint64_t now)
 {
 	const struct rdvc_own own = {
-		.rendezvous = d->cfg.rendezvous,
-		.n_rendezvous = d->cfg.n_rendezvous,
-		.tunnel = d->cfg.addresses,
-		.n_tunnel = d->cfg.n_addresses,
+	    .rendezvous = d->cfg.rendezvous,
+	    .n_rendezvous = d->cfg.n_rendezvous,
+	    .tunnel = d->cfg.addresses,
+	    .n_tunnel = d->cfg.n_addresses,
 	};
 	struct rdvc_action acts[RDVC_MAX_ACTIONS];
 	size_t n = rdvc_on_signal(&d->rc.eng, msg, len, &own, now, acts);
@@ -280,6 +280,7 @@ uint64_t rdv_client_tick(struct daemon *d, uint64_t now)
 		return UINT64_MAX;
 	st.session = sess_peer_send_keypair(&d->rdv->sess, now);
 	st.path_udp = d->rdv->path.kind == PATH_UDP;
+	st.candidates_pending = portmap_pending(d);
 	n = rdvc_expire(&d->rc.eng, &st, now, acts);
 	for (size_t i = 0; i < n; i++)
 		tick_action(d, &acts[i], now);

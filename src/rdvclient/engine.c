@@ -309,6 +309,23 @@ static void expire_stun(struct rdvc_engine *e, uint64_t now, struct rdvc_action 
 	}
 }
 
+static uint64_t max_u64(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
+/* When a first REGISTER may go: the mapping test done (or
+ * RDVC_STUN_WAIT_MS after T0) and no port mapping being asked for (or
+ * RDVC_CANDIDATES_WAIT_MS after T0). */
+static uint64_t register_ready_at(const struct rdvc_engine *e, const struct rdvc_status *st)
+{
+	uint64_t at = stun_complete(e) ? 0 : e->started_ms + RDVC_STUN_WAIT_MS;
+
+	if (st->candidates_pending)
+		at = max_u64(at, e->started_ms + RDVC_CANDIDATES_WAIT_MS);
+	return at;
+}
+
 /* REGISTER, the heartbeat it gets back, and the session it needs. */
 static void expire_session(struct rdvc_engine *e, const struct rdvc_status *st, uint64_t now,
 			   struct rdvc_action *out, size_t *n)
@@ -324,9 +341,10 @@ static void expire_session(struct rdvc_engine *e, const struct rdvc_status *st, 
 		e->last.session = false; /* the daemon drops it now */
 		push(out, n, RDVC_ACT_SESSION_LOST);
 	} else if (now - e->register_sent_ms >= RDVC_REGISTER_RETRY_MS &&
-		   (stun_complete(e) || now - e->started_ms >= RDVC_STUN_WAIT_MS)) {
-		/* The introduction carries our NAT's behaviour: register
-		 * once the mapping test is done (or has had its time). */
+		   now >= register_ready_at(e, st)) {
+		/* The introduction carries our NAT's behaviour and our
+		 * candidates: register once the mapping test is done and the
+		 * port mapping answered (or each has had its time). */
 		push(out, n, RDVC_ACT_REGISTER);
 		e->register_sent_ms = now;
 	}
@@ -356,11 +374,6 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
 	return a < b ? a : b;
 }
 
-static uint64_t max_u64(uint64_t a, uint64_t b)
-{
-	return a > b ? a : b;
-}
-
 uint64_t rdvc_next_deadline(const struct rdvc_engine *e)
 {
 	uint64_t next = UINT64_MAX;
@@ -376,8 +389,7 @@ uint64_t rdvc_next_deadline(const struct rdvc_engine *e)
 	else if (e->registered_ms)
 		next = min_u64(next, e->register_sent_ms + RDVC_REGISTER_INTERVAL_MS);
 	else
-		next = min_u64(next,
-			       max_u64(e->register_sent_ms + RDVC_REGISTER_RETRY_MS,
-				       stun_complete(e) ? 0 : e->started_ms + RDVC_STUN_WAIT_MS));
+		next = min_u64(next, max_u64(e->register_sent_ms + RDVC_REGISTER_RETRY_MS,
+					     register_ready_at(e, &e->last)));
 	return next;
 }

@@ -29,8 +29,12 @@
  *   session       without a session with the rendezvous: ask for a
  *                 handshake at every call (the session timers pace them).
  *   REGISTER      with a session and not registered: once the mapping test
- *                 is done, or RDVC_STUN_WAIT_MS after T0, and at most every
- *                 RDVC_REGISTER_RETRY_MS. Registered: every
+ *                 is done, or RDVC_STUN_WAIT_MS after T0, and while a port
+ *                 mapping is being asked for (rdvc_status.candidates_pending)
+ *                 not before RDVC_CANDIDATES_WAIT_MS after T0; at most every
+ *                 RDVC_REGISTER_RETRY_MS. (Peers are introduced once both
+ *                 asked, and one already on a path asks no more: what the
+ *                 first REGISTER lacks, they may never learn.) Registered: every
  *                 RDVC_REGISTER_INTERVAL_MS. A REGISTERED answer is the
  *                 rendezvous's heartbeat.
  *   dead after    registered but no REGISTERED for more than
@@ -70,6 +74,7 @@ enum {
 	RDVC_REGISTER_RETRY_MS = 1000, /* while not registered */
 	RDVC_STUN_RETRY_MS = 250,
 	RDVC_STUN_WAIT_MS = 1500, /* registration waits this long for the mapping test */
+	RDVC_CANDIDATES_WAIT_MS = 300, /* and this long for a port mapping's answer */
 	RDVC_STUN_REFRESH_MS = 60 * 1000,
 	RDVC_CONNECT_INTERVAL_MS = 1000, /* while a peer waits for an introduction */
 	RDVC_TCP_FALLBACK_MS = 1000,	 /* four unanswered STUN rounds */
@@ -118,6 +123,7 @@ struct rdvc_action {
 struct rdvc_status {
 	bool session;  /* the session with the rendezvous can send */
 	bool path_udp; /* the rendezvous is reached over UDP */
+	bool candidates_pending; /* a port mapping is being asked for */
 };
 
 /* Addresses introduced candidates must not be (util/addr.h): the meeting

@@ -4,7 +4,7 @@
 # and a library:
 #
 #   natlab.sh up --a TYPE --b TYPE [--loss PCT] [--udp-timeout S]
-#                [--hairpin on|off] [--prefix P]
+#                [--hairpin on|off] [--portmap none|a|b|both] [--prefix P]
 #   natlab.sh down [--prefix P]
 #   natlab.sh flush a|b [--prefix P]     conntrack -F in that side's NAT box(es)
 #   natlab.sh exec [--prefix P] HOST CMD...   run CMD in HOST's namespace
@@ -28,6 +28,19 @@
 # TYPE: none full-cone restricted-cone port-restricted symmetric-seq
 # symmetric-random udp-blocked cgnat cgnat:HOME:CARRIER; for B also "same"
 # (B on A's LAN, behind NA). HOST: a b s na nb ca cb wan.
+#
+# --portmap a|b|both runs Debian's miniupnpd (nftables build; PCP and
+# NAT-PMP on the LAN address, port 5351) in that side's NAT box, which
+# must be a plain one (not none, cgnat or same). miniupnpd 2.3.1 refuses
+# to map while its WAN address is in a reserved range, and every
+# documentation range is one, so such a box's WAN link is 100.128.77.0/25
+# (A: router .1, NAT box .2) or 100.128.77.128/25 (B: .129, .130) instead:
+# the only addresses of the lab outside the documentation ranges, on links
+# between its own namespaces, none of which has a route out (the WAN
+# router has no default route). NA_PUB/NB_PUB and NA_WAN/NB_WAN follow.
+# miniupnpd's DNAT and SNAT rules live in its own "inet filter" table,
+# whose NAT chains run just before the natlab table's, so a mapped port
+# keeps its external port for what the host sends from it too.
 #
 # Topology (namespaces are $P + name, default P=nl: nlA, nlNA, nlWAN, ...):
 #
@@ -268,6 +281,10 @@ _nl_side() {
 	else
 		idx=2 pub=198.51.100 wanif=tob
 	fi
+	if _nl_portmap_side "$s"; then
+		_nl_side_portmap "$s" "$type" "$H" "$N" "$idx" "$wanif"
+		return 0
+	fi
 	_nl_mkns "$H"
 	if [ "$type" = none ]; then
 		_nl_veth "$H" eth0 "$_nl_wan" "$wanif"
@@ -314,6 +331,92 @@ _nl_side() {
 	esac
 }
 
+# True when side $1 (a or b) runs miniupnpd (--portmap).
+_nl_portmap_side() {
+	case ${_nl_portmap:-none} in
+	both) return 0 ;;
+	"$1") return 0 ;;
+	esac
+	return 1
+}
+
+# The WAN link of side $1's NAT box with miniupnpd: "ROUTER_IP NAT_IP".
+_nl_portmap_wan() {
+	if [ "$1" = a ]; then echo "100.128.77.1 100.128.77.2"; else echo "100.128.77.129 100.128.77.130"; fi
+}
+
+# _nl_side_portmap SIDE TYPE HOST NATBOX IDX WANIF: a plain NAT box whose WAN
+# is in 100.128.77.0/24, with miniupnpd (see the header).
+_nl_side_portmap() {
+	local s=$1 type=$2 H=$3 N=$4 idx=$5 wanif=$6 rip nip f
+	read -r rip nip < <(_nl_portmap_wan "$s")
+	_nl_mkns "$H"
+	_nl_mkns "$N"
+	_nl_router "$N"
+	lab_run "$N" ip link add lan type bridge
+	lab_run "$N" ip addr add "10.0.$idx.1/24" dev lan
+	lab_run "$N" ip link set dev lan up
+	_nl_veth "$H" eth0 "$N" "p$s"
+	lab_run "$N" ip link set dev "p$s" master lan
+	lab_run "$H" ip addr add "10.0.$idx.2/24" dev eth0
+	lab_run "$H" ip route add default via "10.0.$idx.1"
+	_nl_veth "$N" wan "$_nl_wan" "$wanif"
+	lab_run "$_nl_wan" ip addr add "$rip/25" dev "$wanif"
+	lab_run "$N" ip addr add "$nip/25" dev wan
+	lab_run "$N" ip route add default via "$rip"
+	_nl_natbox "$N" "$type" "$nip" "10.0.$idx.0/24"
+	# The chains miniupnpd fills (Debian's nft_init.sh, which would make
+	# them, is broken): its NAT chains one priority step before natlab's.
+	f="$_nl_sd/$N-upnp.nft"
+	cat >"$f" <<NFT
+table inet filter {
+	chain miniupnpd {
+	}
+	chain prerouting_miniupnpd {
+	}
+	chain postrouting_miniupnpd {
+	}
+	chain prerouting {
+		type nat hook prerouting priority dstnat - 1; policy accept;
+		jump prerouting_miniupnpd
+	}
+	chain postrouting {
+		type nat hook postrouting priority srcnat - 1; policy accept;
+		jump postrouting_miniupnpd
+	}
+}
+NFT
+	lab_run "$N" nft -f "$f"
+	f="$_nl_sd/$N-miniupnpd.conf"
+	cat >"$f" <<CONF
+ext_ifname=wan
+listening_ip=lan
+enable_natpmp=yes
+enable_upnp=no
+secure_mode=yes
+system_uptime=no
+min_lifetime=120
+max_lifetime=7200
+upnp_table_name=filter
+upnp_nat_table_name=filter
+upnp_forward_chain=miniupnpd
+upnp_nat_chain=prerouting_miniupnpd
+upnp_nat_postrouting_chain=postrouting_miniupnpd
+uuid=3d3cec3a-8cf0-11e0-98ee-001a6bd2d07$idx
+allow 1024-65535 10.0.$idx.0/24 1024-65535
+deny 0-65535 0.0.0.0/0 0-65535
+CONF
+	# Runs until natlab_down kills what lives in the lab's namespaces.
+	lab_log "$N" /usr/sbin/miniupnpd -d -f "$f"
+	ip netns exec "$N" /usr/sbin/miniupnpd -d -f "$f" -P "$_nl_sd/$N-miniupnpd.pid" \
+		>"$_nl_sd/$N-miniupnpd.log" 2>&1 </dev/null &
+	lab_wait_for 5 bash -c "ip netns exec $N ss -Hlun | grep -q '10.0.$idx.1:5351'" || {
+		_nl_err "miniupnpd in $N does not listen on 10.0.$idx.1:5351"
+		cat "$_nl_sd/$N-miniupnpd.log" >&2
+		return 1
+	}
+}
+
 _nl_build() {
 	local a=$1 b=$2 loss=$3
 	_nl_vethn=0
@@ -357,12 +460,22 @@ _nl_write_env() {
 	case $b in cgnat*) cb="${p}CB" nbwan=100.64.2.2 ;; esac
 	[ "$b" = same ] && case $a in cgnat*) cb=$ca ;; esac
 	[ "$b" = same ] && nbwan=$nawan
+	local napub=203.0.113.2 rip
+	if _nl_portmap_side a; then
+		read -r rip napub < <(_nl_portmap_wan a)
+		nawan=$napub
+	fi
+	if _nl_portmap_side b; then
+		read -r rip nbpub < <(_nl_portmap_wan b)
+		nbwan=$nbpub
+	fi
 	cat <<EOF
 NL_PREFIX=$p
 NL_STATEDIR=$sd
 NL_A_TYPE=$a
 NL_B_TYPE=$b
 NL_HAIRPIN=$_nl_hairpin
+NL_PORTMAP=${_nl_portmap:-none}
 NL_LOSS=$loss
 NL_UDP_TIMEOUT=$_nl_timeout
 NL_A=${p}A
@@ -377,7 +490,7 @@ S_IP1=192.0.2.10
 S_IP2=192.0.2.20
 A_LAN=$alan
 B_LAN=$blan
-NA_PUB=203.0.113.2
+NA_PUB=$napub
 NB_PUB=$nbpub
 NA_WAN=$nawan
 NB_WAN=$nbwan
@@ -392,8 +505,8 @@ EOF
 # Builds the lab, writes $NL_STATEDIR/env and exports its variables. On
 # failure everything built so far is removed and it returns 1.
 natlab_up() {
-	local a="" b="" loss=0 p=${NL_PREFIX:-nl} sd ns rc
-	_nl_hairpin=off _nl_timeout=""
+	local a="" b="" loss=0 p=${NL_PREFIX:-nl} sd ns rc s t
+	_nl_hairpin=off _nl_timeout="" _nl_portmap=none
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--a) a=$2 ;;
@@ -401,6 +514,7 @@ natlab_up() {
 		--loss) loss=$2 ;;
 		--udp-timeout) _nl_timeout=$2 ;;
 		--hairpin) _nl_hairpin=$2 ;;
+		--portmap) _nl_portmap=$2 ;;
 		--prefix) p=$2 ;;
 		*)
 			_nl_err "up: unknown option '$1'"
@@ -434,6 +548,25 @@ natlab_up() {
 		return 1
 		;;
 	esac
+	case $_nl_portmap in none | a | b | both) ;; *)
+		_nl_err "up: --portmap expects none, a, b or both, got '$_nl_portmap'"
+		return 1
+		;;
+	esac
+	for s in a b; do
+		_nl_portmap_side "$s" || continue
+		t=$a
+		[ "$s" = b ] && t=$b
+		case $t in none | same | cgnat*)
+			_nl_err "up: --portmap $s needs a plain NAT box on that side, not $t"
+			return 1
+			;;
+		esac
+		[ -x /usr/sbin/miniupnpd ] || {
+			_nl_err "up: --portmap needs /usr/sbin/miniupnpd (apt-get install miniupnpd-nftables)"
+			return 1
+		}
+	done
 	[[ "$p" =~ ^[A-Za-z][A-Za-z0-9_-]{0,15}$ ]] || {
 		_nl_err "up: --prefix must be a letter then up to 15 of [A-Za-z0-9_-]"
 		return 1
@@ -451,7 +584,8 @@ natlab_up() {
 	# even when the caller has errexit off or calls us from an && or ||
 	# list (where bash ignores set -e in everything below).
 	_nl_p=$p _nl_wan="${p}WAN" _nl_sd=$sd _nl_hairpin=$_nl_hairpin \
-		_nl_timeout=$_nl_timeout bash -e "$NL_DIR/natlab.sh" __build "$a" "$b" "$loss"
+		_nl_timeout=$_nl_timeout _nl_portmap=$_nl_portmap \
+		bash -e "$NL_DIR/natlab.sh" __build "$a" "$b" "$loss"
 	rc=$?
 	if [ "$rc" -ne 0 ]; then
 		_nl_err "up: building the lab failed; removing it"

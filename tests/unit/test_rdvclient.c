@@ -435,6 +435,36 @@ static void test_rdvc_expire_register_waits_for_stun(void **state)
 	assert_int_equal(e.register_sent_ms, T0 + 100);
 }
 
+/* A port mapping being asked for holds the first REGISTER until it
+ * answers, at most RDVC_CANDIDATES_WAIT_MS after T0; once it answered
+ * (pending false) the REGISTER goes at once. */
+static void test_rdvc_expire_register_waits_for_portmap(void **state)
+{
+	static const struct rdvc_status PENDING = {
+	    .session = true, .path_udp = true, .candidates_pending = true};
+	struct rdvc_engine e;
+	struct acts x;
+
+	(void)state;
+	engine(&e);
+	assert_int_equal(stun_round(&e, &NO_SESSION, T0, 40000, 40000), RDVC_STUN_NAT_CHANGED);
+	x = expire(&e, &PENDING, T0 + 50);
+	assert_int_equal(count(&x, RDVC_ACT_REGISTER), 0);
+	assert_int_equal(rdvc_next_deadline(&e), T0 + RDVC_CANDIDATES_WAIT_MS);
+	x = expire(&e, &PENDING, T0 + RDVC_CANDIDATES_WAIT_MS - 1);
+	assert_int_equal(count(&x, RDVC_ACT_REGISTER), 0);
+	x = expire(&e, &PENDING, T0 + RDVC_CANDIDATES_WAIT_MS);
+	assert_int_equal(count(&x, RDVC_ACT_REGISTER), 1);
+
+	/* The mapping answered at T0 + 80: REGISTER with it then. */
+	engine(&e);
+	assert_int_equal(stun_round(&e, &NO_SESSION, T0, 40000, 40000), RDVC_STUN_NAT_CHANGED);
+	x = expire(&e, &PENDING, T0 + 50);
+	assert_int_equal(count(&x, RDVC_ACT_REGISTER), 0);
+	x = expire(&e, &SESSION, T0 + 80);
+	assert_int_equal(count(&x, RDVC_ACT_REGISTER), 1);
+}
+
 /* Registered: REGISTER every RDVC_REGISTER_INTERVAL_MS, not sooner;
  * CONNECT is allowed only while registered. */
 static void test_rdvc_expire_register_cadence(void **state)
@@ -789,6 +819,7 @@ int main(void)
 	    cmocka_unit_test(test_rdvc_on_stun_zero_id),
 	    cmocka_unit_test(test_rdvc_expire_tcp_fallback),
 	    cmocka_unit_test(test_rdvc_expire_register_waits_for_stun),
+	    cmocka_unit_test(test_rdvc_expire_register_waits_for_portmap),
 	    cmocka_unit_test(test_rdvc_expire_register_cadence),
 	    cmocka_unit_test(test_rdvc_expire_dead_after),
 	    cmocka_unit_test(test_rdvc_restart_registration_lost),
