@@ -154,7 +154,8 @@ void peer_on_introduce(struct daemon *d, struct peer *p, const struct rdv_introd
 		       uint64_t now)
 {
 	log_debug("%s: peer %s: introduced (reflexive %s, %zu host candidates)", d->cfg.ifname,
-		  p->name, intro->udp_reflexive.ss_family ? addr_str(&intro->udp_reflexive).s : "none",
+		  p->name,
+		  intro->udp_reflexive.ss_family ? addr_str(&intro->udp_reflexive).s : "none",
 		  intro->n_host);
 	struct rdv_introduce in = *intro;
 
@@ -168,6 +169,13 @@ void peer_on_introduce(struct daemon *d, struct peer *p, const struct rdv_introd
 		in.tcp_reflexive = in.udp_reflexive;
 		if (in.n_host)
 			addr_set_port(&in.tcp_reflexive, addr_port(&in.host[0]));
+	}
+	/* A restarted rendezvous gives new relay ids: a relayed path takes
+	 * the new one at once (the engine sees the same kind of path). */
+	if (p->path.kind == PATH_RELAY && intro->relay_id && p->path.relay_id != intro->relay_id) {
+		log_info("%s: peer %s: relay id %08x now (was %08x)", d->cfg.ifname, p->name,
+			 intro->relay_id, p->path.relay_id);
+		p->path.relay_id = intro->relay_id;
 	}
 	p->relay_id = intro->relay_id;
 	/* When either side reached the rendezvous only over TCP, its UDP is
@@ -238,9 +246,10 @@ void handle_relay(struct daemon *d, struct rx_pkt *m, uint64_t now)
 	const uint8_t *inner;
 	size_t inner_len;
 	struct rx_pkt in;
-	bool from_rdv = d->rdv && m->from.kind == d->rdv->path.kind &&
-			(m->from.kind == PATH_TCP ? m->from.conn == d->rdv->path.conn
-						  : cfg_endpoint_equal(&m->from.addr, &d->rdv->path.addr));
+	bool from_rdv =
+	    d->rdv && m->from.kind == d->rdv->path.kind &&
+	    (m->from.kind == PATH_TCP ? m->from.conn == d->rdv->path.conn
+				      : cfg_endpoint_equal(&m->from.addr, &d->rdv->path.addr));
 
 	/* Only the rendezvous relays, and only over its own channel; a relay
 	 * frame never nests another. */

@@ -165,14 +165,16 @@ void rdv_client_connect(struct daemon *d, struct peer *p, uint64_t now)
 	log_debug("%s: peer %s: asking the rendezvous for an introduction", d->cfg.ifname, p->name);
 }
 
-/* Our NAT data changed: every peer still without a session is introduced
- * again with what the rendezvous knows now. */
+/* Our NAT data or candidates changed, or the rendezvous lost our
+ * registration: every peer still without a session, or reached through the
+ * relay (whose ids a restarted rendezvous has renewed), is introduced again
+ * with what the rendezvous knows now. */
 static void reintroduce(struct daemon *d, uint64_t now)
 {
 	for (size_t i = 0; i < d->n_peers; i++) {
 		struct peer *q = d->peers[i];
 
-		if (sess_peer_send_keypair(&q->sess, now))
+		if (sess_peer_send_keypair(&q->sess, now) && q->path.kind != PATH_RELAY)
 			continue;
 		q->connect_sent_ms = 0;
 		rdv_client_connect(d, q, now);

@@ -180,6 +180,7 @@ static size_t on_registered(struct rdvc_engine *e, const uint8_t *msg, size_t le
 	if (!e->registered_ms)
 		push(out, &n, RDVC_ACT_REGISTERED)->addr = refl;
 	e->registered_ms = now;
+	e->unanswered = 0;
 	e->relay_id = id;
 	if (e->reintroduce)
 		push(out, &n, RDVC_ACT_REINTRODUCE);
@@ -326,6 +327,15 @@ static uint64_t register_ready_at(const struct rdvc_engine *e, const struct rdvc
 	return at;
 }
 
+/* Registered: the next REGISTER (or the verdict on the unanswered ones):
+ * the interval after an answered one, RDVC_REGISTER_ANSWER_MS after one
+ * that is still unanswered. */
+static uint64_t heartbeat_due(const struct rdvc_engine *e)
+{
+	return e->register_sent_ms +
+	       (e->unanswered ? RDVC_REGISTER_ANSWER_MS : RDVC_REGISTER_INTERVAL_MS);
+}
+
 /* REGISTER, the heartbeat it gets back, and the session it needs. */
 static void expire_session(struct rdvc_engine *e, const struct rdvc_status *st, uint64_t now,
 			   struct rdvc_action *out, size_t *n)
@@ -334,12 +344,23 @@ static void expire_session(struct rdvc_engine *e, const struct rdvc_status *st, 
 		push(out, n, RDVC_ACT_INITIATE);
 		return;
 	}
-	if (now - e->register_sent_ms < RDVC_REGISTER_INTERVAL_MS && e->registered_ms)
-		return;
-	if (e->registered_ms && now - e->registered_ms > RDVC_DEAD_AFTER_MS) {
+	/* As many REGISTERs in a row unanswered, registered or not: the
+	 * rendezvous does not know our session (it restarted). */
+	if (e->unanswered >= RDVC_REGISTER_UNANSWERED_MAX &&
+	    now - e->register_sent_ms >= RDVC_REGISTER_ANSWER_MS) {
 		e->registered_ms = 0;
+		e->unanswered = 0;
+		e->reintroduce = true;	 /* relay ids are new after a restart */
 		e->last.session = false; /* the daemon drops it now */
 		push(out, n, RDVC_ACT_SESSION_LOST);
+		return;
+	}
+	if (e->registered_ms) {
+		if (now < heartbeat_due(e))
+			return;
+		push(out, n, RDVC_ACT_REGISTER);
+		e->register_sent_ms = now;
+		e->unanswered++;
 	} else if (now - e->register_sent_ms >= RDVC_REGISTER_RETRY_MS &&
 		   now >= register_ready_at(e, st)) {
 		/* The introduction carries our NAT's behaviour and our
@@ -347,6 +368,7 @@ static void expire_session(struct rdvc_engine *e, const struct rdvc_status *st, 
 		 * port mapping answered (or each has had its time). */
 		push(out, n, RDVC_ACT_REGISTER);
 		e->register_sent_ms = now;
+		e->unanswered++;
 	}
 }
 
@@ -387,7 +409,7 @@ uint64_t rdvc_next_deadline(const struct rdvc_engine *e)
 	if (!e->last.session)
 		next = min_u64(next, e->last_expire_ms + RDVC_POLL_MS);
 	else if (e->registered_ms)
-		next = min_u64(next, e->register_sent_ms + RDVC_REGISTER_INTERVAL_MS);
+		next = min_u64(next, heartbeat_due(e));
 	else
 		next = min_u64(next, max_u64(e->register_sent_ms + RDVC_REGISTER_RETRY_MS,
 					     register_ready_at(e, &e->last)));

@@ -37,10 +37,16 @@
  *                 first REGISTER lacks, they may never learn.) Registered: every
  *                 RDVC_REGISTER_INTERVAL_MS. A REGISTERED answer is the
  *                 rendezvous's heartbeat.
- *   dead after    registered but no REGISTERED for more than
- *                 RDVC_DEAD_AFTER_MS when a REGISTER is due: the session is
+ *   dead after    registered, a REGISTER unanswered for
+ *                 RDVC_REGISTER_ANSWER_MS goes again, and after
+ *                 RDVC_REGISTER_UNANSWERED_MAX in a row the session is
  *                 thrown away and made again (a restarted rendezvous lost
- *                 our registration and our session), registration anew.
+ *                 our registration and our session), registration anew;
+ *                 so at most RDVC_DEAD_AFTER_MS after the last REGISTERED.
+ *                 The REGISTERED of that new registration asks for fresh
+ *                 introductions (RDVC_ACT_REINTRODUCE): the relay ids of a
+ *                 restarted rendezvous are new, and relayed peers learn
+ *                 them only from an introduction.
  *   NAT change    new STUN results while registered: registered again at
  *                 once, and the next REGISTERED asks for fresh
  *                 introductions (RDVC_ACT_REINTRODUCE). The same when our
@@ -70,19 +76,22 @@
 
 enum {
 	RDVC_REGISTER_INTERVAL_MS = 5 * 1000,
-	RDVC_DEAD_AFTER_MS = 3 * RDVC_REGISTER_INTERVAL_MS + 2000,
+	RDVC_REGISTER_ANSWER_MS = 1000,	  /* a REGISTERED later than this: REGISTER again */
+	RDVC_REGISTER_UNANSWERED_MAX = 3, /* then the session is lost */
+	RDVC_DEAD_AFTER_MS =
+	    RDVC_REGISTER_INTERVAL_MS + RDVC_REGISTER_UNANSWERED_MAX * RDVC_REGISTER_ANSWER_MS,
 	RDVC_REGISTER_RETRY_MS = 1000, /* while not registered */
 	RDVC_STUN_RETRY_MS = 250,
-	RDVC_STUN_WAIT_MS = 1500, /* registration waits this long for the mapping test */
+	RDVC_STUN_WAIT_MS = 1500,      /* registration waits this long for the mapping test */
 	RDVC_CANDIDATES_WAIT_MS = 300, /* and this long for a port mapping's answer */
 	RDVC_STUN_REFRESH_MS = 60 * 1000,
-	RDVC_CONNECT_INTERVAL_MS = 1000, /* while a peer waits for an introduction */
-	RDVC_TCP_FALLBACK_MS = 1000,	 /* four unanswered STUN rounds */
+	RDVC_CONNECT_INTERVAL_MS = 1000,   /* while a peer waits for an introduction */
+	RDVC_TCP_FALLBACK_MS = 1000,	   /* four unanswered STUN rounds */
 	RDVC_TCP_RETRY_MAX_MS = 30 * 1000, /* the longest wait between failed connects */
-	RDVC_POLL_MS = 1000,		 /* without a session: look again this often */
-	RDVC_PORT_STEP_MAX = 16,	 /* larger steps are not a sequence worth predicting */
-	RDVC_ID_LEN = 16,		 /* STUN_ID_LEN */
-	RDVC_MAX_ACTIONS = 4,		 /* a call never returns more */
+	RDVC_POLL_MS = 1000,		   /* without a session: look again this often */
+	RDVC_PORT_STEP_MAX = 16,	   /* larger steps are not a sequence worth predicting */
+	RDVC_ID_LEN = 16,		   /* STUN_ID_LEN */
+	RDVC_MAX_ACTIONS = 4,		   /* a call never returns more */
 	RDVC_MAX_SKIPPED = 2 + RDV_MAX_HOST,
 };
 
@@ -121,8 +130,8 @@ struct rdvc_action {
 
 /* What the daemon knows that the engine needs at each rdvc_expire(). */
 struct rdvc_status {
-	bool session;  /* the session with the rendezvous can send */
-	bool path_udp; /* the rendezvous is reached over UDP */
+	bool session;		 /* the session with the rendezvous can send */
+	bool path_udp;		 /* the rendezvous is reached over UDP */
 	bool candidates_pending; /* a port mapping is being asked for */
 };
 
@@ -154,6 +163,7 @@ struct rdvc_engine {
 
 	uint32_t relay_id;			  /* ours, as the rendezvous knows us */
 	uint64_t register_sent_ms, registered_ms; /* registered_ms 0: not registered */
+	unsigned unanswered;			  /* REGISTERs since the last REGISTERED */
 	bool reintroduce;	       /* NAT data changed: the next REGISTERED reintroduces */
 	enum rdvc_tcp_state tcp_state; /* the TCP channel, tried when UDP gets no answer */
 	uint32_t tcp_wait_ms;	       /* from started_ms to the next connect (0: FALLBACK) */

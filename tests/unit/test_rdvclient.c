@@ -500,75 +500,96 @@ static void test_rdvc_expire_register_cadence(void **state)
 	assert_int_equal(rdvc_connect_next(&e, sent), UINT64_MAX);
 }
 
-/* REGISTERED stops: when a REGISTER is due and the last answer is more than
- * RDVC_DEAD_AFTER_MS old (exactly that old is still alive), the session is
- * lost; then a handshake, and at once with the new session a REGISTER. */
+/* REGISTERED stops: a REGISTER unanswered for RDVC_REGISTER_ANSWER_MS goes
+ * again (an answer within that time, or to a repeat, keeps the
+ * registration), and after RDVC_REGISTER_UNANSWERED_MAX in a row the
+ * session is lost; then a handshake, and at once with the new session a
+ * REGISTER, whose REGISTERED asks for fresh introductions. */
 static void test_rdvc_expire_dead_after(void **state)
 {
+	const uint64_t t1 = T0 + RDVC_REGISTER_INTERVAL_MS;
 	struct rdvc_engine e;
-	uint64_t t;
+	uint64_t t3;
 	struct acts x;
 
 	(void)state;
 	registered_engine(&e);
-	/* REGISTERs at T0 + 5 s, 10 s, 15 s, 20 s; the answer to the one of
-	 * T0 + 5 s comes 3 s late, and none after. */
-	for (t = T0 + 5000; t <= T0 + 20000; t += 5000) {
-		x = expire(&e, &SESSION, t);
+	/* At t1: answered only after one repeat. */
+	x = expire(&e, &SESSION, t1);
+	assert_int_equal(count(&x, RDVC_ACT_REGISTER), 1);
+	assert_int_equal(rdvc_next_deadline(&e), t1 + RDVC_REGISTER_ANSWER_MS);
+	x = expire(&e, &SESSION, t1 + RDVC_REGISTER_ANSWER_MS - 1);
+	assert_int_equal(x.n, 0);
+	x = expire(&e, &SESSION, t1 + RDVC_REGISTER_ANSWER_MS);
+	assert_int_equal(count(&x, RDVC_ACT_REGISTER), 1);
+	x = registered_in(&e, 7, t1 + RDVC_REGISTER_ANSWER_MS + 30);
+	assert_int_equal(x.n, 0); /* still the same registration */
+	assert_int_equal(e.unanswered, 0);
+	/* The next one is an interval after the last REGISTER. */
+	t3 = t1 + RDVC_REGISTER_ANSWER_MS + RDVC_REGISTER_INTERVAL_MS;
+	assert_int_equal(rdvc_next_deadline(&e), t3);
+
+	/* From t3 on nothing answers: two repeats, then the verdict. */
+	for (unsigned k = 0; k < RDVC_REGISTER_UNANSWERED_MAX; k++) {
+		x = expire(&e, &SESSION, t3 + k * RDVC_REGISTER_ANSWER_MS);
 		assert_int_equal(count(&x, RDVC_ACT_REGISTER), 1);
 		assert_int_equal(count(&x, RDVC_ACT_SESSION_LOST), 0);
-		if (t == T0 + 5000)
-			registered_in(&e, 7, T0 + 8000);
 	}
-	/* At T0 + 25 s the answer is 17 s old: alive; one more interval later
-	 * it is not. */
-	x = expire(&e, &SESSION, T0 + 8000 + RDVC_DEAD_AFTER_MS);
-	assert_int_equal(count(&x, RDVC_ACT_REGISTER), 1);
-	x = expire(&e, &SESSION, T0 + 30000 - 1);
+	x = expire(&e, &SESSION, t3 + RDVC_REGISTER_UNANSWERED_MAX * RDVC_REGISTER_ANSWER_MS - 1);
 	assert_int_equal(x.n, 0);
-	x = expire(&e, &SESSION, T0 + 30000);
+	x = expire(&e, &SESSION, t3 + RDVC_REGISTER_UNANSWERED_MAX * RDVC_REGISTER_ANSWER_MS);
 	assert_int_equal(count(&x, RDVC_ACT_SESSION_LOST), 1);
 	assert_int_equal(count(&x, RDVC_ACT_REGISTER), 0);
 	assert_int_equal(e.registered_ms, 0);
-	/* The daemon dropped the session: it asks for a handshake, paced. */
-	assert_int_equal(rdvc_next_deadline(&e), T0 + 30000 + RDVC_POLL_MS);
-	x = expire(&e, &NO_SESSION, T0 + 30000 + RDVC_POLL_MS);
+	/* The last REGISTERED was answered just before t3 - interval: the
+	 * verdict comes within RDVC_DEAD_AFTER_MS of it. */
+	assert_true(t3 + RDVC_REGISTER_UNANSWERED_MAX * RDVC_REGISTER_ANSWER_MS -
+			(t1 + RDVC_REGISTER_ANSWER_MS + 30) <=
+		    RDVC_DEAD_AFTER_MS);
+
+	/* The daemon dropped the session: a handshake, then at once a
+	 * REGISTER whose answer reintroduces. */
+	t3 += RDVC_REGISTER_UNANSWERED_MAX * RDVC_REGISTER_ANSWER_MS;
+	assert_int_equal(rdvc_next_deadline(&e), t3 + RDVC_POLL_MS);
+	x = expire(&e, &NO_SESSION, t3 + 10);
 	assert_int_equal(count(&x, RDVC_ACT_INITIATE), 1);
-	x = expire(&e, &SESSION, T0 + 30000 + RDVC_POLL_MS + 50);
+	x = expire(&e, &SESSION, t3 + 50);
 	assert_int_equal(count(&x, RDVC_ACT_REGISTER), 1);
+	x = registered_in(&e, 99, t3 + 60);
+	assert_int_equal(x.n, 2);
+	assert_int_equal(x.a[0].type, RDVC_ACT_REGISTERED);
+	assert_int_equal(x.a[1].type, RDVC_ACT_REINTRODUCE);
+	assert_int_equal(e.relay_id, 99);
 }
 
-/* A restarted rendezvous lost our registration and session: our REGISTERs go
- * unanswered until dead-after, the session is made again, and its first
- * REGISTERED is a registration to report (REGISTERED action) with the new
- * relay id; CONNECTs wait for it. */
+/* A rendezvous that lost our session before it ever answered a REGISTER:
+ * the REGISTERs of a registration that never came are counted the same
+ * way, and the session is made again. */
 static void test_rdvc_restart_registration_lost(void **state)
 {
 	struct rdvc_engine e;
-	uint64_t sent = 0, t;
+	uint64_t sent = 0, t = T0;
 	struct acts x;
 	bool lost = false;
 
 	(void)state;
-	registered_engine(&e);
-	for (t = T0 + 5000; !lost; t += 5000) {
-		assert_true(t <= T0 + 25000);
+	engine(&e);
+	assert_int_equal(stun_round(&e, &NO_SESSION, T0, 40000, 40000), RDVC_STUN_NAT_CHANGED);
+	for (unsigned k = 0; k < RDVC_REGISTER_UNANSWERED_MAX; k++, t += RDVC_REGISTER_RETRY_MS) {
 		x = expire(&e, &SESSION, t);
-		lost = count(&x, RDVC_ACT_SESSION_LOST) == 1;
+		assert_int_equal(count(&x, RDVC_ACT_REGISTER), 1);
 	}
-	t -= 5000;
-	/* T0 + 10 + 17000 is passed first at the REGISTER of T0 + 20 s. */
-	assert_int_equal(t, T0 + 20000);
 	assert_false(rdvc_connect_due(&e, &sent, t));
+	x = expire(&e, &SESSION, t);
+	lost = count(&x, RDVC_ACT_SESSION_LOST) == 1;
+	assert_true(lost);
 	x = expire(&e, &NO_SESSION, t + 10);
 	assert_int_equal(count(&x, RDVC_ACT_INITIATE), 1);
 	x = expire(&e, &SESSION, t + 200);
 	assert_int_equal(count(&x, RDVC_ACT_REGISTER), 1);
 	x = registered_in(&e, 99, t + 210);
-	assert_int_equal(x.n, 1);
 	assert_int_equal(x.a[0].type, RDVC_ACT_REGISTERED);
 	assert_int_equal(port_of(&x.a[0].addr), 40000);
-	assert_int_equal(e.relay_id, 99);
 	assert_true(rdvc_connect_due(&e, &sent, t + 210));
 	assert_int_equal(sent, t + 210);
 }
