@@ -367,14 +367,19 @@ static uint64_t backoff_ms(const struct punch_peer *p)
 }
 
 /* A round over without a UDP path: the next one after the back-off, which
- * grows (the level stops where the wait reaches its cap). */
+ * grows (the level stops where the wait reaches its cap). Without a direct
+ * UDP path (none, TCP or the relay) an introduction is asked for: the
+ * peer's candidates may have changed since (a port mapping that came
+ * late, a NAT that moved), and the peer asks at its round's end too, so
+ * the rendezvous sees both asks. One that repeats known candidates starts
+ * nothing (punch_on_introduce). */
 static void end_round(struct punch_peer *p, uint64_t now)
 {
 	uint64_t wait = backoff_ms(p);
 
 	if (wait < PUNCH_BACKOFF_MAX_MS)
 		p->backoff_level++;
-	if (p->path == PUNCH_PATH_NONE)
+	if (p->path != PUNCH_PATH_UDP)
 		p->want_introduction = true;
 	start_round(p, now + wait, now);
 }

@@ -24,9 +24,9 @@
  *   T0+2 s        no UDP reply: TCP simultaneous open to every TCP candidate,
  *                 again 1 s after a failure or 3 s into a connect
  *   T0+2.5 s      nothing direct: the relay, when allowed and available
- *   T0+30 s       the round is over (no UDP path): with no path at all an
- *                 introduction is asked for; the next round is due after
- *                 the back-off below
+ *   T0+30 s       the round is over (no UDP path): an introduction is
+ *                 asked for (fresh candidates; on the relay or TCP too);
+ *                 the next round is due after the back-off below
  * Preference: UDP direct > TCP direct > relay; among UDP pairs host (LAN),
  * then configured/reflexive, then peer-reflexive/predicted; a better path
  * found later replaces the one in use (PUNCH_ACT_USE_PATH).

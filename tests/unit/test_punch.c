@@ -733,6 +733,14 @@ static void test_punch_fallback_tcp_then_relay(void **state)
 	assert_true(count_type(&r, PUNCH_ACT_SEND_PROBE) <= 6);
 	assert_non_null(find_act(&r, PUNCH_ACT_TCP_CONNECT, &lan));
 	assert_int_equal(count_type(&r, PUNCH_ACT_USE_PATH), 0);
+	/* The round ends on the relay: fresh candidates are asked for (once),
+	 * the relay stays. */
+	r = run_until(&p, start + 2 * PUNCH_SLOW_RETRY_MS + 1, start + PUNCH_GIVE_UP_MS - 1);
+	assert_int_equal(count_type(&r, PUNCH_ACT_REQUEST_INTRODUCTION), 0);
+	r = run_until(&p, start + PUNCH_GIVE_UP_MS, start + PUNCH_GIVE_UP_MS + 1);
+	assert_int_equal(count_type(&r, PUNCH_ACT_REQUEST_INTRODUCTION), 1);
+	assert_int_equal(count_type(&r, PUNCH_ACT_USE_PATH), 0);
+	assert_int_equal(p.path, PUNCH_PATH_RELAY);
 
 	/* Failure: relay not allowed: TCP every second, never the relay. */
 	(void)introduced(&p, false, true, 0);
