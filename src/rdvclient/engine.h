@@ -83,7 +83,7 @@ enum {
 	RDVC_REGISTER_RETRY_MS = 1000, /* while not registered */
 	RDVC_STUN_RETRY_MS = 250,
 	RDVC_STUN_WAIT_MS = 1500,      /* registration waits this long for the mapping test */
-	RDVC_CANDIDATES_WAIT_MS = 100, /* and this long for a port mapping's answer */
+	RDVC_CANDIDATES_WAIT_MS = 50, /* and this long for a port mapping's answer */
 	RDVC_STUN_REFRESH_MS = 60 * 1000,
 	RDVC_CONNECT_INTERVAL_MS = 1000,   /* while a peer waits for an introduction */
 	RDVC_TCP_FALLBACK_MS = 1000,	   /* four unanswered STUN rounds */

@@ -40,7 +40,8 @@
  *      | udp reflexive: rdv_addr | tcp reflexive: rdv_addr (family 0: none) |
  *      | host candidates: n_host x rdv_addr |
  *      Both peers get it at the same moment; each starts punching after
- *      start_in_ms, so both NATs open their mappings together. A peer
+ *      start_in_ms, so both NATs open their mappings together (a probe
+ *      that meets a NAT not yet opened goes again 200 ms later). A peer
  *      applies the same util/addr.h rules to both reflexive addresses and
  *      the host candidates (its own addresses: the rendezvous's and its
  *      tunnel's) and skips what fails them.
@@ -128,7 +129,7 @@ enum {
 	RDV_RELAY_TAG_OFFSET = 20,
 	RDV_FRAME_MAX = 65535,
 	RDV_TCP_LEN_PREFIX = 2,
-	RDV_START_DELAY_MS = 200, /* start_in_ms the rendezvous sends */
+	RDV_START_DELAY_MS = 20, /* start_in_ms the rendezvous sends */
 };
 
 /* An address on the wire: family 4 or 6 (0 = none), port big-endian,

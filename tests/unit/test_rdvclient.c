@@ -448,7 +448,7 @@ static void test_rdvc_expire_register_waits_for_portmap(void **state)
 	(void)state;
 	engine(&e);
 	assert_int_equal(stun_round(&e, &NO_SESSION, T0, 40000, 40000), RDVC_STUN_NAT_CHANGED);
-	x = expire(&e, &PENDING, T0 + 50);
+	x = expire(&e, &PENDING, T0 + RDVC_CANDIDATES_WAIT_MS / 2);
 	assert_int_equal(count(&x, RDVC_ACT_REGISTER), 0);
 	assert_int_equal(rdvc_next_deadline(&e), T0 + RDVC_CANDIDATES_WAIT_MS);
 	x = expire(&e, &PENDING, T0 + RDVC_CANDIDATES_WAIT_MS - 1);
@@ -456,12 +456,13 @@ static void test_rdvc_expire_register_waits_for_portmap(void **state)
 	x = expire(&e, &PENDING, T0 + RDVC_CANDIDATES_WAIT_MS);
 	assert_int_equal(count(&x, RDVC_ACT_REGISTER), 1);
 
-	/* The mapping answered at T0 + 80: REGISTER with it then. */
+	/* The mapping answered before the wait was over: REGISTER with it
+	 * then. */
 	engine(&e);
 	assert_int_equal(stun_round(&e, &NO_SESSION, T0, 40000, 40000), RDVC_STUN_NAT_CHANGED);
-	x = expire(&e, &PENDING, T0 + 50);
+	x = expire(&e, &PENDING, T0 + RDVC_CANDIDATES_WAIT_MS / 2);
 	assert_int_equal(count(&x, RDVC_ACT_REGISTER), 0);
-	x = expire(&e, &SESSION, T0 + 80);
+	x = expire(&e, &SESSION, T0 + RDVC_CANDIDATES_WAIT_MS / 2 + 1);
 	assert_int_equal(count(&x, RDVC_ACT_REGISTER), 1);
 }
 
