@@ -21,9 +21,11 @@
  *   then          with no path, after half the time since T0 (1 s to 8 s);
  *                 every 5 s once a path exists (a relayed or TCP path keeps
  *                 probing to upgrade)
- *   T0+2 s        no UDP reply: TCP simultaneous open to every TCP candidate,
+ *   T0+0.8 s      no UDP reply: TCP simultaneous open to every TCP candidate,
  *                 again 1 s after a failure or 3 s into a connect
- *   T0+2.5 s      nothing direct: the relay, when allowed and available
+ *   T0+0.9 s      nothing direct: the relay, when allowed and available
+ *                 (UDP goes on probing meanwhile and replaces either once
+ *                 it answers: five fast probes before TCP starts)
  *   T0+30 s       the round is over (no UDP path): an introduction is
  *                 asked for (fresh candidates; on the relay or TCP too);
  *                 the next round is due after the back-off below
@@ -128,10 +130,10 @@ enum {
 	PUNCH_RETRY_MS = 1000,	    /* then, while no path exists */
 	PUNCH_SLOW_RETRY_MS = 5000, /* once a path exists (upgrade) */
 	PUNCH_GIVE_UP_MS = 30000, /* from T0: the round is over; no path: ask for an introduction */
-	PUNCH_TCP_AFTER_MS = 2000, /* from T0: no UDP reply yet, start TCP simultaneous open */
+	PUNCH_TCP_AFTER_MS = 800, /* from T0: no UDP reply yet, start TCP simultaneous open */
 	PUNCH_TCP_RETRY_MS = 1000, /* a failed connect is tried again after this */
 	PUNCH_TCP_CONNECT_TIMEOUT_MS = 3000, /* a connect still under way is started anew */
-	PUNCH_RELAY_AFTER_MS = 2500,	     /* from T0: nothing direct, use the relay */
+	PUNCH_RELAY_AFTER_MS = 900,	     /* from T0: nothing direct, use the relay */
 	PUNCH_DEAD_AFTER_MISSES = 3,	     /* unanswered heartbeats that kill a path */
 	PUNCH_TX_TIMEOUT_MS = 4000, /* a reply later than this after its probe is ignored */
 	PUNCH_MAX_OUTSTANDING = 64, /* probes awaiting a reply; the oldest is forgotten first */

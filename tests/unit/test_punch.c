@@ -727,8 +727,11 @@ static void test_punch_fallback_tcp_then_relay(void **state)
 	assert_int_equal(r.a[0].type, PUNCH_ACT_USE_PATH);
 	assert_int_equal(r.a[0].path, PUNCH_PATH_RELAY);
 	assert_int_equal(p.phase, PUNCH_PHASE_RELAYED);
-	/* On the relay, UDP and TCP keep trying, but every 5 s. */
-	r = run_until(&p, start + PUNCH_RELAY_AFTER_MS + 1, start + 2 * PUNCH_SLOW_RETRY_MS);
+	/* On the relay, UDP goes on at the fast pace to the end of the fast
+	 * phase, then UDP and TCP keep trying, but every 5 s. */
+	r = run_until(&p, start + PUNCH_RELAY_AFTER_MS + 1, start + PUNCH_FAST_PHASE_MS);
+	assert_int_equal(count_type(&r, PUNCH_ACT_USE_PATH), 0);
+	r = run_until(&p, start + PUNCH_FAST_PHASE_MS + 1, start + 2 * PUNCH_SLOW_RETRY_MS);
 	assert_true(count_type(&r, PUNCH_ACT_SEND_PROBE) >= 2);
 	assert_true(count_type(&r, PUNCH_ACT_SEND_PROBE) <= 6);
 	assert_non_null(find_act(&r, PUNCH_ACT_TCP_CONNECT, &lan));
