@@ -46,13 +46,6 @@ bool rdv_server_check_config(const struct cfg_rendezvous *cfg, struct cfg_errors
 				     "STUN): '%s'",
 				     cfg->path, shown);
 	}
-	if (cfg->has_alternate && addr_is_any(&cfg->listen)) {
-		ok = false;
-		(void)cfg_errors_add(errs,
-				     "%s: listen: alternate_address needs a specific listen "
-				     "address (answers must leave from a known IP): '%s'",
-				     cfg->path, shown);
-	}
 	return ok;
 }
 
@@ -76,23 +69,88 @@ static void send_channel(void *ctx, const struct rdv_channel *ch, uint8_t *pkt, 
 		rdv_core_drop(&s->core, RDV_DROP_SEND_FAILED, ch, time_now_ms());
 }
 
+/* ---- the alternate address on a wildcard ---- */
+
+/* The socket that carries logical STUN socket sock (stun_responder.h): on
+ * a wildcard with an alternate address, the alternate's requests come to
+ * the two wildcard sockets too (a specific address cannot be bound on a
+ * port the wildcard holds). */
+static unsigned udp_index(const struct rdv_server *s, unsigned sock)
+{
+	return s->alt_on_wildcard ? sock & RDV_STUN_CHANGE_PORT_BIT : sock;
+}
+
+/* The logical socket of what came to socket index at address local. */
+static unsigned arrival_sock(const struct rdv_server *s, unsigned index,
+			     const struct sockaddr_storage *local)
+{
+	if (s->alt_on_wildcard && addr_equal_host(local, &s->cfg.alternate))
+		return index | RDV_STUN_CHANGE_IP_BIT;
+	return index;
+}
+
+/* The primary partner of the alternate address for a request from client,
+ * on a wildcard listen address: the source address the kernel would use
+ * towards the client (a route lookup: connect() of a UDP socket, which
+ * sends nothing). On a host with one address besides the alternate that is
+ * the one. False when there is no route or the kernel would use the
+ * alternate itself: the partner is unknown then. */
+static bool primary_towards(const struct rdv_server *s, const struct sockaddr_storage *client,
+			    struct sockaddr_storage *out)
+{
+	socklen_t len = sizeof(*out);
+	int fd = socket(client->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	memset(out, 0, sizeof(*out));
+	ok = connect(fd, (const struct sockaddr *)client, addr_len(client)) == 0 &&
+	     getsockname(fd, (struct sockaddr *)out, &len) == 0;
+	close(fd);
+	if (ok)
+		addr_unmap_v4(out);
+	return ok && addr_is_ip(out) && !addr_equal_host(out, &s->cfg.alternate);
+}
+
+/* What ip[0] stands for in a request to logical socket sock that came to
+ * local from client (rdv_stun_request.primary): local on the listen side,
+ * the alternate's partner on the alternate side of a wildcard, NULL when
+ * that is unknown or ip[0] is a specific address. */
+static const struct sockaddr_storage *request_primary(const struct rdv_server *s, unsigned sock,
+						      const struct sockaddr_storage *local,
+						      const struct sockaddr_storage *client,
+						      struct sockaddr_storage *buf)
+{
+	if (!(sock & RDV_STUN_CHANGE_IP_BIT))
+		return local;
+	if (s->alt_on_wildcard && primary_towards(s, client, buf))
+		return buf;
+	return NULL;
+}
+
 /* ---- UDP ---- */
 
 static void answer_stun(struct rdv_server *s, unsigned sock, struct udp_msg *d)
 {
 	struct rdv_stun_request req = {
-	    .data = d->data, .len = d->len, .sock = sock, .from = &d->addr, .local = NULL};
+	    .data = d->data, .len = d->len, .sock = sock, .from = &d->addr, .primary = NULL};
+	struct sockaddr_storage primary, source;
 	uint8_t out[RDV_STUN_REPLY_MAX];
 	unsigned send_sock;
 	size_t len;
 	enum rdv_stun_drop why;
 
-	/* A wildcard listen socket tells us the address it was asked on. */
-	if (sock == 0 || sock == 1)
-		req.local = &d->local;
+	/* A wildcard socket tells us the address it was asked on; the
+	 * alternate's partner costs a route lookup, asked only below for a
+	 * request that gets an answer. */
+	if (!(sock & RDV_STUN_CHANGE_IP_BIT))
+		req.primary = &d->local;
 	why = rdv_stun_answer(&s->stun, &req, out, sizeof(out), &len, &send_sock);
-	if (why != RDV_STUN_ANSWERED || !s->have_udp[send_sock]) {
-		s->stun_drops[why == RDV_STUN_ANSWERED ? RDV_STUN_BUILD_FAILED : why]++;
+	if (why == RDV_STUN_NO_ALTERNATE && s->alt_on_wildcard)
+		why = RDV_STUN_ANSWERED; /* may be, once the partner is known */
+	if (why != RDV_STUN_ANSWERED) {
+		s->stun_drops[why]++;
 		return;
 	}
 	/* Counted only for what would be answered: garbage costs nobody's
@@ -101,8 +159,18 @@ static void answer_stun(struct rdv_server *s, unsigned sock, struct udp_msg *d)
 		s->stun_drops[RDV_STUN_RATE_LIMITED]++;
 		return;
 	}
-	if (udp_send_from(&s->udp[send_sock], out, len, &d->addr,
-			  send_sock < 2 ? &d->local : NULL) == 0)
+	if (s->alt_on_wildcard && (sock & RDV_STUN_CHANGE_IP_BIT)) {
+		req.primary = request_primary(s, sock, &d->local, &d->addr, &primary);
+		why = rdv_stun_answer(&s->stun, &req, out, sizeof(out), &len, &send_sock);
+	}
+	if (why != RDV_STUN_ANSWERED || !s->have_udp[udp_index(s, send_sock)]) {
+		s->stun_drops[why == RDV_STUN_ANSWERED ? RDV_STUN_BUILD_FAILED : why]++;
+		return;
+	}
+	/* From the address the answer names as its origin (a socket on a
+	 * specific address ignores it and sends from that address). */
+	rdv_stun_sock_addr(&s->stun, send_sock, req.primary, &source);
+	if (udp_send_from(&s->udp[udp_index(s, send_sock)], out, len, &d->addr, &source) == 0)
 		s->stun_answered++;
 }
 
@@ -128,13 +196,13 @@ static void handle_dgram(struct rdv_server *s, unsigned sock, struct udp_msg *d,
 	rdv_core_receive(&s->core, &ch, d->data, d->len, now);
 }
 
-static void read_udp(struct rdv_server *s, unsigned sock, uint64_t now)
+static void read_udp(struct rdv_server *s, unsigned index, uint64_t now)
 {
 	for (int b = 0; b < UDP_BATCHES_PER_EVENT; b++) {
-		int n = udp_recv_batch(&s->udp[sock], s->dg, RDV_UDP_BATCH);
+		int n = udp_recv_batch(&s->udp[index], s->dg, RDV_UDP_BATCH);
 
 		for (int i = 0; i < n; i++)
-			handle_dgram(s, sock, &s->dg[i], now);
+			handle_dgram(s, arrival_sock(s, index, &s->dg[i].local), &s->dg[i], now);
 		if (n < RDV_UDP_BATCH)
 			return;
 	}
@@ -194,15 +262,18 @@ static void tcp_on_stun(void *ctx, struct rdv_tcp_conn *conn, const uint8_t *msg
 	struct rdv_server *s = ctx;
 	struct rdv_stun_request req = {.data = msg,
 				       .len = len,
-				       .sock = 0,
+				       .sock = arrival_sock(s, 0, &conn->local),
 				       .tcp = true,
 				       .from = &conn->remote,
-				       .local = &conn->local};
+				       .primary = NULL};
+	struct sockaddr_storage primary;
 	uint8_t out[RDV_STUN_REPLY_MAX];
 	unsigned send_sock;
 	size_t out_len;
-	enum rdv_stun_drop why =
-	    rdv_stun_answer(&s->stun, &req, out, sizeof(out), &out_len, &send_sock);
+	enum rdv_stun_drop why;
+
+	req.primary = request_primary(s, req.sock, &conn->local, &conn->remote, &primary);
+	why = rdv_stun_answer(&s->stun, &req, out, sizeof(out), &out_len, &send_sock);
 
 	if (why != RDV_STUN_ANSWERED) {
 		s->stun_drops[why]++;
@@ -281,8 +352,9 @@ static int open_sockets(struct rdv_server *s)
 	s->stun.has_alternate = s->cfg.has_alternate;
 	if (s->cfg.has_alternate)
 		s->stun.ip[1] = s->cfg.alternate;
+	s->alt_on_wildcard = s->cfg.has_alternate && addr_is_any(&s->cfg.listen);
 	for (unsigned i = 0; i < RDV_STUN_SOCKS; i++) {
-		if ((i & RDV_STUN_CHANGE_IP_BIT) && !s->cfg.has_alternate)
+		if ((i & RDV_STUN_CHANGE_IP_BIT) && (!s->cfg.has_alternate || s->alt_on_wildcard))
 			continue;
 		ret = open_udp(s, i, &s->stun.ip[i >> 1], s->stun.port[i & 1]);
 		if (ret < 0)

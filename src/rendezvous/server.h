@@ -6,7 +6,22 @@
  * for the NAT mapping test; with `alternate_address` also UDP on that
  * address's listen port and port + 1, for RFC 5780 / 3489 change requests.
  * Signalling, handshakes and relay frames are accepted on the listen UDP
- * socket and on TCP; the other three sockets answer STUN only. */
+ * socket and on TCP; the other three sockets answer STUN only.
+ *
+ * On a wildcard listen address every answer leaves from the address its
+ * request came to (UDP_OPEN_PKTINFO). With `alternate_address` there, the
+ * two wildcard sockets carry the alternate's requests too (the kernel will
+ * not bind a specific address on a port the wildcard holds); each request
+ * is numbered by the address and port it came to, a change request is
+ * answered from the wildcard socket of the other port with the other
+ * address as source, and non-STUN datagrams to the alternate are dropped
+ * as on its own sockets. The alternate's "primary" partner (OTHER-ADDRESS
+ * of a request to the alternate, the source of its change-IP answers) is
+ * the address the kernel would send from towards that client (a route
+ * lookup per request to the alternate), the one other address on a host
+ * with one; when the kernel would use the alternate itself or has no
+ * route, the request is answered as without an alternate. TCP listens on
+ * the wildcard as without an alternate. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -41,6 +56,7 @@ struct rdv_server {
 	struct udp_sock udp[RDV_STUN_SOCKS]; /* udp_open_addr, UDP_OPEN_PKTINFO */
 	struct rdv_ev udp_ev[RDV_STUN_SOCKS];
 	bool have_udp[RDV_STUN_SOCKS];
+	bool alt_on_wildcard; /* alternate_address with a wildcard listen: only udp[0..1] */
 	struct rdv_tcp tcp;
 	int epfd, sigfd;
 	struct rdv_ev sig_ev;
@@ -53,9 +69,8 @@ struct rdv_server {
 };
 
 /* What the server needs beyond cfg_load_rendezvous's checks: a listen port
- * below 65535 (port + 1 is used too) and, with alternate_address, a
- * specific listen address (answers must leave from a known IP). Each
- * problem is added to errs; false when there was one. */
+ * below 65535 (port + 1 is used too). Each problem is added to errs; false
+ * when there was one. */
 bool rdv_server_check_config(const struct cfg_rendezvous *cfg, struct cfg_errors *errs)
     __attribute__((warn_unused_result));
 /* Takes over *cfg (left zeroed), binds every socket and is ready to run:

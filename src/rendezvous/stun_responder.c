@@ -18,7 +18,10 @@
  *  4. The answer goes from the chosen socket and says so: RESPONSE-ORIGIN
  *     (RFC 5780) or SOURCE-ADDRESS (RFC 3489), and OTHER-ADDRESS /
  *     CHANGED-ADDRESS, the socket that differs from the receiving one in
- *     both IP and port, only when there is an alternate address.
+ *     both IP and port, only when there is an alternate address and both
+ *     of its IPs are known (a wildcard listen address stands for the
+ *     request's primary; without one, 3. and 4. act as without an
+ *     alternate).
  *
  * Amplification. A UDP source address can be spoofed, so over UDP an answer
  * is never more than twice the request (STUN bytes; the IP and UDP headers
@@ -58,12 +61,21 @@
 #include "util/addr.h"
 
 void rdv_stun_sock_addr(const struct rdv_stun_server *s, unsigned sock,
-			const struct sockaddr_storage *local, struct sockaddr_storage *out)
+			const struct sockaddr_storage *primary, struct sockaddr_storage *out)
 {
 	unsigned ip = (sock & RDV_STUN_CHANGE_IP_BIT) ? 1 : 0;
 
-	*out = (ip == 0 && local) ? *local : s->ip[ip];
+	*out = (ip == 0 && primary) ? *primary : s->ip[ip];
 	addr_set_port(out, s->port[sock & RDV_STUN_CHANGE_PORT_BIT]);
+}
+
+/* An alternate address whose partner is known for this request: the
+ * listen address is specific, or the request says what it stands for. */
+static bool has_partner(const struct rdv_stun_server *s, const struct rdv_stun_request *req)
+{
+	const struct sockaddr_storage *ip0 = req->primary ? req->primary : &s->ip[0];
+
+	return s->has_alternate && !addr_is_any(ip0);
 }
 
 /* Room left for the answer: the whole buffer over TCP, twice the request
@@ -153,19 +165,20 @@ static enum rdv_stun_drop answer_success(const struct rdv_stun_server *s,
 					 uint8_t *out, size_t cap, size_t *out_len)
 {
 	struct sockaddr_storage origin, other;
+	bool alt = has_partner(s, req);
 	struct budget bu;
 	/* The socket that differs from the receiving one in IP and port. */
 	unsigned other_sock = req->sock ^ (RDV_STUN_CHANGE_IP_BIT | RDV_STUN_CHANGE_PORT_BIT);
 
-	rdv_stun_sock_addr(s, send_sock, req->local, &origin);
-	rdv_stun_sock_addr(s, other_sock, req->local, &other);
+	rdv_stun_sock_addr(s, send_sock, req->primary, &origin);
+	rdv_stun_sock_addr(s, other_sock, req->primary, &other);
 	budget_init(&bu, req, msg, STUN_CLASS_SUCCESS, out, cap);
 	if (msg->rfc3489) {
 		/* RFC 3489 section 11.2: what a classic client parses, nothing
 		 * comprehension-required that it would not know. */
 		if (!add_address(&bu, STUN_ATTR_MAPPED_ADDRESS, req->from))
 			return RDV_STUN_TOO_SMALL;
-		if (s->has_alternate)
+		if (alt)
 			add_address(&bu, STUN_ATTR_CHANGED_ADDRESS, &other);
 		add_address(&bu, STUN_ATTR_SOURCE_ADDRESS, &origin);
 		return finish(&bu, false, out_len);
@@ -173,10 +186,10 @@ static enum rdv_stun_drop answer_success(const struct rdv_stun_server *s,
 	if (!add_address(&bu, STUN_ATTR_XOR_MAPPED_ADDRESS, req->from))
 		return RDV_STUN_TOO_SMALL;
 	add_address(&bu, STUN_ATTR_MAPPED_ADDRESS, req->from);
-	if (s->has_alternate)
+	if (alt)
 		add_address(&bu, STUN_ATTR_OTHER_ADDRESS, &other);
 	add_address(&bu, STUN_ATTR_RESPONSE_ORIGIN, &origin);
-	if (s->has_alternate)
+	if (alt)
 		add_address(&bu, STUN_ATTR_CHANGED_ADDRESS, &other);
 	return finish(&bu, msg->has_fingerprint, out_len);
 }
@@ -207,7 +220,7 @@ enum rdv_stun_drop rdv_stun_answer(const struct rdv_stun_server *s,
 	if (req->tcp && flags)
 		return answer_error(req, &msg, STUN_ERROR_BAD_REQUEST, "Change request over TCP",
 				    NULL, 0, out, cap, out_len);
-	if ((flags & STUN_CHANGE_IP) && !s->has_alternate)
+	if ((flags & STUN_CHANGE_IP) && !has_partner(s, req))
 		return RDV_STUN_NO_ALTERNATE;
 	if (flags & STUN_CHANGE_IP)
 		*send_sock ^= RDV_STUN_CHANGE_IP_BIT;

@@ -4,7 +4,17 @@
  *
  * Sockets are numbered by what they differ in: bit 0 is the port (0: the
  * listen port, 1: the next one), bit 1 the IP (0: the listen address,
- * 1: alternate_address). Without an alternate address only 0 and 1 exist. */
+ * 1: alternate_address). Without an alternate address only 0 and 1 exist.
+ * The numbers are logical: on a wildcard listen address the server has two
+ * sockets and numbers each request by the port and the address it came to.
+ *
+ * On a wildcard listen address ip[0] is that wildcard, and what it stands
+ * for comes with each request (rdv_stun_request.primary): the address a
+ * request to the listen side was sent to, or the primary partner of the
+ * alternate address for one that was sent to the alternate (server.c's
+ * rule). Without it the partner is unknown, and the request is answered as
+ * by a server without an alternate address: no OTHER-ADDRESS or
+ * CHANGED-ADDRESS, silence for change IP. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -49,11 +59,13 @@ enum rdv_stun_drop {
 struct rdv_stun_request {
 	const uint8_t *data;
 	size_t len;
-	unsigned sock;			      /* socket it arrived on (0..3); 0 for TCP */
-	bool tcp;			      /* STUN over TCP: no change requests */
-	const struct sockaddr_storage *from;  /* the client, as seen */
-	const struct sockaddr_storage *local; /* where it was sent (a wildcard socket's real
-						 address), or NULL for ip[0] */
+	unsigned sock;			     /* socket it arrived on (0..3); 0 for TCP */
+	bool tcp;			     /* STUN over TCP: no change requests */
+	const struct sockaddr_storage *from; /* the client, as seen */
+	/* What ip[0] stands for in this request: the address it was sent to
+	 * (sock's IP bit 0) or the alternate's primary partner (IP bit 1);
+	 * NULL: ip[0] itself, unknown when that is a wildcard. */
+	const struct sockaddr_storage *primary;
 };
 
 /* Answers a Binding request, over UDP in at most RDV_STUN_MAX_RATIO times
@@ -70,9 +82,9 @@ struct rdv_stun_request {
 enum rdv_stun_drop rdv_stun_answer(const struct rdv_stun_server *s,
 				   const struct rdv_stun_request *req, uint8_t *out, size_t cap,
 				   size_t *out_len, unsigned *send_sock);
-/* The address socket sock answers from (local stands for ip[0] when set). */
+/* The address socket sock answers from (primary stands for ip[0] when set). */
 void rdv_stun_sock_addr(const struct rdv_stun_server *s, unsigned sock,
-			const struct sockaddr_storage *local, struct sockaddr_storage *out);
+			const struct sockaddr_storage *primary, struct sockaddr_storage *out);
 /* Name of a drop reason for logs. */
 const char *rdv_stun_drop_name(enum rdv_stun_drop d);
 

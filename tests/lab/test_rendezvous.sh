@@ -15,7 +15,8 @@
 # malformed STUN and garbage on any of the four sockets get no answer and
 # the server answers afterwards; STUN works over TCP; a properly made
 # handshake from a key not in the config gets no answer while a listed key
-# registers; without alternate_address the mapping test works, the change
+# registers; all of it again (but rate and reload) with listen = 0.0.0.0:3478
+# and the same alternate; without alternate_address the mapping test works, the change
 # tests cannot run (no OTHER-ADDRESS, change IP unanswered) and change port
 # still does; a bad config on SIGHUP is logged and the old one kept;
 # SIGTERM ends it cleanly.
@@ -150,11 +151,14 @@ def sources(srv, alt, port):
                 msg, src = ask(s, ip, p, request(change, pad=40))
                 want = ((alt if ip == srv else srv) if change & 4 else ip,
                         (port + 1 if p == port else port) if change & 2 else p)
+                # OTHER-ADDRESS: the other IP and port than asked.
+                other_want = "%s:%d" % (alt if ip == srv else srv, port + 1 if p == port else port)
                 a = attrs(msg) if msg else {}
                 origin = addr(a[0x802B]) if 0x802B in a else None
-                ok = src == want and origin == "%s:%d" % want
-                print("to %s:%d change %d: answer from %s, RESPONSE-ORIGIN %s %s" %
-                      (ip, p, change, src, origin, "ok" if ok else "WRONG"))
+                other = addr(a[0x802C]) if 0x802C in a else None
+                ok = src == want and origin == "%s:%d" % want and other == other_want
+                print("to %s:%d change %d: answer from %s, RESPONSE-ORIGIN %s, OTHER-ADDRESS %s %s" %
+                      (ip, p, change, src, origin, other, "ok" if ok else "WRONG"))
                 bad += not ok
     sys.exit(1 if bad else 0)
 
@@ -280,9 +284,12 @@ start_rdv() { # CONFIG
 
 # ---- configuration checks ----
 check "--check accepts the config" "$BUILD/p2pvpn-rendezvous" --check -c "$WORK/alt.conf"
-check "--check refuses alternate_address with a wildcard listen" \
-	bash -c "! '$BUILD/p2pvpn-rendezvous' --check -c '$WORK/wild.conf' 2>'$WORK/wild.err'"
-check "... and says why" grep -q "alternate_address needs a specific listen address" "$WORK/wild.err"
+check "--check accepts alternate_address with a wildcard listen" \
+	"$BUILD/p2pvpn-rendezvous" --check -c "$WORK/wild.conf"
+write_conf "$WORK/wild6.conf" yes "[::]:3478"
+check "--check refuses an IPv4 alternate_address with listen [::]" \
+	bash -c "! '$BUILD/p2pvpn-rendezvous' --check -c '$WORK/wild6.conf' 2>'$WORK/wild6.err'"
+check "... and says why" grep -q "alternate_address: not the same family as listen" "$WORK/wild6.err"
 
 # ---- with an alternate address: a full RFC 5780 / RFC 3489 server ----
 check "rendezvous answers STUN" start_rdv "$WORK/alt.conf"
@@ -354,6 +361,33 @@ RDV_PID=
 check "SIGTERM: clean exit" test "$status" = 0
 check "no error logged but the bad reload's" \
 	bash -c "! grep '^error' '$WORK/rdv.log' | grep -v -e 'alt.conf:' -e 'reload of'"
+
+# ---- listen = 0.0.0.0:3478 with the alternate: the same server ----
+check "rendezvous on 0.0.0.0 with alternate_address answers STUN" start_rdv "$WORK/wild.conf"
+lab_run "$C" timeout 60 stun 192.0.2.10 >"$WORK/stunw.out" 2>&1 || true
+cat "$WORK/stunw.out"
+check "0.0.0.0: stun (RFC 3489 client) says Open" grep -q "Primary: Open" "$WORK/stunw.out"
+lab_run "$C" timeout 60 turnutils_natdiscovery -m -f -P -p 3478 192.0.2.10 >"$WORK/ndw.out" 2>&1 || true
+grep -E "NAT with|reflexive|Other addr" "$WORK/ndw.out" || true
+check "0.0.0.0: natdiscovery: endpoint-independent mapping and filtering" \
+	bash -c "grep -q 'NAT with Endpoint Independent Mapping' '$WORK/ndw.out' &&
+		grep -q 'NAT with Endpoint Independent Filtering' '$WORK/ndw.out'"
+check "0.0.0.0: natdiscovery: OTHER-ADDRESS is the alternate address and port" \
+	grep -q "Other addr: : 192.0.2.20:3479" "$WORK/ndw.out"
+sleep 2 # the source's STUN bucket refills
+check "0.0.0.0: each change request answered from the right address and port" \
+	lab_run "$C" $PROBE sources 192.0.2.10 192.0.2.20 3478
+check "0.0.0.0: STUN over TCP maps the connection" lab_run "$C" $PROBE tcp 192.0.2.10 3478
+sleep 2
+check "0.0.0.0: garbage and malformed STUN get no answer" \
+	lab_run "$C" $PROBE silent 192.0.2.10 192.0.2.20 3478
+check "0.0.0.0: the listed key registers" \
+	lab_run "$C" "$BUILD/rdv-load" -s 192.0.2.10:3478 -k "$SRV_PUB" -n 1 -K "$A_PRIV" -H 0
+lab_run root kill -TERM "$RDV_PID"
+status=0
+wait "$RDV_PID" || status=$?
+RDV_PID=
+check "0.0.0.0: SIGTERM: clean exit" test "$status" = 0
 
 # ---- one address: mapping works, the change tests cannot run ----
 check "rendezvous without alternate_address answers STUN" start_rdv "$WORK/one.conf"

@@ -1,5 +1,6 @@
 /* End-to-end tests of p2pvpn-rendezvous's server, run in this process on
- * 127.0.0.1: real sockets, the real event loop (one turn at a time), and
+ * 127.0.0.1 (one on 0.0.0.0 with alternate_address 127.0.0.2, traffic on
+ * loopback only): real sockets, the real event loop (one turn at a time), and
  * peers made of the same handshake and session code as p2pvpnd
  * (support/rdv_sim.h). Each test drives one exchange and also checks what
  * must not happen: no answer to a key that is not admitted, to a replay, to
@@ -27,6 +28,7 @@
 #include "rendezvous/server.h"
 #include "stun/stun.h"
 #include "support/rdv_sim.h"
+#include "util/addr.h"
 #include "util/time.h"
 #include "wire/wire.h"
 
@@ -51,6 +53,7 @@ struct env {
 	uint16_t port;
 	char path[64];
 	struct peer a, b, c; /* a and b are listed in the config, c is not */
+	bool wild;	     /* listen = 0.0.0.0, alternate_address = 127.0.0.2 */
 };
 
 /* ---- plumbing ---- */
@@ -72,9 +75,10 @@ static void write_config(struct env *e, bool list_b, bool open)
 	b64(e->a.pub, a);
 	b64(e->b.pub, b);
 	fprintf(f,
-		"[rendezvous]\nlisten = 127.0.0.1:%u\nprivate_key = %s\nopen = %s\n\n"
+		"[rendezvous]\nlisten = %s:%u\n%sprivate_key = %s\nopen = %s\n\n"
 		"[peer \"alice\"]\npublic_key = %s\n",
-		e->port, s, open ? "yes" : "no", a);
+		e->wild ? "0.0.0.0" : "127.0.0.1", e->port,
+		e->wild ? "alternate_address = 127.0.0.2\n" : "", s, open ? "yes" : "no", a);
 	if (list_b)
 		fprintf(f, "[peer \"bob\"]\npublic_key = %s\n", b);
 	fclose(f);
@@ -94,6 +98,20 @@ static void server_addr(const struct env *e, struct sockaddr_in *sin, uint16_t p
 	sin->sin_family = AF_INET;
 	sin->sin_port = htons(port);
 	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+}
+
+/* 127.0.0.1 (ip 1) or the wildcard server's alternate 127.0.0.2 (ip 2). */
+static void send_to_ip(struct env *e, int fd, uint8_t ip, uint16_t port, const void *data,
+		       size_t len)
+{
+	struct sockaddr_in sin;
+
+	server_addr(e, &sin, port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK - 1 + ip);
+	assert_int_equal(sendto(fd, data, len, 0, (struct sockaddr *)&sin, sizeof(sin)),
+			 (ssize_t)len);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(rdv_server_run_once(&e->srv, 10), 0);
 }
 
 static int udp_socket(struct sockaddr_storage *bound)
@@ -349,13 +367,14 @@ static bool relay_open(struct peer *p, uint8_t *buf, size_t len, uint32_t *id,
 	return kp && rdv_relay_verify(buf, len, &h, kp, time_now_ms()) == 0;
 }
 
-static int setup(void **state)
+static int setup_env(void **state, bool wild)
 {
 	struct env *e = calloc(1, sizeof(*e));
 	struct rdv_server_opts opts = {.allow_loopback = true, .max_peers = 64};
 
 	if (!e || sodium_init() < 0)
 		return -1;
+	e->wild = wild;
 	opts.tcp.first_frame_ms = FRAME_MS;
 	opts.tcp.frame_ms = FRAME_MS;
 	opts.tcp.idle_ms = 2 * FRAME_MS;
@@ -388,6 +407,16 @@ static int setup(void **state)
 			return -1;
 	}
 	return -1;
+}
+
+static int setup(void **state)
+{
+	return setup_env(state, false);
+}
+
+static int setup_wild(void **state)
+{
+	return setup_env(state, true);
 }
 
 static int teardown(void **state)
@@ -467,6 +496,119 @@ static void test_server_stun_udp(void **state)
 	send_to(e, fd, e->port + 1, req, len);
 	assert_true(recv_within(e, fd, buf, sizeof(buf), NO_ANSWER_MS, &from) > 0);
 	close(fd);
+}
+
+static uint8_t ip_of(const struct sockaddr_storage *ss)
+{
+	return (uint8_t)(ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) & 0xff);
+}
+
+static uint16_t port_of(const struct sockaddr_storage *ss)
+{
+	return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+}
+
+/* One Binding request to ip:port with change flags (padded: every
+ * attribute fits within 2x); the answer's source, RESPONSE-ORIGIN and
+ * OTHER-ADDRESS. */
+static void stun_ask(struct env *e, int fd, uint8_t ip, uint16_t port, uint32_t change,
+		     struct sockaddr_storage *from, struct sockaddr_storage *origin,
+		     struct sockaddr_storage *other)
+{
+	uint8_t req[128], buf[BUF], id[STUN_ID_LEN], pad[32] = {0};
+	struct stun_builder b;
+	struct stun_msg msg;
+	size_t len;
+	ssize_t n;
+
+	stun_id_new(id);
+	assert_int_equal(
+	    stun_builder_init(&b, req, sizeof(req), STUN_METHOD_BINDING, STUN_CLASS_REQUEST, id),
+	    0);
+	assert_int_equal(stun_builder_add_change_request(&b, change), 0);
+	assert_int_equal(stun_builder_add(&b, STUN_ATTR_PADDING, pad, sizeof(pad)), 0);
+	assert_int_equal(stun_builder_finish(&b, true, &len), 0);
+
+	send_to_ip(e, fd, ip, port, req, len);
+	n = recv_within(e, fd, buf, sizeof(buf), NO_ANSWER_MS, from);
+	assert_true(n > 0);
+	assert_true(stun_msg_parse(&msg, buf, (size_t)n));
+	assert_memory_equal(msg.id, id, STUN_ID_LEN);
+	assert_true(stun_msg_get_address(&msg, STUN_ATTR_RESPONSE_ORIGIN, origin));
+	assert_true(stun_msg_get_address(&msg, STUN_ATTR_OTHER_ADDRESS, other));
+}
+
+/* listen = 0.0.0.0 with alternate_address = 127.0.0.2: answers leave from
+ * the address and port they name, requests to either address get the
+ * other as OTHER-ADDRESS (the alternate's partner: 127.0.0.1, the kernel's
+ * source towards a client on 127.0.0.1), change requests go from the other
+ * address and port, and the alternate takes no signalling. */
+static void test_server_wildcard_alternate(void **state)
+{
+	static const uint32_t changes[] = {0, STUN_CHANGE_PORT, STUN_CHANGE_IP,
+					   STUN_CHANGE_IP | STUN_CHANGE_PORT};
+	struct env *e = *state;
+	struct sockaddr_storage me, from, origin, other;
+	int fd = udp_socket(&me);
+
+	assert_true(e->srv.alt_on_wildcard);
+	assert_false(e->srv.have_udp[2] || e->srv.have_udp[3]);
+	for (uint8_t ip = 1; ip <= 2; ip++) {
+		for (unsigned p = 0; p < 2; p++) {
+			for (unsigned c = 0; c < 4; c++) {
+				uint8_t want_ip = (changes[c] & STUN_CHANGE_IP) ? 3 - ip : ip;
+				unsigned want_port = p ^ ((changes[c] & STUN_CHANGE_PORT) ? 1 : 0);
+
+				stun_ask(e, fd, ip, (uint16_t)(e->port + p), changes[c], &from,
+					 &origin, &other);
+				assert_int_equal(ip_of(&from), want_ip);
+				assert_int_equal(port_of(&from), e->port + want_port);
+				assert_int_equal(ip_of(&origin), want_ip);
+				assert_int_equal(port_of(&origin), e->port + want_port);
+				assert_int_equal(ip_of(&other), 3 - ip);
+				assert_int_equal(port_of(&other), e->port + (p ^ 1));
+			}
+		}
+	}
+	/* A handshake to the alternate is dropped; to 127.0.0.1 it works
+	 * (handshake talks to 127.0.0.1). */
+	{
+		uint64_t before = e->srv.core.drops[RDV_DROP_MALFORMED];
+		uint8_t init[WIRE_INIT_LEN], buf[BUF];
+
+		peer_open(e, &e->a, false);
+		assert_int_equal(rdv_sim_initiation(&e->a.sim, init), 0);
+		send_to_ip(e, e->a.fd, 2, e->port, init, sizeof(init));
+		assert_true(recv_within(e, e->a.fd, buf, sizeof(buf), NO_ANSWER_MS, &from) < 0);
+		assert_int_equal(e->srv.core.drops[RDV_DROP_MALFORMED], before + 1);
+		assert_true(handshake(e, &e->a));
+	}
+	close(fd);
+}
+
+/* rdv_server_check_config: a wildcard listen with alternate_address is
+ * accepted; port 65535 (port + 1 is used) is not, and says why. */
+static void test_server_check_config(void **state)
+{
+	struct env *e = *state;
+	struct cfg_rendezvous cfg;
+	struct cfg_errors errs = {0};
+	uint16_t port = e->port;
+
+	assert_true(cfg_load_rendezvous(e->path, &cfg, &errs));
+	assert_true(addr_is_any(&cfg.listen) && cfg.has_alternate);
+	assert_true(rdv_server_check_config(&cfg, &errs));
+	assert_int_equal(errs.n, 0);
+	cfg_rendezvous_free(&cfg);
+	e->port = 65535;
+	write_config(e, true, false);
+	e->port = port;
+	assert_true(cfg_load_rendezvous(e->path, &cfg, &errs));
+	assert_false(rdv_server_check_config(&cfg, &errs));
+	assert_int_equal(errs.n, 1);
+	assert_non_null(strstr(errs.msgs[0], "port must be 1..65534"));
+	cfg_errors_free(&errs);
+	cfg_rendezvous_free(&cfg);
 }
 
 static void test_server_stun_tcp(void **state)
@@ -836,6 +978,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_server_stun_udp, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_server_stun_tcp, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_server_wildcard_alternate, setup_wild, teardown),
+	    cmocka_unit_test_setup_teardown(test_server_check_config, setup_wild, teardown),
 	    cmocka_unit_test_setup_teardown(test_server_register_introduce_relay, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_server_unknown_key_and_replays, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_server_connect_unknown_and_roaming, setup,

@@ -1,11 +1,12 @@
 /* STUN responder tests (rendezvous/stun_responder.h), with an alternate
  * address and without: the socket each CHANGE-REQUEST is answered from on
- * each of the four sockets, the attributes of the RFC 5389 and RFC 3489
- * forms, 420 for attributes we will not act on, 400 for a change request
- * over TCP, silence for garbage, indications and responses, the size of
- * every answer against the request that caused it (at most 2x over UDP,
- * attributes dropped by priority), and the per-source-IP and global rate
- * limit of answers. */
+ * each of the four sockets, on a specific and on a wildcard listen address
+ * (RESPONSE-ORIGIN and OTHER-ADDRESS from the address a request came to and
+ * its partner, or as without an alternate when the partner is unknown), the attributes of the RFC
+ * 5389 and RFC 3489 forms, 420 for attributes we will not act on, 400 for a change request over
+ * TCP, silence for garbage, indications and responses, the size of every answer against the request
+ * that caused it (at most 2x over UDP, attributes dropped by priority), and the per-source-IP and
+ * global rate limit of answers. */
 #include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -89,13 +90,15 @@ static size_t request(uint8_t *buf, bool rfc3489, uint32_t change, bool fingerpr
 	return len;
 }
 
-static enum rdv_stun_drop ask_from(const struct rdv_stun_server *s, unsigned sock, bool tcp,
-				   const struct sockaddr_storage *from, const uint8_t *req,
-				   size_t len, struct stun_msg *msg, uint8_t *out,
-				   unsigned *send_sock)
+/* A request to socket sock whose ip[0] stands for primary (NULL: ip[0]). */
+static enum rdv_stun_drop ask_primary(const struct rdv_stun_server *s, unsigned sock, bool tcp,
+				      const struct sockaddr_storage *from,
+				      const struct sockaddr_storage *primary, const uint8_t *req,
+				      size_t len, struct stun_msg *msg, uint8_t *out,
+				      unsigned *send_sock)
 {
 	struct rdv_stun_request r = {
-	    .data = req, .len = len, .sock = sock, .tcp = tcp, .from = from, .local = NULL};
+	    .data = req, .len = len, .sock = sock, .tcp = tcp, .from = from, .primary = primary};
 	size_t out_len;
 	enum rdv_stun_drop d;
 
@@ -114,6 +117,14 @@ static enum rdv_stun_drop ask_from(const struct rdv_stun_server *s, unsigned soc
 		assert_int_equal(out_len, 0);
 	}
 	return d;
+}
+
+static enum rdv_stun_drop ask_from(const struct rdv_stun_server *s, unsigned sock, bool tcp,
+				   const struct sockaddr_storage *from, const uint8_t *req,
+				   size_t len, struct stun_msg *msg, uint8_t *out,
+				   unsigned *send_sock)
+{
+	return ask_primary(s, sock, tcp, from, NULL, req, len, msg, out, send_sock);
 }
 
 static enum rdv_stun_drop ask(const struct rdv_stun_server *s, unsigned sock, bool tcp,
@@ -191,6 +202,125 @@ static void test_rdv_stun_answer_change_matrix(void **state)
 			assert_false(msg.has_fingerprint);
 		}
 	}
+}
+
+/* The origin and other address of an answer (RFC 5780 form, or RFC 3489's
+ * SOURCE-ADDRESS and CHANGED-ADDRESS); other has ss_family 0 when absent. */
+static void origin_other(const struct stun_msg *msg, bool rfc3489, struct sockaddr_storage *origin,
+			 struct sockaddr_storage *other)
+{
+	memset(other, 0, sizeof(*other));
+	assert_true(stun_msg_get_address(
+	    msg, rfc3489 ? STUN_ATTR_SOURCE_ADDRESS : STUN_ATTR_RESPONSE_ORIGIN, origin));
+	if (!stun_msg_find(msg, rfc3489 ? STUN_ATTR_CHANGED_ADDRESS : STUN_ATTR_OTHER_ADDRESS))
+		return;
+	assert_true(stun_msg_get_address(
+	    msg, rfc3489 ? STUN_ATTR_CHANGED_ADDRESS : STUN_ATTR_OTHER_ADDRESS, other));
+}
+
+/* A wildcard listen address (0.0.0.0) with alternate 192.0.2.20: ip[0]
+ * stands for what each request says (the address it came to, or the
+ * alternate's partner), in both forms, for every socket and change. */
+static void test_rdv_stun_answer_wildcard_matrix(void **state)
+{
+	struct rdv_stun_server s;
+	struct sockaddr_storage from, primary[2];
+	uint8_t req[512], out[512];
+	struct stun_msg msg;
+
+	server(&s, true);
+	v4(&s.ip[0], "0.0.0.0", 0);
+	v4(&from, "198.51.100.5", 40000);
+	/* Two of the host's addresses: what each request came to. */
+	v4(&primary[0], "192.0.2.10", 0);
+	v4(&primary[1], "192.0.2.30", 0);
+	for (unsigned p = 0; p < 2; p++) {
+		for (unsigned sock = 0; sock < RDV_STUN_SOCKS; sock++) {
+			for (uint32_t change = 0; change <= 6; change += 2) {
+				bool rfc3489 = change == 4;
+				size_t len = request_padded(req, rfc3489, change, false, 16);
+				struct sockaddr_storage origin, other;
+				unsigned send_sock, expect = sock;
+				uint8_t ip0 = p ? 30 : 10;
+
+				if (change & STUN_CHANGE_IP)
+					expect ^= RDV_STUN_CHANGE_IP_BIT;
+				if (change & STUN_CHANGE_PORT)
+					expect ^= RDV_STUN_CHANGE_PORT_BIT;
+				assert_int_equal(ask_primary(&s, sock, false, &from, &primary[p],
+							     req, len, &msg, out, &send_sock),
+						 RDV_STUN_ANSWERED);
+				assert_int_equal(send_sock, expect);
+				origin_other(&msg, rfc3489, &origin, &other);
+				assert_int_equal(origin.ss_family, AF_INET);
+				assert_int_equal(port_of(&origin), PORT + (expect & 1));
+				assert_int_equal(last_octet(&origin), expect & 2 ? 20 : ip0);
+				assert_int_equal(other.ss_family, AF_INET);
+				assert_int_equal(port_of(&other), PORT + ((sock & 1) ^ 1));
+				assert_int_equal(last_octet(&other), sock & 2 ? ip0 : 20);
+			}
+		}
+	}
+}
+
+/* A request to the alternate on a wildcard whose partner is unknown is
+ * answered as by a server without an alternate; so is one whose primary
+ * is missing on the listen side (a wildcard is never named). */
+static void test_rdv_stun_answer_wildcard_no_partner(void **state)
+{
+	struct rdv_stun_server s;
+	struct sockaddr_storage from, origin, other;
+	uint8_t req[512], out[512];
+	struct stun_msg msg;
+	unsigned send_sock;
+	size_t len;
+
+	server(&s, true);
+	v4(&s.ip[0], "0.0.0.0", 0);
+	v4(&from, "198.51.100.5", 40000);
+	for (unsigned sock = 2; sock < RDV_STUN_SOCKS; sock++) {
+		len = request_padded(req, false, 0, false, 16);
+		assert_int_equal(
+		    ask_primary(&s, sock, false, &from, NULL, req, len, &msg, out, &send_sock),
+		    RDV_STUN_ANSWERED);
+		assert_int_equal(send_sock, sock);
+		origin_other(&msg, false, &origin, &other);
+		assert_int_equal(last_octet(&origin), 20);
+		assert_int_equal(port_of(&origin), PORT + (sock & 1));
+		assert_int_equal(other.ss_family, 0);
+		assert_null(stun_msg_find(&msg, STUN_ATTR_CHANGED_ADDRESS));
+		/* Change port: the alternate's other port. */
+		len = request_padded(req, true, STUN_CHANGE_PORT, false, 16);
+		assert_int_equal(
+		    ask_primary(&s, sock, false, &from, NULL, req, len, &msg, out, &send_sock),
+		    RDV_STUN_ANSWERED);
+		assert_int_equal(send_sock, sock ^ RDV_STUN_CHANGE_PORT_BIT);
+		origin_other(&msg, true, &origin, &other);
+		assert_int_equal(last_octet(&origin), 20);
+		assert_int_equal(other.ss_family, 0);
+		/* Change IP: silence, as without an alternate. */
+		len = request_padded(req, false, STUN_CHANGE_IP, false, 16);
+		assert_int_equal(
+		    ask_primary(&s, sock, false, &from, NULL, req, len, &msg, out, &send_sock),
+		    RDV_STUN_NO_ALTERNATE);
+	}
+	len = request_padded(req, false, STUN_CHANGE_IP, false, 16);
+	assert_int_equal(ask_primary(&s, 0, false, &from, NULL, req, len, &msg, out, &send_sock),
+			 RDV_STUN_NO_ALTERNATE);
+	len = request_padded(req, false, 0, false, 16);
+	assert_int_equal(ask_primary(&s, 0, false, &from, NULL, req, len, &msg, out, &send_sock),
+			 RDV_STUN_ANSWERED);
+	assert_null(stun_msg_find(&msg, STUN_ATTR_OTHER_ADDRESS));
+	/* Over TCP to the alternate: the partner as OTHER-ADDRESS, the
+	 * connection's own address as origin. */
+	v4(&other, "192.0.2.10", 0);
+	assert_int_equal(ask_primary(&s, 2, true, &from, &other, req, len, &msg, out, &send_sock),
+			 RDV_STUN_ANSWERED);
+	origin_other(&msg, false, &origin, &other);
+	assert_int_equal(last_octet(&origin), 20);
+	assert_int_equal(port_of(&origin), PORT);
+	assert_int_equal(last_octet(&other), 10);
+	assert_int_equal(port_of(&other), PORT + 1);
 }
 
 static void test_rdv_stun_answer_without_alternate(void **state)
@@ -562,6 +692,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_rdv_stun_answer_change_matrix),
+	    cmocka_unit_test(test_rdv_stun_answer_wildcard_matrix),
+	    cmocka_unit_test(test_rdv_stun_answer_wildcard_no_partner),
 	    cmocka_unit_test(test_rdv_stun_answer_without_alternate),
 	    cmocka_unit_test(test_rdv_stun_answer_rfc3489),
 	    cmocka_unit_test(test_rdv_stun_answer_errors),
