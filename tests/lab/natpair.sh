@@ -14,6 +14,9 @@
 #   natpair_path                                   A's path to B (show --json)
 #   natpair_down                                   stop everything, remove the lab
 # Needs P2PVPN_BUILD (binaries). Uses NL_PREFIX (set it unique per trial).
+# NP_RDV_LISTEN: the rendezvous's listen (default 192.0.2.10:3478; e.g.
+# 0.0.0.0:3478, the alternate address stays 192.0.2.20); the peers ask
+# 192.0.2.10:3478 either way.
 
 NP_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=natlab.sh
@@ -52,7 +55,7 @@ natpair_up() {
 	done
 	cat > "$NP_WORK/s.conf" <<CONF
 [rendezvous]
-listen = 192.0.2.10:3478
+listen = ${NP_RDV_LISTEN:-192.0.2.10:3478}
 alternate_address = 192.0.2.20
 private_key_file = $NP_WORK/s.key
 relay = yes

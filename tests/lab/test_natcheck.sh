@@ -13,11 +13,17 @@
 #  stage 2, S runs   p2pvpn-rendezvous (listen .10:3478, alternate_address .20)
 #           A runs   stun 192.0.2.10; turnutils_natdiscovery -m -f -P -p 3478 192.0.2.10;
 #                    p2pvpnctl natcheck --server 192.0.2.10:3478 --json
+#           with no NAT and port-restricted, stage 2 again with listen 0.0.0.0:3478
+#           (same alternate): the same natcheck result, stun and natdiscovery verdicts
 #  stage 3 (in the port-restricted lab), S runs a fake STUN server on .10:3490 that
 #           stays silent, answers garbage, answers with a wrong transaction
 #           ID, names no alternate, or names one that never answers.
 #
-# Stage 2 is skipped, with a message, while $P2PVPN_BUILD has no
+#  stage 4, a pair (natpair.sh, port-restricted on both sides) registers and
+#           is introduced through a rendezvous on 0.0.0.0:3478 (alternate .20):
+#           first ping, path udp-direct, the rendezvous counts the introduction.
+#
+# Stages 2 and 4 are skipped, with a message, while $P2PVPN_BUILD has no
 # p2pvpn-rendezvous. Expected results: the configured type (tests/lab/README.md,
 # NAT-LAB-NOTES.md). Ends with a table NAT type x (tool -> server) and
 # "N passed, N failed"; exits 1 on any failure, 77 without root or tools.
@@ -30,6 +36,8 @@ SRC=${P2PVPN_SRC:-$(cd "$HERE/../.." && pwd)}
 BUILD=${P2PVPN_BUILD:-$SRC/build}
 # shellcheck source=natlab.sh
 . "$HERE/natlab.sh"
+# shellcheck source=natpair.sh
+. "$HERE/natpair.sh"
 
 lab_require_root
 lab_require_cmds ip nft jq stun stund turnserver turnutils_natdiscovery timeout python3
@@ -47,6 +55,7 @@ lab_trap_cleanup
 lab_on_exit 'rm -rf "$WORK"'
 lab_on_exit 'natlab_down --prefix "$NL_PREFIX" >/dev/null 2>&1'
 lab_on_exit 'stop_servers'
+lab_on_exit 'lab_kill_pid "${NP_PIDS[@]}"; [ -z "${NP_WORK:-}" ] || rm -rf "$NP_WORK"'
 
 PASS=0
 FAIL=0
@@ -109,13 +118,15 @@ start_third_party() {
 		"$S_IP1:3480" "$S_IP1:3481" "$S_IP2:3480" "$S_IP2:3481"
 }
 
+# start_rendezvous [LISTEN_IP]: $S_IP1 by default, or a wildcard (0.0.0.0).
 start_rendezvous() {
+	local ip=${1:-$S_IP1}
 	umask 077
 	"$CTL" genkey >"$WORK/rdv.key"
 	umask 022
 	cat >"$WORK/rdv.conf" <<EOF
 [rendezvous]
-listen = $S_IP1:3478
+listen = $ip:3478
 alternate_address = $S_IP2
 private_key_file = $WORK/rdv.key
 relay = yes
@@ -123,7 +134,12 @@ open = yes
 EOF
 	lab_bg "$NL_S" "$WORK/rdv.log" "$RDV" -f -c "$WORK/rdv.conf"
 	SERVER_PIDS+=("$LAB_BG_PID")
-	lab_wait_for 10 udp_listening "$S_IP1:3478" "$S_IP1:3479" "$S_IP2:3478" "$S_IP2:3479"
+	if [ "$ip" = 0.0.0.0 ]; then
+		# The wildcard sockets carry the alternate's requests too.
+		lab_wait_for 10 udp_listening "0.0.0.0:3478" "0.0.0.0:3479"
+	else
+		lab_wait_for 10 udp_listening "$S_IP1:3478" "$S_IP1:3479" "$S_IP2:3478" "$S_IP2:3479"
+	fi
 }
 
 stop_servers() {
@@ -232,12 +248,46 @@ run_clients() {
 	echo "  natdiscovery: ${ND_MAP:-none} / ${ND_FILT:-none} (timeouts: $ND_TIMEOUT)"
 }
 
+# --- p2pvpn-rendezvous ---
+
+# What a rendezvous on a wildcard must report as one on $S_IP1 does (the
+# mapped port aside: each natcheck run has its own socket).
+same_fields() {
+	jq -c '[.rfc3489_type, .mapping, .filtering, .port_step, .port_preserving, .hairpin,
+		.other_address, .not_learned, (.mapped_address | split(":")[0])]'
+}
+
+# run_rendezvous LISTEN_IP TYPE NC_TYPE ... (run_type's arguments): stun,
+# natdiscovery and natcheck against a rendezvous listening on LISTEN_IP.
+run_rendezvous() {
+	local ip=$1 type=$2 nt=$3 map=$4 filt=$5 step=$6 pres=$7 hair=$8 stun_want=$9
+	local nd_map=${10} nd_filt=${11} on=""
+	[ "$ip" = "$S_IP1" ] || on=" on $ip"
+	if start_rendezvous "$ip"; then
+		ok "p2pvpn-rendezvous$on listens on both addresses and ports"
+	else
+		bad "p2pvpn-rendezvous$on not listening: $(tail -n 3 "$WORK/rdv.log")"
+	fi
+	run_clients
+	check "stun -> rendezvous$on" "$stun_want" "$(cut -c1-${#stun_want} <<<"$STUN_VERDICT")"
+	if [ "$nd_map" = - ]; then
+		check "natdiscovery -> rendezvous$on: no verdict" "none/none" "${ND_MAP:-none}/${ND_FILT:-none}"
+		verify "natdiscovery timed out (${ND_TIMEOUT:-0} timeouts)" [ "${ND_TIMEOUT:-0}" -gt 0 ]
+	else
+		check "natdiscovery -> rendezvous$on" "$nd_map/$nd_filt" "$ND_MAP/$ND_FILT"
+	fi
+	natcheck "$S_IP1:3478"
+	check_natcheck "natcheck -> rendezvous$on $S_IP1:3478" "$nt" "$map" "$filt" "$step" "$pres" "$hair"
+	stop_servers
+}
+
 # --- one NAT type ---
 
 # run_type TYPE NC_TYPE MAPPING FILTERING STEP PRESERVING HAIRPIN STUN_WANT ND_MAP ND_FILT
 run_type() {
 	local type=$1 nt=$2 map=$3 filt=$4 step=$5 pres=$6 hair=$7 stun_want=$8
 	local nd_map=$9 nd_filt=${10} c_stund c_coturn c_rdv="skipped" c_stun="skipped" c_nd="skipped"
+	local c_wild="-"
 	CASE_FAILED=0
 	echo
 	echo "=== $type"
@@ -278,34 +328,29 @@ run_type() {
 		natlab_exec a nft reset counters table ip natcheck_watch >/dev/null
 	fi
 
-	# The other direction: real clients against our rendezvous, and natcheck.
+	# The other direction: real clients against our rendezvous, and natcheck;
+	# with no NAT and port-restricted also against a rendezvous on 0.0.0.0
+	# (same alternate), which must say the same.
 	if [ -x "$RDV" ]; then
-		if start_rendezvous; then
-			ok "p2pvpn-rendezvous listens on both addresses and ports"
-		else
-			bad "p2pvpn-rendezvous not listening: $(tail -n 3 "$WORK/rdv.log")"
-		fi
-		run_clients
-		check "stun -> rendezvous" "$stun_want" "$(cut -c1-${#stun_want} <<<"$STUN_VERDICT")"
-		if [ "$nd_map" = - ]; then
-			check "natdiscovery -> rendezvous: no verdict" "none/none" "${ND_MAP:-none}/${ND_FILT:-none}"
-			verify "natdiscovery timed out (${ND_TIMEOUT:-0} timeouts)" [ "${ND_TIMEOUT:-0}" -gt 0 ]
-		else
-			check "natdiscovery -> rendezvous" "$nd_map/$nd_filt" "$ND_MAP/$ND_FILT"
-		fi
+		run_rendezvous "$S_IP1" "$@"
+		c_rdv=$(nc_cell)
 		c_stun=${STUN_VERDICT:-no verdict}
 		c_nd="${ND_MAP:-no verdict} / ${ND_FILT:-no verdict}"
-		natcheck "$S_IP1:3478"
-		check_natcheck "natcheck -> rendezvous $S_IP1:3478" "$nt" "$map" "$filt" "$step" "$pres" "$hair"
-		c_rdv=$(nc_cell)
-		stop_servers
+		if [ "$type" = none ] || [ "$type" = port-restricted ]; then
+			local specific=$NC_JSON
+			run_rendezvous 0.0.0.0 "$@"
+			c_wild=$(nc_cell)
+			check "natcheck -> rendezvous on 0.0.0.0: same as on $S_IP1" \
+				"$(same_fields <<<"$specific")" "$(same_fields <<<"$NC_JSON")"
+			[ "$c_stun" = "${STUN_VERDICT:-no verdict}" ] || c_stun="$c_stun (0.0.0.0: ${STUN_VERDICT:-no verdict})"
+		fi
 	else
 		echo "  SKIP  stage 2: no $RDV (p2pvpn-rendezvous not built yet)"
 	fi
 
 	[ "$type" != port-restricted ] || run_bad_servers
 	natlab_down >/dev/null 2>&1
-	ROWS+=("$type|$c_stund|$c_coturn|$c_rdv|$c_stun|$c_nd|$([ "$CASE_FAILED" = 0 ] && echo pass || echo FAIL)")
+	ROWS+=("$type|$c_stund|$c_coturn|$c_rdv|$c_wild|$c_stun|$c_nd|$([ "$CASE_FAILED" = 0 ] && echo pass || echo FAIL)")
 }
 
 # --- servers that misbehave ---
@@ -413,9 +458,49 @@ run_type symmetric-seq    symmetric             address-and-port-dependent addre
 run_type symmetric-random symmetric             address-and-port-dependent address-and-port-dependent null false false "Dependent Mapping, random port" "Address and Port Dependent" "Address and Port Dependent"
 run_type udp-blocked      udp-blocked           - - - - - "Blocked or could not reach STUN server" - -
 
+# --- stage 4: two peers introduced through a rendezvous on 0.0.0.0 ---
+
+run_pair_wildcard() {
+	local ms path stats
+	CASE_FAILED=0
+	echo
+	echo "=== pair: port-restricted / port-restricted through a rendezvous on 0.0.0.0:3478"
+	if [ ! -x "$RDV" ] || [ ! -x "$BUILD/p2pvpnd" ]; then
+		echo "  SKIP  stage 4: no $RDV or $BUILD/p2pvpnd"
+		return 0
+	fi
+	if ! NP_RDV_LISTEN=0.0.0.0:3478 natpair_up port-restricted port-restricted >"$WORK/up.log" 2>&1; then
+		cat "$WORK/up.log"
+		bad "pair: natlab up failed"
+		return 0
+	fi
+	natpair_start
+	ms=$(natpair_first_ping 30) || true
+	path=$(natpair_path)
+	verify "pair: A pings B through the tunnel (first ping after $ms ms)" [ "$ms" != none ]
+	check "pair: path" udp-direct "$path"
+	lab_kill_pid "$NP_RDV_PID"
+	wait "$NP_RDV_PID" 2>/dev/null || true
+	# Reaped: natpair_down must not signal that PID again.
+	local pids=() pid
+	for pid in "${NP_PIDS[@]}"; do
+		[ "$pid" = "$NP_RDV_PID" ] || pids+=("$pid")
+	done
+	NP_PIDS=("${pids[@]}")
+	verify "pair: the rendezvous registered a and b" \
+		bash -c "grep -q 'peer a (.*): registered' '$NP_WORK/s.log' && grep -q 'peer b (.*): registered' '$NP_WORK/s.log'"
+	stats=$(grep -o '[0-9]* introductions' "$NP_WORK/s.log" | tail -n 1)
+	echo "  rendezvous: $stats"
+	verify "pair: the rendezvous introduced them" [ "${stats%% *}" -ge 1 ]
+	natpair_down
+	NP_WORK=
+	ROWS+=("pair on 0.0.0.0|-|-|-|first ping $ms ms, $path|-|-|$([ "$CASE_FAILED" = 0 ] && echo pass || echo FAIL)")
+}
+run_pair_wildcard
+
 echo
 {
-	echo "NAT type (A)|natcheck -> stund|natcheck -> coturn|natcheck -> p2pvpn-rendezvous|stun -> p2pvpn-rendezvous|natdiscovery -> p2pvpn-rendezvous|result"
+	echo "NAT type (A)|natcheck -> stund|natcheck -> coturn|natcheck -> p2pvpn-rendezvous|... on 0.0.0.0|stun -> p2pvpn-rendezvous|natdiscovery -> p2pvpn-rendezvous|result"
 	printf '%s\n' "${ROWS[@]}"
 } | column -t -s '|' -o ' | '
 echo
