@@ -16,7 +16,8 @@
 # the server answers afterwards; STUN works over TCP; a properly made
 # handshake from a key not in the config gets no answer while a listed key
 # registers; all of it again (but rate and reload) with listen = 0.0.0.0:3478
-# and the same alternate; without alternate_address the mapping test works, the change
+# and the same alternate (and with the kernel's own source as alternate,
+# whose partner is unknown: answered as without one); without alternate_address the mapping test works, the change
 # tests cannot run (no OTHER-ADDRESS, change IP unanswered) and change port
 # still does; a bad config on SIGHUP is logged and the old one kept;
 # SIGTERM ends it cleanly.
@@ -82,11 +83,12 @@ SRV_PRIV=$("$BUILD/p2pvpnctl" genkey)
 SRV_PUB=$(printf '%s\n' "$SRV_PRIV" | "$BUILD/p2pvpnctl" pubkey)
 A_PRIV=$("$BUILD/p2pvpnctl" genkey)
 A_PUB=$(printf '%s\n' "$A_PRIV" | "$BUILD/p2pvpnctl" pubkey)
-write_conf() { # FILE ALTERNATE(yes|no) LISTEN
+write_conf() { # FILE ALTERNATE(yes|no|ADDRESS) LISTEN
 	{
 		echo "[rendezvous]"
 		echo "listen = ${3:-192.0.2.10:3478}"
 		[ "$2" = yes ] && echo "alternate_address = 192.0.2.20"
+		[ "$2" = yes ] || [ "$2" = no ] || echo "alternate_address = $2"
 		echo "private_key = $SRV_PRIV"
 		echo "open = no"
 		echo "[peer \"alice\"]"
@@ -97,6 +99,9 @@ write_conf() { # FILE ALTERNATE(yes|no) LISTEN
 write_conf "$WORK/alt.conf" yes
 write_conf "$WORK/one.conf" no
 write_conf "$WORK/wild.conf" yes 0.0.0.0:3478
+# The alternate is the address the kernel sends from (192.0.2.10 is the
+# interface's primary): its partner is unknown.
+write_conf "$WORK/wildswap.conf" 192.0.2.10 0.0.0.0:3478
 
 # A STUN prober: requests built by hand, answers and their sources checked.
 cat >"$WORK/probe.py" <<'EOF'
@@ -247,6 +252,31 @@ def ratelimit(srv, port, n):
           (n, got, "answered" if msg else "no answer"))
     sys.exit(0 if 0 < got <= 60 and msg else 1)
 
+def partnerless(alt, other, port):
+    """A wildcard whose alternate is the kernel's own source: requests to
+    the alternate get no OTHER-ADDRESS and no change-IP answer, change port
+    still works; requests to the other address name the alternate."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", 0))
+    ok = True
+    for change, want in ((0, (alt, port)), (2, (alt, port + 1)), (4, None), (6, None)):
+        msg, src = ask(s, alt, port, request(change, pad=40))
+        a = attrs(msg) if msg else {}
+        good = src == want and 0x802C not in a and 0x0005 not in a
+        print("to %s:%d change %d: answer from %s, OTHER-ADDRESS %s %s" %
+              (alt, port, change, src, "present" if 0x802C in a else "absent",
+               "ok" if good else "WRONG"))
+        ok = ok and good
+    for change, want in ((0, (other, port)), (4, (alt, port))):
+        msg, src = ask(s, other, port, request(change, pad=40))
+        a = attrs(msg) if msg else {}
+        got = addr(a[0x802C]) if 0x802C in a else None
+        good = src == want and got == "%s:%d" % (alt, port + 1)
+        print("to %s:%d change %d: answer from %s, OTHER-ADDRESS %s %s" %
+              (other, port, change, src, got, "ok" if good else "WRONG"))
+        ok = ok and good
+    sys.exit(0 if ok else 1)
+
 def answers(srv, port):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("0.0.0.0", 0))
@@ -271,7 +301,7 @@ def tcp(srv, port):
 
 cmd = sys.argv[1]
 args = [int(a) if a.isdigit() else a for a in sys.argv[2:]]
-{"sources": sources, "one": one_address, "silent": silent, "answers": answers, "tcp": tcp,
+{"sources": sources, "one": one_address, "partnerless": partnerless, "silent": silent, "answers": answers, "tcp": tcp,
  "amplification": amplification, "ratelimit": ratelimit}[cmd](*args)
 EOF
 PROBE="python3 $WORK/probe.py"
@@ -388,6 +418,16 @@ status=0
 wait "$RDV_PID" || status=$?
 RDV_PID=
 check "0.0.0.0: SIGTERM: clean exit" test "$status" = 0
+
+# The partner rule's limit: alternate_address = 192.0.2.10, which the kernel
+# picks as source towards the client, so requests to it are answered as
+# without an alternate; those to 192.0.2.20 name it as OTHER-ADDRESS.
+check "0.0.0.0 with alternate 192.0.2.10 answers STUN" start_rdv "$WORK/wildswap.conf"
+check "0.0.0.0, alternate = the kernel's source: no partner, change port only" \
+	lab_run "$C" $PROBE partnerless 192.0.2.10 192.0.2.20 3478
+lab_run root kill -TERM "$RDV_PID"
+wait "$RDV_PID" || true
+RDV_PID=
 
 # ---- one address: mapping works, the change tests cannot run ----
 check "rendezvous without alternate_address answers STUN" start_rdv "$WORK/one.conf"
