@@ -39,7 +39,7 @@ enum {
 };
 
 struct rdv_stun_server {
-	struct sockaddr_storage ip[2]; /* listen and alternate address; ports ignored */
+	struct sockaddr_storage ip[2]; /* listen (maybe a wildcard) and alternate; no ports */
 	uint16_t port[2];	       /* listen port and listen port + 1 */
 	bool has_alternate;
 };
@@ -59,8 +59,8 @@ enum rdv_stun_drop {
 struct rdv_stun_request {
 	const uint8_t *data;
 	size_t len;
-	unsigned sock;			     /* socket it arrived on (0..3); 0 for TCP */
-	bool tcp;			     /* STUN over TCP: no change requests */
+	unsigned sock; /* socket it arrived on (0..3); TCP: 0, or 2 on the alternate */
+	bool tcp;      /* STUN over TCP: no change requests */
 	const struct sockaddr_storage *from; /* the client, as seen */
 	/* What ip[0] stands for in this request: the address it was sent to
 	 * (sock's IP bit 0) or the alternate's primary partner (IP bit 1);
