@@ -283,8 +283,9 @@ def answers(srv, port):
     msg, src = ask(s, srv, port, request(), 0.5)
     sys.exit(0 if msg else 1)
 
-def tcp(srv, port):
-    """STUN over TCP: XOR-MAPPED-ADDRESS is the connection's source."""
+def tcp(srv, port, other=None):
+    """STUN over TCP: XOR-MAPPED-ADDRESS is the connection's source,
+    RESPONSE-ORIGIN the address asked, OTHER-ADDRESS other when given."""
     s = socket.create_connection((srv, port), timeout=3)
     s.sendall(request(fingerprint=True))
     buf = b""
@@ -296,8 +297,12 @@ def tcp(srv, port):
     a = attrs(buf)
     local = "%s:%d" % s.getsockname()
     mapped = addr(a[0x0020], xor=True) if 0x0020 in a else None
-    print("tcp: local %s, XOR-MAPPED-ADDRESS %s" % (local, mapped))
-    sys.exit(0 if mapped == local else 1)
+    origin = addr(a[0x802B]) if 0x802B in a else None
+    got = addr(a[0x802C]) if 0x802C in a else None
+    print("tcp: local %s, XOR-MAPPED-ADDRESS %s, RESPONSE-ORIGIN %s, OTHER-ADDRESS %s" %
+          (local, mapped, origin, got))
+    ok = mapped == local and origin == "%s:%d" % (srv, port)
+    sys.exit(0 if ok and (other is None or got == other) else 1)
 
 cmd = sys.argv[1]
 args = [int(a) if a.isdigit() else a for a in sys.argv[2:]]
@@ -407,7 +412,10 @@ check "0.0.0.0: natdiscovery: OTHER-ADDRESS is the alternate address and port" \
 sleep 2 # the source's STUN bucket refills
 check "0.0.0.0: each change request answered from the right address and port" \
 	lab_run "$C" $PROBE sources 192.0.2.10 192.0.2.20 3478
-check "0.0.0.0: STUN over TCP maps the connection" lab_run "$C" $PROBE tcp 192.0.2.10 3478
+check "0.0.0.0: STUN over TCP maps the connection" \
+	lab_run "$C" $PROBE tcp 192.0.2.10 3478 192.0.2.20:3479
+check "0.0.0.0: STUN over TCP to the alternate names its partner" \
+	lab_run "$C" $PROBE tcp 192.0.2.20 3478 192.0.2.10:3479
 sleep 2
 check "0.0.0.0: garbage and malformed STUN get no answer" \
 	lab_run "$C" $PROBE silent 192.0.2.10 192.0.2.20 3478
