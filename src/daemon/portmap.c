@@ -1,4 +1,5 @@
-/* Port mapping glue (portmap.h): finds the default gateway, runs the
+/* Port mapping glue (portmap.h): finds the default gateway (the lookup in
+ * portmap/gateway.h, shared with p2pvpnctl natcheck), runs the
  * portmap engine over the daemon's UDP socket and tells the rendezvous
  * client when the mapped address comes or goes. */
 #include <errno.h>
@@ -10,13 +11,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <linux/rtnetlink.h>
 #include <sodium.h>
 
 #include "daemon/daemon.h"
 #include "daemon/path.h"
 #include "daemon/portmap.h"
 #include "daemon/rdv.h"
+#include "portmap/gateway.h"
 #include "util/addr.h"
 #include "util/log.h"
 #include "util/time.h"
@@ -37,68 +38,21 @@ static uint64_t monotonic_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-struct gateway_search {
-	bool found;
-	uint32_t metric;
-	uint8_t gateway[4];
-};
-
-/* The IPv4 default route of the main table with the lowest metric. */
-static int pick_default(const struct nl_route *r, void *ctx)
-{
-	struct gateway_search *g = ctx;
-
-	if (r->family != AF_INET || r->plen != 0 || r->table != RT_TABLE_MAIN ||
-	    r->type != RTN_UNICAST || !r->has_gateway)
-		return 0;
-	if (!g->found || r->metric < g->metric) {
-		g->found = true;
-		g->metric = r->metric;
-		memcpy(g->gateway, r->gateway, 4);
-	}
-	return 0;
-}
-
-/* Our address towards gw, as the kernel would choose it for a datagram
- * (PCP's client field must be the request's source address): a UDP
- * socket connected to gw, never sent on. */
-static bool source_towards(const struct sockaddr_storage *gw, struct sockaddr_storage *out)
-{
-	socklen_t len = sizeof(*out);
-	int fd = socket(gw->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	ok = connect(fd, (const struct sockaddr *)gw, addr_len(gw)) == 0 &&
-	     getsockname(fd, (struct sockaddr *)out, &len) == 0;
-	close(fd);
-	if (ok)
-		addr_set_port(out, 0);
-	return ok;
-}
-
 /* The gateway to ask and our address towards it; false with
  * pm->idle_reason saying why not. */
 static bool find_gateway(struct daemon *d, struct sockaddr_storage *gw,
 			 struct sockaddr_storage *client)
 {
 	struct portmap *pm = &d->pm;
-	struct gateway_search g = {0};
 
 	if (pm->gateway_override.ss_family) {
 		*gw = pm->gateway_override;
-	} else {
-		if (!d->nl.mnl || nl_route_dump(&d->nl, AF_INET, pick_default, &g) < 0 ||
-		    !g.found) {
-			snprintf(pm->idle_reason, sizeof(pm->idle_reason),
-				 "no IPv4 default gateway");
-			return false;
-		}
-		(void)addr_from_ip(gw, AF_INET, g.gateway, PCP_SERVER_PORT);
+	} else if (pm_gateway_default(&d->nl, gw) < 0) {
+		snprintf(pm->idle_reason, sizeof(pm->idle_reason), "no IPv4 default gateway");
+		return false;
 	}
 	addr_set_port(gw, PCP_SERVER_PORT);
-	if (!source_towards(gw, client)) {
+	if (pm_gateway_source(gw, client) < 0) {
 		snprintf(pm->idle_reason, sizeof(pm->idle_reason), "no route to the gateway %s",
 			 addr_str(gw).s);
 		return false;

@@ -1,5 +1,5 @@
-/* PCP codec (RFC 6887): encodes MAP requests and decodes MAP and ANNOUNCE
- * responses. Decoding is strict because the answers come over UDP from
+/* PCP codec (RFC 6887): encodes MAP and ANNOUNCE requests and decodes MAP
+ * and ANNOUNCE responses. Decoding is strict because the answers come over UDP from
  * whoever can reach our port: a response counts only when every rule of
  * section 8.3 and 11.3 holds (length within 24..1100 and a multiple of 4,
  * version 2, R bit, the opcode we asked, for MAP our nonce, protocol and
@@ -91,6 +91,19 @@ size_t pcp_map_encode(const struct pcp_map_request *r, uint8_t out[PCP_MAP_LEN])
 	if (!put_addr(p + 20, &r->suggested, family))
 		put_addr(p + 20, &(struct sockaddr_storage){.ss_family = AF_UNSPEC}, family);
 	return PCP_MAP_LEN;
+}
+
+size_t pcp_announce_encode(const struct sockaddr_storage *client, uint8_t out[PCP_HEADER_LEN])
+{
+	int family = client->ss_family;
+
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	memset(out, 0, PCP_HEADER_LEN);
+	out[0] = PCP_VERSION;
+	out[1] = PCP_OP_ANNOUNCE; /* R = 0: a request; lifetime 0 */
+	put_addr(out + 8, client, family);
+	return PCP_HEADER_LEN;
 }
 
 /* The common part of every response: sizes, version, R bit, opcode and the

@@ -1,6 +1,8 @@
 /* PCP (RFC 6887) messages a port-mapping client needs: the MAP request
- * (section 11.1) and its response, and the ANNOUNCE response (section 14.1)
- * whose epoch tells a restarted gateway. No sockets and no clock: bytes in,
+ * (section 11.1) and its response, and the ANNOUNCE request and response
+ * (section 14.1): the request asks a server whether it speaks PCP without
+ * mapping anything (natcheck), the response's epoch tells a restarted
+ * gateway. No sockets and no clock: bytes in,
  * bytes out. Every field is big-endian; addresses are 128 bits, an IPv4
  * address as IPv4-mapped IPv6 (::ffff:a.b.c.d, section 5).
  *
@@ -109,6 +111,12 @@ struct pcp_response {
 /* Writes the MAP request r into out and returns its length (PCP_MAP_LEN);
  * 0 when r->client is neither IPv4 nor IPv6. */
 size_t pcp_map_encode(const struct pcp_map_request *r, uint8_t out[PCP_MAP_LEN]);
+
+/* Writes an ANNOUNCE request from client (our address as the server sees
+ * it, IPv4 or IPv6) into out: the bare header with opcode 0 and lifetime 0
+ * (section 14.1), nothing mapped or deleted. Returns PCP_HEADER_LEN, or 0
+ * when client is neither IPv4 nor IPv6. */
+size_t pcp_announce_encode(const struct sockaddr_storage *client, uint8_t out[PCP_HEADER_LEN]);
 
 /* Decodes a MAP response to the request r: length, version, R bit, opcode,
  * nonce, protocol and internal port must all fit, options are walked with

@@ -5,7 +5,10 @@
  * bounds, version 2 with the R bit, our nonce, protocol and port; on
  * refusal the output is untouched and the reason named. The seeds in
  * corpus/pcp/ are responses to that request (success, with options,
- * error, delete answer, ANNOUNCE, NAT-PMP's unsupported version). */
+ * error, delete answer, ANNOUNCE, NAT-PMP's unsupported version). The
+ * input's first octets also become the client address of an ANNOUNCE
+ * request, which must encode to a header that does not decode as its own
+ * answer. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +16,7 @@
 #include <netinet/in.h>
 
 #include "portmap/pcp.h"
+#include "util/be.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -71,6 +75,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		r.suggested.ss_family = data[16] & 1 ? AF_INET6 : AF_UNSPEC;
 		check(pcp_map_encode(&r, req) == PCP_MAP_LEN);
 		check(req[0] == PCP_VERSION && req[1] == PCP_OP_MAP);
+		/* ANNOUNCE (natcheck's question): 24 octets, lifetime 0, and
+		 * never mistaken for the answer to itself. */
+		if (data[16] & 2) {
+			r.client.ss_family = AF_INET6;
+			memcpy(&((struct sockaddr_in6 *)&r.client)->sin6_addr, data, 16);
+		} else {
+			memcpy(&((struct sockaddr_in *)&r.client)->sin_addr, data, 4);
+		}
+		check(pcp_announce_encode(&r.client, req) == PCP_HEADER_LEN);
+		check(req[0] == PCP_VERSION && req[1] == PCP_OP_ANNOUNCE && be32_get(req + 4) == 0);
+		check(!pcp_announce_decode(req, PCP_HEADER_LEN, &resp, &why) &&
+		      why == PCP_DROP_NOT_RESPONSE);
 	}
 	return 0;
 }

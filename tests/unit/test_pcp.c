@@ -1,5 +1,6 @@
 /* PCP codec tests (portmap/pcp.h): a MAP request against bytes written out
- * by hand from RFC 6887's layout (sections 7.1 and 11.1), the decoding of a
+ * by hand from RFC 6887's layout (sections 7.1 and 11.1), an ANNOUNCE
+ * request (section 14.1) likewise, the decoding of a
  * hand-made success, error, delete and ANNOUNCE response, and the refusal
  * of every malformation one at a time (short, long, unaligned, version, R
  * bit, opcode, nonce, protocol, port, options, address), each leaving the
@@ -290,6 +291,45 @@ static void test_pcp_announce_decode(void **state)
 	assert_int_equal(why, PCP_DROP_SHORT);
 }
 
+/* ANNOUNCE request (14.1): the 24-octet header, opcode 0, lifetime 0, the
+ * client's address; written out by hand. */
+static void test_pcp_announce_encode(void **state)
+{
+	static const uint8_t want_v4[PCP_HEADER_LEN] = {
+	    0x02, 0x00, 0x00, 0x00, /* version 2, R=0 ANNOUNCE, reserved */
+	    0x00, 0x00, 0x00, 0x00, /* lifetime 0 */
+	    0,	  0,	0,    0,    0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 168, 1, 10,
+	};
+	struct sockaddr_storage v4 = sa4("192.168.1.10", 5350), v6 = sa6("2001:db8::7", 0);
+	struct sockaddr_storage none = {.ss_family = AF_UNIX};
+	uint8_t out[PCP_HEADER_LEN], mapped[16] = {0x20, 0x01, 0x0d, 0xb8};
+
+	memset(out, 0xa5, sizeof(out));
+	assert_int_equal(pcp_announce_encode(&v4, out), PCP_HEADER_LEN);
+	assert_memory_equal(out, want_v4, PCP_HEADER_LEN);
+	assert_int_equal(pcp_announce_encode(&v6, out), PCP_HEADER_LEN);
+	mapped[15] = 7;
+	assert_int_equal(out[0], PCP_VERSION);
+	assert_int_equal(out[1], PCP_OP_ANNOUNCE);
+	assert_memory_equal(out + 2, (uint8_t[6]){0}, 6);
+	assert_memory_equal(out + 8, mapped, 16);
+	memset(out, 0xa5, sizeof(out));
+	assert_int_equal(pcp_announce_encode(&none, out), 0);
+	assert_int_equal(out[0], 0xa5); /* untouched */
+	/* A server's echo of our request is not its answer. */
+	{
+		struct pcp_response resp;
+		enum pcp_drop why;
+
+		assert_int_equal(pcp_announce_encode(&v4, out), PCP_HEADER_LEN);
+		assert_false(pcp_announce_decode(out, sizeof(out), &resp, &why));
+		assert_int_equal(why, PCP_DROP_NOT_RESPONSE);
+		out[1] |= PCP_R_BIT;
+		assert_true(pcp_announce_decode(out, sizeof(out), &resp, &why));
+		assert_int_equal(resp.lifetime_s, 0);
+	}
+}
+
 static void test_pcp_is_unsupp_version(void **state)
 {
 	/* NAT-PMP gateway answering our version 2 (RFC 6886 3.5). */
@@ -338,6 +378,7 @@ int main(void)
 	    cmocka_unit_test(test_pcp_map_decode_delete_answer),
 	    cmocka_unit_test(test_pcp_map_decode_malformed),
 	    cmocka_unit_test(test_pcp_announce_decode),
+	    cmocka_unit_test(test_pcp_announce_encode),
 	    cmocka_unit_test(test_pcp_is_unsupp_version),
 	    cmocka_unit_test(test_pcp_result_name),
 	};

@@ -1,0 +1,22 @@
+/* The gateway a port-mapping request goes to, found as RFC 6887 section
+ * 8.1 and RFC 6886 section 3.1 say: the IPv4 default route's next hop.
+ * Shared by the daemon (daemon/portmap.c) and `p2pvpnctl natcheck`, so the
+ * two ask the same box. Unlike the codecs and the engine this file does
+ * I/O: an rtnetlink route dump (tun/netlink.h, the one place that speaks
+ * rtnetlink) and a connected UDP socket that is never sent on. */
+#pragma once
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include "tun/netlink.h"
+
+/* The next hop (RTA_GATEWAY) of the IPv4 default route of the main table
+ * with the lowest metric, as AF_INET with port 5351 (PCP_SERVER_PORT).
+ * 0, -ENOENT when there is no such route, or the dump's -errno. */
+int pm_gateway_default(struct nl_sock *nl, struct sockaddr_storage *gw);
+
+/* Our address towards gw, as the kernel would choose it for a datagram
+ * (PCP's client field must be the request's source address), port 0: a
+ * UDP socket connected to gw, never sent on. 0 or -errno (-ENETUNREACH:
+ * no route). */
+int pm_gateway_source(const struct sockaddr_storage *gw, struct sockaddr_storage *client);
