@@ -8,7 +8,10 @@
  * alternate and our own mapping, that no request reaches the alternate IP
  * while the change-IP-and-port test still waits, and that every run ends
  * by its timeout. Then the text and JSON output of full and partial runs,
- * character for character. */
+ * character for character. Last the port-mapping question against a
+ * simulated gateway (PCP and NAT-PMP, NAT-PMP only, a PCP error, silence,
+ * none): its schedule, that answers from anywhere but gateway:5351 or that
+ * the codecs refuse do not count, and its text and JSON. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -716,6 +719,239 @@ static void test_ctl_natcheck_json_partial(void **state)
 	free(s);
 }
 
+/* --- the port-mapping question, against a simulated gateway --- */
+
+#define GW_IP "10.0.1.1"
+
+enum gw_kind {
+	GW_BOTH,	/* answers the ANNOUNCE and the address request (miniupnpd) */
+	GW_NATPMP_ONLY, /* "unsupported version" to PCP, then the address */
+	GW_PCP_REFUSES, /* PCP NOT_AUTHORIZED; no NAT-PMP */
+	GW_SILENT,
+};
+
+struct pm_sim {
+	struct ctl_natcheck nc;
+	uint64_t now, pm_done_at;
+	uint64_t pcp_at[8], natpmp_at[8];
+	unsigned pcp_sends, natpmp_sends, elsewhere;
+	struct {
+		uint64_t at;
+		struct sockaddr_storage from;
+		uint8_t buf[64];
+		size_t len;
+	} q[32];
+	size_t nq;
+};
+
+static void pm_push(struct pm_sim *s, const struct sockaddr_storage *from, const void *buf,
+		    size_t len)
+{
+	assert_true(s->nq < 32 && len <= 64);
+	s->q[s->nq].at = s->now + 1;
+	s->q[s->nq].from = *from;
+	memcpy(s->q[s->nq].buf, buf, len);
+	s->q[s->nq++].len = len;
+}
+
+static void gateway_serve(struct pm_sim *s, enum gw_kind k, const struct ctl_natcheck_send *snd)
+{
+	struct sockaddr_storage gw = addr(GW_IP, 5351), other = addr("10.0.1.99", 5351);
+	struct sockaddr_storage gw_5350 = addr(GW_IP, 5350);
+	uint8_t pcp[24] = {2, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 77};
+	const uint8_t natpmp[12] = {0, 0x80, 0, 0, 0, 0, 0, 78, 100, 128, 77, 2};
+	const uint8_t unsupp[8] = {0, 0x80, 0, 1, 0, 0, 0, 78}; /* RFC 6886 3.5 */
+	const uint8_t garbage[5] = {2, 0x80, 0, 0, 0};
+
+	if (snd->sock != CTL_NATCHECK_SOCK_PORTMAP) {
+		/* STUN to the server (which is down here) and nowhere else. */
+		struct sockaddr_storage p = addr(P_IP, P_PORT);
+
+		if (!same(snd->dest, &p))
+			s->elsewhere++;
+		return;
+	}
+	if (!same(snd->dest, &gw)) {
+		s->elsewhere++;
+		return;
+	}
+	if (snd->len == 24) {
+		/* The ANNOUNCE request: version 2, opcode 0, lifetime 0, our address. */
+		assert_int_equal(snd->buf[0], 2);
+		assert_int_equal(snd->buf[1], 0);
+		assert_memory_equal(snd->buf + 4, (uint8_t[4]){0}, 4);
+		assert_memory_equal(snd->buf + 18, ((uint8_t[6]){0xff, 0xff, 10, 0, 1, 2}), 6);
+		s->pcp_at[s->pcp_sends++ % 8] = s->now;
+		/* Before any answer: the same answer from elsewhere, from the
+		 * gateway's other port, and a malformed one from the gateway. */
+		if (s->pcp_sends == 1 && k != GW_SILENT) {
+			pm_push(s, &other, pcp, sizeof(pcp));
+			pm_push(s, &gw_5350, pcp, sizeof(pcp));
+			pm_push(s, &gw, garbage, sizeof(garbage));
+		}
+		if (k == GW_BOTH)
+			pm_push(s, &gw, pcp, sizeof(pcp));
+		if (k == GW_PCP_REFUSES) {
+			pcp[3] = 2; /* NOT_AUTHORIZED */
+			pm_push(s, &gw, pcp, sizeof(pcp));
+		}
+		if (k == GW_NATPMP_ONLY)
+			pm_push(s, &gw, unsupp, sizeof(unsupp));
+		return;
+	}
+	assert_int_equal(snd->len, 2);
+	assert_int_equal(snd->buf[0], 0);
+	assert_int_equal(snd->buf[1], 0);
+	s->natpmp_at[s->natpmp_sends++ % 8] = s->now;
+	if (k == GW_BOTH || k == GW_NATPMP_ONLY)
+		pm_push(s, &gw, natpmp, sizeof(natpmp));
+}
+
+static void pm_run(struct pm_sim *s, enum gw_kind k)
+{
+	struct sockaddr_storage server = addr(P_IP, P_PORT), local = addr(LAN_IP, LOCAL_PORT);
+	struct sockaddr_storage gw = addr(GW_IP, 0), client = addr(LAN_IP, 0);
+	struct ctl_natcheck_send snd;
+
+	memset(s, 0, sizeof(*s));
+	s->now = T0;
+	ctl_natcheck_init(&s->nc, "192.0.2.10:3478", &server, &local, TIMEOUT, s->now);
+	ctl_natcheck_portmap_start(&s->nc, &gw, &client, s->now);
+	assert_int_equal(s->nc.pm.state, CTL_NATCHECK_PM_RUNNING);
+	for (int guard = 0; guard < 1000; guard++) {
+		uint64_t next;
+
+		ctl_natcheck_on_timer(&s->nc, s->now);
+		while (ctl_natcheck_next_send(&s->nc, &snd))
+			gateway_serve(s, k, &snd);
+		if (!s->pm_done_at && s->nc.pm.state == CTL_NATCHECK_PM_DONE)
+			s->pm_done_at = s->now;
+		if (ctl_natcheck_is_done(&s->nc))
+			break;
+		next = ctl_natcheck_next_ms(&s->nc);
+		for (size_t i = 0; i < s->nq; i++)
+			if (s->q[i].at < next)
+				next = s->q[i].at;
+		s->now = next > s->now ? next : s->now;
+		for (size_t i = 0; i < s->nq;) {
+			if (s->q[i].at > s->now) {
+				i++;
+				continue;
+			}
+			ctl_natcheck_on_datagram(&s->nc, CTL_NATCHECK_SOCK_PORTMAP, &s->q[i].from,
+						 s->q[i].buf, s->q[i].len, s->now);
+			s->q[i] = s->q[--s->nq];
+		}
+		if (!s->pm_done_at && s->nc.pm.state == CTL_NATCHECK_PM_DONE)
+			s->pm_done_at = s->now;
+	}
+	assert_true(ctl_natcheck_is_done(&s->nc));
+	assert_true(s->now <= T0 + TIMEOUT);
+	ctl_natcheck_finish(&s->nc);
+	assert_int_equal(s->elsewhere, 0);
+}
+
+static void test_ctl_natcheck_portmap(void **state)
+{
+	struct pm_sim *s = calloc(1, sizeof(*s));
+	char *out;
+
+	assert_non_null(s);
+	/* miniupnpd: both answer at once; the three strays are ignored. */
+	pm_run(s, GW_BOTH);
+	assert_int_equal(s->pcp_sends, 1);
+	assert_int_equal(s->natpmp_sends, 1);
+	assert_int_equal(s->pm_done_at, T0 + 1);
+	assert_int_equal(s->nc.pm.ignored, 3);
+	CAPTURE(out, ctl_natcheck_text(f, &s->nc));
+	assert_non_null(strstr(out, "\nport mapping: pcp (gateway 10.0.1.1, epoch 77 s), nat-pmp "
+				    "too (external address 100.128.77.2)\n"));
+	free(out);
+	CAPTURE(out, ctl_natcheck_json(f, &s->nc));
+	assert_non_null(strstr(out, "  },\n"
+				    "  \"port_mapping\": {\n"
+				    "    \"protocol\": \"pcp\",\n"
+				    "    \"gateway\": \"10.0.1.1\",\n"
+				    "    \"external_address\": \"100.128.77.2\",\n"
+				    "    \"note\": null,\n"
+				    "    \"answers\": [\n"
+				    "      {\"protocol\": \"pcp\", \"result\": \"SUCCESS\", "
+				    "\"epoch_s\": 77, \"external_address\": null},\n"
+				    "      {\"protocol\": \"nat-pmp\", \"result\": \"SUCCESS\", "
+				    "\"epoch_s\": 78, \"external_address\": \"100.128.77.2\"}\n"
+				    "    ],\n"
+				    "    \"ignored\": 3\n"
+				    "  }\n}\n"));
+	free(out);
+
+	/* NAT-PMP only: its "unsupported version" stops the PCP requests. */
+	pm_run(s, GW_NATPMP_ONLY);
+	assert_int_equal(s->pcp_sends, 1);
+	assert_int_equal(s->pm_done_at, T0 + 1);
+	CAPTURE(out, ctl_natcheck_text(f, &s->nc));
+	assert_non_null(strstr(
+	    out, "\nport mapping: nat-pmp (gateway 10.0.1.1, external address 100.128.77.2)\n"));
+	free(out);
+	CAPTURE(out, ctl_natcheck_json(f, &s->nc));
+	assert_non_null(strstr(out, "    \"protocol\": \"nat-pmp\",\n"));
+	assert_non_null(
+	    strstr(out, "      {\"protocol\": \"pcp\", \"result\": \"UNSUPP_VERSION\""));
+	free(out);
+
+	/* A PCP error still says PCP; NAT-PMP is asked all three times. */
+	pm_run(s, GW_PCP_REFUSES);
+	assert_int_equal(s->pcp_sends, 1);
+	assert_int_equal(s->natpmp_sends, 3);
+	assert_int_equal(s->pm_done_at, T0 + 1750);
+	CAPTURE(out, ctl_natcheck_text(f, &s->nc));
+	assert_non_null(strstr(
+	    out, "\nport mapping: pcp (gateway 10.0.1.1, epoch 77 s, result NOT_AUTHORIZED)\n"));
+	free(out);
+
+	/* Silence: 0, 250 and 750 ms, given up at 1750 ms. */
+	pm_run(s, GW_SILENT);
+	assert_int_equal(s->pcp_sends, 3);
+	assert_int_equal(s->natpmp_sends, 3);
+	assert_int_equal(s->pcp_at[0], T0);
+	assert_int_equal(s->pcp_at[1], T0 + 250);
+	assert_int_equal(s->pcp_at[2], T0 + 750);
+	assert_int_equal(s->natpmp_at[2], T0 + 750);
+	assert_int_equal(s->pm_done_at, T0 + 1750);
+	CAPTURE(out, ctl_natcheck_text(f, &s->nc));
+	assert_non_null(strstr(out, "\nport mapping: none answered (gateway 10.0.1.1)\n"));
+	free(out);
+	CAPTURE(out, ctl_natcheck_json(f, &s->nc));
+	assert_non_null(strstr(out, "    \"protocol\": null,\n"
+				    "    \"gateway\": \"10.0.1.1\",\n"
+				    "    \"external_address\": null,\n"
+				    "    \"note\": null,\n"
+				    "    \"answers\": [],\n"
+				    "    \"ignored\": 0\n"));
+	free(out);
+
+	/* No gateway: said, and nothing asked. */
+	{
+		struct sockaddr_storage server = addr(P_IP, P_PORT), local = addr(LAN_IP, 1);
+		struct ctl_natcheck_send snd;
+
+		ctl_natcheck_init(&s->nc, "192.0.2.10:3478", &server, &local, TIMEOUT, T0);
+		ctl_natcheck_portmap_skip(&s->nc, "no IPv4 default gateway");
+		while (ctl_natcheck_next_send(&s->nc, &snd))
+			assert_int_not_equal(snd.sock, CTL_NATCHECK_SOCK_PORTMAP);
+		ctl_natcheck_finish(&s->nc);
+		CAPTURE(out, ctl_natcheck_text(f, &s->nc));
+		assert_non_null(strstr(out, "\nport mapping: no IPv4 default gateway\n"));
+		free(out);
+		CAPTURE(out, ctl_natcheck_json(f, &s->nc));
+		assert_non_null(strstr(out, "    \"protocol\": null,\n"
+					    "    \"gateway\": null,\n"
+					    "    \"external_address\": null,\n"
+					    "    \"note\": \"no IPv4 default gateway\",\n"));
+		free(out);
+	}
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -725,6 +961,7 @@ int main(void)
 	    cmocka_unit_test(test_ctl_natcheck_text_partial),
 	    cmocka_unit_test(test_ctl_natcheck_json_full),
 	    cmocka_unit_test(test_ctl_natcheck_json_partial),
+	    cmocka_unit_test(test_ctl_natcheck_portmap),
 	};
 
 	if (sodium_init() < 0)
