@@ -28,7 +28,8 @@
 # NAT-LAB-NOTES.md). Ends with a table NAT type x (tool -> server) and
 # "N passed, N failed"; exits 1 on any failure, 77 without root or tools.
 # Nothing is sent outside the namespaces this script makes; a counter in A
-# checks that natcheck sends only to S and to A's own public address.
+# checks that natcheck sends only to S, to A's own public address and to
+# its default gateway's port 5351.
 
 set -e
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -153,13 +154,17 @@ stop_servers() {
 
 # --- natcheck ---
 
-# Counts UDP that A sends anywhere but S and its own public address.
+# Counts UDP that A sends anywhere but S, its own public address and the
+# port-mapping port 5351 of its default gateway (natcheck's PCP/NAT-PMP
+# question; tests/lab/test_natcheck_portmap.sh checks its answers).
 watch_a() {
+	local gw
+	gw=$(natlab_exec a ip -4 route show default | awk '{ print $3; exit }')
 	natlab_exec a nft -f - <<EOF
 table ip natcheck_watch {
 	chain out {
 		type filter hook output priority 0;
-		ip daddr != { $S_IP1, $S_IP2, $NA_PUB } meta l4proto udp counter
+		ip daddr != { $S_IP1, $S_IP2, $NA_PUB } ip daddr . udp dport != { $gw . 5351 } counter
 	}
 }
 EOF
@@ -320,7 +325,7 @@ run_type() {
 			"$(jget .local_address) $(jget .mapped_address)"
 	fi
 	stop_servers
-	check "natcheck sent nothing but to S and A's own public address" 0 "$(stray_packets)"
+	check "natcheck sent nothing but to S, A's own public address and gateway:5351" 0 "$(stray_packets)"
 	if [ "$type" = none ]; then
 		# The counter does count: one datagram to B (a lab host) shows up.
 		lab_run "$NL_A" bash -c "echo probe >/dev/udp/$NB_PUB/9"
