@@ -15,7 +15,9 @@
  * to our own mapped address under the same check: a hostile server must not
  * aim us at anyone else (SECURITY-NOTES section 6 item 23). A server that
  * names no alternate address gets no change tests counted at all: its
- * silence to a CHANGE-REQUEST says nothing about the NAT. */
+ * silence to a CHANGE-REQUEST says nothing about the NAT. The
+ * port-mapping question to the default gateway (pmcheck.h) runs beside the
+ * tests on a third socket and ends by the same deadline. */
 #include "ctl/natcheck.h"
 
 #include <assert.h>
@@ -24,7 +26,6 @@
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <arpa/inet.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -33,9 +34,7 @@
 
 #include "config/parse.h"
 #include "ctl/json.h"
-#include "portmap/gateway.h"
 #include "stun/stun.h"
-#include "tun/netlink.h"
 #include "util/addr.h"
 #include "util/time.h"
 
@@ -178,126 +177,6 @@ void ctl_natcheck_init(struct ctl_natcheck *nc, const char *name,
 		   timeout_ms / 2);
 }
 
-/* --- the port-mapping question --- */
-
-void ctl_natcheck_portmap_start(struct ctl_natcheck *nc, const struct sockaddr_storage *gw,
-				const struct sockaddr_storage *client, uint64_t now_ms)
-{
-	struct ctl_natcheck_pm *pm = &nc->pm;
-	uint64_t end = now_ms + CTL_NATCHECK_PM_WAIT_MS;
-
-	memset(pm, 0, sizeof(*pm));
-	if (!pcp_announce_encode(client, pm->pcp_req)) {
-		ctl_natcheck_portmap_skip(nc, "no IPv4 address towards the gateway");
-		return;
-	}
-	(void)natpmp_addr_encode(pm->natpmp_req);
-	pm->gateway = with_port(gw, PCP_SERVER_PORT);
-	pm->state = CTL_NATCHECK_PM_RUNNING;
-	pm->start_ms = now_ms;
-	pm->end_ms = end < nc->deadline_ms ? end : nc->deadline_ms;
-	pm->tries = 1;
-	pm->next_ms = now_ms + CTL_NATCHECK_PM_RETRY_MS;
-	pm->send_pcp = pm->send_natpmp = true;
-}
-
-void ctl_natcheck_portmap_skip(struct ctl_natcheck *nc, const char *why)
-{
-	memset(&nc->pm, 0, sizeof(nc->pm));
-	nc->pm.state = CTL_NATCHECK_PM_NOT_ASKED;
-	snprintf(nc->pm.note, sizeof(nc->pm.note), "%s", why);
-}
-
-static void pm_stop(struct ctl_natcheck_pm *pm)
-{
-	if (pm->state != CTL_NATCHECK_PM_RUNNING)
-		return;
-	pm->state = CTL_NATCHECK_PM_DONE;
-	pm->send_pcp = pm->send_natpmp = false;
-}
-
-static bool pm_pcp_over(const struct ctl_natcheck_pm *pm)
-{
-	return pm->pcp_answered || pm->pcp_unsupported;
-}
-
-/* Resends what is unanswered on the schedule (waits of 250, then 500 ms)
- * and gives up at end_ms. */
-static void pm_timer(struct ctl_natcheck_pm *pm, uint64_t now_ms)
-{
-	if (pm->state != CTL_NATCHECK_PM_RUNNING)
-		return;
-	if (now_ms >= pm->end_ms) {
-		pm_stop(pm);
-		return;
-	}
-	if (now_ms < pm->next_ms || pm->tries >= CTL_NATCHECK_PM_TRIES)
-		return;
-	pm->send_pcp = !pm_pcp_over(pm);
-	pm->send_natpmp = !pm->natpmp_answered;
-	pm->tries++;
-	pm->next_ms = pm->tries < CTL_NATCHECK_PM_TRIES
-			  ? pm->start_ms + CTL_NATCHECK_PM_RETRY_MS * ((1u << pm->tries) - 1)
-			  : pm->end_ms;
-	if (pm->next_ms > pm->end_ms)
-		pm->next_ms = pm->end_ms;
-}
-
-/* One datagram on the port-mapping socket: an answer only from
- * gateway:5351 and when a codec takes it. NAT-PMP's "unsupported version"
- * (RFC 6886 section 3.5) answers our PCP request, not the address request,
- * whose answer is still awaited. */
-static void pm_datagram(struct ctl_natcheck_pm *pm, const struct sockaddr_storage *from,
-			const uint8_t *buf, size_t len)
-{
-	struct pcp_response p;
-	struct natpmp_response r;
-	enum pcp_drop pd;
-	enum natpmp_drop nd;
-
-	if (pm->state != CTL_NATCHECK_PM_RUNNING || !addr_equal(from, &pm->gateway)) {
-		pm->ignored++;
-		return;
-	}
-	if (pcp_announce_decode(buf, len, &p, &pd)) {
-		if (!pm->pcp_answered)
-			pm->pcp = p;
-		pm->pcp_answered = true;
-		pm->send_pcp = false;
-	} else if (pcp_is_unsupp_version(buf, len)) {
-		pm->pcp_unsupported = true;
-		pm->send_pcp = false;
-	} else if (natpmp_addr_decode(buf, len, &r, &nd)) {
-		if (!pm->natpmp_answered)
-			pm->natpmp = r;
-		pm->natpmp_answered = true;
-		pm->send_natpmp = false;
-	} else {
-		pm->ignored++;
-		return;
-	}
-	if (pm_pcp_over(pm) && pm->natpmp_answered)
-		pm_stop(pm);
-}
-
-static bool pm_next_send(struct ctl_natcheck_pm *pm, struct ctl_natcheck_send *out)
-{
-	if (pm->state != CTL_NATCHECK_PM_RUNNING || (!pm->send_pcp && !pm->send_natpmp))
-		return false;
-	out->sock = CTL_NATCHECK_SOCK_PORTMAP;
-	out->dest = &pm->gateway;
-	if (pm->send_pcp) {
-		pm->send_pcp = false;
-		out->buf = pm->pcp_req;
-		out->len = sizeof(pm->pcp_req);
-	} else {
-		pm->send_natpmp = false;
-		out->buf = pm->natpmp_req;
-		out->len = sizeof(pm->natpmp_req);
-	}
-	return true;
-}
-
 bool ctl_natcheck_next_send(struct ctl_natcheck *nc, struct ctl_natcheck_send *out)
 {
 	struct ctl_natcheck_test *x = NULL;
@@ -307,8 +186,12 @@ bool ctl_natcheck_next_send(struct ctl_natcheck *nc, struct ctl_natcheck_send *o
 			x = &nc->tests[t];
 	if (!x && nc->hairpin.send_due)
 		x = &nc->hairpin;
-	if (!x)
-		return pm_next_send(&nc->pm, out);
+	if (!x) {
+		if (!ctl_pmcheck_next_send(&nc->pm, &out->dest, &out->buf, &out->len))
+			return false;
+		out->sock = CTL_NATCHECK_SOCK_PORTMAP;
+		return true;
+	}
 	x->send_due = false;
 	out->sock = x == &nc->hairpin ? CTL_NATCHECK_SOCK_HAIRPIN : CTL_NATCHECK_SOCK_MAIN;
 	out->dest = &x->dest;
@@ -390,7 +273,7 @@ void ctl_natcheck_on_datagram(struct ctl_natcheck *nc, enum ctl_natcheck_sock so
 	if (nc->finished)
 		return;
 	if (sock == CTL_NATCHECK_SOCK_PORTMAP) {
-		pm_datagram(&nc->pm, from, buf, len);
+		ctl_pmcheck_on_datagram(&nc->pm, from, buf, len);
 		return;
 	}
 	if (!stun_msg_parse(&msg, buf, len)) {
@@ -438,7 +321,7 @@ static void expire(struct ctl_natcheck *nc)
 			stop(&nc->tests[t], CTL_NATCHECK_NO_TIME);
 	if (nc->hairpin.why == CTL_NATCHECK_PENDING)
 		stop(&nc->hairpin, CTL_NATCHECK_NO_TIME);
-	pm_stop(&nc->pm);
+	ctl_pmcheck_stop(&nc->pm);
 }
 
 static bool timer(struct ctl_natcheck_test *x, uint64_t now_ms)
@@ -476,7 +359,7 @@ void ctl_natcheck_on_timer(struct ctl_natcheck *nc, uint64_t now_ms)
 			maybe_start_alt(nc, now_ms);
 	}
 	timer(&nc->hairpin, now_ms);
-	pm_timer(&nc->pm, now_ms);
+	ctl_pmcheck_on_timer(&nc->pm, now_ms);
 }
 
 uint64_t ctl_natcheck_next_ms(const struct ctl_natcheck *nc)
@@ -489,8 +372,8 @@ uint64_t ctl_natcheck_next_ms(const struct ctl_natcheck *nc)
 			next = stun_client_next_ms(&nc->tests[t].txn);
 	if (nc->hairpin.why == CTL_NATCHECK_RUNNING && stun_client_next_ms(&nc->hairpin.txn) < next)
 		next = stun_client_next_ms(&nc->hairpin.txn);
-	if (nc->pm.state == CTL_NATCHECK_PM_RUNNING && nc->pm.next_ms < next)
-		next = nc->pm.next_ms;
+	if (ctl_pmcheck_next_ms(&nc->pm) < next)
+		next = ctl_pmcheck_next_ms(&nc->pm);
 	return next;
 }
 
@@ -504,7 +387,7 @@ bool ctl_natcheck_is_done(const struct ctl_natcheck *nc)
 	for (int t = 0; t < STUN_NATCLASS_TEST_MAX; t++)
 		if (is_open(nc->tests[t].why))
 			return false;
-	return !is_open(nc->hairpin.why) && nc->pm.state != CTL_NATCHECK_PM_RUNNING;
+	return !is_open(nc->hairpin.why) && !ctl_pmcheck_is_running(&nc->pm);
 }
 
 /* --- what could not be learned, in words --- */
@@ -690,58 +573,6 @@ static void drain(struct ctl_natcheck *nc, int fd, enum ctl_natcheck_sock sock)
 	}
 }
 
-/* "10.0.1.1" (no port) into buf. */
-static const char *ip_text(char *buf, size_t len, const struct sockaddr_storage *ss)
-{
-	const void *ip = ss->ss_family == AF_INET
-			     ? (const void *)&((const struct sockaddr_in *)ss)->sin_addr
-			     : (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
-
-	if (!addr_is_ip(ss) || !inet_ntop(ss->ss_family, ip, buf, (socklen_t)len))
-		snprintf(buf, len, "(none)");
-	return buf;
-}
-
-/* Finds the gateway as p2pvpnd does and opens the socket to ask it from;
- * returns that socket, or -1 with the question skipped (and why). */
-static int portmap_setup(struct ctl_natcheck *nc, uint64_t now_ms)
-{
-	struct sockaddr_storage gw, client;
-	struct nl_sock nl = {0};
-	char why[CTL_NATCHECK_PM_NOTE_LEN], g[INET6_ADDRSTRLEN];
-	int ret, fd;
-
-	ret = nl_open(&nl);
-	if (ret == 0)
-		ret = pm_gateway_default(&nl, &gw);
-	nl_close(&nl);
-	if (ret == -ENOENT) {
-		ctl_natcheck_portmap_skip(nc, "no IPv4 default gateway");
-		return -1;
-	}
-	if (ret < 0) {
-		snprintf(why, sizeof(why), "the routing table could not be read: %s",
-			 strerror(-ret));
-		ctl_natcheck_portmap_skip(nc, why);
-		return -1;
-	}
-	ret = pm_gateway_source(&gw, &client);
-	fd = ret < 0 ? ret : open_socket(AF_INET, 0);
-	if (fd < 0) {
-		snprintf(why, sizeof(why), "%s the gateway %s: %s",
-			 ret < 0 ? "no route to" : "no socket for", ip_text(g, sizeof(g), &gw),
-			 strerror(-fd));
-		ctl_natcheck_portmap_skip(nc, why);
-		return -1;
-	}
-	ctl_natcheck_portmap_start(nc, &gw, &client, now_ms);
-	if (nc->pm.state != CTL_NATCHECK_PM_RUNNING) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 int ctl_natcheck_run(struct ctl_natcheck *nc, const char *name,
 		     const struct sockaddr_storage *server, uint16_t port, unsigned timeout_ms)
 {
@@ -768,7 +599,8 @@ int ctl_natcheck_run(struct ctl_natcheck *nc, const char *name,
 	}
 	local = with_port(&local, stun_client_port(&bound));
 	ctl_natcheck_init(nc, name, server, &local, timeout_ms, time_now_ms());
-	pfd[CTL_NATCHECK_SOCK_PORTMAP].fd = portmap_setup(nc, time_now_ms());
+	pfd[CTL_NATCHECK_SOCK_PORTMAP].fd =
+	    ctl_pmcheck_open(&nc->pm, time_now_ms(), nc->deadline_ms);
 	pfd[CTL_NATCHECK_SOCK_PORTMAP].events = POLLIN;
 	for (;;) {
 		uint64_t now = time_now_ms(), next;
@@ -860,54 +692,6 @@ static void text_addr(FILE *f, const char *key, const struct sockaddr_storage *s
 	fprintf(f, "%s: %s\n", key, addr_is_ip(ss) ? a : "unknown");
 }
 
-/* The protocol the gateway speaks: PCP when it answered the ANNOUNCE,
- * else NAT-PMP when it answered the address request; NULL for none. */
-static const char *pm_protocol(const struct ctl_natcheck_pm *pm)
-{
-	return pm->pcp_answered ? "pcp" : pm->natpmp_answered ? "nat-pmp" : NULL;
-}
-
-static bool pm_has_external(const struct ctl_natcheck_pm *pm)
-{
-	return pm->natpmp_answered && pm->natpmp.result == NATPMP_SUCCESS;
-}
-
-static void text_portmap(FILE *f, const struct ctl_natcheck_pm *pm)
-{
-	char g[INET6_ADDRSTRLEN], e[INET_ADDRSTRLEN] = "";
-
-	if (pm->state == CTL_NATCHECK_PM_UNCHECKED)
-		return;
-	if (pm->state == CTL_NATCHECK_PM_NOT_ASKED) {
-		fprintf(f, "port mapping: %s\n", pm->note);
-		return;
-	}
-	ip_text(g, sizeof(g), &pm->gateway);
-	if (pm_has_external(pm))
-		inet_ntop(AF_INET, &pm->natpmp.external, e, sizeof(e));
-	if (pm->pcp_answered) {
-		fprintf(f, "port mapping: pcp (gateway %s, epoch %u s", g, pm->pcp.epoch_s);
-		if (pm->pcp.result != PCP_SUCCESS)
-			fprintf(f, ", result %s", pcp_result_name(pm->pcp.result));
-		fputc(')', f);
-		if (pm->natpmp_answered)
-			fprintf(f, ", nat-pmp too%s%s%s", e[0] ? " (external address " : "", e,
-				e[0] ? ")" : "");
-	} else if (pm->natpmp_answered) {
-		fprintf(f, "port mapping: nat-pmp (gateway %s, ", g);
-		if (e[0])
-			fprintf(f, "external address %s)", e);
-		else
-			fprintf(f, "result %s)", natpmp_result_name(pm->natpmp.result));
-	} else {
-		fprintf(f, "port mapping: none answered (gateway %s", g);
-		if (pm->send_errno)
-			fprintf(f, "; sending failed: %s", strerror(pm->send_errno));
-		fputc(')', f);
-	}
-	fputc('\n', f);
-}
-
 void ctl_natcheck_text(FILE *f, const struct ctl_natcheck *nc)
 {
 	const struct stun_natclass_report *r = &nc->report;
@@ -933,7 +717,7 @@ void ctl_natcheck_text(FILE *f, const struct ctl_natcheck *nc)
 			r->mapping == STUN_NATCLASS_UNKNOWN ? "unknown" : "none");
 	fprintf(f, "hairpin: %s\n", stun_natclass_tri_name(r->hairpin));
 	fprintf(f, "verdict: %s\n", stun_natclass_verdict_name(r->verdict));
-	text_portmap(f, &nc->pm);
+	ctl_pmcheck_text(f, &nc->pm);
 	for (unsigned i = 0; i < nc->n_notes; i++)
 		fprintf(f, "%s%s", i ? "; " : "not learned: ", nc->notes[i]);
 	if (nc->n_notes)
@@ -1016,56 +800,6 @@ static void json_test(FILE *f, const char *name, const struct ctl_natcheck_test 
 	fprintf(f, "\n%*s}", depth, "");
 }
 
-/* One answer of the gateway, on a line of its own. */
-static void json_pm_answer(FILE *f, bool first, const char *protocol, const char *result,
-			   uint32_t epoch_s, const char *external)
-{
-	fprintf(f, "%s\n      {\"protocol\": \"%s\", \"result\": ", first ? "" : ",", protocol);
-	ctl_json_string(f, result);
-	fprintf(f, ", \"epoch_s\": %u, \"external_address\": ", epoch_s);
-	ctl_json_string(f, external);
-	fputc('}', f);
-}
-
-static void json_portmap(struct member *top, const struct ctl_natcheck_pm *pm)
-{
-	struct member m = {top->f, 4, true};
-	char g[INET6_ADDRSTRLEN], e[INET_ADDRSTRLEN];
-	bool asked = pm->state != CTL_NATCHECK_PM_NOT_ASKED, first = true;
-	FILE *f = top->f;
-
-	if (pm->state == CTL_NATCHECK_PM_UNCHECKED)
-		return;
-	if (pm_has_external(pm))
-		inet_ntop(AF_INET, &pm->natpmp.external, e, sizeof(e));
-	key(top, "port_mapping");
-	fputc('{', f);
-	json_str(&m, "protocol", pm_protocol(pm));
-	json_str(&m, "gateway", asked ? ip_text(g, sizeof(g), &pm->gateway) : NULL);
-	json_str(&m, "external_address", pm_has_external(pm) ? e : NULL);
-	json_str(&m, "note", asked ? NULL : pm->note);
-	key(&m, "answers");
-	fputc('[', f);
-	if (pm->pcp_answered) {
-		json_pm_answer(f, first, "pcp", pcp_result_name(pm->pcp.result), pm->pcp.epoch_s,
-			       NULL);
-		first = false;
-	}
-	if (pm->pcp_unsupported) {
-		json_pm_answer(f, first, "pcp", "UNSUPP_VERSION", 0, NULL);
-		first = false;
-	}
-	if (pm->natpmp_answered) {
-		json_pm_answer(f, first, "nat-pmp", natpmp_result_name(pm->natpmp.result),
-			       pm->natpmp.epoch_s, pm_has_external(pm) ? e : NULL);
-		first = false;
-	}
-	fputs(first ? "]" : "\n    ]", f);
-	key(&m, "ignored");
-	fprintf(f, "%u", pm->ignored);
-	fputs("\n  }", f);
-}
-
 void ctl_natcheck_json(FILE *f, const struct ctl_natcheck *nc)
 {
 	const struct stun_natclass_report *r = &nc->report;
@@ -1111,7 +845,10 @@ void ctl_natcheck_json(FILE *f, const struct ctl_natcheck *nc)
 	key(&ig, "unknown_transaction");
 	fprintf(f, "%u", nc->unmatched);
 	fputs("\n  }", f);
-	json_portmap(&m, &nc->pm);
+	if (nc->pm.state != CTL_PMCHECK_UNCHECKED) {
+		key(&m, "port_mapping");
+		ctl_pmcheck_json(f, &nc->pm);
+	}
 	fputs("\n}\n", f);
 }
 

@@ -24,7 +24,7 @@
  * for; then the hairpin probe. Everything ends by T. The port-mapping
  * question runs beside them on its own socket (0, 250, 750 ms; given up at
  * 1750 ms or T). "port_mapping" is left out when it was never started
- * (ctl_natcheck_portmap_start/_skip), as by an engine without sockets. */
+ * (ctl/pmcheck.h), as by an engine without sockets. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -32,8 +32,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
-#include "portmap/natpmp.h"
-#include "portmap/pcp.h"
+#include "ctl/pmcheck.h"
 #include "stun/client.h"
 #include "stun/natclass.h"
 
@@ -43,12 +42,6 @@ enum {
 	CTL_NATCHECK_NOTES_MAX = 8,
 	CTL_NATCHECK_NOTE_LEN = 192,
 	CTL_NATCHECK_NAME_LEN = 256,
-	/* The port-mapping question: sent at 0, 250 and 750 ms, given up at
-	 * 1750 ms (or at the run's timeout, if sooner). */
-	CTL_NATCHECK_PM_TRIES = 3,
-	CTL_NATCHECK_PM_RETRY_MS = 250,
-	CTL_NATCHECK_PM_WAIT_MS = 1750,
-	CTL_NATCHECK_PM_NOTE_LEN = 128,
 };
 
 /* The arguments, for the usage text of p2pvpnctl's dispatch table. */
@@ -62,36 +55,6 @@ enum ctl_natcheck_sock {
 	CTL_NATCHECK_SOCK_HAIRPIN,
 	CTL_NATCHECK_SOCK_PORTMAP,
 	CTL_NATCHECK_SOCK_MAX,
-};
-
-enum ctl_natcheck_pm_state {
-	CTL_NATCHECK_PM_UNCHECKED = 0, /* not asked for: no port_mapping in the report */
-	CTL_NATCHECK_PM_NOT_ASKED,     /* no gateway to ask (note says why) */
-	CTL_NATCHECK_PM_RUNNING,       /* requests out, waiting */
-	CTL_NATCHECK_PM_DONE,	       /* both protocols answered, or the time is up */
-};
-
-/* Does the default gateway speak a port-mapping protocol? A PCP ANNOUNCE
- * request (RFC 6887 section 14.1: opcode 0, lifetime 0) and a NAT-PMP
- * external address request (RFC 6886 section 3.2), neither of which maps
- * anything, to gateway:5351. Only what comes from that address and port and
- * what the codecs accept counts; all else is counted in ignored. */
-struct ctl_natcheck_pm {
-	enum ctl_natcheck_pm_state state;
-	char note[CTL_NATCHECK_PM_NOTE_LEN]; /* NOT_ASKED: "no IPv4 default gateway", ... */
-	struct sockaddr_storage gateway;     /* port 5351 */
-	uint64_t start_ms, next_ms, end_ms;
-	unsigned tries;
-	bool send_pcp, send_natpmp; /* (re)send now */
-	uint8_t pcp_req[PCP_HEADER_LEN];
-	uint8_t natpmp_req[NATPMP_ADDR_REQUEST_LEN];
-	bool pcp_answered;    /* an ANNOUNCE response: pcp */
-	bool pcp_unsupported; /* an "unsupported version" answer to the PCP request */
-	bool natpmp_answered; /* an address response: natpmp */
-	struct pcp_response pcp;
-	struct natpmp_response natpmp;
-	unsigned ignored;
-	int send_errno; /* the first send error, 0 if none */
 };
 
 /* What became of one test, more finely than stun_natclass_outcome, so that
@@ -149,8 +112,8 @@ struct ctl_natcheck {
 	/* Datagrams dropped: not STUN at all, or STUN for no transaction of
 	 * ours (wrong transaction ID, a request, a late duplicate). */
 	unsigned not_stun, unmatched;
-	int send_errno; /* the first send error, 0 if none */
-	struct ctl_natcheck_pm pm;
+	int send_errno;	       /* the first send error, 0 if none */
+	struct ctl_pmcheck pm; /* the port-mapping question */
 	bool finished;
 	/* Filled by ctl_natcheck_finish(): what could not be learned, in words. */
 	char notes[CTL_NATCHECK_NOTES_MAX][CTL_NATCHECK_NOTE_LEN];
@@ -163,17 +126,6 @@ struct ctl_natcheck {
 void ctl_natcheck_init(struct ctl_natcheck *nc, const char *name,
 		       const struct sockaddr_storage *server, const struct sockaddr_storage *local,
 		       unsigned timeout_ms, uint64_t now_ms);
-/* Starts the port-mapping question to gw (the IPv4 default gateway, from
- * our routing table, never from the server: so it needs no
- * stun_client_is_safe_target() check, and nothing else is ever sent on its
- * socket) from client (our address towards it, PCP's client field), at
- * now_ms, within the run's timeout. */
-void ctl_natcheck_portmap_start(struct ctl_natcheck *nc, const struct sockaddr_storage *gw,
-				const struct sockaddr_storage *client, uint64_t now_ms);
-/* Records that there is no gateway to ask, and why ("no IPv4 default
- * gateway", "no route to the gateway 10.0.1.1: ..."). */
-void ctl_natcheck_portmap_skip(struct ctl_natcheck *nc, const char *why);
-
 /* The next datagram to send, in the order the tests must leave; false when
  * none is due. Each one is handed out once per (re)transmission. */
 bool ctl_natcheck_next_send(struct ctl_natcheck *nc, struct ctl_natcheck_send *out);

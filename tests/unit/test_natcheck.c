@@ -816,15 +816,15 @@ static void pm_run(struct pm_sim *s, enum gw_kind k)
 	memset(s, 0, sizeof(*s));
 	s->now = T0;
 	ctl_natcheck_init(&s->nc, "192.0.2.10:3478", &server, &local, TIMEOUT, s->now);
-	ctl_natcheck_portmap_start(&s->nc, &gw, &client, s->now);
-	assert_int_equal(s->nc.pm.state, CTL_NATCHECK_PM_RUNNING);
+	ctl_pmcheck_start(&s->nc.pm, &gw, &client, s->now, s->nc.deadline_ms);
+	assert_int_equal(s->nc.pm.state, CTL_PMCHECK_RUNNING);
 	for (int guard = 0; guard < 1000; guard++) {
 		uint64_t next;
 
 		ctl_natcheck_on_timer(&s->nc, s->now);
 		while (ctl_natcheck_next_send(&s->nc, &snd))
 			gateway_serve(s, k, &snd);
-		if (!s->pm_done_at && s->nc.pm.state == CTL_NATCHECK_PM_DONE)
+		if (!s->pm_done_at && s->nc.pm.state == CTL_PMCHECK_DONE)
 			s->pm_done_at = s->now;
 		if (ctl_natcheck_is_done(&s->nc))
 			break;
@@ -842,7 +842,7 @@ static void pm_run(struct pm_sim *s, enum gw_kind k)
 						 s->q[i].buf, s->q[i].len, s->now);
 			s->q[i] = s->q[--s->nq];
 		}
-		if (!s->pm_done_at && s->nc.pm.state == CTL_NATCHECK_PM_DONE)
+		if (!s->pm_done_at && s->nc.pm.state == CTL_PMCHECK_DONE)
 			s->pm_done_at = s->now;
 	}
 	assert_true(ctl_natcheck_is_done(&s->nc));
@@ -935,7 +935,7 @@ static void test_ctl_natcheck_portmap(void **state)
 		struct ctl_natcheck_send snd;
 
 		ctl_natcheck_init(&s->nc, "192.0.2.10:3478", &server, &local, TIMEOUT, T0);
-		ctl_natcheck_portmap_skip(&s->nc, "no IPv4 default gateway");
+		ctl_pmcheck_skip(&s->nc.pm, "no IPv4 default gateway");
 		while (ctl_natcheck_next_send(&s->nc, &snd))
 			assert_int_not_equal(snd.sock, CTL_NATCHECK_SOCK_PORTMAP);
 		ctl_natcheck_finish(&s->nc);
