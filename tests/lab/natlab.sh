@@ -281,10 +281,6 @@ _nl_side() {
 	else
 		idx=2 pub=198.51.100 wanif=tob
 	fi
-	if _nl_portmap_side "$s"; then
-		_nl_side_portmap "$s" "$type" "$H" "$N" "$idx" "$wanif"
-		return 0
-	fi
 	_nl_mkns "$H"
 	if [ "$type" = none ]; then
 		_nl_veth "$H" eth0 "$_nl_wan" "$wanif"
@@ -302,6 +298,10 @@ _nl_side() {
 	lab_run "$N" ip link set dev "p$s" master lan
 	lab_run "$H" ip addr add "10.0.$idx.2/24" dev eth0
 	lab_run "$H" ip route add default via "10.0.$idx.1"
+	if _nl_portmap_side "$s"; then
+		_nl_portmap_box "$s" "$type" "$N" "$idx" "$wanif"
+		return 0
+	fi
 	case $type in
 	cgnat*)
 		home=port-restricted carrier=port-restricted
@@ -345,21 +345,12 @@ _nl_portmap_wan() {
 	if [ "$1" = a ]; then echo "100.128.77.1 100.128.77.2"; else echo "100.128.77.129 100.128.77.130"; fi
 }
 
-# _nl_side_portmap SIDE TYPE HOST NATBOX IDX WANIF: a plain NAT box whose WAN
-# is in 100.128.77.0/24, with miniupnpd (see the header).
-_nl_side_portmap() {
-	local s=$1 type=$2 H=$3 N=$4 idx=$5 wanif=$6 rip nip f
+# _nl_portmap_box SIDE TYPE NATBOX IDX WANIF: the WAN side of a plain NAT box
+# (its LAN made by _nl_side) in 100.128.77.0/24, with miniupnpd (see the
+# header).
+_nl_portmap_box() {
+	local s=$1 type=$2 N=$3 idx=$4 wanif=$5 rip nip f
 	read -r rip nip < <(_nl_portmap_wan "$s")
-	_nl_mkns "$H"
-	_nl_mkns "$N"
-	_nl_router "$N"
-	lab_run "$N" ip link add lan type bridge
-	lab_run "$N" ip addr add "10.0.$idx.1/24" dev lan
-	lab_run "$N" ip link set dev lan up
-	_nl_veth "$H" eth0 "$N" "p$s"
-	lab_run "$N" ip link set dev "p$s" master lan
-	lab_run "$H" ip addr add "10.0.$idx.2/24" dev eth0
-	lab_run "$H" ip route add default via "10.0.$idx.1"
 	_nl_veth "$N" wan "$_nl_wan" "$wanif"
 	lab_run "$_nl_wan" ip addr add "$rip/25" dev "$wanif"
 	lab_run "$N" ip addr add "$nip/25" dev wan

@@ -10,7 +10,7 @@
 # Source it (it sources natlab.sh), then:
 #   natpair_up A_TYPE B_TYPE [natlab options...]   lab, keys, configs, rendezvous
 #   natpair_start                                  both daemons; sets NP_T0 (ns)
-#   natpair_first_ping [TIMEOUT_S]                 ms from NP_T0 to the first ping
+#   natpair_first_ping [TIMEOUT_S [T0_NS]]         ms from NP_T0 (or T0_NS) to the first ping
 #   natpair_path                                   A's path to B (show --json)
 #   natpair_down                                   stop everything, remove the lab
 # Needs P2PVPN_BUILD (binaries). Uses NL_PREFIX (set it unique per trial).
@@ -86,11 +86,11 @@ natpair_start() {
 }
 
 natpair_first_ping() {
-	local timeout=${1:-20} end
+	local timeout=${1:-20} t0=${2:-$NP_T0} end
 	end=$(($(date +%s%N) + timeout * 1000000000))
 	while [ "$(date +%s%N)" -lt "$end" ]; do
 		if ip netns exec "$NL_A" ping -c 1 -W 0.2 10.77.0.2 > /dev/null 2>&1; then
-			echo $((($(date +%s%N) - NP_T0) / 1000000))
+			echo $((($(date +%s%N) - t0) / 1000000))
 			return 0
 		fi
 		sleep 0.05

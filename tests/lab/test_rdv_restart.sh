@@ -43,19 +43,6 @@ restart_rendezvous() {
 	NP_RDV_PID=$LAB_BG_PID
 }
 
-# ms from RESTART_T0 to the first ping through the tunnel, or "none".
-ping_back() {
-	local end=$(($(date +%s%N) + $1 * 1000000000))
-	while [ "$(date +%s%N)" -lt "$end" ]; do
-		if ip netns exec "$NL_A" ping -c 1 -W 0.3 10.77.0.2 > /dev/null 2>&1; then
-			echo $((($(date +%s%N) - RESTART_T0) / 1000000))
-			return 0
-		fi
-		sleep 0.1
-	done
-	echo none
-}
-
 echo "== symmetric-random / symmetric-random: relayed"
 natpair_up symmetric-random symmetric-random || { bad "lab did not come up"; exit 1; }
 natpair_start
@@ -64,7 +51,7 @@ path=$(natpair_path)
 echo "   first ping after $ms ms, path $path"
 [ "$path" = relay ] && ok "the pair is relayed" || bad "path '$path' before the restart (expected relay)"
 restart_rendezvous
-back=$(ping_back 30)
+back=$(natpair_first_ping 30 "$RESTART_T0")
 echo "   pings through the relay again $back ms after the rendezvous restarted"
 if [ "$back" != none ] && [ "$back" -le 15000 ]; then
 	ok "relayed traffic again ${back} ms after the restart"
