@@ -180,7 +180,7 @@ int ctl_pmcheck_open(struct ctl_pmcheck *pm, uint64_t now_ms, uint64_t deadline_
 		ctl_pmcheck_skip(pm, why);
 		return -1;
 	}
-	ret = pm_gateway_source(&gw, &client);
+	ret = addr_source_towards(&gw, &client);
 	fd = ret < 0 ? ret : socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 && ret == 0)
 		fd = -errno;

@@ -52,7 +52,7 @@ static bool find_gateway(struct daemon *d, struct sockaddr_storage *gw,
 		return false;
 	}
 	addr_set_port(gw, PCP_SERVER_PORT);
-	if (pm_gateway_source(gw, client) < 0) {
+	if (addr_source_towards(gw, client) < 0) {
 		snprintf(pm->idle_reason, sizeof(pm->idle_reason), "no route to the gateway %s",
 			 addr_str(gw).s);
 		return false;

@@ -159,10 +159,6 @@ void datapath_receive(struct daemon *d, struct rx_pkt *m, uint64_t now)
 {
 	unsigned type;
 
-	/* The gateway's port-mapping answers come to this socket too; only
-	 * its address and port 5351 count (portmap.c). */
-	if (portmap_receive(d, m, now))
-		return;
 	if (wire_is_stun(m->data, m->len)) {
 		if (m->from.kind != PATH_UDP || !rdv_client_stun(d, m, now))
 			drop(d, DROP_STUN_UNHANDLED, &m->from);
@@ -170,7 +166,13 @@ void datapath_receive(struct daemon *d, struct rx_pkt *m, uint64_t now)
 	}
 	type = wire_type_of(m->data, m->len);
 	if (!type || !rx_handlers[type]) {
-		drop(d, DROP_MALFORMED, &m->from);
+		/* The gateway's port-mapping answers come to this socket too
+		 * and are no message of ours (PCP's second octet, NAT-PMP's
+		 * first, are never a type's): looked at only here, off the
+		 * data path; only the gateway's address and port 5351 count
+		 * (portmap.c). */
+		if (!portmap_receive(d, m, now))
+			drop(d, DROP_MALFORMED, &m->from);
 		return;
 	}
 	rx_handlers[type](d, m, now);

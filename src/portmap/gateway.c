@@ -52,19 +52,3 @@ int pm_gateway_default(struct nl_sock *nl, struct sockaddr_storage *gw)
 	(void)addr_from_ip(gw, AF_INET, g.gateway, PCP_SERVER_PORT);
 	return 0;
 }
-
-int pm_gateway_source(const struct sockaddr_storage *gw, struct sockaddr_storage *client)
-{
-	socklen_t len = sizeof(*client);
-	int fd = socket(gw->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (const struct sockaddr *)gw, addr_len(gw)) < 0 ||
-	    getsockname(fd, (struct sockaddr *)client, &len) < 0)
-		ret = -errno;
-	close(fd);
-	if (ret == 0)
-		addr_set_port(client, 0);
-	return ret;
-}

@@ -3,7 +3,8 @@
  * Shared by the daemon (daemon/portmap.c) and `p2pvpnctl natcheck`, so the
  * two ask the same box. Unlike the codecs and the engine this file does
  * I/O: an rtnetlink route dump (tun/netlink.h, the one place that speaks
- * rtnetlink) and a connected UDP socket that is never sent on. */
+ * rtnetlink). Our address towards it (PCP's client field must be the
+ * request's source address) is addr_source_towards() (util/addr.h). */
 #pragma once
 #include <stdbool.h>
 #include <sys/socket.h>
@@ -14,9 +15,3 @@
  * with the lowest metric, as AF_INET with port 5351 (PCP_SERVER_PORT).
  * 0, -ENOENT when there is no such route, or the dump's -errno. */
 int pm_gateway_default(struct nl_sock *nl, struct sockaddr_storage *gw);
-
-/* Our address towards gw, as the kernel would choose it for a datagram
- * (PCP's client field must be the request's source address), port 0: a
- * UDP socket connected to gw, never sent on. 0 or -errno (-ENETUNREACH:
- * no route). */
-int pm_gateway_source(const struct sockaddr_storage *gw, struct sockaddr_storage *client);

@@ -98,19 +98,8 @@ static unsigned arrival_sock(const struct rdv_server *s, unsigned index,
 static bool primary_towards(const struct rdv_server *s, const struct sockaddr_storage *client,
 			    struct sockaddr_storage *out)
 {
-	socklen_t len = sizeof(*out);
-	int fd = socket(client->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	memset(out, 0, sizeof(*out));
-	ok = connect(fd, (const struct sockaddr *)client, addr_len(client)) == 0 &&
-	     getsockname(fd, (struct sockaddr *)out, &len) == 0;
-	close(fd);
-	if (ok)
-		addr_unmap_v4(out);
-	return ok && addr_is_ip(out) && !addr_equal_host(out, &s->cfg.alternate);
+	return addr_source_towards(client, out) == 0 && addr_is_ip(out) &&
+	       !addr_equal_host(out, &s->cfg.alternate);
 }
 
 /* What ip[0] stands for in a request to logical socket sock that came to

@@ -13,8 +13,11 @@
 #include "util/addr.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 bool addr_is_ip(const struct sockaddr_storage *a)
 {
@@ -276,4 +279,23 @@ const char *addr_reason_name(enum addr_reason why)
 	};
 
 	return why < ADDR_REASON_MAX ? names[why] : "?";
+}
+
+int addr_source_towards(const struct sockaddr_storage *to, struct sockaddr_storage *out)
+{
+	socklen_t len = sizeof(*out);
+	int fd = socket(to->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	memset(out, 0, sizeof(*out));
+	if (connect(fd, (const struct sockaddr *)to, addr_len(to)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)out, &len) < 0)
+		ret = -errno;
+	close(fd);
+	if (ret == 0) {
+		addr_unmap_v4(out);
+		addr_set_port(out, 0);
+	}
+	return ret;
 }

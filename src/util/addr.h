@@ -60,6 +60,11 @@ bool addr_equal_host(const struct sockaddr_storage *a, const struct sockaddr_sto
  * holds every address). Returns buf, for use as a printf argument. */
 const char *addr_format(char *buf, size_t size, const struct sockaddr_storage *a);
 
+/* The source address the kernel would give a datagram to `to` (a route
+ * lookup: connect() of a UDP socket, which sends nothing), port 0, a
+ * v4-mapped one as AF_INET. 0 or -errno (-ENETUNREACH: no route). */
+int addr_source_towards(const struct sockaddr_storage *to, struct sockaddr_storage *out);
+
 /* Why addr_candidate_ok refused an address (ADDR_OK: it did not). */
 enum addr_reason {
 	ADDR_OK = 0,
